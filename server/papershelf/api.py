@@ -1,0 +1,480 @@
+"""The localhost API (Litestar): the extension, the library page and the user's scripts talk to this.
+
+Every web page the user opens can send requests to localhost, so the Guard middleware answers only
+requests for our own Host names (DNS rebinding) that carry the pairing token (except the health ping), CORS
+allows only the extension's origin, and bodies and query strings are size-limited.
+Handlers that touch DuckDB or the model are sync and run in worker threads, off the event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import json
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import msgspec
+from litestar import Controller, Litestar, Request, Response, delete, get, patch, post
+from litestar.config.cors import CORSConfig
+from litestar.datastructures import State, UploadFile
+from litestar.di import Provide
+from litestar.exceptions import HTTPException, NotFoundException, ValidationException
+from litestar.middleware import ASGIMiddleware
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.spec import Components, SecurityScheme
+from litestar.params import Parameter
+from litestar.response import ServerSentEvent, Stream
+from litestar.static_files import create_static_files_router
+from litestar.types import ASGIApp, Receive, Scope, Send
+
+from . import __version__, ids
+from .export import EXTENSIONS as EXPORT_EXTENSIONS
+from .export import FORMATS as EXPORT_FORMATS
+from .export import export
+from .library import Library, NotFound, brief
+from .models import Filters, ImportReport, Paper, PaperBrief, Record, RelatedHit, SearchHit, Stats
+from .pairing import EXTENSION_ORIGIN_REGEX
+
+log = logging.getLogger("papershelf.api")
+
+MAX_BODY = 1 << 20  # 1 MiB for ordinary JSON bodies
+MAX_IMPORT_BODY = 256 << 20  # uploads of whole libraries
+MAX_QUERY_STRING = 4096
+MAX_PAGE = 200
+MAX_BATCH = 200
+MAX_K = 100
+WEB_DIR = Path(__file__).parent / "web"
+
+
+# -- request and response shapes --------------------------------------------------------------------------
+class Health(msgspec.Struct):
+    name: str
+    version: str
+    ready: bool
+
+
+class PaperIn(msgspec.Struct, forbid_unknown_fields=True):
+    """A paper to save, as a page or a script describes it."""
+
+    title: Annotated[str, msgspec.Meta(min_length=1, max_length=2000)]
+    abstract: Annotated[str, msgspec.Meta(max_length=50_000)] = ""
+    authors: Annotated[list[Annotated[str, msgspec.Meta(max_length=500)]], msgspec.Meta(max_length=2000)] = []
+    year: Annotated[int, msgspec.Meta(ge=1000, le=2200)] | None = None
+    venue: Annotated[str, msgspec.Meta(max_length=1000)] = ""
+    url: Annotated[str, msgspec.Meta(max_length=4000)] = ""
+    identifiers: Annotated[list[Annotated[str, msgspec.Meta(max_length=500)]], msgspec.Meta(max_length=100)] = []
+    tags: Annotated[list[Annotated[str, msgspec.Meta(max_length=200)]], msgspec.Meta(max_length=200)] = []
+
+
+class PaperPatch(msgspec.Struct, forbid_unknown_fields=True):
+    """The user's own fields of a paper."""
+
+    tags: Annotated[list[Annotated[str, msgspec.Meta(max_length=200)]], msgspec.Meta(max_length=200)] | None = None
+    notes: Annotated[str, msgspec.Meta(max_length=100_000)] | None = None
+
+
+class SaveResult(msgspec.Struct):
+    paper: Paper
+    added: bool
+
+
+class PaperPage(msgspec.Struct):
+    total: int
+    offset: int
+    limit: int
+    papers: list[Paper]
+
+
+class Lookup(msgspec.Struct):
+    """Is this page's paper in the library, and what in the library is related to it."""
+
+    found: bool
+    paper: Paper | None
+    related: list[RelatedHit]
+    library_size: int
+
+
+class BatchIn(msgspec.Struct, forbid_unknown_fields=True):
+    ids: Annotated[list[Annotated[str, msgspec.Meta(max_length=500)]], msgspec.Meta(max_length=MAX_BATCH)]
+
+
+class BatchItem(msgspec.Struct):
+    found: bool
+    id: str | None = None
+    title: str | None = None
+
+
+class BatchOut(msgspec.Struct):
+    results: dict[str, BatchItem]
+
+
+class RelatedIn(msgspec.Struct, forbid_unknown_fields=True):
+    """A paper that is not (necessarily) in the library."""
+
+    title: Annotated[str, msgspec.Meta(max_length=2000)] = ""
+    abstract: Annotated[str, msgspec.Meta(max_length=50_000)] = ""
+    k: Annotated[int, msgspec.Meta(ge=1, le=MAX_K)] = 10
+    exclude: Annotated[list[Annotated[str, msgspec.Meta(max_length=500)]], msgspec.Meta(max_length=500)] = []
+    year_min: int | None = None
+    year_max: int | None = None
+    tags: Annotated[list[str], msgspec.Meta(max_length=50)] = []
+
+
+class ImportIn(msgspec.Struct, forbid_unknown_fields=True):
+    """Text of a file in any format we read (detected from the content), as JSON."""
+
+    content: str
+    name: Annotated[str, msgspec.Meta(max_length=500)] = "upload"
+    format: str | None = None
+
+
+class StatsOut(msgspec.Struct):
+    stats: Stats
+    embedding: bool
+    embedding_error: str | None
+
+
+class Check(msgspec.Struct):
+    name: str
+    ok: bool
+    detail: str
+
+
+# -- security -----------------------------------------------------------------------------------------------
+class Guard(ASGIMiddleware):
+    """Host check, token check and query-string cap, in front of every route."""
+
+    scopes = ("http",)  # type: ignore[assignment]
+
+    def __init__(self, token: str, port: int, allowed_hosts: list[str] | None = None):
+        self.token = token.encode()
+        hosts = allowed_hosts or ["127.0.0.1", "localhost", "[::1]"]
+        self.hosts = {h.lower() for h in hosts} | {f"{h}:{port}".lower() for h in hosts}
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
+        headers = dict(scope["headers"])
+        host = headers.get(b"host", b"").decode("latin-1").lower()
+        if host not in self.hosts:
+            # Another name for 127.0.0.1 means DNS rebinding: a web page posing as us. Say nothing else.
+            return await _reply(send, 421, "this server answers only to 127.0.0.1, localhost or [::1]")
+        if len(scope.get("query_string", b"")) > MAX_QUERY_STRING:
+            return await _reply(send, 414, f"query string longer than {MAX_QUERY_STRING} bytes")
+        path = scope["path"]
+        if path.startswith("/api/") and path != "/api/health" and scope["method"] != "OPTIONS":
+            auth = headers.get(b"authorization", b"")
+            given = auth[7:].strip() if auth[:7].lower() == b"bearer " else b""
+            if not given and path == "/api/events":
+                # EventSource cannot send headers: the event stream alone takes the token as a query parameter.
+                from urllib.parse import parse_qs
+
+                given = (parse_qs(scope.get("query_string", b"").decode()).get("token") or [""])[0].encode()
+            if not hmac.compare_digest(given, self.token):
+                return await _reply(send, 401, "missing or wrong token: send `Authorization: Bearer <token>` "
+                                               "(`papershelf token` prints it)",
+                                    extra=[(b"www-authenticate", b"Bearer")])
+        await next_app(scope, receive, send)
+
+
+async def _reply(send: Send, status: int, detail: str, extra: list[tuple[bytes, bytes]] = ()) -> None:
+    body = json.dumps({"status_code": status, "detail": detail}).encode()
+    await send({"type": "http.response.start", "status": status,
+                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
+                            *extra]})
+    await send({"type": "http.response.body", "body": body})
+
+
+# -- dependencies and helpers ---------------------------------------------------------------------------
+def provide_library(state: State) -> Library:
+    """The one Library of this server."""
+    return state.library
+
+
+def _filters(year_min: int | None, year_max: int | None, tag: list[str] | None, exclude: list[str] | None
+             ) -> Filters:
+    return Filters(year_min=year_min, year_max=year_max, tags=tag or [], exclude=exclude or [])
+
+
+def _resolve_exclude(lib: Library, refs: list[str]) -> list[str]:
+    """Library ids for references to exclude (unknown ones are ignored)."""
+    return [pid for r in refs if (pid := lib.store.resolve(r))]
+
+
+# -- controllers -------------------------------------------------------------------------------------------
+class HealthController(Controller):
+    path = "/api/health"
+    tags = ["health"]
+
+    @get(sync_to_thread=False, summary="Is the server up (no token needed)")
+    def health(self, state: State) -> Health:
+        return Health(name="papershelf", version=__version__, ready=state.library is not None)
+
+
+class PaperController(Controller):
+    path = "/api/papers"
+    tags = ["papers"]
+
+    @get(sync_to_thread=True, summary="List papers, a page at a time")
+    def list_papers(self, lib: Library,
+                    offset: Annotated[int, Parameter(ge=0, le=10_000_000)] = 0,
+                    limit: Annotated[int, Parameter(ge=1, le=MAX_PAGE)] = 50,
+                    sort: Literal["added", "-added", "title", "-title", "year", "-year", "updated", "-updated"]
+                    = "-added",
+                    tag: Annotated[str | None, Parameter(max_length=200)] = None,
+                    year: Annotated[int | None, Parameter(ge=1000, le=2200)] = None,
+                    q: Annotated[str | None, Parameter(max_length=500)] = None,
+                    trashed: bool = False) -> PaperPage:
+        total, papers = lib.store.list_papers(offset=offset, limit=limit, sort=sort, tag=tag, year=year, text=q,
+                                              trashed=trashed)
+        return PaperPage(total=total, offset=offset, limit=limit, papers=papers)
+
+    @post(sync_to_thread=True, summary="Save a paper (merges with one already in the library)", status_code=201)
+    def save(self, lib: Library, data: PaperIn) -> SaveResult:
+        rec = Record(title=data.title, abstract=data.abstract, authors=data.authors, year=data.year,
+                     venue=data.venue, url=data.url, tags=data.tags, identifiers=data.identifiers, source="api")
+        try:
+            paper, added = lib.save(rec)
+        except ValueError as e:
+            raise ValidationException(str(e)) from e
+        return SaveResult(paper=paper, added=added)
+
+    @get("/{paper_id:str}", sync_to_thread=True, summary="One paper, by library id or any identifier")
+    def get_paper(self, lib: Library, paper_id: str) -> Paper:
+        return lib.get(paper_id)
+
+    @patch("/{paper_id:str}", sync_to_thread=True, summary="Change a paper's tags or notes")
+    def update(self, lib: Library, paper_id: str, data: PaperPatch) -> Paper:
+        return lib.update(lib.resolve(paper_id), tags=data.tags, notes=data.notes)
+
+    @delete("/{paper_id:str}", sync_to_thread=True, summary="Move a paper to the trash (restorable)",
+            status_code=200)
+    def trash(self, lib: Library, paper_id: str) -> Paper:
+        pid = lib.resolve(paper_id)
+        if not lib.trash(pid):
+            raise HTTPException(status_code=409, detail=f"{paper_id} is already in the trash")
+        return lib.store.get(pid)
+
+    @post("/{paper_id:str}/restore", sync_to_thread=True, summary="Bring a paper back from the trash",
+          status_code=200)
+    def restore(self, lib: Library, paper_id: str) -> Paper:
+        pid = lib.resolve(paper_id)
+        if not lib.restore(pid):
+            raise HTTPException(status_code=409, detail=f"{paper_id} is not in the trash")
+        return lib.store.get(pid)
+
+
+class LookupController(Controller):
+    path = "/api/lookup"
+    tags = ["lookup"]
+
+    @get(sync_to_thread=True, summary="Is this paper in the library, and its related papers (one call per page)")
+    def lookup(self, lib: Library,
+               url: Annotated[str | None, Parameter(max_length=2000)] = None,
+               arxiv: Annotated[str | None, Parameter(max_length=100)] = None,
+               doi: Annotated[str | None, Parameter(max_length=300)] = None,
+               ref: Annotated[list[str] | None, Parameter(max_length=20)] = None,
+               title: Annotated[str | None, Parameter(max_length=1000)] = None,
+               k: Annotated[int, Parameter(ge=0, le=MAX_K)] = 5) -> Lookup:
+        refs = ([f"arxiv:{arxiv}"] if arxiv else []) + ([f"doi:{doi}"] if doi else []) + (ref or [])
+        if url:
+            refs.append(url)
+        if not refs and not title:
+            raise ValidationException("give url, arxiv, doi, ref or title")
+        pid = next((p for r in refs if (p := lib.store.resolve(r))), None)
+        if pid is None and title:
+            pid = lib.store.find_by_title(title)
+        paper = lib.get(pid) if pid else None
+        if paper is not None and paper.deleted_at is not None:
+            paper = None  # a trashed paper is not "in your library"
+        related = lib.related(paper.id, k=k) if (paper and k) else []
+        return Lookup(found=paper is not None, paper=paper, related=related,
+                      library_size=lib.store.counts(lib.model_id)["papers"])
+
+    @post("/batch", sync_to_thread=True, status_code=200, summary="Which of up to 200 identifiers are in the library")
+    def batch(self, lib: Library, data: BatchIn) -> BatchOut:
+        wanted: dict[str, list[str]] = {}
+        for raw in data.ids:
+            wanted[raw] = [ids.format_identifier(s, v) for s, v in ids.parse_identifier(raw)]
+        found = lib.store.resolve_many(sorted({r for refs in wanted.values() for r in refs}))
+        pids = sorted(set(found.values()))
+        papers = lib.store.get_many(pids)
+        out = {}
+        for raw, refs in wanted.items():
+            pid = next((found[r] for r in refs if r in found), None)
+            p = papers.get(pid) if pid else None
+            if p is not None and p.deleted_at is None:
+                out[raw] = BatchItem(found=True, id=p.id, title=p.title)
+            else:
+                out[raw] = BatchItem(found=False)
+        return BatchOut(results=out)
+
+
+class RelatedController(Controller):
+    path = "/api/related"
+    tags = ["lookup"]
+
+    @get(sync_to_thread=True, summary="Related papers: to a library paper (id) or to a text")
+    def related(self, lib: Library,
+                id: Annotated[str | None, Parameter(max_length=500)] = None,
+                text: Annotated[str | None, Parameter(max_length=2000)] = None,
+                k: Annotated[int, Parameter(ge=1, le=MAX_K)] = 10,
+                year_min: Annotated[int | None, Parameter(ge=1000, le=2200)] = None,
+                year_max: Annotated[int | None, Parameter(ge=1000, le=2200)] = None,
+                tag: Annotated[list[str] | None, Parameter(max_length=50)] = None,
+                exclude: Annotated[list[str] | None, Parameter(max_length=100)] = None) -> list[RelatedHit]:
+        if bool(id) == bool(text):
+            raise ValidationException("give exactly one of id or text")
+        f = _filters(year_min, year_max, tag, _resolve_exclude(lib, exclude or []))
+        return lib.related(id, k=k, filters=f) if id else lib.related_text(text, k=k, filters=f)
+
+    @post(sync_to_thread=True, status_code=200, summary="Related papers to a paper not in the library")
+    def related_to_paper(self, lib: Library, data: RelatedIn) -> list[RelatedHit]:
+        text = f"{data.title.strip()}. {data.abstract.strip()}".strip(". ")
+        if not text:
+            raise ValidationException("give a title or an abstract")
+        f = Filters(year_min=data.year_min, year_max=data.year_max, tags=data.tags,
+                    exclude=_resolve_exclude(lib, data.exclude))
+        return lib.related_text(text, k=data.k, filters=f)
+
+
+class SearchController(Controller):
+    path = "/api/search"
+    tags = ["lookup"]
+
+    @get(sync_to_thread=True, summary="Hybrid keyword + semantic search over the library")
+    def search(self, lib: Library, q: Annotated[str, Parameter(min_length=1, max_length=500)],
+               k: Annotated[int, Parameter(ge=1, le=MAX_K)] = 20,
+               year_min: Annotated[int | None, Parameter(ge=1000, le=2200)] = None,
+               year_max: Annotated[int | None, Parameter(ge=1000, le=2200)] = None,
+               tag: Annotated[list[str] | None, Parameter(max_length=50)] = None) -> list[SearchHit]:
+        return lib.search(q, k=k, filters=_filters(year_min, year_max, tag, None))
+
+
+class LibraryController(Controller):
+    path = "/api"
+    tags = ["library"]
+
+    @post("/import", status_code=200, request_max_body_size=MAX_IMPORT_BODY,
+          summary="Import files: a multipart upload, or a JSON body",
+          description="multipart/form-data: any number of file fields, each in any format we read (detected "
+                      "from the content). application/json: either {content, name, format} with the text of a "
+                      "file, or papers in our JSON format (a list of objects with title and abstract).")
+    async def import_files(self, request: Request, lib: Library) -> ImportReport:
+        ctype = request.headers.get("content-type", "")
+        if ctype.startswith("multipart/form-data"):
+            form = await request.form()
+            files = [(v.filename or k, await v.read()) for k, v in form.multi_items() if isinstance(v, UploadFile)]
+            if not files:
+                raise ValidationException("the multipart body has no file field")
+        elif ctype.startswith("application/json"):
+            body = await request.body()
+            try:
+                doc = msgspec.json.decode(body)
+            except msgspec.DecodeError as e:
+                raise ValidationException(f"the body is not valid JSON: {e}") from e
+            if isinstance(doc, dict) and isinstance(doc.get("content"), str):
+                try:
+                    one = msgspec.convert(doc, ImportIn)
+                except msgspec.ValidationError as e:
+                    raise ValidationException(str(e)) from e
+                files = [(one.name, one.content.encode(), one.format)]
+            else:
+                files = [("upload.json", body, "json")]
+        else:
+            raise HTTPException(status_code=415, detail="send multipart/form-data or application/json")
+        report = ImportReport(source=", ".join(f[0] for f in files))
+        errors = []
+        for name, data, *fmt in files:
+            one = await asyncio.to_thread(lib.import_bytes, data, name, fmt[0] if fmt else None)
+            report.format = report.format or one.format
+            report.extend(one)
+            if one.error:
+                errors.append(one.error)
+        if len(errors) == len(files):
+            # Nothing was readable: that is a bad request, not a report of zero papers.
+            raise HTTPException(status_code=400, detail=" ".join(errors))
+        return report
+
+    @get("/export", sync_to_thread=False, summary="The whole library as JSONL or BibTeX")
+    def export_library(self, lib: Library, format: Literal["jsonl", "bibtex"] = "jsonl") -> Stream:
+        chunks = export(lib.store.iter_papers(), format)
+        return Stream(_threaded(chunks), media_type=EXPORT_FORMATS[format], headers={
+            "content-disposition": f'attachment; filename="papershelf.{EXPORT_EXTENSIONS[format]}"'})
+
+    @get("/stats", sync_to_thread=True, summary="Counts, embedding progress, model, database size")
+    def stats(self, lib: Library) -> StatsOut:
+        return StatsOut(stats=lib.stats(), embedding=lib.worker.busy, embedding_error=lib.worker.error)
+
+    @get("/doctor", sync_to_thread=True, summary="Model files, checksums, database integrity, disk")
+    def doctor(self, lib: Library) -> list[Check]:
+        from .doctor import run_checks
+
+        return [Check(name=n, ok=ok, detail=d) for n, ok, d in run_checks(lib)]
+
+    @get("/events", sync_to_thread=False, summary="Server-sent events: import and embedding progress, changes")
+    def events(self, lib: Library) -> ServerSentEvent:
+        return ServerSentEvent(_event_stream(lib))
+
+
+async def _threaded(chunks) -> AsyncIterator[str]:
+    """Drain a blocking generator (DuckDB reads) in a worker thread, chunk by chunk."""
+    done = object()
+    while True:
+        chunk = await asyncio.to_thread(next, chunks, done)
+        if chunk is done:
+            return
+        yield chunk
+
+
+async def _event_stream(lib: Library) -> AsyncIterator[dict[str, Any]]:
+    q = lib.events.subscribe()
+    try:
+        s = await asyncio.to_thread(lib.stats)
+        yield {"event": "hello", "data": msgspec.json.encode(s).decode()}
+        while True:
+            try:
+                ev = await asyncio.wait_for(q.get(), timeout=15)
+            except asyncio.TimeoutError:
+                yield {"comment": "keep-alive"}
+                continue
+            yield {"event": ev.type, "id": str(ev.seq), "data": json.dumps(ev.data)}
+    finally:
+        lib.events.unsubscribe(q)
+
+
+def _not_found(_: Request, exc: NotFound) -> Response:
+    return Response({"status_code": 404, "detail": f"no paper in the library for {exc.args[0]!r}"}, status_code=404)
+
+
+def create_app(library: Library, token: str, port: int, allowed_hosts: list[str] | None = None,
+               extra_origins: list[str] | None = None, lifespan: list | None = None) -> Litestar:
+    """The Litestar app around one Library."""
+    origin_regex = EXTENSION_ORIGIN_REGEX
+    if extra_origins:
+        origin_regex = "|".join([origin_regex] + [__import__("re").escape(o) for o in extra_origins])
+    web = create_static_files_router(path="/", directories=[WEB_DIR], html_mode=True, name="web",
+                                     include_in_schema=False)
+    return Litestar(
+        route_handlers=[HealthController, PaperController, LookupController, RelatedController, SearchController,
+                        LibraryController, web],
+        dependencies={"lib": Provide(provide_library, sync_to_thread=False)},
+        middleware=[Guard(token=token, port=port, allowed_hosts=allowed_hosts)],
+        cors_config=CORSConfig(allow_origins=[], allow_origin_regex=origin_regex,
+                               allow_methods=["GET", "POST", "PATCH", "DELETE", "OPTIONS"],
+                               allow_headers=["authorization", "content-type"], max_age=600),
+        exception_handlers={NotFound: _not_found},
+        request_max_body_size=MAX_BODY,
+        state=State({"library": library}),
+        lifespan=lifespan or [],
+        openapi_config=OpenAPIConfig(
+            title="papershelf", version=__version__,
+            description="Local API of papershelf. Every route but /api/health needs `Authorization: Bearer "
+                        "<token>` (`papershelf token` prints it).",
+            security=[{"bearer": []}],
+            components=Components(security_schemes={"bearer": SecurityScheme(type="http", scheme="bearer")}),
+        ),
+        debug=False,
+    )

@@ -1,0 +1,94 @@
+"""Export the library: every format here re-imports into an empty library as the same papers."""
+
+from __future__ import annotations
+
+import json
+import re
+import unicodedata
+from collections.abc import Iterable, Iterator
+
+from .models import Paper
+
+FORMATS = {"jsonl": "application/x-ndjson", "bibtex": "application/x-bibtex"}
+EXTENSIONS = {"jsonl": "jsonl", "bibtex": "bib"}
+
+
+def to_json(p: Paper) -> dict:
+    """Our JSON shape of a paper (what the JSONL importer reads back)."""
+    d = {"id": p.id, "title": p.title, "abstract": p.abstract, "authors": p.authors, "year": p.year,
+         "venue": p.venue, "url": p.url, "tags": p.tags, "identifiers": p.identifiers}
+    if p.notes:
+        d["notes"] = p.notes
+    d["added_at"] = p.added_at.isoformat() + "Z"
+    return d
+
+
+def jsonl(papers: Iterable[Paper]) -> Iterator[str]:
+    """One JSON object per line."""
+    for p in papers:
+        yield json.dumps(to_json(p), ensure_ascii=False) + "\n"
+
+
+_BIB_SPECIAL = {"\\": r"\textbackslash{}", "{": r"\{", "}": r"\}", "%": r"\%", "&": r"\&", "$": r"\$",
+                "#": r"\#", "_": r"\_"}
+
+
+def _bib_escape(text: str) -> str:
+    """Characters that mean something to LaTeX, escaped (Unicode stays Unicode: biber and bibtexparser read it)."""
+    return "".join(_BIB_SPECIAL.get(c, c) for c in text)
+
+
+def _ascii_word(text: str) -> str:
+    t = unicodedata.normalize("NFKD", text)
+    return re.sub(r"[^A-Za-z0-9]", "", t.encode("ascii", "ignore").decode())
+
+
+def bibtex_key(p: Paper, used: set[str]) -> str:
+    """The key it was imported with, else surname + year + first title word; unique in this export."""
+    key = next((i.split(":", 1)[1] for i in p.identifiers if i.startswith("key:")), "")
+    if not key or re.search(r"[\s,{}]", key):
+        surname = _ascii_word(p.authors[0].split()[-1]) if p.authors else "anon"
+        word = next((_ascii_word(w) for w in p.title.split() if len(_ascii_word(w)) > 3), "paper")
+        key = f"{surname.lower()}{p.year or ''}{word.lower()}"
+    base, n = key, 1
+    while key in used:
+        n += 1
+        key = f"{base}{chr(ord('a') + n - 2)}" if n <= 27 else f"{base}{n}"
+    used.add(key)
+    return key
+
+
+def bibtex(papers: Iterable[Paper]) -> Iterator[str]:
+    """BibTeX entries with abstract, eprint/archivePrefix for arXiv, doi, keywords = tags."""
+    used: set[str] = set()
+    for p in papers:
+        refs = dict(i.split(":", 1) for i in p.identifiers if not i.startswith("key:"))
+        fields = [("title", "{" + _bib_escape(p.title) + "}")]
+        if p.authors:
+            fields.append(("author", _bib_escape(" and ".join(p.authors))))
+        if p.year:
+            fields.append(("year", str(p.year)))
+        if p.venue:
+            fields.append(("journal", _bib_escape(p.venue)))
+        if "doi" in refs:
+            fields.append(("doi", refs["doi"]))
+        if "arxiv" in refs:
+            fields += [("eprint", refs["arxiv"]), ("archiveprefix", "arXiv")]
+        if p.url:
+            fields.append(("url", p.url))
+        if p.abstract:
+            fields.append(("abstract", _bib_escape(p.abstract)))
+        if p.tags:
+            fields.append(("keywords", _bib_escape(", ".join(p.tags))))
+        kind = "article" if p.venue else "misc"
+        body = ",\n".join(f"  {k} = {{{v}}}" for k, v in fields)
+        yield f"@{kind}{{{bibtex_key(p, used)},\n{body}\n}}\n\n"
+
+
+def export(papers: Iterable[Paper], fmt: str) -> Iterator[str]:
+    """Chunks of the export in a format."""
+    if fmt == "jsonl":
+        return jsonl(papers)
+    if fmt == "bibtex":
+        return bibtex(papers)
+    raise ValueError(f"unknown export format {fmt!r}; choose one of {', '.join(FORMATS)}")

@@ -1,0 +1,328 @@
+"""The in-memory index that answers lookups: a dense matrix of unit vectors and a BM25 keyword index.
+
+The store is the truth. The index is rebuilt from it at start and whenever the library's texts change
+(lazily, at the next lookup); new vectors from the embedding worker are written into their rows in place.
+Exact cosine over a numpy matrix is 8 ms at 100k papers here, so no approximate index is needed.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections import Counter
+from dataclasses import dataclass, field
+
+import bm25s
+import numpy as np
+import Stemmer
+from bm25s.stopwords import STOPWORDS_EN
+
+from .models import Filters
+
+_WORD = re.compile(r"(?u)\b[^\W\d_][\w\-]*[^\W_]\b|\b[^\W\d_]{2}\b")
+_STOP = set(STOPWORDS_EN) | {"paper", "propose", "proposed", "show", "using", "based", "also", "results",
+                             "approach", "method", "methods", "new", "however", "well", "two", "one", "use",
+                             "used", "present", "work", "can", "may", "et", "al", "via", "different"}
+_stemmer = Stemmer.Stemmer("english")
+
+# Fusion for "related", chosen on the CiteSeer benchmark (bench/quality.py prints the alternatives):
+#   DENSE_WEIGHT * (cosine - hub/2) + (1 - DENSE_WEIGHT) * symmetric BM25 / its best score (query excluded)
+# hub is a paper's mean cosine to its HUB_K nearest neighbours (CSLS hubness reduction): papers that are
+# close to everything stop crowding every list. BM25 is scored both ways (query terms in the paper and the
+# paper's terms in the query) because "related" is symmetric.
+DENSE_WEIGHT = 0.7
+HUB_K = 5
+HUB_SAMPLE = 20_000  # above this many papers, hub statistics are taken against a fixed sample of them
+BM25_K1, BM25_B = 1.5, 0.75  # bm25s defaults, which its scores below are computed with
+# A search query is short: it is ranked by reciprocal rank fusion, which needs no score calibration.
+RRF_K = 60
+
+
+def words(text: str) -> list[str]:
+    """Lower-cased content words of a text (no stopwords, no numbers)."""
+    return [w for w in _WORD.findall(text.lower()) if w not in _STOP and len(w) > 2]
+
+
+def stems(text: str) -> list[str]:
+    """Stemmed content words: what BM25 counts."""
+    return _stemmer.stemWords(words(text))
+
+
+@dataclass
+class Snapshot:
+    """One consistent view of the library for lookups; replaced whole, never edited except vector rows."""
+
+    ids: list[str] = field(default_factory=list)
+    pos: dict[str, int] = field(default_factory=dict)
+    texts: list[str] = field(default_factory=list)
+    years: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    tags: list[list[str]] = field(default_factory=list)
+    matrix: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), dtype=np.float32))
+    has_vec: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
+    topsim: np.ndarray = field(default_factory=lambda: np.zeros((0, HUB_K), dtype=np.float32))
+    bm25: bm25s.BM25 | None = None
+    df: Counter = field(default_factory=Counter)
+    postings: dict[str, np.ndarray] = field(default_factory=dict)
+    avgdl: float = 1.0
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+
+@dataclass
+class Ranked:
+    """A ranked list: row positions in the snapshot with their fused and per-signal scores."""
+
+    rows: list[int]
+    scores: list[float]
+    dense: np.ndarray
+    keyword: np.ndarray
+
+
+class Index:
+    """Dense + keyword lookups over the library's live papers."""
+
+    def __init__(self, store, model_id: str):
+        self.store = store
+        self.model_id = model_id
+        self._lock = threading.RLock()
+        self._snap = Snapshot()
+        self._dirty = True
+
+    # -- keeping in step with the store ---------------------------------------------------------------
+    def invalidate(self) -> None:
+        """The library's texts changed: rebuild before the next lookup."""
+        self._dirty = True
+
+    def snapshot(self) -> Snapshot:
+        """The current view, rebuilt first if the store changed since."""
+        if self._dirty:
+            with self._lock:
+                if self._dirty:
+                    self._dirty = False
+                    try:
+                        self._snap = self._build()
+                    except BaseException:
+                        self._dirty = True
+                        raise
+        return self._snap
+
+    def _build(self) -> Snapshot:
+        """Read every live paper and its vector from the store; reuse neighbour statistics of known papers."""
+        prev = self._snap
+        rows = self.store.texts()
+        s = Snapshot()
+        s.ids = [r[0] for r in rows]
+        s.pos = {pid: i for i, pid in enumerate(s.ids)}
+        s.texts = [f"{r[1]}. {r[2]}" for r in rows]
+        s.years = np.array([r[3] if r[3] is not None else -1 for r in rows], dtype=np.int32)
+        s.tags = [list(r[4]) for r in rows]
+        vids, mat = self.store.vectors(self.model_id)
+        dim = mat.shape[1] if len(vids) else 0
+        s.matrix = np.zeros((len(s.ids), dim), dtype=np.float32)
+        s.has_vec = np.zeros(len(s.ids), dtype=bool)
+        for vid, row in zip(vids, mat):
+            i = s.pos.get(vid)
+            if i is not None:
+                s.matrix[i] = row
+                s.has_vec[i] = True
+        tokens = [stems(t) for t in s.texts]
+        post: dict[str, list[int]] = {}
+        for i, t in enumerate(tokens):
+            for st in set(t):
+                post.setdefault(st, []).append(i)
+        s.postings = {st: np.asarray(v, dtype=np.int32) for st, v in post.items()}
+        s.df = Counter({st: len(v) for st, v in post.items()})
+        s.avgdl = float(np.mean([len(t) for t in tokens])) if tokens else 1.0
+        if s.ids:
+            s.bm25 = bm25s.BM25(k1=BM25_K1, b=BM25_B)
+            s.bm25.index([t if t else [""] for t in tokens], show_progress=False)
+        # Neighbour statistics: carried over for papers whose vector we already had, computed for the rest.
+        s.topsim = np.full((len(s.ids), HUB_K), np.nan, dtype=np.float32)
+        known = []
+        for i, pid in enumerate(s.ids):
+            j = prev.pos.get(pid)
+            if j is not None and s.has_vec[i] and j < len(prev.has_vec) and prev.has_vec[j] \
+                    and prev.matrix.shape[1] == s.matrix.shape[1] and np.array_equal(prev.matrix[j], s.matrix[i]):
+                s.topsim[i] = prev.topsim[j]
+                known.append(i)
+        fresh = [i for i in np.flatnonzero(s.has_vec) if i not in set(known)]
+        _update_neighbours(s, np.asarray(fresh, dtype=np.int64))
+        return s
+
+    def set_vectors(self, pids: list[str], vecs: np.ndarray) -> None:
+        """Write new vectors into their rows (papers not in the snapshot yet come with the next rebuild)."""
+        with self._lock:
+            s = self._snap
+            rows: list[int] = []
+            for pid, v in zip(pids, vecs):
+                i = s.pos.get(pid)
+                if i is None:
+                    continue
+                if s.matrix.shape[1] != len(v):
+                    # First vectors of an empty index: give the matrix its width.
+                    s.matrix = np.zeros((len(s.ids), len(v)), dtype=np.float32)
+                    s.has_vec = np.zeros(len(s.ids), dtype=bool)
+                    s.topsim = np.full((len(s.ids), HUB_K), np.nan, dtype=np.float32)
+                s.matrix[i] = v
+                s.has_vec[i] = True
+                s.topsim[i] = np.nan
+                rows.append(i)
+            _update_neighbours(s, np.asarray(rows, dtype=np.int64))
+
+    # -- scoring ----------------------------------------------------------------------------------------
+    def _dense(self, s: Snapshot, qvec: np.ndarray | None) -> np.ndarray:
+        """Cosine of every row to the query vector (0 for rows without a vector)."""
+        if qvec is None or not s.has_vec.any() or s.matrix.shape[1] != len(qvec):
+            return np.zeros(len(s), dtype=np.float32)
+        sims = s.matrix @ qvec.astype(np.float32)
+        return np.where(s.has_vec, sims, 0.0).astype(np.float32)
+
+    def _keyword(self, s: Snapshot, text: str, symmetric: bool = False) -> np.ndarray:
+        """BM25 score of every row for the text's distinct stems; symmetric adds the paper→text direction."""
+        if s.bm25 is None:
+            return np.zeros(len(s), dtype=np.float32)
+        all_toks = stems(text)
+        toks = list(dict.fromkeys(t for t in all_toks if t in s.bm25.vocab_dict))
+        if not toks:
+            return np.zeros(len(s), dtype=np.float32)
+        scores = np.asarray(s.bm25.get_scores(toks), dtype=np.float32)
+        if symmetric:
+            # The text as the document and each paper's terms as the query: BM25 weight of every shared term
+            # in the text (Lucene idf, the text's own length), added to every paper that has that term.
+            tf = Counter(all_toks)
+            n, dl = len(s), len(all_toks)
+            norm = BM25_K1 * (1 - BM25_B + BM25_B * dl / max(s.avgdl, 1e-9))
+            for t in toks:
+                df = s.df.get(t, 0)
+                idf = np.log(1 + (n - df + 0.5) / (df + 0.5))
+                w = idf * tf[t] * (BM25_K1 + 1) / (tf[t] + norm)
+                scores[s.postings[t]] += w
+        return scores
+
+    def _mask(self, s: Snapshot, filters: Filters | None, exclude_rows: list[int]) -> np.ndarray:
+        """Rows allowed by the filters."""
+        ok = np.ones(len(s), dtype=bool)
+        for r in exclude_rows:
+            ok[r] = False
+        if filters:
+            if filters.year_min is not None:
+                ok &= s.years >= filters.year_min
+            if filters.year_max is not None:
+                ok &= (s.years <= filters.year_max) & (s.years >= 0)
+            if filters.tags:
+                want = set(filters.tags)
+                ok &= np.array([bool(want.intersection(t)) for t in s.tags], dtype=bool)
+            for pid in filters.exclude:
+                i = s.pos.get(pid)
+                if i is not None:
+                    ok[i] = False
+        return ok
+
+    def related(self, text: str, qvec: np.ndarray | None, k: int = 10, filters: Filters | None = None,
+                exclude: list[str] = (), dense_weight: float = DENSE_WEIGHT) -> tuple[Snapshot, Ranked]:
+        """Top-k papers most related to a paper's text (and its vector), by weighted score fusion."""
+        s = self.snapshot()
+        dense = self._dense(s, qvec)
+        kw = self._keyword(s, text, symmetric=True)
+        excluded = [s.pos[p] for p in exclude if p in s.pos]
+        hub = np.nan_to_num(np.nanmean(s.topsim, axis=1), nan=0.0) if len(s) else np.zeros(0)
+        fused = fuse_weighted(np.where(s.has_vec, dense - hub / 2, 0.0), kw,
+                              dense_weight if qvec is not None else 0.0, ignore=excluded)
+        mask = self._mask(s, filters, excluded)
+        rows = top_k(np.where(mask, fused, -np.inf), k)
+        rows = [r for r in rows if mask[r] and (fused[r] > 0 or dense[r] > 0)]
+        return s, Ranked(rows=rows, scores=[float(np.clip(fused[r], 0, 1)) for r in rows], dense=dense, keyword=kw)
+
+    def search(self, query: str, qvec: np.ndarray | None, k: int = 20, filters: Filters | None = None
+               ) -> tuple[Snapshot, Ranked]:
+        """Top-k papers for a short query: reciprocal rank fusion of keyword and semantic rankings."""
+        s = self.snapshot()
+        dense = self._dense(s, qvec)
+        kw = self._keyword(s, query)
+        mask = self._mask(s, filters, [])
+        fused = fuse_rrf(np.where(mask & s.has_vec, dense, -np.inf), np.where(mask & (kw > 0), kw, -np.inf),
+                         depth=max(100, k * 5))
+        rows = [r for r in top_k(fused, k) if fused[r] > 0]
+        return s, Ranked(rows=rows, scores=[float(fused[r]) for r in rows], dense=dense, keyword=kw)
+
+    def why(self, s: Snapshot, query_text: str, row: int, n: int = 5) -> list[str]:
+        """The most telling words two texts share: shared stems ranked by rarity in the library."""
+        if not 0 <= row < len(s):
+            return []
+        q_words = words(query_text)
+        d_stems = set(stems(s.texts[row]))
+        surface: dict[str, Counter] = {}
+        for w, st in zip(q_words, _stemmer.stemWords(q_words)):
+            if st in d_stems:
+                surface.setdefault(st, Counter())[w] += 1
+        if not surface:
+            return []
+        total = max(len(s), 1)
+        weight = {st: np.log((total + 1) / (s.df.get(st, 0) + 0.5)) * (1 + np.log(sum(c.values())))
+                  for st, c in surface.items()}
+        best = sorted(weight, key=lambda st: (-weight[st], st))[:n]
+        return [surface[st].most_common(1)[0][0] for st in best]
+
+
+def top_k(scores: np.ndarray, k: int) -> list[int]:
+    """Indices of the k highest finite scores, best first (argpartition, then sort the few)."""
+    n = len(scores)
+    if n == 0 or k <= 0:
+        return []
+    k = min(k, n)
+    idx = np.argpartition(-scores, k - 1)[:k] if k < n else np.arange(n)
+    idx = idx[np.isfinite(scores[idx])]
+    return [int(i) for i in idx[np.argsort(-scores[idx], kind="stable")]]
+
+
+def fuse_weighted(dense: np.ndarray, keyword: np.ndarray, dense_weight: float, ignore: list[int] = ()
+                  ) -> np.ndarray:
+    """w·dense + (1-w)·keyword/max(keyword), the max taken without the ignored rows (the query paper itself
+    would otherwise set the scale and silence the keyword signal)."""
+    kw = keyword.astype(np.float32)
+    if len(kw):
+        scale = kw.copy()
+        scale[list(ignore)] = 0
+        kmax = float(scale.max())
+        if kmax > 0:
+            kw = kw / kmax
+    return dense_weight * dense + (1 - dense_weight) * kw
+
+
+def _update_neighbours(s: Snapshot, rows: np.ndarray, block: int = 1024) -> None:
+    """Fold the vectors of `rows` into everyone's top-HUB_K neighbour similarities, and theirs into `rows`.
+
+    Exact for libraries up to HUB_SAMPLE papers; above that, `rows` are compared with a fixed sample.
+    """
+    if len(rows) == 0 or not s.has_vec.any():
+        return
+    with_vec = np.flatnonzero(s.has_vec)
+    others = with_vec if len(with_vec) <= HUB_SAMPLE else np.random.default_rng(0).choice(
+        with_vec, HUB_SAMPLE, replace=False)
+    fresh = set(rows.tolist())
+    for a in range(0, len(rows), block):
+        chunk = rows[a:a + block]
+        sims = s.matrix[chunk] @ s.matrix[others].T  # (chunk, others)
+        sims[chunk[:, None] == others[None, :]] = -np.inf  # not one's own neighbour
+        k = min(HUB_K, sims.shape[1])
+        top = -np.sort(-np.partition(sims, sims.shape[1] - k, axis=1)[:, -k:], axis=1)
+        s.topsim[chunk] = np.nan
+        s.topsim[chunk, :k] = np.where(np.isfinite(top), top, np.nan)
+        # The new rows are also new neighbours of the papers we knew (fresh rows get theirs in full above).
+        old = np.array([j for j, o in enumerate(others) if int(o) not in fresh], dtype=np.int64)
+        if len(old) == 0:
+            continue
+        targets = others[old]
+        merged = np.concatenate([np.nan_to_num(s.topsim[targets], nan=-np.inf), sims[:, old].T], axis=1)
+        best = -np.sort(-np.partition(merged, merged.shape[1] - HUB_K, axis=1)[:, -HUB_K:], axis=1)
+        s.topsim[targets] = np.where(np.isfinite(best), best, np.nan)
+
+
+def fuse_rrf(a: np.ndarray, b: np.ndarray, depth: int = 100, k: int = RRF_K) -> np.ndarray:
+    """Reciprocal rank fusion of two score arrays (-inf = not ranked), over each one's top `depth`."""
+    out = np.zeros(len(a), dtype=np.float64)
+    for scores in (a, b):
+        for rank, i in enumerate(top_k(scores, depth)):
+            out[i] += 1.0 / (k + rank + 1)
+    return out

@@ -1,0 +1,354 @@
+"""The library as one object: import into the store, embed in the background, look up through the index.
+
+Data flows one way: importer → Library.import_* → Store.merge_records (dedup) → EmbedWorker fills vectors
+→ Index answers lookups. The CLI (without a server) and the API both use this class.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable, Iterable
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+import platformdirs
+
+from . import importers
+from .embed import BATCH_SIZE, Embedder, ModelError
+from .events import EventBus
+from .index import Index, Ranked, Snapshot, top_k
+from .models import Filters, ImportFailure, ImportReport, Paper, PaperBrief, Record, RelatedHit, SearchHit, Stats
+from .store import Store, embed_text
+
+log = logging.getLogger("papershelf")
+IMPORT_BATCH = 500  # records per transaction: a crash loses at most the batch in flight, never half a record
+
+
+def default_home() -> Path:
+    """`PAPERSHELF_HOME`, else the platform's user data dir."""
+    env = os.environ.get("PAPERSHELF_HOME")
+    return Path(env).expanduser() if env else Path(platformdirs.user_data_dir("papershelf", appauthor=False))
+
+
+def sample_path() -> Path:
+    """The sample library shipped with the package (a pasted Hugging Face Papers search page)."""
+    return Path(str(resources.files("papershelf") / "data" / "samples" / "hf-papers-search-efficient-combination.txt"))
+
+
+def brief(p: Paper) -> PaperBrief:
+    """The short form of a paper for result lists."""
+    return PaperBrief(id=p.id, title=p.title, authors=p.authors, year=p.year, venue=p.venue, url=p.url, tags=p.tags,
+                      identifiers=p.identifiers)
+
+
+class NotFound(LookupError):
+    """No paper in the library answers to that reference."""
+
+
+class EmbedWorker:
+    """A background thread that embeds papers that have no current vector, in batches, and reports progress."""
+
+    def __init__(self, library: "Library"):
+        self.lib = library
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.error: str | None = None
+        self.busy = False
+
+    def start(self) -> None:
+        """Start the thread (idempotent)."""
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name="papershelf-embed", daemon=True)
+            self._thread.start()
+            self._wake.set()
+
+    def wake(self) -> None:
+        """New papers may be waiting."""
+        self._wake.set()
+
+    def stop(self, timeout: float = 30) -> None:
+        """Finish the batch in flight and stop."""
+        self._stop.set()
+        self._wake.set()
+        if self._thread:
+            self._thread.join(timeout)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self._wake.wait(timeout=5)
+            self._wake.clear()
+            try:
+                while not self._stop.is_set() and self.lib.embed_batch() > 0:
+                    pass
+                self.error = None
+            except ModelError as e:
+                self.error = str(e)
+                log.error("embedding stopped: %s", e)
+                self.lib.events.publish("embedding", error=str(e))
+                self._stop.wait(30)  # do not spin on a broken model; a restart or the next wake retries
+            except Exception as e:  # keep the worker alive: lookups must go on whatever one batch did
+                self.error = f"{type(e).__name__}: {e}"
+                log.exception("embedding batch failed")
+                self._stop.wait(2)
+            finally:
+                self.busy = False
+
+
+class Library:
+    """A papershelf home: `library.duckdb`, the model cache, the inbox."""
+
+    def __init__(self, home: Path | str | None = None, model_dir: Path | str | None = None,
+                 threads: int | None = None):
+        self.home = Path(home).expanduser() if home else default_home()
+        self.home.mkdir(parents=True, exist_ok=True)
+        self.db_path = self.home / "library.duckdb"
+        self.store = Store(self.db_path)
+        self.embedder = Embedder(cache_dir=self.home / "cache", model_dir=Path(model_dir) if model_dir else None,
+                                 threads=threads)
+        self.model_id = self.embedder.model_id
+        self.index = Index(self.store, self.model_id)
+        self.events = EventBus()
+        self.worker = EmbedWorker(self)
+        self._embed_lock = threading.Lock()
+        previous = self.store.get_setting("model_id")
+        if previous != self.model_id:
+            # A new model: every paper is pending for it, and the worker re-embeds in the background.
+            self.store.set_setting("model_id", self.model_id)
+            if previous:
+                log.warning("model changed from %s to %s: re-embedding the library", previous, self.model_id)
+
+    def close(self) -> None:
+        """Stop the worker and close the database."""
+        self.worker.stop()
+        self.store.close()
+
+    # -- writing ------------------------------------------------------------------------------------------
+    def import_items(self, items: Iterable[tuple[str, Record | str]], source: str = "",
+                     progress: Callable[[int], None] | None = None) -> ImportReport:
+        """Merge parsed items into the store in batches; failures are collected, never fatal."""
+        report = ImportReport(source=source)
+        batch: list[tuple[str, Record]] = []
+
+        def flush() -> None:
+            if not batch:
+                return
+            added, merged, failed = self.store.merge_records(batch, source=source)
+            report.added += added
+            report.merged += merged
+            report.failed += failed
+            if progress:
+                progress(len(batch))
+            batch.clear()
+            self.index.invalidate()
+            self.worker.wake()
+            self.events.publish("import", source=source, added=len(report.added), merged=len(report.merged),
+                                failed=len(report.failed))
+
+        try:
+            for position, item in items:
+                if isinstance(item, str):
+                    report.failed.append(ImportFailure(position=position, reason=item))
+                    continue
+                batch.append((position, item))
+                if len(batch) >= IMPORT_BATCH:
+                    flush()
+        except importers.FormatError:
+            raise
+        except Exception as e:  # a parser that dies half-way: keep what it gave, say where it stopped
+            flush()
+            report.error = f"reading stopped after {len(report.added) + len(report.merged)} records: {e}"
+            return report
+        flush()
+        if report.added or any(m.changed for m in report.merged):
+            self.events.publish("library", change="import", source=source, added=report.added)
+        return report
+
+    def import_bytes(self, data: bytes, name: str = "input", fmt: str | None = None,
+                     progress: Callable[[int], None] | None = None) -> ImportReport:
+        """Detect the format of some bytes and import them. Unreadable input gives a report with `error`."""
+        try:
+            fmt, items = importers.parse(data, name, fmt)
+        except importers.FormatError as e:
+            return ImportReport(source=name, error=str(e))
+        report = self.import_items(items, source=name, progress=progress)
+        report.format = fmt
+        return report
+
+    def import_path(self, path: Path | str, fmt: str | None = None,
+                    progress: Callable[[int], None] | None = None) -> ImportReport:
+        """Import one file."""
+        path = Path(path)
+        try:
+            data = path.read_bytes()
+        except OSError as e:
+            return ImportReport(source=str(path), error=f"cannot read {path}: {e.strerror or e}")
+        return self.import_bytes(data, name=path.name, fmt=fmt, progress=progress)
+
+    def save(self, record: Record) -> tuple[Paper, bool]:
+        """Save one paper (from a page); returns it and whether it was new."""
+        added, merged, failed = self.store.merge_records([("paper", record)], source=record.source or "api")
+        if failed:
+            raise ValueError(failed[0].reason)
+        self.index.invalidate()
+        self.worker.wake()
+        pid = added[0] if added else merged[0].id
+        self.events.publish("library", change="save", id=pid, added=bool(added))
+        return self.store.get(pid), bool(added)
+
+    def update(self, pid: str, tags: list[str] | None = None, notes: str | None = None) -> Paper:
+        """Change a paper's tags/notes."""
+        p = self.store.update(pid, tags=tags, notes=notes)
+        if p is None:
+            raise NotFound(pid)
+        self.index.invalidate()
+        self.events.publish("library", change="update", id=pid)
+        return p
+
+    def trash(self, pid: str) -> bool:
+        """Move to the trash."""
+        ok = self.store.trash(pid)
+        if ok:
+            self.index.invalidate()
+            self.events.publish("library", change="trash", id=pid)
+        return ok
+
+    def restore(self, pid: str) -> bool:
+        """Back from the trash."""
+        ok = self.store.restore(pid)
+        if ok:
+            self.index.invalidate()
+            self.worker.wake()
+            self.events.publish("library", change="restore", id=pid)
+        return ok
+
+    # -- embedding ----------------------------------------------------------------------------------------
+    def embed_batch(self, size: int = BATCH_SIZE) -> int:
+        """Embed one batch of pending papers; return how many were embedded (0: nothing pending)."""
+        with self._embed_lock:
+            rows = self.store.pending(self.model_id, limit=size)
+            if not rows:
+                return 0
+            self.worker.busy = True
+            vecs = self.embedder.embed([text for _, text, _ in rows])
+            n = self.store.put_vectors(self.model_id, [(pid, h, v) for (pid, _, h), v in zip(rows, vecs)])
+            self.index.set_vectors([pid for pid, _, _ in rows], vecs)
+            pending = self.store.count_pending(self.model_id)
+            self.events.publish("embedding", embedded=n, pending=pending)
+            return max(n, 1) if rows else 0
+
+    def embed_all(self, progress: Callable[[int, int], None] | None = None) -> int:
+        """Embed everything pending, in this thread; progress(done, total)."""
+        total = self.store.count_pending(self.model_id)
+        done = 0
+        while True:
+            n = self.embed_batch()
+            if n == 0:
+                break
+            done += n
+            if progress:
+                progress(min(done, total), max(total, done))
+        return done
+
+    def wait_embedded(self, timeout: float = 3600, poll: float = 0.2) -> bool:
+        """Block until nothing is pending (the worker must be running)."""
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            if self.store.count_pending(self.model_id) == 0:
+                return True
+            time.sleep(poll)
+        return False
+
+    # -- lookups ------------------------------------------------------------------------------------------
+    def resolve(self, ref: str) -> str:
+        """Library id for any identifier/URL/key, or NotFound."""
+        pid = self.store.resolve(ref)
+        if pid is None:
+            raise NotFound(ref)
+        return pid
+
+    def get(self, ref: str) -> Paper:
+        """A paper by any reference."""
+        p = self.store.get(self.resolve(ref))
+        if p is None:
+            raise NotFound(ref)
+        p.embedded = p.id in self.index.snapshot().pos and bool(
+            self.index.snapshot().has_vec[self.index.snapshot().pos[p.id]])
+        return p
+
+    def _vector_for(self, s: Snapshot, pid: str, text: str) -> np.ndarray | None:
+        """A library paper's vector: from the index, or computed now if it is still pending."""
+        i = s.pos.get(pid)
+        if i is not None and s.has_vec[i]:
+            return s.matrix[i]
+        return self._embed_query(text)
+
+    def _embed_query(self, text: str) -> np.ndarray | None:
+        """A query vector, or None (keyword only) if the model cannot be used."""
+        try:
+            return self.embedder.embed_one(text)
+        except ModelError as e:
+            log.error("semantic lookup unavailable: %s", e)
+            return None
+
+    def _hits(self, s: Snapshot, ranked: Ranked, query_text: str) -> list[RelatedHit]:
+        """Ranked rows → RelatedHit with paper briefs and why-terms."""
+        papers = self.store.get_many([s.ids[r] for r in ranked.rows])
+        out = []
+        for r, score in zip(ranked.rows, ranked.scores):
+            p = papers.get(s.ids[r])
+            if p is None:
+                continue
+            out.append(RelatedHit(id=p.id, title=p.title, score=round(score, 4), identifiers=p.identifiers,
+                                  why=self.index.why(s, query_text, r), paper=brief(p)))
+        return out
+
+    def related(self, ref: str, k: int = 10, filters: Filters | None = None) -> list[RelatedHit]:
+        """Papers related to one in the library (the paper itself excluded)."""
+        p = self.get(ref)
+        text = embed_text(p.title, p.abstract)
+        s = self.index.snapshot()
+        qvec = self._vector_for(s, p.id, text)
+        s, ranked = self.index.related(text, qvec, k=k, filters=filters, exclude=[p.id])
+        return self._hits(s, ranked, text)
+
+    def related_text(self, text: str, k: int = 10, filters: Filters | None = None,
+                     exclude: list[str] = ()) -> list[RelatedHit]:
+        """Papers related to a text (a description, or a paper's title and abstract not in the library)."""
+        s, ranked = self.index.related(text, self._embed_query(text), k=k, filters=filters, exclude=list(exclude))
+        return self._hits(s, ranked, text)
+
+    def search(self, query: str, k: int = 20, filters: Filters | None = None) -> list[SearchHit]:
+        """Hybrid keyword + semantic search; an identifier in the query puts its paper first."""
+        hits: list[SearchHit] = []
+        exact = self.store.resolve(query) if len(query) < 300 else None
+        if exact:
+            p = self.store.get(exact)
+            if p and p.deleted_at is None:
+                hits.append(SearchHit(id=p.id, title=p.title, score=1.0, identifiers=p.identifiers, why=[],
+                                      matched=["identifier"], paper=brief(p)))
+        s, ranked = self.index.search(query, self._embed_query(query), k=k, filters=filters)
+        depth = max(100, k * 5)
+        kw_top = set(top_k(np.where(ranked.keyword > 0, ranked.keyword, -np.inf), depth))
+        dense_top = set(top_k(np.where(s.has_vec, ranked.dense, -np.inf), depth)) if s.has_vec.any() else set()
+        papers = self.store.get_many([s.ids[r] for r in ranked.rows])
+        top = max(ranked.scores, default=1.0) or 1.0
+        for r, score in zip(ranked.rows, ranked.scores):
+            p = papers.get(s.ids[r])
+            if p is None or (exact and p.id == exact):
+                continue
+            matched = [m for m, ok in (("keyword", r in kw_top), ("semantic", r in dense_top)) if ok]
+            hits.append(SearchHit(id=p.id, title=p.title, score=round(score / top, 4), identifiers=p.identifiers,
+                                  why=self.index.why(s, query, r), matched=matched, paper=brief(p)))
+        return hits[:k]
+
+    def stats(self) -> Stats:
+        """Counts, model, database size."""
+        c = self.store.counts(self.model_id)
+        size = sum(f.stat().st_size for f in self.home.glob("library.duckdb*") if f.is_file())
+        return Stats(papers=c["papers"], embedded=c["embedded"], pending=c["pending"], trashed=c["trashed"],
+                     model_id=self.model_id, db_bytes=size, home=str(self.home))

@@ -1,0 +1,147 @@
+"""The shapes that flow through papershelf: importers yield Records, the store keeps Papers, lookups return Hits.
+
+Identifiers are always strings of the form `scheme:value` (see ids.py), so any one shown can be passed back.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+import msgspec
+
+
+class Record(msgspec.Struct, omit_defaults=True, forbid_unknown_fields=False):
+    """A paper as a source describes it, before it meets the library."""
+
+    title: str
+    abstract: str = ""
+    authors: list[str] = []
+    year: int | None = None
+    venue: str = ""
+    url: str = ""
+    tags: list[str] = []
+    identifiers: list[str] = []
+    source: str = ""
+
+
+class Paper(msgspec.Struct):
+    """A paper in the library."""
+
+    id: str
+    title: str
+    abstract: str
+    authors: list[str]
+    year: int | None
+    venue: str
+    url: str
+    tags: list[str]
+    notes: str
+    source: str
+    identifiers: list[str]
+    added_at: datetime
+    updated_at: datetime
+    deleted_at: datetime | None = None
+    embedded: bool = False
+
+
+class PaperBrief(msgspec.Struct):
+    """What a result list shows of a paper."""
+
+    id: str
+    title: str
+    authors: list[str]
+    year: int | None
+    venue: str
+    url: str
+    tags: list[str]
+    identifiers: list[str]
+
+
+class RelatedHit(msgspec.Struct):
+    """One related paper: who, how close (0..1), and the terms the two texts share."""
+
+    id: str
+    title: str
+    score: float
+    identifiers: list[str]
+    why: list[str]
+    paper: PaperBrief
+
+
+class SearchHit(msgspec.Struct):
+    """One search result and which signals found it ("keyword", "semantic")."""
+
+    id: str
+    title: str
+    score: float
+    identifiers: list[str]
+    why: list[str]
+    matched: list[str]
+    paper: PaperBrief
+
+
+class ImportFailure(msgspec.Struct):
+    """A record that could not be imported, where it was, and why."""
+
+    position: str
+    reason: str
+
+
+class ImportMerge(msgspec.Struct):
+    """A record that matched a paper already in the library."""
+
+    position: str
+    id: str
+    changed: bool
+
+
+class ImportReport(msgspec.Struct):
+    """What one import did: papers added, records merged into existing papers, records that failed."""
+
+    source: str = ""
+    format: str = ""
+    added: list[str] = []
+    merged: list[ImportMerge] = []
+    failed: list[ImportFailure] = []
+    error: str = ""
+
+    def extend(self, other: "ImportReport") -> None:
+        """Fold another report (of one more file) into this one."""
+        self.added += other.added
+        self.merged += other.merged
+        self.failed += other.failed
+        if other.error:
+            self.failed.append(ImportFailure(position=other.source or "input", reason=other.error))
+
+    def summary(self) -> str:
+        """One line for people."""
+        unchanged = sum(1 for m in self.merged if not m.changed)
+        s = f"added {len(self.added)}, merged {len(self.merged)}"
+        if unchanged:
+            s += f" ({unchanged} already in the library unchanged)"
+        return s + f", failed {len(self.failed)}"
+
+
+class Stats(msgspec.Struct):
+    """The library at a glance."""
+
+    papers: int
+    embedded: int
+    pending: int
+    trashed: int
+    model_id: str
+    db_bytes: int
+    home: str
+
+
+class Filters(msgspec.Struct, omit_defaults=True):
+    """Restrictions on related/search results."""
+
+    year_min: int | None = None
+    year_max: int | None = None
+    tags: list[str] = []
+    exclude: list[str] = []
+
+
+Format = Literal["jsonl", "json", "bibtex", "listing", "ris", "csljson", "arxiv", "openalex", "s2", "hf"]

@@ -1,0 +1,556 @@
+"""The library in DuckDB, the single source of truth: papers, their identifiers, and their vectors.
+
+One Store per process. Reads use a cursor per thread; every write goes through one lock, so there is a
+single writer and readers never see "database is locked". Each write is one transaction: a crash leaves
+either all of a batch or none of it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import threading
+from collections.abc import Iterable, Iterator
+from datetime import datetime, timezone
+from pathlib import Path
+
+import duckdb
+import msgspec
+import numpy as np
+
+from . import ids
+from .models import Filters, ImportFailure, ImportMerge, Paper, Record
+
+# Numbered migrations, applied in order and recorded in schema_migrations. Never edit one that has shipped:
+# add the next number.
+MIGRATIONS: list[tuple[int, str, str]] = [
+    (1, "papers, identifiers, embeddings", """
+        CREATE TABLE papers (
+            id VARCHAR PRIMARY KEY,
+            title VARCHAR NOT NULL,
+            title_norm VARCHAR NOT NULL,
+            abstract VARCHAR NOT NULL DEFAULT '',
+            authors VARCHAR[] NOT NULL DEFAULT [],
+            year INTEGER,
+            venue VARCHAR NOT NULL DEFAULT '',
+            url VARCHAR NOT NULL DEFAULT '',
+            tags VARCHAR[] NOT NULL DEFAULT [],
+            notes VARCHAR NOT NULL DEFAULT '',
+            source VARCHAR NOT NULL DEFAULT '',
+            content_hash VARCHAR NOT NULL,
+            added_at TIMESTAMP NOT NULL,
+            updated_at TIMESTAMP NOT NULL,
+            deleted_at TIMESTAMP
+        );
+        CREATE INDEX papers_title_norm ON papers(title_norm);
+        -- ref is `scheme:value`; one ref belongs to one paper.
+        CREATE TABLE identifiers (
+            ref VARCHAR PRIMARY KEY,
+            paper_id VARCHAR NOT NULL
+        );
+        CREATE INDEX identifiers_paper ON identifiers(paper_id);
+        -- One vector per paper and model; content_hash says which text it is of, so unchanged text
+        -- is never embedded again and a changed one is.
+        CREATE TABLE embeddings (
+            paper_id VARCHAR NOT NULL,
+            model_id VARCHAR NOT NULL,
+            content_hash VARCHAR NOT NULL,
+            vector BLOB NOT NULL,
+            embedded_at TIMESTAMP NOT NULL,
+            PRIMARY KEY (paper_id, model_id)
+        );
+    """),
+    (2, "settings", """
+        CREATE TABLE settings (key VARCHAR PRIMARY KEY, value VARCHAR NOT NULL);
+    """),
+]
+
+_PAPER_COLUMNS = ("id, title, abstract, authors, year, venue, url, tags, notes, source, added_at, updated_at, "
+                  "deleted_at")
+_ID_ALPHABET = "abcdefghijkmnpqrstuvwxyz23456789"
+# Identifier schemes that name exactly one paper: two different values mean two different papers, even if
+# the titles agree. DOIs are not here: a preprint and its published version have different DOIs.
+_UNIQUE_SCHEMES = ("arxiv", "s2", "openalex", "corpusid")
+
+
+class StoreError(Exception):
+    """A problem with the library file that a user must see (locked, corrupt, newer than this version)."""
+
+
+def now() -> datetime:
+    """UTC now without tzinfo, as stored."""
+    return datetime.now(timezone.utc).replace(tzinfo=None)
+
+
+def new_paper_id() -> str:
+    """A short random library id that is easy to read and type."""
+    return "".join(secrets.choice(_ID_ALPHABET) for _ in range(10))
+
+
+def embed_text(title: str, abstract: str) -> str:
+    """The text a paper's vector is made of."""
+    return f"{title.strip()}. {abstract.strip()}".strip() if abstract.strip() else title.strip()
+
+
+def content_hash(title: str, abstract: str) -> str:
+    """Hash of the embedded text: a vector is reused while this stays the same."""
+    return hashlib.sha256(embed_text(title, abstract).encode()).hexdigest()
+
+
+def clean_record(rec: Record) -> tuple[Record, list[tuple[str, str]]]:
+    """A record with trimmed fields and its identifiers normalised (invalid ones dropped)."""
+    pairs: list[tuple[str, str]] = []
+    for ref in rec.identifiers:
+        n = ids.split_identifier(ref)
+        if n and n not in pairs:
+            pairs.append(n)
+    for n in ids.parse_url(rec.url) if rec.url else []:
+        if n not in pairs:
+            pairs.append(n)
+    tags = []
+    for t in rec.tags:
+        t = str(t).strip()
+        if t and t not in tags:
+            tags.append(t)
+    authors = [a.strip() for a in rec.authors if a and a.strip()]
+    rec = msgspec.structs.replace(
+        rec, title=" ".join(rec.title.split()), abstract=" ".join(rec.abstract.split()), authors=authors,
+        tags=tags, venue=rec.venue.strip(), url=rec.url.strip(),
+        identifiers=[ids.format_identifier(s, v) for s, v in pairs])
+    return rec, pairs
+
+
+class Store:
+    """DuckDB-backed library: merge records in, read papers and vectors out."""
+
+    def __init__(self, path: Path | str):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self._conn = duckdb.connect(str(self.path))
+        except duckdb.IOException as e:
+            if "lock" in str(e).lower():
+                raise StoreError(
+                    f"The library {self.path} is open in another process (is `papershelf serve` running?). "
+                    f"Details: {e}") from e
+            raise StoreError(f"Cannot open the library {self.path}: {e}") from e
+        self._write_lock = threading.RLock()
+        self._local = threading.local()
+        self.migrate()
+
+    # -- plumbing -------------------------------------------------------------------------------------
+    def _cur(self) -> duckdb.DuckDBPyConnection:
+        """This thread's cursor (DuckDB cursors are not shared between threads)."""
+        cur = getattr(self._local, "cur", None)
+        if cur is None:
+            cur = self._local.cur = self._conn.cursor()
+        return cur
+
+    def close(self) -> None:
+        """Close the database (checkpoints the write-ahead log)."""
+        with self._write_lock:
+            try:
+                self._conn.execute("CHECKPOINT")
+            except duckdb.Error:
+                pass
+            self._conn.close()
+
+    def migrate(self) -> list[int]:
+        """Apply the migrations this file has not had yet; return their numbers."""
+        with self._write_lock:
+            c = self._cur()
+            c.execute("CREATE TABLE IF NOT EXISTS schema_migrations "
+                      "(version INTEGER PRIMARY KEY, name VARCHAR, applied_at TIMESTAMP)")
+            done = {r[0] for r in c.execute("SELECT version FROM schema_migrations").fetchall()}
+            known = {v for v, _, _ in MIGRATIONS}
+            if done - known:
+                raise StoreError(f"The library {self.path} was written by a newer papershelf "
+                                 f"(schema {max(done)}); upgrade papershelf to open it.")
+            applied = []
+            for version, name, sql in MIGRATIONS:
+                if version in done:
+                    continue
+                c.execute("BEGIN")
+                try:
+                    c.execute(sql)
+                    c.execute("INSERT INTO schema_migrations VALUES (?, ?, ?)", [version, name, now()])
+                    c.execute("COMMIT")
+                except Exception:
+                    c.execute("ROLLBACK")
+                    raise
+                applied.append(version)
+            return applied
+
+    def schema_version(self) -> int:
+        """The newest migration applied."""
+        return self._cur().execute("SELECT max(version) FROM schema_migrations").fetchone()[0] or 0
+
+    def get_setting(self, key: str) -> str | None:
+        """A stored setting."""
+        r = self._cur().execute("SELECT value FROM settings WHERE key = ?", [key]).fetchone()
+        return r[0] if r else None
+
+    def set_setting(self, key: str, value: str) -> None:
+        """Store a setting."""
+        with self._write_lock:
+            self._cur().execute("INSERT INTO settings VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = "
+                                "excluded.value", [key, value])
+
+    # -- writes ---------------------------------------------------------------------------------------
+    def merge_records(self, records: Iterable[tuple[str, Record]], source: str = ""
+                      ) -> tuple[list[str], list[ImportMerge], list[ImportFailure]]:
+        """Add or merge a batch of (position, record) in one transaction; return added, merged, failed."""
+        added: list[str] = []
+        merged: list[ImportMerge] = []
+        failed: list[ImportFailure] = []
+        with self._write_lock:
+            c = self._cur()
+            c.execute("BEGIN")
+            try:
+                for position, rec in records:
+                    try:
+                        rec, pairs = clean_record(rec)
+                        if not rec.title:
+                            raise ValueError("record has no title")
+                        pid, was_added, changed = self._merge_one(c, rec, pairs, source)
+                    except (ValueError, TypeError, duckdb.ConversionException) as e:
+                        failed.append(ImportFailure(position=position, reason=str(e)))
+                        continue
+                    if was_added:
+                        added.append(pid)
+                    else:
+                        merged.append(ImportMerge(position=position, id=pid, changed=changed))
+                c.execute("COMMIT")
+            except BaseException:
+                c.execute("ROLLBACK")
+                raise
+        return added, merged, failed
+
+    def _find_matches(self, c, rec: Record, pairs: list[tuple[str, str]]) -> list[str]:
+        """Library ids this record is the same paper as: by any identifier, else by title + author + year."""
+        found: list[str] = []
+        if pairs:
+            refs = [ids.format_identifier(s, v) for s, v in pairs]
+            rows = c.execute("SELECT i.paper_id FROM identifiers i JOIN papers p ON p.id = i.paper_id "
+                             "WHERE i.ref IN (SELECT unnest(?)) ORDER BY p.added_at, p.id", [refs]).fetchall()
+            for (pid,) in rows:
+                if pid not in found:
+                    found.append(pid)
+        if found:
+            return found
+        norm = ids.normalize_title(rec.title)
+        if len(norm) < 12 or len(norm.split()) < 2:
+            return []  # "Introduction" or "Editorial" are not evidence of anything
+        rows = c.execute("SELECT id, authors, year FROM papers WHERE title_norm = ? ORDER BY added_at, id",
+                         [norm]).fetchall()
+        first = ids.author_key(rec.authors[0]) if rec.authors else ""
+        mine = {s: v for s, v in pairs if s in _UNIQUE_SCHEMES}
+        for pid, authors, year in rows:
+            theirs_first = ids.author_key(authors[0]) if authors else ""
+            if first and theirs_first and first != theirs_first:
+                continue
+            if rec.year and year and abs(rec.year - year) > 2:
+                continue  # a preprint and its published version are often a year or two apart, no more
+            if mine:
+                theirs = dict(c.execute("SELECT split_part(ref, ':', 1), substr(ref, strpos(ref, ':') + 1) "
+                                        "FROM identifiers WHERE paper_id = ?", [pid]).fetchall())
+                if any(s in theirs and theirs[s] != v for s, v in mine.items()):
+                    continue
+            found.append(pid)
+        return found
+
+    def _merge_one(self, c, rec: Record, pairs: list[tuple[str, str]], source: str) -> tuple[str, bool, bool]:
+        """Write one clean record: returns (paper id, added?, changed?)."""
+        matches = self._find_matches(c, rec, pairs)
+        t = now()
+        if not matches:
+            pid = new_paper_id()
+            c.execute(
+                "INSERT INTO papers (id, title, title_norm, abstract, authors, year, venue, url, tags, notes, "
+                "source, content_hash, added_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, '', ?, ?, ?, ?)",
+                [pid, rec.title, ids.normalize_title(rec.title), rec.abstract, rec.authors, rec.year, rec.venue,
+                 rec.url, rec.tags, rec.source or source, content_hash(rec.title, rec.abstract), t, t])
+            self._add_identifiers(c, pid, pairs)
+            return pid, True, False
+        pid = matches[0]
+        changed = False
+        for other in matches[1:]:
+            self._fold(c, other, pid)
+            changed = True
+        changed |= self._merge_fields(c, pid, rec)
+        changed |= self._add_identifiers(c, pid, pairs)
+        return pid, False, changed
+
+    def _add_identifiers(self, c, pid: str, pairs: list[tuple[str, str]]) -> bool:
+        """Attach identifiers to a paper; return whether any was new."""
+        new = False
+        for s, v in pairs:
+            ref = ids.format_identifier(s, v)
+            r = c.execute("SELECT paper_id FROM identifiers WHERE ref = ?", [ref]).fetchone()
+            if r is None:
+                c.execute("INSERT INTO identifiers VALUES (?, ?)", [ref, pid])
+                new = True
+            elif r[0] != pid:
+                # Only reachable when a match was refused above; the first owner keeps it.
+                continue
+        return new
+
+    def _merge_fields(self, c, pid: str, rec: Record) -> bool:
+        """Keep the richest of each field, the union of tags; restore a trashed paper. Return changed?"""
+        row = c.execute("SELECT title, abstract, authors, year, venue, url, tags, deleted_at FROM papers "
+                        "WHERE id = ?", [pid]).fetchone()
+        title, abstract, authors, year, venue, url, tags, deleted_at = row
+        new = dict(
+            title=title or rec.title,
+            abstract=rec.abstract if len(rec.abstract) > len(abstract) else abstract,
+            authors=rec.authors if len(rec.authors) > len(authors) else authors,
+            year=year if year is not None else rec.year,
+            venue=venue or rec.venue,
+            url=url or rec.url,
+            tags=list(tags) + [t for t in rec.tags if t not in tags],
+        )
+        old = dict(title=title, abstract=abstract, authors=list(authors), year=year, venue=venue, url=url,
+                   tags=list(tags))
+        if new == old and deleted_at is None:
+            return False
+        c.execute("UPDATE papers SET title = ?, title_norm = ?, abstract = ?, authors = ?, year = ?, venue = ?, "
+                  "url = ?, tags = ?, content_hash = ?, updated_at = ?, deleted_at = NULL WHERE id = ?",
+                  [new["title"], ids.normalize_title(new["title"]), new["abstract"], new["authors"], new["year"],
+                   new["venue"], new["url"], new["tags"], content_hash(new["title"], new["abstract"]), now(), pid])
+        return True
+
+    def _fold(self, c, other: str, into: str) -> None:
+        """Merge paper `other` into `into`: its fields, tags, notes and identifiers; its id becomes an alias."""
+        p = self._get(c, other)
+        if p is None:
+            return
+        self._merge_fields(c, into, Record(title=p.title, abstract=p.abstract, authors=p.authors, year=p.year,
+                                           venue=p.venue, url=p.url, tags=p.tags))
+        if p.notes:
+            c.execute("UPDATE papers SET notes = trim(notes || chr(10) || ?) WHERE id = ?", [p.notes, into])
+        c.execute("UPDATE identifiers SET paper_id = ? WHERE paper_id = ?", [into, other])
+        c.execute("INSERT INTO identifiers VALUES (?, ?) ON CONFLICT (ref) DO UPDATE SET paper_id = excluded.paper_id",
+                  [ids.format_identifier("id", other), into])
+        c.execute("DELETE FROM embeddings WHERE paper_id = ?", [other])
+        c.execute("DELETE FROM papers WHERE id = ?", [other])
+
+    def update(self, pid: str, *, tags: list[str] | None = None, notes: str | None = None) -> Paper | None:
+        """Set a paper's tags and/or notes (the user's own fields)."""
+        with self._write_lock:
+            c = self._cur()
+            if self._get(c, pid) is None:
+                return None
+            if tags is not None:
+                clean = []
+                for t in tags:
+                    t = t.strip()
+                    if t and t not in clean:
+                        clean.append(t)
+                c.execute("UPDATE papers SET tags = ?, updated_at = ? WHERE id = ?", [clean, now(), pid])
+            if notes is not None:
+                c.execute("UPDATE papers SET notes = ?, updated_at = ? WHERE id = ?", [notes, now(), pid])
+            return self._get(c, pid)
+
+    def trash(self, pid: str) -> bool:
+        """Move a paper to the trash (restorable); return whether it was there to move."""
+        with self._write_lock:
+            r = self._cur().execute("UPDATE papers SET deleted_at = ? WHERE id = ? AND deleted_at IS NULL "
+                                    "RETURNING id", [now(), pid]).fetchall()
+            return bool(r)
+
+    def restore(self, pid: str) -> bool:
+        """Bring a paper back from the trash."""
+        with self._write_lock:
+            r = self._cur().execute("UPDATE papers SET deleted_at = NULL WHERE id = ? AND deleted_at IS NOT NULL "
+                                    "RETURNING id", [pid]).fetchall()
+            return bool(r)
+
+    def put_vectors(self, model_id: str, rows: list[tuple[str, str, np.ndarray]]) -> int:
+        """Store (paper id, content hash, vector) for a model; skip papers whose text changed meanwhile."""
+        t = now()
+        with self._write_lock:
+            c = self._cur()
+            c.execute("BEGIN")
+            try:
+                n = 0
+                for pid, h, vec in rows:
+                    r = c.execute("SELECT content_hash FROM papers WHERE id = ?", [pid]).fetchone()
+                    if r is None or r[0] != h:
+                        continue  # deleted or edited while it was being embedded: the worker comes back to it
+                    c.execute("INSERT INTO embeddings VALUES (?, ?, ?, ?, ?) ON CONFLICT (paper_id, model_id) "
+                              "DO UPDATE SET content_hash = excluded.content_hash, vector = excluded.vector, "
+                              "embedded_at = excluded.embedded_at",
+                              [pid, model_id, h, np.asarray(vec, dtype=np.float32).tobytes(), t])
+                    n += 1
+                c.execute("COMMIT")
+            except BaseException:
+                c.execute("ROLLBACK")
+                raise
+        return n
+
+    # -- reads ----------------------------------------------------------------------------------------
+    def _get(self, c, pid: str) -> Paper | None:
+        """One paper by library id, trashed ones included."""
+        row = c.execute(f"SELECT {_PAPER_COLUMNS} FROM papers WHERE id = ?", [pid]).fetchone()
+        if row is None:
+            return None
+        refs = [r[0] for r in c.execute("SELECT ref FROM identifiers WHERE paper_id = ? AND ref NOT LIKE 'id:%' "
+                                        "ORDER BY ref", [pid]).fetchall()]
+        return self._paper(row, refs)
+
+    @staticmethod
+    def _paper(row, refs: list[str]) -> Paper:
+        """Row + identifiers → Paper."""
+        (pid, title, abstract, authors, year, venue, url, tags, notes, source, added, updated, deleted) = row
+        return Paper(id=pid, title=title, abstract=abstract, authors=list(authors), year=year, venue=venue,
+                     url=url, tags=list(tags), notes=notes, source=source, identifiers=refs, added_at=added,
+                     updated_at=updated, deleted_at=deleted)
+
+    def get(self, pid: str) -> Paper | None:
+        """One paper by library id."""
+        return self._get(self._cur(), pid)
+
+    def get_many(self, pids: list[str]) -> dict[str, Paper]:
+        """Papers by library id, in one query each for rows and identifiers."""
+        if not pids:
+            return {}
+        c = self._cur()
+        rows = c.execute(f"SELECT {_PAPER_COLUMNS} FROM papers WHERE id IN (SELECT unnest(?))", [pids]).fetchall()
+        refs: dict[str, list[str]] = {}
+        for ref, pid in c.execute("SELECT ref, paper_id FROM identifiers WHERE paper_id IN (SELECT unnest(?)) "
+                                  "AND ref NOT LIKE 'id:%' ORDER BY ref", [pids]).fetchall():
+            refs.setdefault(pid, []).append(ref)
+        return {r[0]: self._paper(r, refs.get(r[0], [])) for r in rows}
+
+    def resolve(self, reference: str) -> str | None:
+        """The library id any identifier, URL, key or id refers to, or None."""
+        c = self._cur()
+        ref = reference.strip()
+        if not ref:
+            return None
+        if c.execute("SELECT 1 FROM papers WHERE id = ?", [ref]).fetchone():
+            return ref
+        refs = [ids.format_identifier(s, v) for s, v in ids.parse_identifier(ref)]
+        if not refs:
+            return None
+        rows = dict(c.execute("SELECT ref, paper_id FROM identifiers WHERE ref IN (SELECT unnest(?))",
+                              [refs]).fetchall())
+        for r in refs:  # in the order parse_identifier ranks the readings
+            if r in rows:
+                return rows[r]
+        return None
+
+    def resolve_many(self, refs: list[str]) -> dict[str, str]:
+        """`scheme:value` → library id for those that are in the library (one query)."""
+        if not refs:
+            return {}
+        return dict(self._cur().execute("SELECT ref, paper_id FROM identifiers WHERE ref IN (SELECT unnest(?))",
+                                        [refs]).fetchall())
+
+    def find_by_title(self, title: str) -> str | None:
+        """A live paper with this normalised title, if exactly one has it."""
+        norm = ids.normalize_title(title)
+        if len(norm) < 12:
+            return None
+        rows = self._cur().execute("SELECT id FROM papers WHERE title_norm = ? AND deleted_at IS NULL",
+                                   [norm]).fetchall()
+        return rows[0][0] if len(rows) == 1 else None
+
+    def list_papers(self, *, offset: int = 0, limit: int = 50, sort: str = "-added", tag: str | None = None,
+                    year: int | None = None, text: str | None = None, trashed: bool = False
+                    ) -> tuple[int, list[Paper]]:
+        """A page of papers with the total count, filtered by tag, year and a substring of title/authors."""
+        order = {"added": "added_at", "-added": "added_at DESC", "title": "title_norm", "-title": "title_norm DESC",
+                 "year": "year NULLS FIRST", "-year": "year DESC NULLS LAST", "updated": "updated_at",
+                 "-updated": "updated_at DESC"}[sort]
+        where = ["deleted_at IS NOT NULL" if trashed else "deleted_at IS NULL"]
+        params: list = []
+        if tag:
+            where.append("list_contains(tags, ?)")
+            params.append(tag)
+        if year is not None:
+            where.append("year = ?")
+            params.append(year)
+        if text:
+            where.append("(title ILIKE ? OR array_to_string(authors, ' ') ILIKE ?)")
+            like = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+            params += [like, like]
+        w = " AND ".join(where)
+        c = self._cur()
+        total = c.execute(f"SELECT count(*) FROM papers WHERE {w}", params).fetchone()[0]
+        rows = c.execute(f"SELECT id FROM papers WHERE {w} ORDER BY {order}, id LIMIT ? OFFSET ?",
+                         params + [limit, offset]).fetchall()
+        got = self.get_many([r[0] for r in rows])
+        return total, [got[r[0]] for r in rows if r[0] in got]
+
+    def iter_papers(self, batch: int = 500) -> Iterator[Paper]:
+        """Every live paper, oldest first, in batches (for export)."""
+        c = self._cur()
+        ids_ = [r[0] for r in c.execute("SELECT id FROM papers WHERE deleted_at IS NULL ORDER BY added_at, id")
+                .fetchall()]
+        for i in range(0, len(ids_), batch):
+            chunk = ids_[i:i + batch]
+            got = self.get_many(chunk)
+            for pid in chunk:
+                if pid in got:
+                    yield got[pid]
+
+    def texts(self) -> list[tuple[str, str, str, int | None, list[str]]]:
+        """(id, title, abstract, year, tags) of every live paper, for the keyword index and filters."""
+        return self._cur().execute("SELECT id, title, abstract, year, tags FROM papers WHERE deleted_at IS NULL "
+                                   "ORDER BY added_at, id").fetchall()
+
+    def pending(self, model_id: str, limit: int = 32) -> list[tuple[str, str, str]]:
+        """(id, text, hash) of live papers with no vector of their current text for this model."""
+        rows = self._cur().execute(
+            "SELECT p.id, p.title, p.abstract, p.content_hash FROM papers p LEFT JOIN embeddings e "
+            "ON e.paper_id = p.id AND e.model_id = ? AND e.content_hash = p.content_hash "
+            "WHERE e.paper_id IS NULL AND p.deleted_at IS NULL ORDER BY p.added_at, p.id LIMIT ?",
+            [model_id, limit]).fetchall()
+        return [(pid, embed_text(t, a), h) for pid, t, a, h in rows]
+
+    def count_pending(self, model_id: str) -> int:
+        """How many live papers still wait for a vector of this model."""
+        return self._cur().execute(
+            "SELECT count(*) FROM papers p LEFT JOIN embeddings e ON e.paper_id = p.id AND e.model_id = ? "
+            "AND e.content_hash = p.content_hash WHERE e.paper_id IS NULL AND p.deleted_at IS NULL",
+            [model_id]).fetchone()[0]
+
+    def vectors(self, model_id: str, pids: list[str] | None = None) -> tuple[list[str], np.ndarray]:
+        """Current vectors of live papers for a model (all, or those ids) as (ids, float32 matrix)."""
+        sql = ("SELECT e.paper_id, e.vector FROM embeddings e JOIN papers p ON p.id = e.paper_id "
+               "AND p.content_hash = e.content_hash WHERE e.model_id = ? AND p.deleted_at IS NULL")
+        params: list = [model_id]
+        if pids is not None:
+            sql += " AND e.paper_id IN (SELECT unnest(?))"
+            params.append(pids)
+        rows = self._cur().execute(sql + " ORDER BY p.added_at, p.id", params).fetchall()
+        if not rows:
+            return [], np.zeros((0, 0), dtype=np.float32)
+        mat = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float32).reshape(len(rows), -1).copy()
+        return [r[0] for r in rows], mat
+
+    def counts(self, model_id: str) -> dict[str, int]:
+        """Live papers, those with a current vector, and trashed ones."""
+        c = self._cur()
+        live, trashed = c.execute("SELECT count(*) FILTER (WHERE deleted_at IS NULL), "
+                                  "count(*) FILTER (WHERE deleted_at IS NOT NULL) FROM papers").fetchone()
+        pending = self.count_pending(model_id)
+        return {"papers": live, "embedded": live - pending, "pending": pending, "trashed": trashed}
+
+    def integrity(self) -> list[str]:
+        """Problems found by consistency checks (empty when healthy)."""
+        c = self._cur()
+        problems = []
+        n = c.execute("SELECT count(*) FROM identifiers i LEFT JOIN papers p ON p.id = i.paper_id "
+                      "WHERE p.id IS NULL").fetchone()[0]
+        if n:
+            problems.append(f"{n} identifiers point at no paper")
+        n = c.execute("SELECT count(*) FROM embeddings e LEFT JOIN papers p ON p.id = e.paper_id "
+                      "WHERE p.id IS NULL").fetchone()[0]
+        if n:
+            problems.append(f"{n} vectors belong to no paper")
+        n = c.execute("SELECT count(*) FROM papers WHERE title = ''").fetchone()[0]
+        if n:
+            problems.append(f"{n} papers have no title")
+        return problems
