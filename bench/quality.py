@@ -112,7 +112,7 @@ def main() -> None:
     def expand(pids: list[str], query: str) -> list[str]:
         return [k for pid in pids for k in key_of[pid] if k != query]
 
-    hub = np.nan_to_num(np.nanmean(s.topsim, axis=1), nan=0.0)
+    hub = s.hub
 
     def signal_rankings(kind: str) -> dict[str, list[str]]:
         """Rankings by one signal exactly as the index computes it."""

@@ -406,7 +406,7 @@ def cmd_serve(args) -> int:
     if running:
         raise CLIError(f"papershelf already serves {home} at {running}")
     try:
-        lib = Library(home, model_dir=args.model_dir or os.environ.get("PAPERSHELF_MODEL_DIR"))
+        lib = Library(home, model_dir=getattr(args, "model_dir", None) or os.environ.get("PAPERSHELF_MODEL_DIR"))
     except StoreError as e:
         raise CLIError(str(e)) from e
     token = ensure_token(home)
@@ -441,6 +441,11 @@ def cmd_serve(args) -> int:
             console.print(f"library page: {url}/#token={token}", highlight=False)
 
     threading.Thread(target=announce, daemon=True).start()
+    # uvicorn shuts down gracefully on SIGTERM (the write in flight finishes, the database is closed), then
+    # re-raises the signal to the previous handler; with this no-op one we exit 0 after a clean shutdown.
+    import signal
+
+    signal.signal(signal.SIGTERM, lambda *_: None)
     server.run()
     if not server.started:
         raise CLIError(f"could not listen on {args.host}:{args.port} (is the port in use?)")

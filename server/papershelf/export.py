@@ -30,12 +30,19 @@ def jsonl(papers: Iterable[Paper]) -> Iterator[str]:
 
 
 _BIB_SPECIAL = {"\\": r"\textbackslash{}", "{": r"\{", "}": r"\}", "%": r"\%", "&": r"\&", "$": r"\$",
-                "#": r"\#", "_": r"\_"}
+                "#": r"\#", "_": r"\_", "~": r"\textasciitilde{}"}
 
 
 def _bib_escape(text: str) -> str:
-    """Characters that mean something to LaTeX, escaped (Unicode stays Unicode: biber and bibtexparser read it)."""
-    return "".join(_BIB_SPECIAL.get(c, c) for c in text)
+    """Characters that mean something to LaTeX, escaped (Unicode stays Unicode: biber and bibtexparser read it).
+
+    TeX ligatures are broken with an empty group so the text comes back literally: `--` would be an en dash,
+    ` `` ` and `''` curly quotes."""
+    out = "".join(_BIB_SPECIAL.get(c, c) for c in text)
+    for lig in ("--", "``", "''"):
+        while lig in out:
+            out = out.replace(lig, lig[0] + "{}" + lig[1])
+    return out
 
 
 def _ascii_word(text: str) -> str:

@@ -18,7 +18,7 @@ _ACL_OLD = re.compile(r"^[A-Z]\d{2}-\d{4}$")
 _S2 = re.compile(r"^[0-9a-f]{40}$")
 _OPENALEX = re.compile(r"^W\d{4,}$", re.I)
 _ARXIV_DOI = re.compile(r"^10\.48550/arxiv\.(.+)$", re.I)
-_BIORXIV_DOI_IN_PATH = re.compile(r"(10\.1101/[\d.]+?\d)(v\d+)?(?:[./]|$)")
+_BIORXIV_DOI_IN_PATH = re.compile(r"(10\.1101/(?:\d{4}\.\d{2}\.\d{2}\.\d+|\d{6,}))")
 
 
 def normalize_arxiv(value: str) -> str | None:
@@ -27,6 +27,10 @@ def normalize_arxiv(value: str) -> str | None:
     v = re.sub(r"^(arxiv:|arxiv\s+)", "", v, flags=re.I).strip()
     m = _ARXIV_NEW.match(v)
     if m:
+        yymm, number = m.group(1).split(".")
+        # Four digits after the dot until 2014, five since 2015 (1501).
+        if int(yymm[2:]) not in range(1, 13) or (len(number) == 5) != (int(yymm) >= 1501):
+            return None
         return m.group(1)
     m = _ARXIV_OLD.match(v)
     if m:

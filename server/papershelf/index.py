@@ -60,6 +60,7 @@ class Snapshot:
     matrix: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), dtype=np.float32))
     has_vec: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
     topsim: np.ndarray = field(default_factory=lambda: np.zeros((0, HUB_K), dtype=np.float32))
+    hub: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.float32))
     bm25: bm25s.BM25 | None = None
     df: Counter = field(default_factory=Counter)
     postings: dict[str, np.ndarray] = field(default_factory=dict)
@@ -226,8 +227,7 @@ class Index:
         dense = self._dense(s, qvec)
         kw = self._keyword(s, text, symmetric=True)
         excluded = [s.pos[p] for p in exclude if p in s.pos]
-        hub = np.nan_to_num(np.nanmean(s.topsim, axis=1), nan=0.0) if len(s) else np.zeros(0)
-        fused = fuse_weighted(np.where(s.has_vec, dense - hub / 2, 0.0), kw,
+        fused = fuse_weighted(np.where(s.has_vec, dense - s.hub / 2, 0.0), kw,
                               dense_weight if qvec is not None else 0.0, ignore=excluded)
         mask = self._mask(s, filters, excluded)
         rows = top_k(np.where(mask, fused, -np.inf), k)
@@ -241,8 +241,15 @@ class Index:
         dense = self._dense(s, qvec)
         kw = self._keyword(s, query)
         mask = self._mask(s, filters, [])
-        fused = fuse_rrf(np.where(mask & s.has_vec, dense, -np.inf), np.where(mask & (kw > 0), kw, -np.inf),
-                         depth=max(100, k * 5))
+        depth = max(100, k * 5)
+        kw_ranked = np.where(mask & (kw > 0), kw, -np.inf)
+        fused = fuse_rrf(np.where(mask & s.has_vec, dense, -np.inf), kw_ranked, depth=depth)
+        if qvec is not None and not s.has_vec.all():
+            # A paper still waiting for its vector has no semantic rank: count its keyword rank for both, so a
+            # paper saved a second ago is found by its own title.
+            for rank, i in enumerate(top_k(kw_ranked, depth)):
+                if not s.has_vec[i]:
+                    fused[i] += 1.0 / (RRF_K + rank + 1)
         rows = [r for r in top_k(fused, k) if fused[r] > 0]
         return s, Ranked(rows=rows, scores=[float(fused[r]) for r in rows], dense=dense, keyword=kw)
 
@@ -296,6 +303,7 @@ def _update_neighbours(s: Snapshot, rows: np.ndarray, block: int = 1024) -> None
     Exact for libraries up to HUB_SAMPLE papers; above that, `rows` are compared with a fixed sample.
     """
     if len(rows) == 0 or not s.has_vec.any():
+        s.hub = _hub(s.topsim)
         return
     with_vec = np.flatnonzero(s.has_vec)
     others = with_vec if len(with_vec) <= HUB_SAMPLE else np.random.default_rng(0).choice(
@@ -317,6 +325,15 @@ def _update_neighbours(s: Snapshot, rows: np.ndarray, block: int = 1024) -> None
         merged = np.concatenate([np.nan_to_num(s.topsim[targets], nan=-np.inf), sims[:, old].T], axis=1)
         best = -np.sort(-np.partition(merged, merged.shape[1] - HUB_K, axis=1)[:, -HUB_K:], axis=1)
         s.topsim[targets] = np.where(np.isfinite(best), best, np.nan)
+    s.hub = _hub(s.topsim)
+
+
+def _hub(topsim: np.ndarray) -> np.ndarray:
+    """Mean of each row's known neighbour similarities (0 where none is known yet)."""
+    known = np.isfinite(topsim)
+    count = known.sum(axis=1)
+    total = np.where(known, topsim, 0).sum(axis=1)
+    return np.where(count > 0, total / np.maximum(count, 1), 0).astype(np.float32)
 
 
 def fuse_rrf(a: np.ndarray, b: np.ndarray, depth: int = 100, k: int = RRF_K) -> np.ndarray:

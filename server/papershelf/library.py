@@ -332,16 +332,18 @@ class Library:
                 hits.append(SearchHit(id=p.id, title=p.title, score=1.0, identifiers=p.identifiers, why=[],
                                       matched=["identifier"], paper=brief(p)))
         s, ranked = self.index.search(query, self._embed_query(query), k=k, filters=filters)
-        depth = max(100, k * 5)
-        kw_top = set(top_k(np.where(ranked.keyword > 0, ranked.keyword, -np.inf), depth))
-        dense_top = set(top_k(np.where(s.has_vec, ranked.dense, -np.inf), depth)) if s.has_vec.any() else set()
+        # A signal "matched" a paper when the paper scores at least half of that signal's best score.
+        kw_best = float(ranked.keyword.max()) if len(ranked.keyword) else 0.0
+        dense_best = float(np.where(s.has_vec, ranked.dense, 0).max()) if s.has_vec.any() else 0.0
         papers = self.store.get_many([s.ids[r] for r in ranked.rows])
         top = max(ranked.scores, default=1.0) or 1.0
         for r, score in zip(ranked.rows, ranked.scores):
             p = papers.get(s.ids[r])
             if p is None or (exact and p.id == exact):
                 continue
-            matched = [m for m, ok in (("keyword", r in kw_top), ("semantic", r in dense_top)) if ok]
+            matched = [m for m, ok in (("keyword", kw_best > 0 and ranked.keyword[r] >= kw_best / 2),
+                                       ("semantic", dense_best > 0 and s.has_vec[r] and ranked.dense[r] >= dense_best / 2))
+                       if ok]
             hits.append(SearchHit(id=p.id, title=p.title, score=round(score / top, 4), identifiers=p.identifiers,
                                   why=self.index.why(s, query, r), matched=matched, paper=brief(p)))
         return hits[:k]

@@ -1,0 +1,142 @@
+"""Shared fixtures: a sample library embedded once per session, copied for each test that writes to it,
+and a real `papershelf serve` subprocess for API tests."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+os.environ["HF_HUB_OFFLINE"] = "1"  # any accidental hub call fails fast instead of hanging
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED = ROOT.parent / "shared"
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+def pytest_configure(config):
+    if not SHARED.exists():
+        raise pytest.UsageError(f"tests need the shared material at {SHARED}")
+
+
+@pytest.fixture(scope="session")
+def sample_home(tmp_path_factory) -> Path:
+    """A closed library home with the shipped sample imported and fully embedded (built once)."""
+    from papershelf.library import Library, sample_path
+
+    home = tmp_path_factory.mktemp("sample-home")
+    lib = Library(home)
+    report = lib.import_path(sample_path())
+    assert len(report.added) == 289, report.summary()
+    lib.embed_all()
+    lib.close()
+    return home
+
+
+@pytest.fixture
+def sample_copy(sample_home, tmp_path) -> Path:
+    """A private copy of the sample home, for tests that change it."""
+    dst = tmp_path / "home"
+    shutil.copytree(sample_home, dst, ignore=shutil.ignore_patterns("server.json", "cache"))
+    return dst
+
+
+@pytest.fixture
+def sample_lib(sample_copy):
+    """An open Library on a copy of the sample."""
+    from papershelf.library import Library
+
+    lib = Library(sample_copy)
+    yield lib
+    lib.close()
+
+
+@pytest.fixture
+def empty_lib(tmp_path):
+    from papershelf.library import Library
+
+    lib = Library(tmp_path / "empty-home")
+    yield lib
+    lib.close()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def papershelf_cmd() -> list[str]:
+    return [sys.executable, "-m", "papershelf.cli"]
+
+
+def run_cli(*args: str, home: Path, check: bool = True, timeout: float = 300, stdin: str | None = None
+            ) -> subprocess.CompletedProcess:
+    """Run the real command line, as a user would."""
+    env = dict(os.environ, HF_HUB_OFFLINE="1", COLUMNS="200")
+    p = subprocess.run([*papershelf_cmd(), *args, "--home", str(home)], capture_output=True, text=True,
+                       timeout=timeout, env=env, input=stdin)
+    if check and p.returncode != 0:
+        raise AssertionError(f"papershelf {' '.join(args)} exited {p.returncode}\n{p.stdout}\n{p.stderr}")
+    return p
+
+
+class Server:
+    """A running `papershelf serve` on a free port."""
+
+    def __init__(self, home: Path, port: int, proc: subprocess.Popen):
+        self.home, self.port, self.proc = home, port, proc
+        self.url = f"http://127.0.0.1:{port}"
+        self.token = (home / "token").read_text().strip()
+        self.auth = {"Authorization": f"Bearer {self.token}"}
+
+    def client(self, **kw) -> httpx.Client:
+        return httpx.Client(base_url=self.url, headers=self.auth, timeout=60, **kw)
+
+    def stop(self, sig=None) -> int:
+        import signal
+
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig or signal.SIGTERM)
+            try:
+                self.proc.wait(30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        return self.proc.returncode
+
+
+def start_server(home: Path, *extra: str) -> Server:
+    port = free_port()
+    env = dict(os.environ, HF_HUB_OFFLINE="1")
+    log = open(home.parent / f"server-{port}.log", "w")
+    proc = subprocess.Popen([*papershelf_cmd(), "serve", "--home", str(home), "--port", str(port), *extra],
+                            stdout=log, stderr=subprocess.STDOUT, env=env)
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        if proc.poll() is not None:
+            raise AssertionError(f"server exited {proc.returncode}: {(home.parent / f'server-{port}.log').read_text()}")
+        if (home / "server.json").exists():
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/api/health", timeout=1).status_code == 200:
+                    return Server(home, port, proc)
+            except httpx.HTTPError:
+                pass
+        time.sleep(0.1)
+    proc.kill()
+    raise AssertionError("server did not start in 60 s")
+
+
+@pytest.fixture
+def server(sample_copy):
+    """A real server over a copy of the sample library."""
+    srv = start_server(sample_copy)
+    yield srv
+    srv.stop()

@@ -1,0 +1,121 @@
+"""The command line as a user runs it: import with a summary, related/search/show/export/stats/doctor, clear
+errors, and going through the server's API while `papershelf serve` holds the library."""
+
+import json
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from conftest import FIXTURES, papershelf_cmd, run_cli, start_server
+
+
+def test_sample_imports_offline_with_no_network(tmp_path):
+    """The README's first step, in a network namespace with no network at all: 289 papers, all embedded."""
+    if shutil.which("unshare") is None or os.geteuid() != 0:
+        pytest.skip("needs root and unshare to cut the network")
+    home = tmp_path / "offline"
+    env = dict(os.environ, HF_HUB_OFFLINE="0")  # even with hub calls allowed there is no network to reach
+    p = subprocess.run(["unshare", "-n", *papershelf_cmd(), "import", "--sample", "--json", "--home", str(home)],
+                       capture_output=True, text=True, timeout=600, env=env)
+    assert p.returncode == 0, p.stderr
+    out = json.loads(p.stdout)
+    assert out["added"] == 289 and out["pending"] == 0 and out["failed"] == []
+    stats = json.loads(run_cli("stats", "--json", home=home).stdout)
+    assert stats["papers"] == 289 and stats["embedded"] == 289
+    hits = json.loads(run_cli("related", "--text", "sparse mixture of experts routing", "--json", home=home).stdout)
+    assert "Mixture-of-Experts" in hits[0]["title"] or "MoE" in hits[0]["title"]
+
+
+def test_import_summary_and_failures(tmp_path):
+    home = tmp_path / "h"
+    p = run_cli("import", str(FIXTURES / "mixed.jsonl"), "--json", home=home)
+    out = json.loads(p.stdout)
+    assert out["added"] == 2 and out["pending"] == 0
+    assert {f["position"] for f in out["failed"]} == {"line 2", "line 3", "line 5"}
+    p = run_cli("import", str(FIXTURES / "mixed.jsonl"), home=home)
+    assert "added 0" in p.stdout and "nothing new" in p.stdout and "line 3" in p.stderr
+
+
+def test_related_json_shape_and_identifiers(sample_copy):
+    run_cli("import", str(FIXTURES / "mixed.jsonl"), home=sample_copy)
+    hits = json.loads(run_cli("related", "arxiv:2301.00001v1", "--json", "--limit", "3", home=sample_copy).stdout)
+    assert len(hits) == 3
+    for h in hits:
+        assert set(h) >= {"id", "title", "score", "identifiers", "why"}
+    # The imported key resolves too, and results carry every identifier including that key.
+    by_key = json.loads(run_cli("related", "p1", "--json", "--limit", "3", home=sample_copy).stdout)
+    assert [h["id"] for h in by_key] == [h["id"] for h in hits]
+    found = json.loads(run_cli("search", "Diffusion Models Beat GANs", "--json", home=sample_copy).stdout)
+    assert found[0]["identifiers"] == ["arxiv:2105.05233", "key:p3"]
+    text = run_cli("related", "--text", "sparse mixture of experts routing", "--limit", "3", home=sample_copy).stdout
+    assert "score" in text and "Experts" in text
+
+
+def test_show_stats_doctor(sample_copy):
+    run_cli("import", str(FIXTURES / "mixed.jsonl"), home=sample_copy)
+    shown = json.loads(run_cli("show", "10.48550/arXiv.2105.05233", "--json", home=sample_copy).stdout)
+    assert shown["title"] == "Diffusion Models Beat GANs"
+    assert "Diffusion wins." in run_cli("show", "p3", home=sample_copy).stdout
+    stats = json.loads(run_cli("stats", "--json", home=sample_copy).stdout)
+    assert stats["papers"] == 291 and stats["pending"] == 0 and stats["model_id"].startswith("all-MiniLM-L6-v2")
+    assert stats["db_bytes"] > 0
+    checks = json.loads(run_cli("doctor", "--json", home=sample_copy).stdout)
+    assert all(c["ok"] for c in checks), checks
+    assert {"model weights", "database integrity", "disk", "model loads offline"} <= {c["name"] for c in checks}
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "bibtex"])
+def test_export_round_trip(sample_copy, tmp_path, fmt):
+    run_cli("import", str(FIXTURES / "zotero.bib"), str(FIXTURES / "mixed.jsonl"), home=sample_copy)
+    out = tmp_path / f"export.{fmt}"
+    run_cli("export", "--format", fmt, "-o", str(out), home=sample_copy)
+    fresh = tmp_path / "fresh"
+    rep = json.loads(run_cli("import", str(out), "--json", "--no-wait", home=fresh).stdout)
+    assert rep["failed"] == [] and rep["added"] == 294
+
+    def papers(home):
+        rows = [json.loads(l) for l in run_cli("export", "--format", "jsonl", home=home).stdout.splitlines()]
+        return {r["title"]: (r["abstract"], r["authors"], r["year"], r["tags"],
+                             sorted(i for i in r["identifiers"] if not i.startswith("key:"))) for r in rows}
+
+    assert papers(fresh) == papers(sample_copy)
+
+
+def test_clear_errors(tmp_path, sample_copy):
+    p = run_cli("related", "nope-not-a-paper", home=sample_copy, check=False)
+    assert p.returncode == 1 and "no paper in the library" in p.stderr
+    p = run_cli("related", "x", "--text", "y", home=sample_copy, check=False)
+    assert p.returncode == 1 and "not both" in p.stderr
+    p = run_cli("import", str(tmp_path / "missing.bib"), home=sample_copy, check=False)
+    assert p.returncode == 1 and "cannot read" in p.stderr
+    blob = tmp_path / "x.bin"
+    blob.write_bytes(b"\x00\x01binary")
+    p = run_cli("import", str(blob), home=sample_copy, check=False)
+    assert p.returncode == 1 and "binary" in p.stderr
+    assert json.loads(run_cli("stats", "--json", home=sample_copy).stdout)["papers"] == 289  # nothing lost
+
+
+def test_cli_goes_through_the_running_server(sample_copy):
+    srv = start_server(sample_copy)
+    try:
+        # The server holds the database: these would fail on the lock if they opened the file themselves.
+        stats = json.loads(run_cli("stats", "--json", home=sample_copy).stdout)
+        assert stats["papers"] == 289
+        rep = json.loads(run_cli("import", str(FIXTURES / "mixed.jsonl"), "--json", home=sample_copy).stdout)
+        assert rep["added"] == 2 and rep["pending"] == 0  # waited for the server's worker to embed them
+        with srv.client() as c:
+            assert c.get("/api/stats").json()["stats"]["papers"] == 291
+        hits = json.loads(run_cli("related", "p1", "--json", home=sample_copy).stdout)
+        assert hits and all(h["id"] for h in hits)
+        assert "Diffusion wins." in run_cli("show", "arxiv:2105.05233", home=sample_copy).stdout
+        bib = run_cli("export", "--format", "bibtex", home=sample_copy).stdout
+        assert len(re.findall(r"^@\w+\{", bib, re.M)) == 291
+    finally:
+        assert srv.stop() == 0
+    assert not (sample_copy / "server.json").exists()
+    # After the server stopped, the CLI opens the file directly again.
+    assert json.loads(run_cli("stats", "--json", home=sample_copy).stdout)["papers"] == 291

@@ -1,0 +1,104 @@
+"""The embedding model: offline from installed packages, verified, cached per text, never mixed across models."""
+
+import os
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from papershelf import embed
+from papershelf.embed import Embedder, ModelError, ModelSpec
+from papershelf.library import Library
+from papershelf.models import Record
+
+
+def test_model_loads_with_no_network_at_all(tmp_path):
+    """In a network namespace with no interfaces up, the model still loads and embeds."""
+    if shutil.which("unshare") is None or os.geteuid() != 0:
+        pytest.skip("needs root and unshare to cut the network")  # CI runs as root; see the note in README
+    code = ("from papershelf.embed import Embedder; import sys\n"
+            f"e = Embedder({str(tmp_path)!r}); v = e.embed(['offline works'])\n"
+            "print(v.shape, round(float((v[0] ** 2).sum()), 3))")
+    p = subprocess.run(["unshare", "-n", sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                       env=dict(os.environ, HF_HUB_OFFLINE="0"))  # hub allowed, network absent: must not matter
+    assert p.returncode == 0, p.stderr
+    assert "(1, 384) 1.0" in p.stdout
+
+
+def test_vectors_are_unit_length_and_meaningful(tmp_path):
+    e = Embedder(tmp_path)
+    v = e.embed(["sparse mixture of experts", "mixture-of-experts routing with sparse gates", "bread recipes"])
+    assert v.shape == (3, 384)
+    assert np.allclose(np.linalg.norm(v, axis=1), 1, atol=1e-4)
+    assert v[0] @ v[1] > v[0] @ v[2] + 0.2
+    assert not list(tmp_path.glob("fastembed_cache"))  # nothing left in /tmp-style default caches
+
+
+def test_damaged_weights_are_refused_with_a_clear_message(tmp_path, monkeypatch):
+    monkeypatch.setattr(embed, "DEFAULT_WEIGHTS_SHA256", "0" * 64)
+    e = Embedder(tmp_path)
+    with pytest.raises(ModelError, match="damaged or not the expected file.*pip install"):
+        e.embed(["x"])
+
+
+def test_missing_weights_are_a_clear_error(tmp_path, monkeypatch):
+    monkeypatch.setattr(embed, "default_weights", lambda: tmp_path / "nope" / "model.onnx")
+    with pytest.raises(ModelError, match="missing"):
+        ModelSpec().verify()
+
+
+def test_model_dir_needs_its_files(tmp_path):
+    (tmp_path / "m").mkdir()
+    with pytest.raises(ModelError, match="No .onnx file"):
+        ModelSpec(tmp_path / "m")
+
+
+def test_unchanged_text_is_never_embedded_again(tmp_path, monkeypatch):
+    lib = Library(tmp_path / "h")
+    calls = []
+    real = lib.embedder.embed
+    monkeypatch.setattr(lib.embedder, "embed", lambda texts: calls.append(len(texts)) or real(texts))
+    lib.import_items([("1", Record(title="Paper about sparse routing", abstract="Experts and gates.",
+                                   identifiers=["arxiv:2301.00011"]))])
+    lib.import_items([("2", Record(title="Paper about diffusion", abstract="Noise and denoising."))])
+    lib.embed_all()
+    assert sum(calls) == 2
+    # The same text again, tags added: no new vector.
+    lib.import_items([("1", Record(title="Paper about sparse routing", abstract="Experts and gates.",
+                                   identifiers=["arxiv:2301.00011"], tags=["moe"]))])
+    lib.embed_all()
+    assert sum(calls) == 2
+    # A longer abstract is new text: exactly that paper is embedded again.
+    lib.import_items([("1", Record(title="Paper about sparse routing", abstract="Experts and gates, at scale.",
+                                   identifiers=["arxiv:2301.00011"]))])
+    assert lib.stats().pending == 1
+    lib.embed_all()
+    assert sum(calls) == 3 and lib.stats().pending == 0
+    lib.close()
+
+
+def test_switching_models_re_embeds_and_never_mixes(tmp_path):
+    home = tmp_path / "h"
+    lib = Library(home)
+    lib.import_items([("1", Record(title="First paper on graphs", abstract="Graphs."))])
+    lib.embed_all()
+    default_id = lib.model_id
+    lib.close()
+    # The same weights under another folder name are another model id (a user's --model-dir).
+    other = tmp_path / "other-model"
+    other.mkdir()
+    spec = ModelSpec()
+    os.symlink(spec.onnx, other / "model.onnx")
+    for f in embed.TOKENIZER_FILES:
+        os.symlink(spec.files_dir / f, other / f)
+    lib = Library(home, model_dir=other)
+    assert lib.model_id != default_id and lib.model_id.startswith("other-model@")
+    assert lib.stats().pending == 1  # the old model's vector does not count for the new one
+    lib.embed_all()
+    ids_, mat = lib.store.vectors(lib.model_id)
+    assert len(ids_) == 1
+    assert len(lib.store.vectors(default_id)[0]) == 1  # both models' vectors kept, each in its own index
+    assert lib.related_text("graphs", k=1)[0].title == "First paper on graphs"
+    lib.close()

@@ -1,0 +1,197 @@
+"""The store: migrations, de-duplication on every write, merges that keep the richest fields and never drop
+a user's tags, and one-writer locking between processes."""
+
+import subprocess
+import sys
+
+import duckdb
+import pytest
+
+from papershelf.models import Record
+from papershelf.store import MIGRATIONS, Store, StoreError
+
+
+@pytest.fixture
+def store(tmp_path):
+    s = Store(tmp_path / "library.duckdb")
+    yield s
+    s.close()
+
+
+def put(store, *records):
+    return store.merge_records([(f"r{i}", r) for i, r in enumerate(records)])
+
+
+def test_fresh_database_has_every_migration(tmp_path):
+    s = Store(tmp_path / "l.duckdb")
+    assert s.schema_version() == max(v for v, _, _ in MIGRATIONS)
+    s.close()
+    s = Store(tmp_path / "l.duckdb")  # reopening applies nothing twice
+    assert s.migrate() == []
+    s.close()
+
+
+def test_migrations_upgrade_an_old_file(tmp_path):
+    path = tmp_path / "old.duckdb"
+    c = duckdb.connect(str(path))
+    c.execute("CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name VARCHAR, applied_at TIMESTAMP)")
+    c.execute(MIGRATIONS[0][2])
+    c.execute("INSERT INTO schema_migrations VALUES (1, 'x', now())")
+    c.close()
+    s = Store(path)
+    assert s.schema_version() == max(v for v, _, _ in MIGRATIONS)
+    s.set_setting("k", "v")  # the table of migration 2 exists now
+    assert s.get_setting("k") == "v"
+    s.close()
+
+
+def test_a_newer_schema_is_refused_with_a_reason(tmp_path):
+    path = tmp_path / "new.duckdb"
+    Store(path).close()
+    c = duckdb.connect(str(path))
+    c.execute("INSERT INTO schema_migrations VALUES (999, 'future', now())")
+    c.close()
+    with pytest.raises(StoreError, match="newer papershelf"):
+        Store(path)
+
+
+def test_arxiv_versions_are_one_paper(store):
+    added, merged, failed = put(store,
+                                Record(title="Attention Is All You Need", identifiers=["arxiv:1706.03762v1"]),
+                                Record(title="Attention is all you need (v7)", identifiers=["arxiv:1706.03762v7"]))
+    assert len(added) == 1 and len(merged) == 1 and not failed
+    assert merged[0].id == added[0]
+
+
+def test_arxiv_doi_is_the_arxiv_id(store):
+    added, _, _ = put(store, Record(title="A", identifiers=["arxiv:2312.07559"]))
+    _, merged, _ = put(store, Record(title="Another title entirely", identifiers=["doi:10.48550/arXiv.2312.07559"]))
+    assert merged[0].id == added[0]
+    assert store.resolve("https://doi.org/10.48550/arxiv.2312.07559") == added[0]
+
+
+def test_doi_case_and_prefix_forms_merge(store):
+    added, _, _ = put(store, Record(title="PNAS paper", identifiers=["doi:10.1073/PNAS.1414271111"]))
+    _, merged, _ = put(store, Record(title="x", url="https://doi.org/10.1073/pnas.1414271111"))
+    assert merged[0].id == added[0]
+
+
+def test_same_title_and_first_author_merge_across_formats(store):
+    a, _, _ = put(store, Record(title="{BERT}: Pre-training of Deep Bidirectional Transformers",
+                                authors=["Devlin, Jacob", "Chang, Ming-Wei"], year=2019))
+    _, m, _ = put(store, Record(title="BERT: pre-training of deep bidirectional transformers.",
+                                authors=["Jacob Devlin"], year=2018, identifiers=["arxiv:1810.04805"]))
+    assert m[0].id == a[0]
+    p = store.get(a[0])
+    assert "arxiv:1810.04805" in p.identifiers
+    assert p.authors == ["Devlin, Jacob", "Chang, Ming-Wei"]  # the richer author list stays
+
+
+def test_same_title_other_first_author_is_another_paper(store):
+    a, _, _ = put(store, Record(title="A Survey of Graph Neural Networks", authors=["Alice Smith"]))
+    b, _, _ = put(store, Record(title="A survey of graph neural networks", authors=["Bob Jones"]))
+    assert a and b and a != b
+
+
+def test_same_title_far_apart_years_is_another_paper(store):
+    a, _, _ = put(store, Record(title="Deep Learning for Everything", year=2001))
+    b, _, _ = put(store, Record(title="Deep learning for everything", year=2019))
+    assert a != b and b
+
+
+def test_same_title_two_arxiv_ids_is_two_papers(store):
+    a, _, _ = put(store, Record(title="Language Models are Few-Shot Learners", identifiers=["arxiv:2005.14165"]))
+    b, _, _ = put(store, Record(title="Language models are few-shot learners", identifiers=["arxiv:2301.00001"]))
+    assert a != b and b
+
+
+def test_short_generic_titles_never_merge(store):
+    a, _, _ = put(store, Record(title="Introduction"))
+    b, _, _ = put(store, Record(title="Introduction"))
+    assert a != b and b
+
+
+def test_preprint_and_published_version_are_one_paper_with_both_ids(store):
+    pre, _, _ = put(store, Record(title="Chain of Thought Prompting Elicits Reasoning", authors=["Jason Wei"],
+                                  year=2022, identifiers=["arxiv:2201.11903"]))
+    _, m, _ = put(store, Record(title="Chain-of-Thought Prompting Elicits Reasoning", authors=["Wei, Jason"],
+                                year=2022, venue="NeurIPS", identifiers=["doi:10.5555/3600270.3602070"]))
+    assert m[0].id == pre[0]
+    p = store.get(pre[0])
+    assert {"arxiv:2201.11903", "doi:10.5555/3600270.3602070"} <= set(p.identifiers)
+    assert p.venue == "NeurIPS"
+
+
+def test_merge_keeps_richest_fields_and_union_of_tags(store):
+    a, _, _ = put(store, Record(title="Paper One Title Here", abstract="short", tags=["to-read", "mine"],
+                                identifiers=["arxiv:2101.00001"]))
+    store.update(a[0], tags=["to-read", "mine", "favourite"])
+    _, m, _ = put(store, Record(title="Paper One Title Here", abstract="a much longer abstract than before",
+                                authors=["A B"], tags=["imported"], identifiers=["arxiv:2101.00001v2", "key:one"]))
+    assert m[0].changed
+    p = store.get(a[0])
+    assert p.abstract == "a much longer abstract than before"
+    assert p.tags == ["to-read", "mine", "favourite", "imported"]  # never drops the user's tags
+    assert p.authors == ["A B"]
+    _, m2, _ = put(store, Record(title="Paper One Title Here", abstract="short", identifiers=["key:one"]))
+    assert not m2[0].changed  # nothing new: reported as unchanged
+    assert store.get(a[0]).abstract == "a much longer abstract than before"
+
+
+def test_a_record_that_bridges_two_papers_folds_them_into_one(store):
+    a, _, _ = put(store, Record(title="Paper known by arxiv", identifiers=["arxiv:2101.00002"], tags=["x"]))
+    b, _, _ = put(store, Record(title="Totally different title known by doi", identifiers=["doi:10.1234/abc"],
+                                tags=["y"]))
+    _, m, _ = put(store, Record(title="Bridge", identifiers=["arxiv:2101.00002", "doi:10.1234/abc"]))
+    assert m[0].id == a[0]
+    assert store.get(b[0]) is None
+    assert store.resolve(b[0]) == a[0]  # the old id still finds the paper
+    assert set(store.get(a[0]).tags) == {"x", "y"}
+    assert store.integrity() == []
+
+
+def test_duplicates_inside_one_batch_merge(store):
+    added, merged, _ = put(store, Record(title="Same paper twice in a file", identifiers=["doi:10.1234/dup"]),
+                           Record(title="Same paper twice in a file", identifiers=["doi:10.1234/DUP"]))
+    assert len(added) == 1 and merged[0].id == added[0]
+
+
+def test_bad_records_fail_alone(store):
+    added, merged, failed = put(store, Record(title=""), Record(title="Good record title"))
+    assert len(added) == 1 and failed[0].position == "r0" and "title" in failed[0].reason
+
+
+def test_any_identifier_resolves(store):
+    a, _, _ = put(store, Record(title="Resolvable", identifiers=["arxiv:1706.03762", "key:vaswani2017",
+                                                                 "doi:10.5555/x", "openreview:abcXYZ"]))
+    pid = a[0]
+    for ref in (pid, "1706.03762v3", "arXiv:1706.03762", "https://arxiv.org/abs/1706.03762",
+                "vaswani2017", "key:vaswani2017", "10.5555/X", "https://openreview.net/forum?id=abcXYZ"):
+        assert store.resolve(ref) == pid, ref
+    assert store.resolve("1111.11111") is None
+
+
+def test_trash_and_restore(store):
+    a, _, _ = put(store, Record(title="Trash me please", identifiers=["arxiv:2101.00003"]))
+    assert store.trash(a[0]) and not store.trash(a[0])
+    assert store.list_papers()[0] == 0 and store.list_papers(trashed=True)[0] == 1
+    assert store.restore(a[0])
+    assert store.list_papers()[0] == 1
+
+
+def test_saving_a_trashed_paper_again_restores_it(store):
+    a, _, _ = put(store, Record(title="Trash then save", identifiers=["arxiv:2101.00004"]))
+    store.trash(a[0])
+    _, m, _ = put(store, Record(title="Trash then save", identifiers=["arxiv:2101.00004"]))
+    assert m[0].changed and store.get(a[0]).deleted_at is None
+
+
+def test_a_second_process_gets_a_clear_lock_error(tmp_path):
+    path = tmp_path / "locked.duckdb"
+    s = Store(path)
+    code = ("import sys; from papershelf.store import Store, StoreError\n"
+            f"try:\n    Store({str(path)!r})\nexcept StoreError as e:\n    print(e); sys.exit(3)\n")
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    s.close()
+    assert p.returncode == 3
+    assert "open in another process" in p.stdout and "papershelf serve" in p.stdout
