@@ -98,7 +98,7 @@ class Server:
         self.auth = {"Authorization": f"Bearer {self.token}"}
 
     def client(self, **kw) -> httpx.Client:
-        return httpx.Client(base_url=self.url, headers=self.auth, timeout=60, **kw)
+        return httpx.Client(base_url=self.url, headers=self.auth, **{"timeout": 60, **kw})
 
     def stop(self, sig=None) -> int:
         import signal

@@ -13,7 +13,7 @@ import hmac
 import json
 import logging
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -25,7 +25,8 @@ from litestar.di import Provide
 from litestar.exceptions import HTTPException, NotFoundException, ValidationException
 from litestar.middleware import ASGIMiddleware
 from litestar.openapi import OpenAPIConfig
-from litestar.openapi.spec import Components, SecurityScheme
+from litestar.openapi.spec import (Components, OpenAPIMediaType, OpenAPIType, Operation, Reference, RequestBody,
+                                   Schema, SecurityScheme)
 from litestar.params import Parameter
 from litestar.response import ServerSentEvent, Stream
 from litestar.static_files import create_static_files_router
@@ -35,7 +36,7 @@ from . import __version__, ids
 from .export import EXTENSIONS as EXPORT_EXTENSIONS
 from .export import FORMATS as EXPORT_FORMATS
 from .export import export
-from .library import Library, NotFound, brief
+from .library import Library, NotFound, sample_path
 from .models import Filters, ImportReport, Paper, PaperBrief, Record, RelatedHit, SearchHit, Stats
 from .pairing import EXTENSION_ORIGIN_REGEX
 
@@ -142,6 +143,39 @@ class Check(msgspec.Struct):
     name: str
     ok: bool
     detail: str
+
+
+# -- OpenAPI: what the generated schema cannot infer ------------------------------------------------------
+@dataclass
+class ExportOperation(Operation):
+    """The export streams text in the requested format's own media type."""
+
+    def __post_init__(self) -> None:
+        ok = self.responses and self.responses.get("200")
+        if ok is not None and not isinstance(ok, Reference):
+            ok.content = {media: OpenAPIMediaType(schema=Schema(type=OpenAPIType.STRING))
+                          for media in EXPORT_FORMATS.values()}
+
+
+@dataclass
+class ImportOperation(Operation):
+    """The import reads its body itself: files as multipart, or JSON."""
+
+    def __post_init__(self) -> None:
+        record = Schema(type=OpenAPIType.OBJECT, required=["title"],
+                        properties={"title": Schema(type=OpenAPIType.STRING),
+                                    "abstract": Schema(type=OpenAPIType.STRING)})
+        self.request_body = RequestBody(required=True, content={
+            "multipart/form-data": OpenAPIMediaType(schema=Schema(
+                type=OpenAPIType.OBJECT, additional_properties=Schema(type=OpenAPIType.STRING, format="binary"))),
+            "application/json": OpenAPIMediaType(schema=Schema(one_of=[
+                Schema(type=OpenAPIType.OBJECT, required=["content"],
+                       properties={"content": Schema(type=OpenAPIType.STRING),
+                                   "name": Schema(type=OpenAPIType.STRING),
+                                   "format": Schema(one_of=[Schema(type=OpenAPIType.STRING),
+                                                            Schema(type=OpenAPIType.NULL)])}),
+                Schema(type=OpenAPIType.ARRAY, items=record)])),
+        })
 
 
 # -- security -----------------------------------------------------------------------------------------------
@@ -357,7 +391,7 @@ class LibraryController(Controller):
     path = "/api"
     tags = ["library"]
 
-    @post("/import", status_code=200, request_max_body_size=MAX_IMPORT_BODY,
+    @post("/import", status_code=200, request_max_body_size=MAX_IMPORT_BODY, operation_class=ImportOperation,
           summary="Import files: a multipart upload, or a JSON body",
           description="multipart/form-data: any number of file fields, each in any format we read (detected "
                       "from the content). application/json: either {content, name, format} with the text of a "
@@ -365,10 +399,16 @@ class LibraryController(Controller):
     async def import_files(self, request: Request, lib: Library) -> ImportReport:
         ctype = request.headers.get("content-type", "")
         if ctype.startswith("multipart/form-data"):
-            form = await request.form()
-            files = [(v.filename or k, await v.read()) for k, v in form.multi_items() if isinstance(v, UploadFile)]
+            try:
+                form = await request.form()
+            except (UnicodeDecodeError, ValueError) as e:
+                # Litestar decodes non-file fields as UTF-8; binary data must come as a file field.
+                raise ValidationException(f"unreadable multipart body ({type(e).__name__}): send files as file "
+                                          "fields (with a filename)") from e
+            files = [(v.filename or k, await v.read()) if isinstance(v, UploadFile) else (k, str(v).encode())
+                     for k, v in form.multi_items()]
             if not files:
-                raise ValidationException("the multipart body has no file field")
+                raise ValidationException("the multipart body has no field")
         elif ctype.startswith("application/json"):
             body = await request.body()
             try:
@@ -398,7 +438,12 @@ class LibraryController(Controller):
             raise HTTPException(status_code=400, detail=" ".join(errors))
         return report
 
-    @get("/export", sync_to_thread=False, summary="The whole library as JSONL or BibTeX")
+    @post("/import/sample", sync_to_thread=True, status_code=200,
+          summary="Import the sample library that ships with papershelf (what `papershelf import --sample` does)")
+    def import_sample(self, lib: Library) -> ImportReport:
+        return lib.import_path(sample_path())
+
+    @get("/export", sync_to_thread=False, operation_class=ExportOperation, summary="The whole library as JSONL or BibTeX")
     def export_library(self, lib: Library, format: Literal["jsonl", "bibtex"] = "jsonl") -> Stream:
         chunks = export(lib.store.iter_papers(), format)
         return Stream(_threaded(chunks), media_type=EXPORT_FORMATS[format], headers={

@@ -19,7 +19,7 @@ def to_json(p: Paper) -> dict:
          "venue": p.venue, "url": p.url, "tags": p.tags, "identifiers": p.identifiers}
     if p.notes:
         d["notes"] = p.notes
-    d["added_at"] = p.added_at.isoformat() + "Z"
+    d["added_at"] = p.added_at.isoformat()
     return d
 
 

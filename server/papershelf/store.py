@@ -402,9 +402,11 @@ class Store:
     def _paper(row, refs: list[str]) -> Paper:
         """Row + identifiers → Paper."""
         (pid, title, abstract, authors, year, venue, url, tags, notes, source, added, updated, deleted) = row
+        utc = timezone.utc  # stored as naive UTC; handed out as aware so every API answer is valid RFC 3339
         return Paper(id=pid, title=title, abstract=abstract, authors=list(authors), year=year, venue=venue,
-                     url=url, tags=list(tags), notes=notes, source=source, identifiers=refs, added_at=added,
-                     updated_at=updated, deleted_at=deleted)
+                     url=url, tags=list(tags), notes=notes, source=source, identifiers=refs,
+                     added_at=added.replace(tzinfo=utc), updated_at=updated.replace(tzinfo=utc),
+                     deleted_at=deleted.replace(tzinfo=utc) if deleted else None)
 
     def get(self, pid: str) -> Paper | None:
         """One paper by library id."""

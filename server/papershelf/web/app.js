@@ -1,0 +1,198 @@
+// The library page: plain JS against the local API. The token comes from the link `papershelf serve`
+// prints (#token=…) or is pasted once, and is kept in this origin's localStorage.
+const $ = (sel) => document.querySelector(sel);
+const PAGE = 25;
+let token = null;
+let offset = 0;
+let mode = "list"; // or "search"
+
+function readToken() {
+  const m = location.hash.match(/token=([^&]+)/);
+  if (m) {
+    localStorage.setItem("papershelf-token", decodeURIComponent(m[1]));
+    history.replaceState(null, "", location.pathname); // keep the token out of the address bar
+  }
+  return localStorage.getItem("papershelf-token");
+}
+
+async function api(path, opts = {}) {
+  const r = await fetch(path, { ...opts, headers: { Authorization: `Bearer ${token}`, ...(opts.headers || {}) } });
+  if (r.status === 401) { showPairing("That token was not accepted."); throw new Error("unpaired"); }
+  const body = r.headers.get("content-type")?.includes("json") ? await r.json() : await r.text();
+  if (!r.ok) throw new Error(body.detail || `HTTP ${r.status}`);
+  return body;
+}
+
+function el(tag, attrs = {}, ...children) {
+  const e = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) {
+    if (k.startsWith("on")) e.addEventListener(k.slice(2), v); else if (v !== undefined && v !== null) e.setAttribute(k, v);
+  }
+  for (const c of children.flat()) if (c !== null && c !== undefined) e.append(c.nodeType ? c : String(c));
+  return e;
+}
+
+function showPairing(msg) {
+  $("#pair").hidden = false;
+  $("#app").hidden = true;
+  $("#pair-error").textContent = msg || "";
+}
+
+function byline(p) {
+  const authors = p.authors.length > 3 ? `${p.authors.slice(0, 3).join(", ")} et al.` : p.authors.join(", ");
+  return [authors, p.year, p.venue].filter(Boolean).join(" · ");
+}
+
+function paperItem(p, extra) {
+  return el("li", { "data-paper-id": p.id },
+    el("a", { href: "#", class: "title", onclick: (e) => { e.preventDefault(); showPaper(p.id); } }, p.title),
+    el("div", { class: "meta" }, byline(p)),
+    p.tags?.length ? el("div", { class: "tags" }, p.tags.map((t) => el("span", { class: "tag" }, t))) : null,
+    extra || null);
+}
+
+async function refreshStats() {
+  const s = await api("/api/stats");
+  const st = s.stats;
+  $("#stats").replaceChildren(
+    el("div", {}, el("b", {}, st.papers), " papers"),
+    el("div", {}, `${st.embedded} embedded`, st.pending ? `, ${st.pending} waiting` : ""),
+    st.trashed ? el("div", {}, `${st.trashed} in the trash`) : null,
+    el("div", { class: "hint" }, st.model_id),
+    s.embedding_error ? el("div", { class: "error" }, s.embedding_error) : null);
+  $("#sample-btn").hidden = st.papers > 0;
+}
+
+async function showList() {
+  mode = "list";
+  const trashed = $("#show-trash").checked;
+  const page = await api(`/api/papers?offset=${offset}&limit=${PAGE}&sort=${$("#sort").value}&trashed=${trashed}`);
+  $("#list-title").textContent = trashed ? "Trash" : "Library";
+  $("#list").replaceChildren(...page.papers.map((p) => paperItem(p)));
+  if (!page.total) $("#list").append(el("li", { class: "empty" }, trashed ? "The trash is empty." :
+    "Your library is empty: import a file, or the sample library, on the left."));
+  $("#pager").hidden = page.total <= PAGE;
+  $("#page").textContent = `${offset + 1}–${Math.min(offset + PAGE, page.total)} of ${page.total}`;
+  $("#prev").disabled = offset === 0;
+  $("#next").disabled = offset + PAGE >= page.total;
+}
+
+async function search(q) {
+  mode = "search";
+  const hits = await api(`/api/search?q=${encodeURIComponent(q)}&k=50`);
+  $("#list-title").textContent = `Search: ${q}`;
+  $("#pager").hidden = true;
+  $("#list").replaceChildren(...hits.map((h) => paperItem(h.paper,
+    el("div", { class: "why" }, h.matched.join(" + "), h.why.length ? ` — ${h.why.join(", ")}` : ""))));
+  if (!hits.length) $("#list").append(el("li", { class: "empty" }, "Nothing in your library matches."));
+}
+
+async function showPaper(id) {
+  const p = await api(`/api/papers/${encodeURIComponent(id)}`);
+  const related = p.deleted_at ? [] : await api(`/api/related?id=${encodeURIComponent(p.id)}&k=10`);
+  const tags = el("input", { value: p.tags.join(", "), size: 40, "aria-label": "tags" });
+  const notes = el("textarea", { rows: 3, cols: 50, "aria-label": "notes" });
+  notes.value = p.notes;
+  const save = el("button", { type: "button", onclick: async () => {
+    await api(`/api/papers/${p.id}`, { method: "PATCH", headers: { "content-type": "application/json" },
+      body: JSON.stringify({ tags: tags.value.split(",").map((t) => t.trim()).filter(Boolean), notes: notes.value }) });
+    showPaper(p.id); reload();
+  } }, "Save tags and notes");
+  const trash = p.deleted_at
+    ? el("button", { type: "button", onclick: async () => { await api(`/api/papers/${p.id}/restore`, { method: "POST" }); showPaper(p.id); reload(); } }, "Restore from trash")
+    : el("button", { type: "button", onclick: async () => { await api(`/api/papers/${p.id}`, { method: "DELETE" }); showPaper(p.id); reload(); } }, "Move to trash");
+  $("#detail").hidden = false;
+  $("#detail").replaceChildren(
+    el("button", { type: "button", class: "close", onclick: () => { $("#detail").hidden = true; } }, "×"),
+    el("h2", {}, p.url ? el("a", { href: p.url, target: "_blank", rel: "noopener" }, p.title) : p.title),
+    el("div", { class: "meta" }, byline(p)),
+    el("div", { class: "ids" }, [`id ${p.id}`, ...p.identifiers].join("  ·  ")),
+    p.deleted_at ? el("p", { class: "error" }, "In the trash.") : null,
+    el("p", { class: "abstract" }, p.abstract || "(no abstract)"),
+    el("div", {}, el("label", {}, "Tags ", tags)), el("div", {}, el("label", {}, "Notes ", notes)),
+    el("div", {}, save, " ", trash),
+    el("h3", {}, "Related in your library"),
+    related.length ? el("ol", { class: "related" }, related.map((h) => paperItem(h.paper,
+      el("div", { class: "why" }, el("span", { class: "bar", style: `width:${Math.round(h.score * 100)}px` }),
+        ` ${h.score.toFixed(2)} — ${h.why.join(", ")}`))))
+      : el("p", { class: "hint" }, "Nothing related yet."));
+}
+
+function reload() {
+  refreshStats();
+  return mode === "search" && $("#q").value ? search($("#q").value) : showList();
+}
+
+function showReport(r) {
+  const unchanged = r.merged.filter((m) => !m.changed).length;
+  $("#import-report").replaceChildren(
+    el("p", {}, `${r.source}: added ${r.added.length}, merged ${r.merged.length}` +
+      (unchanged ? ` (${unchanged} already there)` : "") + `, failed ${r.failed.length}`),
+    r.failed.length ? el("ul", { class: "error" }, r.failed.slice(0, 20).map((f) => el("li", {}, `${f.position}: ${f.reason}`))) : null);
+}
+
+function listenForEvents() {
+  // EventSource cannot send headers: the event stream alone accepts the token as a query parameter.
+  const es = new EventSource(`/api/events?token=${encodeURIComponent(token)}`);
+  let timer = null;
+  const later = () => { clearTimeout(timer); timer = setTimeout(reload, 400); };
+  es.addEventListener("embedding", (e) => {
+    const d = JSON.parse(e.data);
+    $("#progress").hidden = !d.pending;
+    if (d.pending) $("#progress-text").textContent = `embedding: ${d.pending} waiting`;
+    refreshStats();
+  });
+  es.addEventListener("library", later);
+  es.addEventListener("import", (e) => { const d = JSON.parse(e.data); $("#status").textContent = `importing ${d.source}: ${d.added} added`; });
+}
+
+async function start() {
+  token = readToken();
+  if (!token) return showPairing();
+  try { await refreshStats(); } catch (e) { if (e.message !== "unpaired") $("#status").textContent = e.message; return; }
+  $("#pair").hidden = true;
+  $("#app").hidden = false;
+  await showList();
+  listenForEvents();
+}
+
+$("#pair-form").addEventListener("submit", (e) => {
+  e.preventDefault();
+  localStorage.setItem("papershelf-token", $("#token").value.trim());
+  start();
+});
+$("#search-form").addEventListener("submit", (e) => {
+  e.preventDefault();
+  const q = $("#q").value.trim();
+  q ? search(q) : (offset = 0, showList());
+});
+$("#sort").addEventListener("change", () => { offset = 0; showList(); });
+$("#show-trash").addEventListener("change", () => { offset = 0; showList(); });
+$("#prev").addEventListener("click", () => { offset = Math.max(0, offset - PAGE); showList(); });
+$("#next").addEventListener("click", () => { offset += PAGE; showList(); });
+$("#import-form").addEventListener("submit", async (e) => {
+  e.preventDefault();
+  const files = $("#import-file").files;
+  if (!files.length) return;
+  const form = new FormData();
+  for (const f of files) form.append(f.name, f, f.name);
+  $("#import-report").textContent = "importing…";
+  try { showReport(await api("/api/import", { method: "POST", body: form })); } catch (err) { $("#import-report").textContent = err.message; }
+  reload();
+});
+$("#sample-btn").addEventListener("click", async () => {
+  $("#import-report").textContent = "importing the sample…";
+  showReport(await api("/api/import/sample", { method: "POST" }));
+  reload();
+});
+for (const a of document.querySelectorAll(".export")) {
+  a.addEventListener("click", async (e) => {
+    e.preventDefault();
+    const fmt = a.dataset.format;
+    const text = await api(`/api/export?format=${fmt}`);
+    const blob = new Blob([typeof text === "string" ? text : JSON.stringify(text)], { type: "text/plain" });
+    const link = el("a", { href: URL.createObjectURL(blob), download: `papershelf.${fmt === "bibtex" ? "bib" : "jsonl"}` });
+    link.click();
+  });
+}
+start();

@@ -1,0 +1,292 @@
+"""The localhost API against a real `papershelf serve`: every endpoint, and the security rules proven with real
+HTTP requests (token, Host, CORS, sizes)."""
+
+import json
+import os
+import stat
+import threading
+import time
+
+import httpx
+import pytest
+
+from conftest import FIXTURES, free_port, run_cli
+from papershelf.pairing import EXTENSION_ID
+
+EXT_ORIGIN = f"chrome-extension://{EXTENSION_ID}"
+PROTECTED = [("GET", "/api/papers"), ("GET", "/api/stats"), ("GET", "/api/lookup?arxiv=1706.03762"),
+             ("GET", "/api/search?q=x"), ("GET", "/api/related?text=x"), ("GET", "/api/export"),
+             ("POST", "/api/papers"), ("POST", "/api/lookup/batch"), ("POST", "/api/related"),
+             ("POST", "/api/import"), ("GET", "/api/events"), ("GET", "/api/doctor"), ("DELETE", "/api/papers/x")]
+
+
+@pytest.fixture(scope="module")
+def shared_server(tmp_path_factory, sample_home):
+    """One server for the read-only tests of this module."""
+    import shutil
+
+    from conftest import start_server
+
+    home = tmp_path_factory.mktemp("api-shared") / "home"
+    shutil.copytree(sample_home, home, ignore=shutil.ignore_patterns("server.json", "cache"))
+    srv = start_server(home)
+    yield srv
+    srv.stop()
+
+
+def save(c, **paper):
+    r = c.post("/api/papers", json=paper)
+    assert r.status_code == 201, r.text
+    return r.json()
+
+
+# -- security ---------------------------------------------------------------------------------------------
+def test_health_is_open_and_says_little(shared_server):
+    r = httpx.get(f"{shared_server.url}/api/health")
+    assert r.status_code == 200
+    assert r.json() == {"name": "papershelf", "version": r.json()["version"], "ready": True}
+
+
+@pytest.mark.parametrize("method, path", PROTECTED)
+def test_every_other_route_needs_the_token(shared_server, method, path):
+    for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": shared_server.token},
+                    {"Authorization": f"Basic {shared_server.token}"}):
+        r = httpx.request(method, shared_server.url + path, headers=headers)
+        assert r.status_code == 401, (path, headers, r.status_code)
+        body = r.json()
+        assert set(body) == {"status_code", "detail"} and body["detail"].startswith("missing or wrong token")
+
+
+def test_token_file_is_private(shared_server):
+    mode = stat.S_IMODE(os.stat(shared_server.home / "token").st_mode)
+    assert mode == 0o600
+    assert run_cli("token", home=shared_server.home).stdout.strip() == shared_server.token
+
+
+@pytest.mark.parametrize("host, ok", [
+    ("127.0.0.1:{port}", True), ("localhost:{port}", True), ("[::1]:{port}", True), ("LOCALHOST:{port}", True),
+    ("evil.example:{port}", False), ("127.0.0.1.nip.io:{port}", False), ("attacker.com", False),
+    ("127.0.0.1:1", False), ("", False)])
+def test_host_header_is_checked_against_dns_rebinding(shared_server, host, ok):
+    h = host.format(port=shared_server.port)
+    for path in ("/api/health", "/api/stats", "/"):
+        r = httpx.get(shared_server.url + path, headers={**shared_server.auth, "Host": h})
+        if ok:
+            assert r.status_code == 200, (h, path)
+        else:
+            assert r.status_code == 421, (h, path, r.status_code)
+            assert "papershelf" not in r.text or "answers only" in r.text
+
+
+@pytest.mark.parametrize("origin", ["https://evil.example", "http://127.0.0.1:9999", "null",
+                                    "chrome-extension://aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+                                    f"https://{EXTENSION_ID}.example"])
+def test_no_web_origin_is_ever_allowed(shared_server, origin):
+    r = httpx.get(f"{shared_server.url}/api/stats", headers={**shared_server.auth, "Origin": origin})
+    assert "access-control-allow-origin" not in r.headers
+    pre = httpx.options(f"{shared_server.url}/api/stats", headers={"Origin": origin, "Access-Control-Request-Method": "GET",
+                                                             "Access-Control-Request-Headers": "authorization"})
+    assert "access-control-allow-origin" not in pre.headers
+
+
+@pytest.mark.parametrize("origin", [EXT_ORIGIN, "moz-extension://3f1c2a4e-8b9d-4c6e-a1f2-0123456789ab"])
+def test_the_extension_origin_is_allowed_and_still_needs_the_token(shared_server, origin):
+    pre = httpx.options(f"{shared_server.url}/api/lookup", headers={"Origin": origin, "Access-Control-Request-Method": "GET",
+                                                              "Access-Control-Request-Headers": "authorization"})
+    assert pre.status_code in (200, 204) and pre.headers["access-control-allow-origin"] == origin
+    r = httpx.get(f"{shared_server.url}/api/stats", headers={"Origin": origin})
+    assert r.status_code == 401
+    r = httpx.get(f"{shared_server.url}/api/stats", headers={"Origin": origin, **shared_server.auth})
+    assert r.status_code == 200 and r.headers["access-control-allow-origin"] == origin
+
+
+def test_bodies_and_query_strings_are_limited(server):
+    with server.client() as c:
+        r = c.post("/api/papers", content=b'{"title": "' + b"x" * (2 << 20) + b'"}',
+                   headers={"content-type": "application/json"})
+        assert r.status_code == 413
+        r = c.get("/api/search", params={"q": "a" * 5000})
+        assert r.status_code == 414
+        assert c.get("/api/papers", params={"limit": 1000}).status_code == 400
+        assert c.get("/api/search", params={"q": "a" * 600}).status_code == 400
+        assert c.post("/api/lookup/batch", json={"ids": [f"arxiv:2101.{i:05d}" for i in range(201)]}).status_code == 400
+        # An import may be large: 3 MB of JSON Lines is fine.
+        big = "".join(json.dumps({"title": f"Bulk paper {i}", "abstract": "y" * 3000}) + "\n" for i in range(1000))
+        r = c.post("/api/import", json={"content": big, "name": "big.jsonl"})
+        assert r.status_code == 200 and len(r.json()["added"]) == 1000
+
+
+def test_binds_loopback_only_unless_told(sample_copy):
+    p = run_cli("serve", "--host", "0.0.0.0", "--port", str(free_port()), home=sample_copy, check=False)
+    assert p.returncode == 1 and "--allow-remote" in p.stderr
+
+
+def test_server_file_points_at_loopback(shared_server):
+    info = json.loads((shared_server.home / "server.json").read_text())
+    assert info["url"] == f"http://127.0.0.1:{shared_server.port}"
+
+
+# -- endpoints --------------------------------------------------------------------------------------------
+def test_save_merges_and_returns_the_paper(server):
+    with server.client() as c:
+        body = {"title": "Attention Is All You Need", "abstract": "The dominant sequence transduction models...",
+                "authors": ["Ashish Vaswani"], "year": 2017, "identifiers": ["arxiv:1706.03762v7"],
+                "url": "https://arxiv.org/abs/1706.03762v7"}
+        first = save(c, **body)
+        assert first["added"] and first["paper"]["identifiers"] == ["arxiv:1706.03762"]
+        again = save(c, **{**body, "tags": ["to-read"], "url": "https://arxiv.org/abs/1706.03762"})
+        assert not again["added"] and again["paper"]["id"] == first["paper"]["id"]
+        assert again["paper"]["tags"] == ["to-read"]
+        bad = c.post("/api/papers", json={"abstract": "no title"})
+        assert bad.status_code == 400 and "title" in bad.text
+        bad = c.post("/api/papers", json={"title": "x", "year": "soon"})
+        assert bad.status_code == 400
+        bad = c.post("/api/papers", content=b"{not json", headers={"content-type": "application/json"})
+        assert bad.status_code == 400
+
+
+def test_papers_list_get_update_trash_restore(server):
+    with server.client() as c:
+        page = c.get("/api/papers", params={"limit": 10, "sort": "title"}).json()
+        assert page["total"] == 289 and len(page["papers"]) == 10
+        titles = [p["title"] for p in page["papers"]]
+        assert titles == sorted(titles, key=str.casefold) or len(set(titles)) == 10
+        page2 = c.get("/api/papers", params={"limit": 10, "offset": 10, "sort": "title"}).json()
+        assert not {p["id"] for p in page2["papers"]} & {p["id"] for p in page["papers"]}
+        pid = page["papers"][0]["id"]
+        assert c.get(f"/api/papers/{pid}").json()["id"] == pid
+        assert c.get("/api/papers/nope").status_code == 404
+        r = c.patch(f"/api/papers/{pid}", json={"tags": ["reading", "reading", " moe "], "notes": "good one"})
+        assert r.json()["tags"] == ["reading", "moe"] and r.json()["notes"] == "good one"
+        assert c.patch(f"/api/papers/{pid}", json={"tags": "not-a-list"}).status_code == 400
+        assert c.get("/api/papers", params={"tag": "moe"}).json()["total"] == 1
+        assert c.get("/api/papers", params={"q": titles[0][:15]}).json()["total"] >= 1
+        assert c.delete(f"/api/papers/{pid}").json()["deleted_at"]
+        assert c.delete(f"/api/papers/{pid}").status_code == 409
+        assert c.get("/api/papers").json()["total"] == 288
+        assert c.get("/api/papers", params={"trashed": True}).json()["total"] == 1
+        assert c.post(f"/api/papers/{pid}/restore").json()["deleted_at"] is None
+        assert c.get("/api/papers").json()["total"] == 289
+
+
+def test_lookup_by_url_arxiv_doi_and_title(server):
+    with server.client() as c:
+        p = save(c, title="Diffusion Models Beat GANs on Image Synthesis", abstract="We show diffusion models "
+                 "achieve image sample quality superior to generative adversarial networks.",
+                 identifiers=["arxiv:2105.05233", "doi:10.5555/dmbg"])["paper"]
+        for params in ({"url": "https://arxiv.org/abs/2105.05233v4"}, {"arxiv": "2105.05233"},
+                       {"doi": "10.5555/DMBG"}, {"url": "https://huggingface.co/papers/2105.05233"},
+                       {"ref": "doi:10.5555/dmbg"}, {"title": "Diffusion models beat GANs on image synthesis."}):
+            r = c.get("/api/lookup", params={**params, "k": 3}).json()
+            assert r["found"] and r["paper"]["id"] == p["id"], params
+            assert len(r["related"]) == 3 and p["id"] not in [h["id"] for h in r["related"]]
+            assert r["library_size"] == 290
+        miss = c.get("/api/lookup", params={"arxiv": "2401.99999"}).json()
+        assert miss == {"found": False, "paper": None, "related": [], "library_size": 290}
+        assert c.get("/api/lookup").status_code == 400
+        c.delete(f"/api/papers/{p['id']}")
+        assert not c.get("/api/lookup", params={"arxiv": "2105.05233"}).json()["found"]  # trash is not "in"
+
+
+def test_lookup_batch(server):
+    with server.client() as c:
+        p = save(c, title="Batch lookup target paper", identifiers=["arxiv:2202.00001"])["paper"]
+        ids = ["2202.00001v2", "https://arxiv.org/abs/2202.00001", "arxiv:2202.00002", "10.1234/none", "garbage"]
+        res = c.post("/api/lookup/batch", json={"ids": ids}).json()["results"]
+        assert res["2202.00001v2"] == {"found": True, "id": p["id"], "title": "Batch lookup target paper"}
+        assert res["https://arxiv.org/abs/2202.00001"]["found"]
+        assert not res["arxiv:2202.00002"]["found"] and not res["garbage"]["found"]
+        assert set(res) == set(ids)
+
+
+def test_related_and_search(server):
+    with server.client() as c:
+        hits = c.get("/api/related", params={"text": "sparse mixture of experts routing", "k": 5}).json()
+        assert len(hits) == 5 and all({"id", "title", "score", "identifiers", "why", "paper"} <= set(h) for h in hits)
+        by_id = c.get("/api/related", params={"id": hits[0]["id"], "k": 5}).json()
+        assert hits[0]["id"] not in [h["id"] for h in by_id]
+        excl = c.get("/api/related", params={"text": "sparse mixture of experts routing", "k": 5,
+                                             "exclude": hits[0]["id"]}).json()
+        assert hits[0]["id"] not in [h["id"] for h in excl]
+        assert c.get("/api/related").status_code == 400
+        assert c.get("/api/related", params={"id": "unknown-paper"}).status_code == 404
+        post = c.post("/api/related", json={"title": "Switch Transformers", "abstract": "Sparse expert models with "
+                                            "simplified routing scale to trillion parameters.", "k": 3}).json()
+        assert len(post) == 3 and post[0]["score"] >= post[-1]["score"]
+        assert c.post("/api/related", json={}).status_code == 400
+        assert c.post("/api/related", json={"title": "x", "k": 0}).status_code == 400
+        found = c.get("/api/search", params={"q": "speech recognition", "k": 5}).json()
+        assert "speech" in found[0]["title"].lower() and found[0]["matched"]
+
+
+def test_import_multipart_json_and_bad_input(server):
+    with server.client() as c:
+        files = {"a": ("zotero.bib", (FIXTURES / "zotero.bib").read_bytes()),
+                 "b": ("mixed.jsonl", (FIXTURES / "mixed.jsonl").read_bytes())}
+        rep = c.post("/api/import", files=files).json()
+        assert len(rep["added"]) == 5 and len(rep["failed"]) >= 4
+        assert any(f["position"] == "line 3" and "JSON" in f["reason"] for f in rep["failed"])
+        again = c.post("/api/import", files=files).json()
+        assert again["added"] == [] and all(not m["changed"] for m in again["merged"])
+        rep = c.post("/api/import", json=[{"title": "Posted as plain JSON records", "abstract": "x"}]).json()
+        assert len(rep["added"]) == 1 and rep["format"] == "json"
+        r = c.post("/api/import", files={"f": ("x.png", b"\x89PNG\r\n\x1a\n\x00\x00")})
+        assert r.status_code == 400 and "binary" in r.json()["detail"]
+        r = c.post("/api/import", json={"content": "", "name": "empty.bib"})
+        assert r.status_code == 400 and "empty" in r.json()["detail"]
+        r = c.post("/api/import", content=b"hello", headers={"content-type": "text/plain"})
+        assert r.status_code == 415
+
+
+def test_import_sample_export_stats_doctor(server):
+    with server.client() as c:
+        rep = c.post("/api/import/sample").json()
+        assert rep["added"] == [] and len(rep["merged"]) == 289  # already there: nothing new, nothing duplicated
+        jsonl = c.get("/api/export", params={"format": "jsonl"})
+        assert jsonl.headers["content-type"].startswith("application/x-ndjson")
+        assert len(jsonl.text.splitlines()) == 289
+        bib = c.get("/api/export", params={"format": "bibtex"})
+        assert "attachment" in bib.headers["content-disposition"] and bib.text.startswith("@")
+        assert c.get("/api/export", params={"format": "docx"}).status_code == 400
+        st = c.get("/api/stats").json()
+        assert st["stats"]["papers"] == 289 and st["stats"]["pending"] == 0 and st["embedding_error"] is None
+        checks = c.get("/api/doctor").json()
+        assert all(ch["ok"] for ch in checks), checks
+
+
+def test_events_stream_reports_changes_and_progress(server):
+    got: list[str] = []
+
+    def listen():
+        with httpx.stream("GET", f"{server.url}/api/events", params={"token": server.token}, timeout=30) as r:
+            assert r.status_code == 200
+            for line in r.iter_lines():
+                got.append(line)
+                if any(l.startswith("event: embedding") for l in got) and any(l == "event: library" for l in got):
+                    return
+
+    t = threading.Thread(target=listen, daemon=True)
+    t.start()
+    time.sleep(0.5)
+    with server.client() as c:
+        save(c, title="A paper saved while someone listens", abstract="It triggers events.")
+    t.join(30)
+    assert "event: hello" in got
+    assert "event: library" in got and any(l.startswith("event: embedding") for l in got)
+    assert httpx.get(f"{server.url}/api/events", params={"token": "wrong"}).status_code == 401
+
+
+def test_openapi_schema_lists_every_route(shared_server):
+    schema = httpx.get(f"{shared_server.url}/schema/openapi.json").json()
+    paths = set(schema["paths"])
+    for p in ("/api/health", "/api/papers", "/api/papers/{paper_id}", "/api/papers/{paper_id}/restore",
+              "/api/lookup", "/api/lookup/batch", "/api/related", "/api/search", "/api/import",
+              "/api/import/sample", "/api/export", "/api/stats", "/api/events", "/api/doctor"):
+        assert p in paths, p
+    assert schema["components"]["securitySchemes"]["bearer"]["scheme"] == "bearer"
+
+
+def test_library_page_is_served(shared_server):
+    r = httpx.get(shared_server.url + "/")
+    assert r.status_code == 200 and "papershelf" in r.text and "/app.js" in r.text
+    assert httpx.get(shared_server.url + "/app.js").status_code == 200

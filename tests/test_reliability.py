@@ -1,0 +1,128 @@
+"""Reliability: lookups keep working during a big import, the OpenAPI schema is true (schemathesis), and a
+shutdown or a crash in the middle of an import loses nothing and leaves the library consistent."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from conftest import SHARED, papershelf_cmd, run_cli, start_server
+
+
+def citeseer_jsonl(n: int | None = None) -> str:
+    """Real paper texts as our JSONL (title = first words), n of them."""
+    rows = [json.loads(l) for l in (SHARED / "eval" / "citeseer" / "corpus.jsonl").read_text().splitlines()]
+    out = []
+    for d in rows[:n]:
+        words = d["text"].split()
+        out.append(json.dumps({"id": d["paper_id"], "title": " ".join(words[:12]), "abstract": " ".join(words[12:])}))
+    return "\n".join(out) + "\n"
+
+
+def test_32_clients_look_up_during_a_1000_paper_import(server):
+    """Every lookup succeeds while 1,000 papers are merged and embedded; latencies are printed, not asserted."""
+    stop = threading.Event()
+    results: list[tuple[int, float]] = []
+    lock = threading.Lock()
+    urls = ["/api/lookup?url=https://arxiv.org/abs/2310.02279&k=5", "/api/related?text=mixture%20of%20experts&k=5",
+            "/api/search?q=diffusion&k=5", "/api/stats"]
+
+    def client(i: int) -> None:
+        with server.client() as c:
+            n = 0
+            while not stop.is_set() and n < 400:
+                t = time.perf_counter()
+                try:
+                    code = c.get(urls[(i + n) % len(urls)]).status_code
+                except httpx.HTTPError as e:
+                    code = repr(e)
+                with lock:
+                    results.append((code, time.perf_counter() - t))
+                n += 1
+
+    threads = [threading.Thread(target=client, args=(i,)) for i in range(32)]
+    for t in threads:
+        t.start()
+    time.sleep(0.5)
+    with server.client(timeout=300) as c:
+        rep = c.post("/api/import", json={"content": citeseer_jsonl(1000), "name": "citeseer-1000.jsonl"}).json()
+    time.sleep(3)  # and a few seconds of the embedding that follows
+    stop.set()
+    for t in threads:
+        t.join()
+    assert len(rep["added"]) + len(rep["merged"]) == 1000 and rep["failed"] == []
+    codes = [c for c, _ in results]
+    assert len(codes) > 500
+    assert set(codes) == {200}, {c: codes.count(c) for c in set(codes)}
+    lat = sorted(d for _, d in results)
+    print(f"\n{len(lat)} lookups during import: median {lat[len(lat) // 2] * 1000:.0f} ms, "
+          f"p95 {lat[int(len(lat) * .95)] * 1000:.0f} ms (32 clients on 2 cores)")
+
+
+def test_schemathesis_finds_no_server_error_and_no_schema_lie(server):
+    p = subprocess.run(
+        [sys.executable, "-m", "schemathesis.cli", "run", f"{server.url}/schema/openapi.json",
+         "-H", f"Authorization: Bearer {server.token}",
+         "--checks", "not_a_server_error,response_schema_conformance,content_type_conformance",
+         "--exclude-path", "/api/events", "--max-examples", "10", "--seed", "7", "--no-color"],
+        capture_output=True, text=True, timeout=600)
+    assert p.returncode == 0, p.stdout[-5000:]
+    assert "passed" in p.stdout
+
+
+def test_sigterm_during_an_import_loses_nothing(sample_copy, tmp_path):
+    src = tmp_path / "big.jsonl"
+    src.write_text(citeseer_jsonl())
+    srv = start_server(sample_copy)
+    done: dict = {}
+
+    def post():
+        try:
+            with srv.client(timeout=120) as c:
+                done["r"] = c.post("/api/import", files={"f": ("big.jsonl", src.read_bytes())})
+        except httpx.HTTPError as e:
+            done["e"] = e
+
+    t = threading.Thread(target=post)
+    t.start()
+    time.sleep(0.8)
+    assert srv.stop(signal.SIGTERM) == 0
+    t.join(60)
+    stats = json.loads(run_cli("stats", "--json", home=sample_copy).stdout)
+    assert stats["papers"] >= 289
+    checks = json.loads(run_cli("doctor", "--json", home=sample_copy).stdout)
+    assert next(c for c in checks if c["name"] == "database integrity")["ok"]
+    # Importing the same file again completes it, without duplicates.
+    rep = json.loads(run_cli("import", str(src), "--json", "--no-wait", home=sample_copy).stdout)
+    assert rep["failed"] == []
+    stats = json.loads(run_cli("stats", "--json", home=sample_copy).stdout)
+    assert stats["papers"] == 289 + 3131  # CiteSeer holds 55 of its papers twice: they merge
+
+
+def test_kill_9_during_an_import_leaves_a_consistent_library(tmp_path):
+    home = tmp_path / "crash"
+    src = tmp_path / "big.jsonl"
+    src.write_text(citeseer_jsonl())
+    run_cli("stats", home=home)  # creates the library
+    p = subprocess.Popen([*papershelf_cmd(), "import", str(src), "--no-wait", "--home", str(home)],
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=dict(os.environ))
+    time.sleep(2.5)
+    p.send_signal(signal.SIGKILL)
+    p.wait()
+    after_crash = json.loads(run_cli("stats", "--json", home=home).stdout)["papers"]
+    checks = json.loads(run_cli("doctor", "--json", home=home).stdout)
+    assert next(c for c in checks if c["name"] == "database integrity")["ok"], checks
+    # Whole batches only: nothing half-written (every paper has its title and its key).
+    rows = [json.loads(l) for l in run_cli("export", home=home).stdout.splitlines()]
+    assert len(rows) == after_crash
+    assert all(r["title"] and any(i.startswith("key:") for i in r["identifiers"]) for r in rows)
+    rep = json.loads(run_cli("import", str(src), "--json", "--no-wait", home=home).stdout)
+    assert rep["failed"] == []
+    assert json.loads(run_cli("stats", "--json", home=home).stdout)["papers"] == 3131
