@@ -140,3 +140,13 @@ def server(sample_copy):
     srv = start_server(sample_copy)
     yield srv
     srv.stop()
+
+
+@pytest.fixture(scope="module")
+def shared_server(tmp_path_factory, sample_home):
+    """One server for the read-only tests of this module."""
+    home = tmp_path_factory.mktemp("api-shared") / "home"
+    shutil.copytree(sample_home, home, ignore=shutil.ignore_patterns("server.json", "cache"))
+    srv = start_server(home)
+    yield srv
+    srv.stop()

@@ -20,20 +20,6 @@ PROTECTED = [("GET", "/api/papers"), ("GET", "/api/stats"), ("GET", "/api/lookup
              ("POST", "/api/import"), ("GET", "/api/events"), ("GET", "/api/doctor"), ("DELETE", "/api/papers/x")]
 
 
-@pytest.fixture(scope="module")
-def shared_server(tmp_path_factory, sample_home):
-    """One server for the read-only tests of this module."""
-    import shutil
-
-    from conftest import start_server
-
-    home = tmp_path_factory.mktemp("api-shared") / "home"
-    shutil.copytree(sample_home, home, ignore=shutil.ignore_patterns("server.json", "cache"))
-    srv = start_server(home)
-    yield srv
-    srv.stop()
-
-
 def save(c, **paper):
     r = c.post("/api/papers", json=paper)
     assert r.status_code == 201, r.text
