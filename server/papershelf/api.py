@@ -443,8 +443,8 @@ class LibraryController(Controller):
     def import_sample(self, lib: Library) -> ImportReport:
         return lib.import_path(sample_path())
 
-    @get("/export", sync_to_thread=False, operation_class=ExportOperation, summary="The whole library as JSONL or BibTeX")
-    def export_library(self, lib: Library, format: Literal["jsonl", "bibtex"] = "jsonl") -> Stream:
+    @get("/export", sync_to_thread=False, operation_class=ExportOperation, summary="The whole library as JSONL, BibTeX, CSL-JSON or RIS")
+    def export_library(self, lib: Library, format: Literal["jsonl", "bibtex", "csljson", "ris"] = "jsonl") -> Stream:
         chunks = export(lib.store.iter_papers(), format)
         return Stream(_threaded(chunks), media_type=EXPORT_FORMATS[format], headers={
             "content-disposition": f'attachment; filename="papershelf.{EXPORT_EXTENSIONS[format]}"'})

@@ -383,6 +383,36 @@ def cmd_doctor(args) -> int:
     return 0 if all(c["ok"] for c in checks) else 1
 
 
+def cmd_watch(args) -> int:
+    import asyncio
+
+    from .watch import Inbox
+
+    be = connect(args)
+
+    def import_file(path: Path) -> dict:
+        return be.import_file(path, None, None)
+
+    def filed(target: Path, report: dict) -> None:
+        n = lambda k: len(report.get(k, []))  # noqa: E731
+        status = "[red]failed[/red]" if target.parent.name == "failed" else "[green]done[/green]"
+        out.print(f"{status} {target.name}: added {n('added')}, merged {n('merged')}, failed {n('failed')}"
+                  + (f" — {report['error']}" if report.get("error") else ""), highlight=False)
+
+    inbox = Inbox(Path(args.dir).expanduser(), import_file, filed)
+    if not be.remote:
+        be.lib.worker.start()  # embed in the background, as the server would
+    console.print(f"watching {inbox.folder} (through {'the server at ' + be.url if be.remote else 'the library file'}"
+                  "); Ctrl-C stops", highlight=False)
+    try:
+        asyncio.run(inbox.run())
+    except KeyboardInterrupt:
+        pass
+    finally:
+        be.close()
+    return 0
+
+
 def cmd_token(args) -> int:
     out.print(ensure_token(_home(args)), highlight=False)
     return 0
@@ -415,12 +445,33 @@ def cmd_serve(args) -> int:
 
     from contextlib import asynccontextmanager
 
+    inbox = None
+    if not args.no_inbox:
+        from .watch import Inbox, default_inbox
+
+        def import_file(path: Path) -> dict:
+            return msgspec.to_builtins(lib.import_path(path))
+
+        def filed(target: Path, report: dict) -> None:
+            lib.events.publish("inbox", file=target.name, folder=target.parent.name,
+                               added=len(report.get("added", [])), merged=len(report.get("merged", [])),
+                               failed=len(report.get("failed", [])), error=report.get("error", ""))
+
+        inbox = Inbox(Path(args.inbox).expanduser() if args.inbox else default_inbox(home), import_file, filed)
+
     @asynccontextmanager
     async def lifespan(app):
+        import asyncio
+
         lib.worker.start()
+        stop = asyncio.Event()
+        watcher = asyncio.create_task(inbox.run(stop)) if inbox else None
         try:
             yield
         finally:
+            stop.set()
+            if watcher:
+                await asyncio.wait_for(watcher, timeout=30)
             remove_server_file(home)
             lib.close()  # waits for the write in flight: a transaction either commits or rolls back
 
@@ -439,6 +490,8 @@ def cmd_serve(args) -> int:
             console.print(f"papershelf {__version__} serving [bold]{home}[/bold] at {url}  "
                           f"({s.papers} papers, {s.pending} waiting for vectors)", highlight=False)
             console.print(f"library page: {url}/#token={token}", highlight=False)
+            if inbox:
+                console.print(f"inbox: files dropped into {inbox.folder} are imported", highlight=False)
 
     threading.Thread(target=announce, daemon=True).start()
     # uvicorn shuts down gracefully on SIGTERM (the write in flight finishes, the database is closed), then
@@ -477,7 +530,13 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--port", type=int, default=int(os.environ.get("PAPERSHELF_PORT", DEFAULT_PORT)))
     s.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     s.add_argument("--allow-remote", action="store_true", help="allow a --host other than loopback")
+    s.add_argument("--inbox", help="folder to watch for files to import (default: <home>/inbox)")
+    s.add_argument("--no-inbox", action="store_true", help="do not watch an inbox folder")
     s.set_defaults(func=cmd_serve)
+
+    s = sub.add_parser("watch", parents=[common], help="import every file dropped into a folder (no server needed)")
+    s.add_argument("dir", help="the folder to watch; imported files move to done/ or failed/")
+    s.set_defaults(func=cmd_watch)
 
     s = sub.add_parser("import", parents=[common, json_opt], help="import files (format detected from content)")
     s.add_argument("paths", nargs="*", help="files to import")
@@ -500,7 +559,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(func=cmd_show)
 
     s = sub.add_parser("export", parents=[common], help="write the library as JSONL or BibTeX")
-    s.add_argument("--format", choices=["jsonl", "bibtex"], default="jsonl")
+    s.add_argument("--format", choices=["jsonl", "bibtex", "csljson", "ris"], default="jsonl")
     s.add_argument("--output", "-o", help="file to write (default: standard output)")
     s.set_defaults(func=cmd_export)
 

@@ -9,8 +9,9 @@ from collections.abc import Iterable, Iterator
 
 from .models import Paper
 
-FORMATS = {"jsonl": "application/x-ndjson", "bibtex": "application/x-bibtex"}
-EXTENSIONS = {"jsonl": "jsonl", "bibtex": "bib"}
+FORMATS = {"jsonl": "application/x-ndjson", "bibtex": "application/x-bibtex", "csljson": "application/vnd.citationstyles.csl+json",
+           "ris": "application/x-research-info-systems"}
+EXTENSIONS = {"jsonl": "jsonl", "bibtex": "bib", "csljson": "json", "ris": "ris"}
 
 
 def to_json(p: Paper) -> dict:
@@ -81,6 +82,9 @@ def bibtex(papers: Iterable[Paper]) -> Iterator[str]:
             fields.append(("doi", refs["doi"]))
         if "arxiv" in refs:
             fields += [("eprint", refs["arxiv"]), ("archiveprefix", "arXiv")]
+        for scheme in ("pmid", "openreview", "acl", "s2", "corpusid", "openalex"):
+            if scheme in refs:
+                fields.append((scheme, refs[scheme]))
         if p.url:
             fields.append(("url", p.url))
         if p.abstract:
@@ -92,10 +96,72 @@ def bibtex(papers: Iterable[Paper]) -> Iterator[str]:
         yield f"@{kind}{{{bibtex_key(p, used)},\n{body}\n}}\n\n"
 
 
+def _split_name(name: str) -> dict:
+    """CSL name parts ("Family, Given" or "Given Family")."""
+    if "," in name:
+        fam, _, given = name.partition(",")
+    else:
+        given, _, fam = name.rpartition(" ")
+    return {"family": fam.strip(), "given": given.strip()} if given.strip() else {"literal": name}
+
+
+def _notes(p: Paper) -> list[str]:
+    """Identifiers other formats have no field for, as `scheme:value` lines (read back on import)."""
+    return [i for i in p.identifiers if not i.startswith(("doi:", "key:"))]
+
+
+def csljson(papers: Iterable[Paper]) -> Iterator[str]:
+    """A CSL-JSON array (Zotero, Mendeley, pandoc read it); identifiers go to `note`."""
+    used: set[str] = set()
+    yield "["
+    for n, p in enumerate(papers):
+        refs = dict(i.split(":", 1) for i in p.identifiers)
+        item = {"id": bibtex_key(p, used), "type": "article-journal" if p.venue else "article", "title": p.title,
+                "author": [_split_name(a) for a in p.authors]}
+        if p.abstract:
+            item["abstract"] = p.abstract
+        if p.year:
+            item["issued"] = {"date-parts": [[p.year]]}
+        if p.venue:
+            item["container-title"] = p.venue
+        if "doi" in refs:
+            item["DOI"] = refs["doi"]
+        if p.url:
+            item["URL"] = p.url
+        if p.tags:
+            item["keyword"] = ", ".join(p.tags)
+        if notes := _notes(p):
+            item["note"] = "\n".join(notes)
+        yield ("," if n else "") + "\n" + json.dumps(item, ensure_ascii=False)
+    yield "\n]\n"
+
+
+def ris(papers: Iterable[Paper]) -> Iterator[str]:
+    """RIS records; identifiers without an RIS tag go to N1 lines."""
+    used: set[str] = set()
+    for p in papers:
+        refs = dict(i.split(":", 1) for i in p.identifiers)
+        lines = [("TY", "JOUR" if p.venue else "GEN"), ("ID", bibtex_key(p, used)), ("TI", p.title)]
+        lines += [("AU", a) for a in p.authors]
+        if p.year:
+            lines.append(("PY", str(p.year)))
+        if p.venue:
+            lines.append(("T2", p.venue))
+        if "doi" in refs:
+            lines.append(("DO", refs["doi"]))
+        if p.url:
+            lines.append(("UR", p.url))
+        if p.abstract:
+            lines.append(("AB", p.abstract))
+        lines += [("KW", t) for t in p.tags]
+        lines += [("N1", n) for n in _notes(p)]
+        lines.append(("ER", ""))
+        yield "".join(f"{tag}  - {' '.join(str(v).split())}\n" for tag, v in lines) + "\n"
+
+
 def export(papers: Iterable[Paper], fmt: str) -> Iterator[str]:
     """Chunks of the export in a format."""
-    if fmt == "jsonl":
-        return jsonl(papers)
-    if fmt == "bibtex":
-        return bibtex(papers)
+    writers = {"jsonl": jsonl, "bibtex": bibtex, "csljson": csljson, "ris": ris}
+    if fmt in writers:
+        return writers[fmt](papers)
     raise ValueError(f"unknown export format {fmt!r}; choose one of {', '.join(FORMATS)}")

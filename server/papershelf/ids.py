@@ -180,25 +180,58 @@ def split_identifier(text: str) -> tuple[str, str] | None:
     return normalize(m.group(1), m.group(2))
 
 
-_LATEX_ACCENT = re.compile(r"\\[`'^\"~=.uvHcdbkr]\s*\{?\s*\\?([A-Za-z])\s*\}?")
+# Symbol accents (\"o, \'{e}) and letter accents that need a brace or a space (\c{c}, \v s, not \cite).
+_LATEX_ACCENT = re.compile(r"\\([`'^\"~=.])\s*\{?\s*\\?([A-Za-z])\s*\}?|\\([uvHcdbkr])(?:\s*\{\s*\\?([A-Za-z])\s*\}|\s+([A-Za-z]))")
 _LATEX_COMMAND = re.compile(r"\\[A-Za-z]+\*?\s*")
 _ACCENT_MARKS = {"`": "\u0300", "'": "\u0301", "^": "\u0302", '"': "\u0308", "~": "\u0303", "=": "\u0304",
                  ".": "\u0307", "u": "\u0306", "v": "\u030c", "H": "\u030b", "c": "\u0327", "d": "\u0323",
                  "b": "\u0331", "k": "\u0328", "r": "\u030a"}
+_LATEX_LETTERS = {"ss": "ß", "o": "ø", "O": "Ø", "ae": "æ", "AE": "Æ", "oe": "œ", "OE": "Œ", "aa": "å", "AA": "Å",
+                  "l": "ł", "L": "Ł", "i": "ı", "j": "ȷ", "textendash": "–", "textemdash": "—", "ldots": "…",
+                  "dots": "…", "textquoteright": "’", "textquoteleft": "‘"}
+_LATEX_LETTERS.update(zip(
+    "alpha beta gamma delta epsilon varepsilon zeta eta theta vartheta iota kappa lambda mu nu xi pi rho sigma tau "
+    "upsilon phi varphi chi psi omega Gamma Delta Theta Lambda Xi Pi Sigma Upsilon Phi Psi Omega".split(),
+    "αβγδεεζηθϑικλμνξπρστυφϕχψωΓΔΘΛΞΠΣΥΦΨΩ"))
+_LATEX_LETTER = re.compile(r"\\(" + "|".join(sorted(_LATEX_LETTERS, key=len, reverse=True)) + r")(?![A-Za-z])(\{\})?")
+_LATEX_ESCAPES = {"\\textbackslash": "\\", "\\textasciitilde": "~", "\\&": "&", "\\%": "%", "\\_": "_", "\\$": "$",
+                  "\\#": "#", "\\{": "{", "\\}": "}"}
+_LIGATURES = (("---", "—"), ("--", "–"), ("``", "“"), ("''", "”"))
+_MATH = re.compile(r"(?<!\\)\$[^$]+(?<!\\)\$")
 
 
 def strip_latex(text: str) -> str:
-    """Plain Unicode from light LaTeX: accents (\\"o → ö), commands dropped, braces and math $ removed."""
+    """Plain Unicode from LaTeX, in linear time: accents (\\"o → ö), letters (\\ss → ß), escapes (\\% → %),
+    ligatures (-- → –; an empty group -{}- breaks one), other commands dropped, braces removed, inline math
+    ($\\alpha$) kept verbatim."""
+    out, last = [], 0
+    for m in _MATH.finditer(text):
+        out += [_strip_latex_text(text[last:m.start()]), m.group(0)]
+        last = m.end()
+    out.append(_strip_latex_text(text[last:]))
+    return re.sub(r"\s+", " ", "".join(out)).strip()
 
+
+def _strip_latex_text(text: str) -> str:
     def accent(m: re.Match) -> str:
-        mark = _ACCENT_MARKS.get(m.group(0)[1])
-        return unicodedata.normalize("NFC", m.group(1) + mark) if mark else m.group(1)
+        cmd, letter = m.group(1) or m.group(3), m.group(2) or m.group(4) or m.group(5)
+        return unicodedata.normalize("NFC", letter + _ACCENT_MARKS[cmd])
 
     t = _LATEX_ACCENT.sub(accent, text)
-    t = t.replace("\\&", "&").replace("\\%", "%").replace("\\_", "_").replace("\\$", "$").replace("\\#", "#")
+    t = _LATEX_LETTER.sub(lambda m: _LATEX_LETTERS[m.group(1)], t)
+    kept = {}
+    for i, (esc, char) in enumerate(_LATEX_ESCAPES.items()):
+        marker = f"\x00{i}\x00"
+        if esc in t:
+            t = t.replace(esc, marker)
+            kept[marker] = char
+    for lig, char in _LIGATURES:  # before braces go, so the exporter's -{}- stays two hyphens
+        t = t.replace(lig, char)
     t = _LATEX_COMMAND.sub("", t)
     t = t.replace("{", "").replace("}", "").replace("$", "").replace("~", " ")
-    return re.sub(r"\s+", " ", t).strip()
+    for marker, char in kept.items():
+        t = t.replace(marker, char)
+    return t
 
 
 def normalize_title(title: str) -> str:

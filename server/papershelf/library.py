@@ -184,10 +184,14 @@ class Library:
         """Import one file."""
         path = Path(path)
         try:
-            data = path.read_bytes()
+            fmt, items = importers.parse_path(path, fmt)
         except OSError as e:
             return ImportReport(source=str(path), error=f"cannot read {path}: {e.strerror or e}")
-        return self.import_bytes(data, name=path.name, fmt=fmt, progress=progress)
+        except importers.FormatError as e:
+            return ImportReport(source=str(path), error=str(e))
+        report = self.import_items(items, source=path.name, progress=progress)
+        report.format = fmt
+        return report
 
     def save(self, record: Record) -> tuple[Paper, bool]:
         """Save one paper (from a page); returns it and whether it was new."""

@@ -432,7 +432,11 @@ class Store:
             return None
         if c.execute("SELECT 1 FROM papers WHERE id = ?", [ref]).fetchone():
             return ref
-        refs = [ids.format_identifier(s, v) for s, v in ids.parse_identifier(ref)]
+        pairs = ids.parse_identifier(ref)
+        for s, v in pairs:
+            if s == "id" and c.execute("SELECT 1 FROM papers WHERE id = ?", [v]).fetchone():
+                return v  # `id:<library id>` names the paper itself
+        refs = [ids.format_identifier(s, v) for s, v in pairs]
         if not refs:
             return None
         rows = dict(c.execute("SELECT ref, paper_id FROM identifiers WHERE ref IN (SELECT unnest(?))",

@@ -1,53 +1,129 @@
-"""Our own JSON Lines / JSON: objects with title, abstract, and optionally id, authors, year, arxiv_id, doi,
-url, tags, venue, identifiers (`scheme:value`). A JSON file may be one object, a list, or {"papers": [...]}.
+"""JSON and JSON Lines: our own records, and the JSON that OpenAlex, Semantic Scholar, Hugging Face and CSL
+exporters write. Containers are unwrapped (`results`, `data`, `papers`, a list, one object, one object per
+line); each object is mapped by its shape, so a file mixing shapes still imports.
+
+Our own shape: objects with title, abstract, and optionally id, authors, year, arxiv_id, doi, url, tags,
+venue, identifiers (`scheme:value`).
 """
 
 from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from ..models import Record
+from . import csljson, hf, openalex, s2
+
+# Checked in this order: the most specific shapes first; anything else is ours.
+SHAPES = {"openalex": openalex, "s2": s2, "hf": hf, "csljson": csljson}
+
+
+class _Bad(str):
+    """A reason, not an object (so a JSON string value is not mistaken for a failure)."""
 
 
 def sniff(text: str) -> bool:
     """Looks like JSON or JSON Lines."""
-    t = text.lstrip()
-    return t[:1] in ("{", "[")
+    return text.lstrip()[:1] in ("{", "[")
 
 
-def parse(text: str) -> Iterator[tuple[str, Record | str]]:
-    """Records from a JSON document or JSON Lines, one failure per unreadable line or object."""
-    t = text.strip()
-    try:
-        doc = json.loads(t)
-    except json.JSONDecodeError:
-        doc = None
-        lines_mode = True
-    else:
-        lines_mode = False
-    if lines_mode:
-        for n, line in enumerate(text.splitlines(), 1):
-            if not line.strip():
-                continue
-            try:
-                obj = json.loads(line)
-            except json.JSONDecodeError as e:
-                yield f"line {n}", f"not valid JSON ({e.msg} at column {e.colno})"
-                continue
-            yield f"line {n}", to_record(obj)
-        return
-    if isinstance(doc, dict) and isinstance(doc.get("papers"), list):
-        doc = doc["papers"]
+def shape_of(obj: Any) -> str:
+    """Which mapping an object needs."""
+    if isinstance(obj, dict):
+        for name, mod in SHAPES.items():
+            if mod.matches(obj):
+                return name
+    return "json"
+
+
+def _unwrap(doc: Any) -> Any:
+    """The list of papers inside an API response or export."""
     if isinstance(doc, dict):
-        yield "item 1", to_record(doc)
-    elif isinstance(doc, list):
+        if isinstance(doc.get("message"), dict):  # Crossref: {"status": "ok", "message": work or {"items": […]}}
+            doc = doc["message"]
+        for key in ("results", "data", "papers", "items"):
+            if isinstance(doc.get(key), list):
+                return doc[key]
+    return doc
+
+
+def objects(text: str) -> Iterator[tuple[str, Any]]:
+    """(position, object) of a JSON document or JSON Lines; what is not JSON comes as a _Bad reason."""
+    try:
+        doc = json.loads(text)
+    except json.JSONDecodeError as whole:
+        first = next((l for l in text.splitlines() if l.strip()), "")
+        try:
+            json.loads(first)
+        except json.JSONDecodeError:
+            yield f"line {whole.lineno}", _Bad(f"not valid JSON ({whole.msg} at line {whole.lineno}, "
+                                               f"column {whole.colno})")
+            return
+        yield from lines(text.splitlines())
+        return
+    doc = _unwrap(doc)
+    if isinstance(doc, list):
         for n, obj in enumerate(doc, 1):
-            yield f"item {n}", to_record(obj)
+            yield f"item {n}", obj
     else:
-        yield "document", "a JSON document of papers must be an object or a list of objects"
+        yield "item 1", doc
+
+
+def lines(stream: Iterable[str]) -> Iterator[tuple[str, Any]]:
+    """(position, object) of JSON Lines, read one line at a time (bounded memory for big files)."""
+    for n, line in enumerate(stream, 1):
+        if line is None:
+            yield f"line {n}", _Bad("not valid UTF-8 text")
+            continue
+        if not line.strip():
+            continue
+        try:
+            yield f"line {n}", json.loads(line)
+        except json.JSONDecodeError as e:
+            yield f"line {n}", _Bad(f"not valid JSON ({e.msg} at column {e.colno})")
+
+
+def is_json_lines(head: str) -> bool:
+    """The first non-empty line is a whole JSON object (so the file can be read a line at a time)."""
+    first = next((l for l in head.splitlines() if l.strip()), "")
+    try:
+        return isinstance(json.loads(first), dict)
+    except json.JSONDecodeError:
+        return False
+
+
+def detect(text: str) -> str:
+    """The shape of the first object (the format reported for the file)."""
+    for _, obj in objects(text[:2_000_000] if len(text) > 2_000_000 else text):
+        if isinstance(obj, dict):
+            return shape_of(obj)
+    return "json"
+
+
+def records(items: Iterable[tuple[str, Any]], fmt: str | None = None) -> Iterator[tuple[str, Record | str]]:
+    """Objects → Records (by their own shape, or all by `fmt`)."""
+    for pos, obj in items:
+        if isinstance(obj, _Bad):
+            yield pos, str(obj)
+            continue
+        if obj is None:
+            yield pos, "null (an id the source did not find)"
+            continue
+        if not isinstance(obj, dict):
+            yield pos, "expected a JSON object"
+            continue
+        shape = fmt if fmt in SHAPES else (shape_of(obj) if fmt is None else "json")
+        try:
+            yield pos, SHAPES[shape].to_record(obj) if shape in SHAPES else to_record(obj)
+        except (AttributeError, TypeError, ValueError, KeyError) as e:
+            yield pos, f"unexpected {shape} record: {type(e).__name__}: {e}"
+
+
+def parse(text: str, fmt: str | None = None) -> Iterator[tuple[str, Record | str]]:
+    """Records from a JSON document or JSON Lines text."""
+    return records(objects(text), fmt)
 
 
 def _authors(value: Any) -> list[str]:
@@ -80,12 +156,10 @@ def _year(value: Any) -> int | None:
     return int(m.group(1))
 
 
-def to_record(obj: Any) -> Record | str:
-    """One JSON object → Record, or the reason it is not one."""
-    if not isinstance(obj, dict):
-        return "expected a JSON object"
+def to_record(obj: dict) -> Record | str:
+    """One object of our own shape → Record, or the reason it is not one."""
     title = obj.get("title")
-    if isinstance(title, list):  # CSL-ish shapes put the title in a one-element list
+    if isinstance(title, list):
         title = title[0] if title else ""
     if not isinstance(title, str) or not title.strip():
         return "record has no title"

@@ -1,0 +1,112 @@
+// The service worker: the only part of the extension that talks to the papershelf server. Content scripts
+// and the popup send it messages; it fetches http://127.0.0.1:PORT with the pairing token. (A content
+// script's own fetch would carry the page's origin, which the server rightly refuses.)
+export const DEFAULTS = { serverUrl: "http://127.0.0.1:8765", token: "", sites: {}, relatedCount: 5, minScore: 0, panel: true };
+
+async function settings() {
+  return chrome.storage.local.get(DEFAULTS);
+}
+
+// → {ok, status, data} or {state: "offline" | "unpaired", ...}
+async function api(path, { method = "GET", body } = {}) {
+  const s = await settings();
+  if (!s.token) return { state: "unpaired" };
+  let r;
+  try {
+    r = await fetch(s.serverUrl.replace(/\/$/, "") + path, {
+      method,
+      headers: { Authorization: `Bearer ${s.token}`, ...(body ? { "Content-Type": "application/json" } : {}) },
+      body: body ? JSON.stringify(body) : undefined,
+    });
+  } catch (e) {
+    return { state: "offline", error: String(e) };
+  }
+  if (r.status === 401) return { state: "unpaired" };
+  let data = null;
+  try { data = await r.json(); } catch { /* empty body */ }
+  if (!r.ok) return { state: "error", status: r.status, error: (data && data.detail) || `HTTP ${r.status}` };
+  return { ok: true, data };
+}
+
+const keep = (related, minScore) => (related || []).filter((h) => h.score >= (minScore || 0));
+
+async function lookup(paper, k) {
+  const s = await settings();
+  const q = new URLSearchParams({ k: String(k || s.relatedCount) });
+  for (const id of paper.ids || []) q.append("ref", id);
+  if (paper.url) q.set("url", paper.url);
+  if (paper.title) q.set("title", paper.title.slice(0, 900));
+  const r = await api(`/api/lookup?${q}`);
+  if (!r.ok) return r;
+  if (r.data.found) return { state: "in-library", paper: r.data.paper, related: keep(r.data.related, s.minScore) };
+  // Not in the library: what in the library is related to it, from its title and abstract.
+  let related = [];
+  if (r.data.library_size > 0 && (paper.title || paper.abstract)) {
+    const rel = await api("/api/related", { method: "POST",
+      body: { title: (paper.title || "").slice(0, 2000), abstract: (paper.abstract || "").slice(0, 50000), k: Number(k || s.relatedCount) } });
+    if (rel.ok) related = keep(rel.data, s.minScore);
+  }
+  return { state: "not-in-library", related, librarySize: r.data.library_size };
+}
+
+async function save(paper) {
+  const r = await api("/api/papers", { method: "POST", body: {
+    title: paper.title.slice(0, 2000), abstract: (paper.abstract || "").slice(0, 50000),
+    authors: (paper.authors || []).slice(0, 2000).map((a) => a.slice(0, 500)),
+    identifiers: (paper.ids || []).slice(0, 100), url: (paper.url || "").slice(0, 4000) } });
+  if (!r.ok) return r;
+  const after = await lookup({ ...paper, ids: [`id:${r.data.paper.id}`, ...(paper.ids || [])] });
+  return after.state === "in-library" ? after : { state: "in-library", paper: r.data.paper, related: [] };
+}
+
+const handlers = {
+  lookup: (m) => lookup(m.paper, m.k),
+  save: (m) => save(m.paper),
+  remove: async (m) => {
+    const r = await api(`/api/papers/${encodeURIComponent(m.id)}`, { method: "DELETE" });
+    return r.ok ? { state: "removed" } : r;
+  },
+  batch: async (m) => {
+    const r = await api("/api/lookup/batch", { method: "POST", body: { ids: m.ids.slice(0, 200) } });
+    return r.ok ? r.data : r;
+  },
+  search: async (m) => {
+    const r = await api(`/api/search?${new URLSearchParams({ q: m.q.slice(0, 500), k: "20" })}`);
+    return r.ok ? { state: "ok", hits: r.data } : r;
+  },
+  relatedText: async (m) => {
+    const s = await settings();
+    const r = await api("/api/related", { method: "POST", body: { title: "", abstract: m.text.slice(0, 50000), k: Number(m.k || s.relatedCount * 2) } });
+    return r.ok ? { state: "ok", hits: keep(r.data, s.minScore) } : r;
+  },
+  status: async () => {
+    const s = await settings();
+    try {
+      const h = await fetch(s.serverUrl.replace(/\/$/, "") + "/api/health");
+      if (!h.ok) return { state: "offline" };
+    } catch { return { state: "offline" }; }
+    const r = await api("/api/stats");
+    return r.ok ? { state: "ok", stats: r.data.stats } : r;
+  },
+  openOptions: async () => { await chrome.runtime.openOptionsPage(); return { ok: true }; },
+};
+
+chrome.runtime.onMessage.addListener((msg, _sender, reply) => {
+  const h = handlers[msg && msg.type];
+  if (!h) return false;
+  h(msg).then(reply, (e) => reply({ state: "error", error: String(e) }));
+  return true; // answered asynchronously
+});
+
+chrome.runtime.onInstalled.addListener(() => {
+  chrome.contextMenus.create({ id: "papershelf-related", title: "Find related papers in my library", contexts: ["selection"] });
+});
+
+chrome.contextMenus.onClicked.addListener((info) => {
+  if (info.menuItemId === "papershelf-related" && info.selectionText) {
+    chrome.tabs.create({ url: chrome.runtime.getURL(`related.html?text=${encodeURIComponent(info.selectionText.slice(0, 5000))}`) });
+  }
+});
+
+// For tests and the options page: what the worker would do with a selection.
+globalThis.papershelfHandlers = handlers;

@@ -1,0 +1,43 @@
+// Shared by the popup and the related page: message the worker, render a list of papers.
+export const ask = (msg) => chrome.runtime.sendMessage(msg);
+
+export function el(tag, attrs = {}, ...children) {
+  const e = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) {
+    if (k.startsWith("on")) e.addEventListener(k.slice(2), v); else if (v !== undefined && v !== null) e.setAttribute(k, v);
+  }
+  for (const c of children.flat()) if (c !== null && c !== undefined) e.append(c.nodeType ? c : String(c));
+  return e;
+}
+
+export function link(p) {
+  if (p.url) return p.url;
+  const ax = (p.identifiers || []).find((i) => i.startsWith("arxiv:"));
+  if (ax) return `https://arxiv.org/abs/${ax.slice(6)}`;
+  const doi = (p.identifiers || []).find((i) => i.startsWith("doi:"));
+  return doi ? `https://doi.org/${doi.slice(4)}` : null;
+}
+
+export function hitItem(h) {
+  const p = h.paper || h;
+  const href = link(p);
+  const a = (p.authors || []);
+  return el("li", { "data-paper-id": h.id },
+    href ? el("a", { href, target: "_blank", rel: "noopener" }, h.title) : h.title,
+    el("div", { class: "why" }, [a.length > 3 ? `${a.slice(0, 3).join(", ")} et al.` : a.join(", "), p.year].filter(Boolean).join(" · ")),
+    el("div", { class: "why" }, `${h.score.toFixed(2)}`, h.why && h.why.length ? ` · ${h.why.join(", ")}` : "",
+      h.matched ? ` · ${h.matched.join(" + ")}` : ""));
+}
+
+// What to say when the server cannot answer.
+export function problem(res) {
+  if (res.state === "offline") {
+    return el("p", { class: "problem" }, el("span", { class: "badge off" }, "server not running"), " Start it with ",
+      el("code", {}, "make serve"), " or ", el("code", {}, "papershelf serve"), ", then reopen this.");
+  }
+  if (res.state === "unpaired") {
+    return el("p", { class: "problem" }, el("span", { class: "badge off" }, "not paired"), " Paste the token that ",
+      el("code", {}, "papershelf token"), " prints into the ", el("a", { href: "options.html", target: "_blank" }, "options"), ".");
+  }
+  return el("p", { class: "problem" }, res.error || "Something went wrong.");
+}

@@ -1,0 +1,144 @@
+// The injected UI: one element, #papershelf-root, holding an open shadow root, so the page's CSS cannot
+// reach in and ours cannot leak out. data-state says what the panel shows: loading, in-library,
+// not-in-library, offline, unpaired.
+(() => {
+  const papershelf = globalThis.papershelf;
+
+  const STYLE = `
+    :host { all: initial; position: fixed; right: 16px; bottom: 16px; z-index: 2147483647; }
+    * { box-sizing: border-box; font-family: system-ui, -apple-system, "Segoe UI", sans-serif; }
+    .card { width: 360px; max-height: 70vh; overflow: auto; background: #fff; color: #1d1d1f; border: 1px solid #d9d9e0;
+            border-radius: 10px; box-shadow: 0 6px 24px rgba(0,0,0,.15); font-size: 13px; line-height: 1.4; }
+    header { display: flex; align-items: center; gap: 8px; padding: 8px 10px; border-bottom: 1px solid #eee; }
+    header .brand { font-weight: 700; font-size: 12px; color: #2f5fd0; }
+    header .spacer { flex: 1; }
+    button { font: inherit; font-size: 12px; border: 1px solid #c9d3f0; background: #f3f6fe; color: #2f5fd0;
+             border-radius: 6px; padding: 3px 9px; cursor: pointer; }
+    button.icon { border: 0; background: none; color: #888; padding: 0 4px; font-size: 15px; }
+    .badge { display: inline-block; border-radius: 999px; padding: 2px 9px; font-size: 12px; font-weight: 600; }
+    .badge.in { background: #e6f4ea; color: #1e7b34; }
+    .badge.off { background: #fdecea; color: #b3261e; }
+    .status { padding: 8px 10px; color: #555; }
+    .status code { background: #f2f2f5; padding: 0 3px; border-radius: 3px; }
+    .tags span { background: #eef2fb; color: #2f5fd0; border-radius: 4px; padding: 0 5px; margin-right: 4px; font-size: 11px; }
+    h4 { margin: 6px 10px 4px; font-size: 11px; text-transform: uppercase; letter-spacing: .05em; color: #777; }
+    ol { margin: 0; padding: 0 10px 8px 28px; }
+    li { margin: 0 0 8px; }
+    li a { color: #1d1d1f; text-decoration: none; font-weight: 600; }
+    li a:hover { color: #2f5fd0; text-decoration: underline; }
+    .meta, .why { color: #6b6b73; font-size: 11.5px; }
+    .bar { display: inline-block; height: 5px; border-radius: 3px; background: #2f5fd0; vertical-align: middle; margin-right: 5px; }
+    .collapsed .body { display: none; }
+  `;
+
+  function el(tag, attrs = {}, ...children) {
+    const e = document.createElement(tag);
+    for (const [k, v] of Object.entries(attrs)) {
+      if (k.startsWith("on")) e.addEventListener(k.slice(2), v);
+      else if (v !== undefined && v !== null && v !== false) e.setAttribute(k, v);
+    }
+    for (const c of children.flat()) if (c !== null && c !== undefined && c !== false) e.append(c.nodeType ? c : String(c));
+    return e;
+  }
+
+  function paperLink(p) {
+    if (p.url) return p.url;
+    const ids = p.identifiers || [];
+    const ax = ids.find((i) => i.startsWith("arxiv:"));
+    if (ax) return `https://arxiv.org/abs/${ax.slice(6)}`;
+    const doi = ids.find((i) => i.startsWith("doi:"));
+    if (doi) return `https://doi.org/${doi.slice(4)}`;
+    return null;
+  }
+
+  function byline(p) {
+    const a = p.authors || [];
+    const authors = a.length > 3 ? `${a.slice(0, 3).join(", ")} et al.` : a.join(", ");
+    return [authors, p.year].filter(Boolean).join(" · ");
+  }
+
+  class Panel {
+    constructor() {
+      document.getElementById("papershelf-root")?.remove();
+      this.host = el("div", { id: "papershelf-root", "data-state": "loading" });
+      this.root = this.host.attachShadow({ mode: "open" });
+      this.root.append(el("style", {}, STYLE));
+      this.card = el("div", { class: "card", part: "card" });
+      this.root.append(this.card);
+      (document.body || document.documentElement).append(this.host);
+      this.render({ state: "loading" });
+    }
+
+    remove() { this.host.remove(); }
+
+    header(...middle) {
+      return el("header", {}, el("span", { class: "brand" }, "papershelf"), ...middle, el("span", { class: "spacer" }),
+        el("button", { class: "icon", title: "Collapse", "aria-label": "Collapse", onclick: () => this.card.classList.toggle("collapsed") }, "–"),
+        el("button", { class: "icon", title: "Close", "aria-label": "Close", onclick: () => this.remove() }, "×"));
+    }
+
+    relatedList(related, empty) {
+      if (!related || !related.length) return el("div", { class: "status empty" }, empty);
+      return el("ol", { class: "related" }, related.map((h) => {
+        const p = h.paper || h;
+        const href = paperLink(p);
+        return el("li", { "data-paper-id": h.id },
+          href ? el("a", { href, target: "_blank", rel: "noopener" }, h.title) : el("span", {}, h.title),
+          el("div", { class: "meta" }, byline(p)),
+          el("div", { class: "why" }, el("span", { class: "bar", style: `width:${Math.max(4, Math.round(h.score * 80))}px` }),
+            `${h.score.toFixed(2)}`, h.why && h.why.length ? ` · ${h.why.join(", ")}` : ""));
+      }));
+    }
+
+    render(view) {
+      this.host.dataset.state = view.state;
+      this.view = view;
+      const body = [];
+      let middle = [];
+      if (view.state === "loading") {
+        body.push(el("div", { class: "status" }, "Looking in your library…"));
+      } else if (view.state === "offline") {
+        middle = [el("span", { class: "badge off" }, "offline")];
+        body.push(el("div", { class: "status" }, "Your papershelf server is not running. Start it with ",
+          el("code", {}, "make serve"), " or ", el("code", {}, "papershelf serve"), "."));
+      } else if (view.state === "unpaired") {
+        middle = [el("span", { class: "badge off" }, "not paired")];
+        body.push(el("div", { class: "status" }, "Pair the extension: paste the token that ", el("code", {}, "papershelf token"),
+          " prints into the extension's options. ",
+          el("button", { onclick: () => chrome.runtime.sendMessage({ type: "openOptions" }) }, "Open options")));
+      } else if (view.state === "in-library") {
+        const p = view.paper;
+        const added = p.added_at ? new Date(p.added_at).toLocaleDateString() : "";
+        middle = [el("span", { class: "badge in", title: `library id ${p.id}` }, "In your library")];
+        body.push(el("div", { class: "status" }, added ? `Added ${added}` : "",
+          p.tags && p.tags.length ? el("span", { class: "tags" }, " ", p.tags.map((t) => el("span", {}, t))) : ""));
+        body.push(el("h4", {}, "Related in your library"));
+        body.push(this.relatedList(view.related, "Nothing else in your library is related yet."));
+      } else if (view.state === "not-in-library") {
+        middle = [el("button", { class: "save", onclick: () => view.onSave && view.onSave() }, view.saving ? "Saving…" : "Save to library")];
+        if (view.error) body.push(el("div", { class: "status error" }, view.error));
+        body.push(el("h4", {}, "Related in your library"));
+        body.push(this.relatedList(view.related, view.librarySize === 0
+          ? "Your library is empty: save this paper to start it."
+          : "Nothing in your library is related to this paper."));
+      }
+      this.card.replaceChildren(this.header(...middle), el("div", { class: "body" }, body));
+    }
+  }
+
+  // A small mark next to a listing entry that is in the library (its own shadow root, like the panel).
+  function markEntry(anchor, hit) {
+    if (anchor.parentElement?.querySelector(":scope > papershelf-mark")) return;
+    const mark = document.createElement("papershelf-mark");
+    mark.dataset.paperId = hit.id;
+    mark.title = `In your papershelf library: ${hit.title}`;
+    const root = mark.attachShadow({ mode: "open" });
+    root.append(el("style", {}, `:host { all: initial; display: inline-block; margin-left: 6px; vertical-align: middle; }
+      span { font: 600 11px system-ui, sans-serif; color: #1e7b34; background: #e6f4ea; border-radius: 999px; padding: 1px 7px; }`),
+    el("span", {}, "✓ in library"));
+    anchor.after(mark);
+  }
+
+  papershelf.Panel = Panel;
+  papershelf.markEntry = markEntry;
+})();

@@ -1,0 +1,61 @@
+// The popup: is the server there, what is this page's paper, save/remove it, its related papers, and a
+// search box over the whole library.
+import { ask, el, hitItem, problem } from "./common.js";
+
+const $ = (s) => document.querySelector(s);
+
+async function currentPaper() {
+  const [tab] = await chrome.tabs.query({ active: true, currentWindow: true });
+  if (!tab) return null;
+  try {
+    const r = await chrome.tabs.sendMessage(tab.id, { type: "current" });
+    return r && r.paper;
+  } catch { return null; } // no content script on this page (chrome://, the web store, …)
+}
+
+function renderPage(paper, res) {
+  const page = $("#page");
+  if (!paper) { page.replaceChildren(el("p", { class: "muted" }, "No paper found on this page.")); return; }
+  const title = el("div", {}, el("b", {}, paper.title));
+  if (res.state === "in-library") {
+    page.replaceChildren(title, el("p", {}, el("span", { class: "badge in" }, "In your library"), " ",
+      el("button", { id: "remove", onclick: async () => { await ask({ type: "remove", id: res.paper.id }); refresh(); } }, "Remove")),
+    el("h4", {}, "Related in your library"), el("ol", { id: "related" }, res.related.map(hitItem)));
+  } else if (res.state === "not-in-library") {
+    page.replaceChildren(title, el("p", {}, el("button", { id: "save", onclick: async (e) => {
+      e.target.textContent = "Saving…"; await ask({ type: "save", paper }); refresh();
+    } }, "Save to library")), el("h4", {}, "Related in your library"),
+    res.related.length ? el("ol", { id: "related" }, res.related.map(hitItem)) : el("p", { class: "muted" }, "Nothing related in your library."));
+  } else {
+    page.replaceChildren(problem(res));
+  }
+  chrome.tabs.query({ active: true, currentWindow: true }).then(([tab]) => tab && chrome.tabs.sendMessage(tab.id, { type: "refresh" }).catch(() => {}));
+}
+
+async function refresh() {
+  const status = await ask({ type: "status" });
+  const state = $("#state");
+  state.dataset.state = status.state === "ok" ? "ok" : status.state;
+  if (status.state !== "ok") {
+    state.replaceChildren(problem(status));
+    $("#page").replaceChildren();
+    $("#search-form").hidden = true;
+    return;
+  }
+  $("#search-form").hidden = false;
+  state.replaceChildren(el("p", { class: "muted" }, `${status.stats.papers} papers in your library`,
+    status.stats.pending ? `, ${status.stats.pending} being embedded` : ""));
+  const paper = await currentPaper();
+  renderPage(paper, paper ? await ask({ type: "lookup", paper }) : null);
+}
+
+$("#search-form").addEventListener("submit", async (e) => {
+  e.preventDefault();
+  const q = $("#q").value.trim();
+  if (!q) return;
+  const res = await ask({ type: "search", q });
+  $("#results").replaceChildren(...(res.state === "ok" ? (res.hits.length ? res.hits.map(hitItem) : [el("li", { class: "muted" }, "No match.")]) : [problem(res)]));
+});
+$("#options").addEventListener("click", (e) => { e.preventDefault(); chrome.runtime.openOptionsPage(); });
+ask({ type: "status" }); // wakes the worker
+refresh();

@@ -1,0 +1,156 @@
+"""Bad input never crashes an importer, never writes half a record, and gets a clear answer; big files are
+streamed with bounded memory."""
+
+import json
+import random
+import resource
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from conftest import FIXTURES, SHARED, papershelf_cmd, run_cli
+from papershelf import importers
+from papershelf.library import Library
+from papershelf.models import Record
+
+SEEDS = [FIXTURES / "zotero.bib", FIXTURES / "biblatex.bib", FIXTURES / "zotero.ris", FIXTURES / "mixed.jsonl",
+         SHARED / "pages" / "arxiv" / "api_query_all_transformer_cat_cs.LG_2026-06-14.xml",
+         SHARED / "pages" / "openalex" / "works_doi_10.1073_pnas.1414271111.json",
+         SHARED / "pages" / "semanticscholar" / "graph_v1_paper_batch_full_fields.json",
+         SHARED / "pages" / "acm" / "acm-export-csl_10.1145_3371158.3371232.json"]
+
+
+def check_items(data: bytes, name: str = "x") -> None:
+    """The importer contract: FormatError for unreadable input, else (position, Record | reason) items."""
+    try:
+        fmt, items = importers.parse(data, name)
+    except importers.FormatError:
+        return
+    assert fmt in importers.FORMATS
+    for pos, item in items:
+        assert isinstance(pos, str) and pos
+        assert isinstance(item, (Record, str))
+        if isinstance(item, Record):
+            assert isinstance(item.title, str)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.binary(max_size=2000))
+def test_random_bytes_never_crash_a_parser(data):
+    check_items(data)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(max_size=2000))
+def test_random_text_never_crashes_a_parser(text):
+    check_items(text.encode())
+
+
+@st.composite
+def mutated(draw):
+    """A real file with random bytes deleted, inserted, duplicated or cut off."""
+    data = bytearray(draw(st.sampled_from(SEEDS)).read_bytes())
+    for _ in range(draw(st.integers(1, 8))):
+        op = draw(st.sampled_from(["delete", "insert", "dup", "truncate"]))
+        i = draw(st.integers(0, max(len(data) - 1, 0)))
+        if op == "delete":
+            del data[i:i + draw(st.integers(1, 50))]
+        elif op == "insert":
+            data[i:i] = draw(st.sampled_from([b"{", b"}", b"@", b'"', b",", b"\n", b"TY  - ", b"ER  - \n", b"\\",
+                                              b"<entry>", b"]", b"null", b"\xff", b"%", b"\x00"]))
+        elif op == "dup":
+            data[i:i] = data[i:i + draw(st.integers(1, 400))]
+        else:
+            data = data[:i]
+    return bytes(data)
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(mutated())
+def test_mutated_real_files_import_or_report(data):
+    check_items(data)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow,
+                                                                  HealthCheck.function_scoped_fixture])
+@given(st.lists(mutated(), min_size=1, max_size=4))
+def test_mutated_imports_never_write_half_a_record(tmp_path_factory, files):
+    lib = Library(tmp_path_factory.mktemp("prop"))
+    try:
+        for n, data in enumerate(files):
+            report = lib.import_bytes(data, f"f{n}")
+            assert report.error or report.format
+        assert lib.store.integrity() == []
+        for p in lib.store.iter_papers():
+            assert p.title.strip() and p.id
+    finally:
+        lib.close()
+
+
+def test_invalid_utf8_in_a_big_json_lines_file_fails_that_line_only(tmp_path, empty_lib):
+    path = tmp_path / "big.jsonl"
+    lines = [json.dumps({"title": f"Paper {i} of a long export", "abstract": "a" * 1000}) + "\n" for i in range(800)]
+    path.write_bytes("".join(lines[:400]).encode() + b'{"title": "caf\xe9"}\n' + "".join(lines[400:]).encode())
+    report = empty_lib.import_path(path)
+    assert len(report.added) == 800 and [(f.position, f.reason) for f in report.failed] == [
+        ("line 401", "not valid UTF-8 text")]
+
+
+def test_invalid_utf8_in_a_big_bibtex_file_keeps_everything_before_it(tmp_path, empty_lib):
+    path = tmp_path / "big.bib"
+    entries = [f"@article{{k{i},\n  title = {{Paper {i} of a long export}},\n  abstract = {{{'a ' * 400}}}\n}}\n"
+               for i in range(400)]
+    path.write_bytes("".join(entries).encode() + b"@article{bad, title = {caf\xe9}}\n" + "".join(entries).encode())
+    report = empty_lib.import_path(path)
+    assert len(report.added) == 400 and "line 1601 is not valid UTF-8" in report.error
+    assert empty_lib.stats().papers == 400
+
+
+def test_unknown_format_names_the_formats_we_read(empty_lib):
+    report = empty_lib.import_bytes(b"Name,Title\nA,B\n", "table.csv")
+    for word in ("BibTeX", "RIS", "CSL-JSON", "OpenAlex", "Semantic Scholar", "Hugging Face", "arXiv"):
+        assert word in report.error
+
+
+def _bibtex_of_size(path: Path, megabytes: int) -> int:
+    """Write a realistic BibTeX file of about that size; return the number of entries."""
+    rng = random.Random(0)
+    words = [w for line in (SHARED / "eval" / "citeseer" / "corpus.jsonl").read_text().splitlines()[:300]
+             for w in json.loads(line)["text"].split() if w.isalpha()]  # valid BibTeX: no stray { } % @
+    n = 0
+    with open(path, "w") as f:
+        while f.tell() < megabytes << 20:
+            abstract = " ".join(rng.choices(words, k=3000))  # long abstracts: few entries, many bytes
+            f.write(f"@article{{k{n},\n  title = {{{' '.join(rng.choices(words, k=9))} {n}}},\n"
+                    f"  author = {{Author, A. and Writer, B.}},\n  year = {{{1990 + n % 30}}},\n"
+                    f"  abstract = {{{abstract}}}\n}}\n\n")
+            n += 1
+    return n
+
+
+def _peak_rss_mb_of(cmd: list[str]) -> tuple[float, subprocess.CompletedProcess]:
+    code = ("import resource, subprocess, sys, json\n"
+            "p = subprocess.run(sys.argv[1:], capture_output=True, text=True)\n"
+            "print(json.dumps({'rc': p.returncode, 'out': p.stdout, 'err': p.stderr[-2000:],"
+            " 'rss': resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss}))")
+    r = subprocess.run([sys.executable, "-c", code, *cmd], capture_output=True, text=True, timeout=1800)
+    d = json.loads(r.stdout)
+    return d["rss"] / 1024, subprocess.CompletedProcess(cmd, d["rc"], d["out"], d["err"])
+
+
+def test_a_200_mb_bibtex_file_streams_with_bounded_memory(tmp_path):
+    """Peak memory of importing 200 MB is close to that of 20 MB: the file is never held whole."""
+    small, big = tmp_path / "small.bib", tmp_path / "big.bib"
+    n_small, n_big = _bibtex_of_size(small, 20), _bibtex_of_size(big, 200)
+    rss_small, p_small = _peak_rss_mb_of([*papershelf_cmd(), "import", str(small), "--no-wait", "--json",
+                                          "--home", str(tmp_path / "h-small")])
+    rss_big, p_big = _peak_rss_mb_of([*papershelf_cmd(), "import", str(big), "--no-wait", "--json",
+                                      "--home", str(tmp_path / "h-big")])
+    assert p_small.returncode == 0 and p_big.returncode == 0, p_big.stderr
+    assert json.loads(p_big.stdout)["added"] == n_big and json.loads(p_small.stdout)["added"] == n_small
+    print(f"\npeak RSS: 20 MB file {rss_small:.0f} MB, 200 MB file {rss_big:.0f} MB ({n_big} entries)")
+    assert rss_big < rss_small + 400, (rss_small, rss_big)  # not +180 MB of file, let alone a parsed copy
