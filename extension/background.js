@@ -67,7 +67,9 @@ const handlers = {
     return r.ok ? { state: "removed" } : r;
   },
   batch: async (m) => {
-    const r = await api("/api/lookup/batch", { method: "POST", body: { ids: m.ids.slice(0, 200) } });
+    const ids = m.ids.slice(0, 200);
+    const titles = Object.fromEntries(Object.entries(m.titles || {}).filter(([k]) => ids.includes(k)).map(([k, t]) => [k, t.slice(0, 1000)]));
+    const r = await api("/api/lookup/batch", { method: "POST", body: { ids, titles } });
     return r.ok ? r.data : r;
   },
   search: async (m) => {

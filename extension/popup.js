@@ -4,8 +4,16 @@ import { ask, el, hitItem, problem } from "./common.js";
 
 const $ = (s) => document.querySelector(s);
 
-async function currentPaper() {
+// The tab the popup is about: the active one, or ?tab=ID when the popup is opened as a page for a tab.
+async function targetTab() {
+  const id = Number(new URLSearchParams(location.search).get("tab"));
+  if (id) return chrome.tabs.get(id).catch(() => null);
   const [tab] = await chrome.tabs.query({ active: true, currentWindow: true });
+  return tab || null;
+}
+
+async function currentPaper() {
+  const tab = await targetTab();
   if (!tab) return null;
   try {
     const r = await chrome.tabs.sendMessage(tab.id, { type: "current" });
@@ -29,7 +37,7 @@ function renderPage(paper, res) {
   } else {
     page.replaceChildren(problem(res));
   }
-  chrome.tabs.query({ active: true, currentWindow: true }).then(([tab]) => tab && chrome.tabs.sendMessage(tab.id, { type: "refresh" }).catch(() => {}));
+  targetTab().then((tab) => tab && chrome.tabs.sendMessage(tab.id, { type: "refresh" }).catch(() => {}));
 }
 
 async function refresh() {

@@ -90,7 +90,9 @@ const papershelf = globalThis.papershelf || (globalThis.papershelf = {});
         const out = [];
         for (const a of doc.querySelectorAll('dt a[title="Abstract"], li.arxiv-result p.list-title a[href*="/abs/"]')) {
           const id = arxivId(a.getAttribute("href") || a.textContent);
-          if (id) out.push({ ids: [`arxiv:${id}`], anchor: a });
+          const dd = a.closest("dt")?.nextElementSibling;
+          const title = text(dd?.querySelector(".list-title") || a.closest("li")?.querySelector("p.title")).replace(/^Title:\s*/, "");
+          if (id) out.push({ ids: [`arxiv:${id}`], title, anchor: a });
         }
         return out;
       },
@@ -126,7 +128,7 @@ const papershelf = globalThis.papershelf || (globalThis.papershelf = {});
           if (!id || seen.has(id)) continue;
           seen.add(id);
           const heading = link.querySelector("h3") || (link.closest("article") || link).querySelector("h3") || link;
-          out.push({ ids: [`arxiv:${id}`], anchor: heading });
+          out.push({ ids: [`arxiv:${id}`], title: text(heading), anchor: heading });
         }
         return out;
       },

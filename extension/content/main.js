@@ -19,6 +19,7 @@
     current = paper;
     if (!opts.panel) return;
     panel = panel && panel.host.isConnected ? panel : new papershelf.Panel();
+    panel.host.dataset.paper = paper.ids[0] || paper.title;
     panel.render({ state: "loading" });
     const t0 = performance.now();
     const res = await ask({ type: "lookup", paper, k: opts.relatedCount });
@@ -39,7 +40,8 @@
   async function markListing(entries) {
     if (!entries.length) return;
     const ids = [...new Set(entries.flatMap((e) => e.ids))].slice(0, 200);
-    const res = await ask({ type: "batch", ids });
+    const titles = Object.fromEntries(entries.filter((e) => e.title).map((e) => [e.ids[0], e.title]));
+    const res = await ask({ type: "batch", ids, titles });
     if (!res || !res.results) return;
     for (const e of entries) {
       const hit = e.ids.map((i) => res.results[i]).find((r) => r && r.found);

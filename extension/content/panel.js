@@ -60,7 +60,13 @@
   class Panel {
     constructor() {
       document.getElementById("papershelf-root")?.remove();
-      this.host = el("div", { id: "papershelf-root", "data-state": "loading" });
+      // A custom element (page rules for div, section… miss it) placed with inline !important declarations,
+      // which win over any rule of the page's style sheets; inside, the shadow root keeps page CSS out.
+      this.host = el("papershelf-panel", { id: "papershelf-root", "data-state": "loading" });
+      for (const [k, v] of Object.entries({ all: "initial", display: "block", position: "fixed", right: "16px", bottom: "16px",
+        "z-index": "2147483647", visibility: "visible", opacity: "1", transform: "none", width: "auto", height: "auto" })) {
+        this.host.style.setProperty(k, v, "important");
+      }
       this.root = this.host.attachShadow({ mode: "open" });
       this.root.append(el("style", {}, STYLE));
       this.card = el("div", { class: "card", part: "card" });

@@ -101,6 +101,8 @@ class Lookup(msgspec.Struct):
 
 class BatchIn(msgspec.Struct, forbid_unknown_fields=True):
     ids: Annotated[list[Annotated[str, msgspec.Meta(max_length=500)]], msgspec.Meta(max_length=MAX_BATCH)]
+    # Optional titles by the same keys: a paper in the library without that identifier is found by title.
+    titles: Annotated[dict[str, Annotated[str, msgspec.Meta(max_length=1000)]], msgspec.Meta(max_length=MAX_BATCH)] = {}
 
 
 class BatchItem(msgspec.Struct):
@@ -338,6 +340,10 @@ class LookupController(Controller):
         out = {}
         for raw, refs in wanted.items():
             pid = next((found[r] for r in refs if r in found), None)
+            if pid is None and data.titles.get(raw):
+                pid = lib.store.find_by_title(data.titles[raw])
+                if pid:
+                    papers.update(lib.store.get_many([pid]))
             p = papers.get(pid) if pid else None
             if p is not None and p.deleted_at is None:
                 out[raw] = BatchItem(found=True, id=p.id, title=p.title)

@@ -20,9 +20,14 @@ from bm25s.stopwords import STOPWORDS_EN
 from .models import Filters
 
 _WORD = re.compile(r"(?u)\b[^\W\d_][\w\-]*[^\W_]\b|\b[^\W\d_]{2}\b")
-_STOP = set(STOPWORDS_EN) | {"paper", "propose", "proposed", "show", "using", "based", "also", "results",
-                             "approach", "method", "methods", "new", "however", "well", "two", "one", "use",
-                             "used", "present", "work", "can", "may", "et", "al", "via", "different"}
+# Words every abstract uses: they explain nothing about why two papers are related.
+_STOP = set(STOPWORDS_EN) | set("""paper papers propose proposed proposes show shows shown using based also results result
+    approach approaches method methods new however well two one three use used uses present presents work works can may
+    et al via different best better less more most over small large larger high higher low lower solely first second
+    significantly significant existing state art achieve achieves achieved demonstrate demonstrates experiments
+    experimental extensive effective effectively improve improves improved improvement performance novel various
+    several many much within across without between often while thus therefore furthermore moreover including
+    particular specific recent recently study studies english""".split())
 _stemmer = Stemmer.Stemmer("english")
 
 # Fusion for "related", chosen on the CiteSeer benchmark (bench/quality.py prints the alternatives):

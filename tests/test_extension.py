@@ -1,0 +1,418 @@
+"""The extension in real headless Chromium, against the real papershelf server: real (saved) pages served
+under their real host names over HTTPS, so the manifest's match patterns and the adapters meet what they
+meet in daily use. Screenshots go to tests/artifacts/."""
+
+import http.server
+import json
+import os
+import shutil
+import socketserver
+import ssl
+import statistics
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from conftest import SHARED, start_server
+from papershelf.pairing import EXTENSION_ID
+
+pw = pytest.importorskip("playwright.sync_api")  # installed by `make test` (the test extra)
+
+ROOT = Path(__file__).resolve().parent.parent
+EXT = ROOT / "extension"
+PAGES = Path(__file__).parent / "fixtures" / "pages"
+REAL = SHARED / "pages"
+ARTIFACTS = Path(__file__).parent / "artifacts"
+CHROMIUM = "/usr/lib/chromium/chromium"
+
+# (host, path) → file. Real saved pages where shared/ has one, hand-written ones (fixtures/pages) elsewhere.
+SITES = {
+    ("arxiv.org", "/abs/1706.03762"): REAL / "arxiv" / "arxiv.org-abs-1706.03762.html",
+    ("arxiv.org", "/abs/1706.03762v7"): REAL / "arxiv" / "arxiv.org-abs-1706.03762.html",
+    ("arxiv.org", "/list/gr-qc/new"): REAL / "arxiv" / "arxiv_list_gr-qc_new_2024-08.html",
+    ("huggingface.co", "/papers/2202.09368"): PAGES / "hf-paper.html",
+    ("huggingface.co", "/papers"): PAGES / "hf-daily.html",
+    ("openreview.net", "/forum"): PAGES / "openreview-forum.html",
+    ("aclanthology.org", "/2021.naacl-main.208/"): REAL / "acl" / "ACL_2021.naacl-main.208.html",
+    ("www.semanticscholar.org", "/paper/What%E2%80%99s-in-a-Meow-Prato-Previde-Cannas/0123456789abcdef0123456789abcdef01234567"):
+        REAL / "semanticscholar" / "s2_page_meow.html",
+    ("www.biorxiv.org", "/content/10.1101/2024.01.30.577970v1"): PAGES / "biorxiv.html",
+    ("link.springer.com", "/article/10.1007/s10924-010-0192-1"): REAL / "springer" / "SpringerLink_s10924-010-0192-1.html",
+    ("journals.example.org", "/dc-only"): PAGES / "dc-only.html",
+    ("proceedings.example.org", "/jsonld-only"): PAGES / "jsonld-only.html",
+    ("hostile.example.org", "/paper"): PAGES / "hostile.html",
+    ("blog.example.org", "/post"): None,  # an ordinary page: no paper, no panel
+}
+HOSTS = sorted({h for h, _ in SITES})
+
+
+@pytest.fixture(scope="module")
+def cert(tmp_path_factory) -> tuple[Path, Path]:
+    d = tmp_path_factory.mktemp("cert")
+    san = ",".join(f"DNS:{h}" for h in HOSTS)
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=arxiv.org",
+                    "-addext", f"subjectAltName={san}", "-keyout", str(d / "key.pem"), "-out", str(d / "cert.pem")],
+                   check=True, capture_output=True)
+    return d / "cert.pem", d / "key.pem"
+
+
+@pytest.fixture(scope="module")
+def sites(cert):
+    """One HTTPS server answering for every host name above (the browser maps them all to it)."""
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            host = self.headers.get("Host", "").split(":")[0]
+            path = self.path.split("?")[0]
+            f = SITES.get((host, path))
+            if f is None and (host, path) == ("blog.example.org", "/post"):
+                body = b"<!doctype html><title>A blog post</title><h1>My holiday</h1><p>Nothing academic.</p>"
+            elif f is None:
+                self.send_error(404)
+                return
+            else:
+                body = f.read_bytes()
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html; charset=utf-8")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *a):
+            pass
+
+    class Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
+        daemon_threads = True
+
+    httpd = Server(("127.0.0.1", 0), Handler)
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(*cert)
+    httpd.socket = ctx.wrap_socket(httpd.socket, server_side=True)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    yield httpd.server_address[1]
+    httpd.shutdown()
+
+
+@pytest.fixture(scope="module")
+def library(tmp_path_factory, sample_home):
+    """A real papershelf server over a copy of the sample library."""
+    home = tmp_path_factory.mktemp("ext") / "home"
+    shutil.copytree(sample_home, home, ignore=shutil.ignore_patterns("server.json", "cache"))
+    srv = start_server(home)
+    yield srv
+    srv.stop()
+
+
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory, sites):
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is missing: .ci/run installs Debian's chromium (apt-get install chromium)")
+    rules = ", ".join(f"MAP {h} 127.0.0.1:{sites}" for h in HOSTS) + ", MAP * ~NOTFOUND, EXCLUDE 127.0.0.1"
+    p = pw.sync_playwright().start()
+    ctx = p.chromium.launch_persistent_context(
+        str(tmp_path_factory.mktemp("profile")), headless=True, executable_path=CHROMIUM,
+        ignore_default_args=["--disable-extensions"], ignore_https_errors=True, viewport={"width": 1280, "height": 900},
+        args=["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+              "--disable-component-update", "--disable-sync", f"--disable-extensions-except={EXT}",
+              f"--load-extension={EXT}", f"--host-resolver-rules={rules}"])
+    yield ctx
+    ctx.close()
+    p.stop()
+
+
+def worker(ctx):
+    """The extension's service worker (MV3 workers stop when idle: look it up each time)."""
+    for sw in ctx.service_workers:
+        if sw.url.startswith(f"chrome-extension://{EXTENSION_ID}/"):
+            return sw
+    return ctx.wait_for_event("serviceworker", timeout=15000)
+
+
+def configure(ctx, **values):
+    worker(ctx).evaluate("v => chrome.storage.local.set(v)", values)
+
+
+@pytest.fixture
+def paired(browser, library):
+    configure(browser, serverUrl=library.url, token=library.token, sites={}, relatedCount=5, minScore=0)
+    return browser
+
+
+def visit(ctx, url: str, state: str | None = None, timeout: float = 15000):
+    page = ctx.new_page()
+    page.goto(url, wait_until="domcontentloaded")
+    if state:
+        page.wait_for_selector(f'#papershelf-root[data-state="{state}"]', state="attached", timeout=timeout)
+    return page
+
+
+def shot(page, name: str) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"))
+
+
+def related_ids(page) -> list[str]:
+    return page.evaluate("""() => [...document.getElementById('papershelf-root').shadowRoot
+        .querySelectorAll('li[data-paper-id]')].map(li => li.dataset.paperId)""")
+
+
+def shadow_click(page, selector: str) -> None:
+    page.evaluate(f"""() => document.getElementById('papershelf-root').shadowRoot.querySelector({json.dumps(selector)}).click()""")
+
+
+def lookup(library, **params):
+    with library.client() as c:
+        return c.get("/api/lookup", params={**params, "k": 0}).json()
+
+
+# -- the tests -------------------------------------------------------------------------------------------------
+def test_extension_id_is_the_one_the_server_allows(browser):
+    assert worker(browser).url.startswith(f"chrome-extension://{EXTENSION_ID}/")
+
+
+def test_arxiv_save_flow_flips_the_badge_and_stores_the_abstract(paired, library):
+    assert not lookup(library, arxiv="1706.03762")["found"]
+    page = visit(paired, "https://arxiv.org/abs/1706.03762", "not-in-library")
+    page.wait_for_function("() => document.getElementById('papershelf-root').shadowRoot.querySelectorAll('li[data-paper-id]').length > 0")
+    assert len(related_ids(page)) == 5
+    shot(page, "arxiv-not-in-library")
+    shadow_click(page, "button.save")
+    page.wait_for_selector('#papershelf-root[data-state="in-library"]', state="attached", timeout=15000)
+    shot(page, "arxiv-in-library")
+    r = lookup(library, arxiv="1706.03762")
+    assert r["found"] and r["paper"]["title"] == "Attention Is All You Need"
+    assert r["paper"]["abstract"].startswith("The dominant sequence transduction models")
+    assert len(r["paper"]["authors"]) == 8 and r["paper"]["authors"][0] == "Ashish Vaswani"
+    # A fresh visit shows it as in the library, with related papers that are not itself.
+    page2 = visit(paired, "https://arxiv.org/abs/1706.03762v7", "in-library")
+    assert r["paper"]["id"] not in related_ids(page2)
+    text = page2.evaluate("() => document.getElementById('papershelf-root').shadowRoot.textContent")
+    assert "In your library" in text and "Added" in text
+    page.close()
+    page2.close()
+
+
+def test_arxiv_listing_marks_entries_in_the_library(paired, library):
+    with library.client() as c:
+        a = c.post("/api/papers", json={"title": "Barrow Holographic Dark Energy in f (Q, T) gravity",
+                                        "identifiers": ["arxiv:2408.03961"]}).json()["paper"]["id"]
+    page = visit(paired, "https://arxiv.org/list/gr-qc/new")
+    page.wait_for_selector("papershelf-mark", state="attached", timeout=15000)
+    marks = page.eval_on_selector_all("papershelf-mark", "els => els.map(e => e.dataset.paperId)")
+    assert marks == [a]
+    assert page.evaluate("() => document.documentElement.dataset.papershelfMarked") == "45"  # 14 new, 13 cross-lists, 18 replacements
+    shot(page, "arxiv-listing")
+    page.close()
+
+
+def test_hugging_face_paper_page_and_in_app_navigation(paired, library):
+    # The sample library has this paper from a pasted page, with no arXiv id: found by its title all the same.
+    page = visit(paired, "https://huggingface.co/papers/2202.09368", "in-library")
+    page.wait_for_function("() => document.getElementById('papershelf-root').shadowRoot.querySelectorAll('li[data-paper-id]').length > 0")
+    titles = page.evaluate("() => [...document.getElementById('papershelf-root').shadowRoot.querySelectorAll('li[data-paper-id]')].map(li => li.firstChild.textContent)")
+    assert any("Expert" in t or "MoE" in t for t in titles[:3]), titles
+    shot(page, "huggingface-paper")
+    # The site is a single-page app: an in-app link changes the URL without a page load.
+    page.click("#next")
+    page.wait_for_selector('#papershelf-root[data-paper="arxiv:2101.03961"][data-state="not-in-library"]',
+                           state="attached", timeout=15000)
+    shadow_click(page, "button.save")
+    page.wait_for_selector('#papershelf-root[data-state="in-library"]', state="attached", timeout=15000)
+    r = lookup(library, arxiv="2101.03961")
+    assert r["found"] and r["paper"]["title"].startswith("Switch Transformers")
+    page.close()
+
+
+def test_hugging_face_daily_list_marks_by_id_and_by_title(paired, library):
+    with library.client() as c:
+        c.post("/api/papers", json={"title": "Switch Transformers: Scaling to Trillion Parameter Models with Simple "
+                                             "and Efficient Sparsity", "identifiers": ["arxiv:2101.03961"]})
+    page = visit(paired, "https://huggingface.co/papers")
+    page.wait_for_function("() => document.documentElement.dataset.papershelfMarked", timeout=15000)
+    marked = page.eval_on_selector_all("papershelf-mark", "els => els.map(e => e.closest('article').querySelector('a').getAttribute('href'))")
+    # Switch Transformers by id; Expert Choice Routing and Consistency Trajectory Models (in the sample without
+    # an arXiv id) by title.
+    assert sorted(marked) == ["/papers/2101.03961", "/papers/2202.09368", "/papers/2310.02279"]
+    shot(page, "huggingface-daily")
+    page.close()
+
+
+@pytest.mark.parametrize("url, ref", [
+    ("https://openreview.net/forum?id=AAWuCvzaVt", "openreview:AAWuCvzaVt"),
+    ("https://aclanthology.org/2021.naacl-main.208/", "acl:2021.naacl-main.208"),
+    ("https://www.semanticscholar.org/paper/What%E2%80%99s-in-a-Meow-Prato-Previde-Cannas/0123456789abcdef0123456789abcdef01234567",
+     "s2:0123456789abcdef0123456789abcdef01234567"),
+    ("https://www.biorxiv.org/content/10.1101/2024.01.30.577970v1", "doi:10.1101/2024.01.30.577970"),
+    ("https://link.springer.com/article/10.1007/s10924-010-0192-1", "doi:10.1007/s10924-010-0192-1"),
+    ("https://journals.example.org/dc-only", "doi:10.5555/dc.only.2023"),
+    ("https://proceedings.example.org/jsonld-only", "doi:10.5555/jsonld.2013"),
+])
+def test_every_site_is_recognised_and_saved_with_its_abstract(paired, library, url, ref):
+    page = visit(paired, url, "not-in-library")
+    shot(page, "site-" + ref.split(":")[0] + "-" + url.split("/")[2].split(".")[-2])
+    shadow_click(page, "button.save")
+    page.wait_for_selector('#papershelf-root[data-state="in-library"]', state="attached", timeout=15000)
+    r = lookup(library, ref=ref)
+    assert r["found"], ref
+    assert r["paper"]["title"] and r["paper"]["authors"]
+    assert len(r["paper"]["abstract"]) > 60, r["paper"]["abstract"]
+    page.close()
+
+
+def test_an_ordinary_page_gets_no_panel(paired):
+    page = visit(paired, "https://blog.example.org/post")
+    page.wait_for_timeout(1500)
+    assert page.query_selector("#papershelf-root") is None
+    page.close()
+
+
+def test_page_css_cannot_touch_the_panel_and_ours_cannot_touch_the_page(paired):
+    page = visit(paired, "https://hostile.example.org/paper", "not-in-library")
+    box = page.evaluate("() => { const r = document.getElementById('papershelf-root').getBoundingClientRect(); "
+                        "return [r.width, r.height, r.right, r.bottom]; }")
+    assert box[0] > 300 and box[1] > 50 and box[2] <= 1280 and box[3] <= 900  # visible, on screen
+    style = page.evaluate("""() => { const r = document.getElementById('papershelf-root');
+        const b = r.shadowRoot.querySelector('header'); const cs = getComputedStyle(b);
+        const h = getComputedStyle(r); return [cs.color, cs.fontFamily, cs.display, h.display, h.visibility, h.opacity]; }""")
+    assert style[0] != "rgb(255, 0, 0)" and "Comic" not in style[1] and style[2] == "flex"
+    assert style[3:] == ["block", "visible", "1"]
+    assert page.evaluate("() => getComputedStyle(document.querySelector('p.mine')).color") == "rgb(0, 0, 255)"
+    shot(page, "hostile-css")
+    page.close()
+
+
+def test_offline_and_unpaired_states(browser, library):
+    configure(browser, serverUrl="http://127.0.0.1:9", token=library.token)
+    page = visit(browser, "https://arxiv.org/abs/1706.03762", "offline")
+    text = page.evaluate("() => document.getElementById('papershelf-root').shadowRoot.textContent")
+    assert "papershelf serve" in text and "make serve" in text
+    shot(page, "panel-offline")
+    configure(browser, serverUrl=library.url, token="")
+    page.wait_for_selector('#papershelf-root[data-state="unpaired"]', state="attached", timeout=15000)
+    assert "papershelf token" in page.evaluate("() => document.getElementById('papershelf-root').shadowRoot.textContent")
+    configure(browser, serverUrl=library.url, token="wrong-token")
+    page.wait_for_selector('#papershelf-root[data-state="unpaired"]', state="attached", timeout=15000)
+    shot(page, "panel-unpaired")
+    page.close()
+
+
+def popup(ctx, page_url: str | None = None):
+    """The popup, opened as a page for the tab showing page_url (found by asking each tab's content script:
+    without the "tabs" permission, which the extension does not ask for, tab URLs are not visible)."""
+    tab = None
+    if page_url:
+        tab = worker(ctx).evaluate("""async (url) => {
+            for (const t of await chrome.tabs.query({})) {
+                try { const r = await chrome.tabs.sendMessage(t.id, {type: "current"}); if (r && r.url === url) return t.id; }
+                catch (e) {}
+            }
+            return null; }""", page_url)
+        assert tab, f"no tab shows {page_url}"
+    page = ctx.new_page()
+    page.goto(f"chrome-extension://{EXTENSION_ID}/popup.html" + (f"?tab={tab}" if tab else ""))
+    return page
+
+
+def test_popup_states_save_remove_and_search(paired, library):
+    paper = visit(paired, "https://openreview.net/forum?id=AAWuCvzaVt")
+    paper.wait_for_selector("#papershelf-root", state="attached", timeout=15000)
+    pop = popup(paired, "https://openreview.net/forum?id=AAWuCvzaVt")
+    pop.wait_for_selector("#state[data-state=ok]", timeout=15000)
+    pop.wait_for_selector("#page b", timeout=15000)
+    assert pop.text_content("#page b") == "Diffusion Models Beat GANs on Image Synthesis"
+    if pop.query_selector("#remove"):  # saved by an earlier test: remove, then save again
+        pop.click("#remove")
+        pop.wait_for_selector("#save", timeout=15000)
+    pop.click("#save")
+    pop.wait_for_selector("#remove", timeout=15000)
+    assert lookup(library, ref="openreview:AAWuCvzaVt")["found"]
+    shot(pop, "popup-in-library")
+    pop.click("#remove")
+    pop.wait_for_selector("#save", timeout=15000)
+    assert not lookup(library, ref="openreview:AAWuCvzaVt")["found"]  # in the trash, restorable
+    pop.fill("#q", "speech recognition")
+    pop.press("#q", "Enter")
+    pop.wait_for_selector("#results li[data-paper-id]", timeout=15000)
+    assert "Speech" in pop.text_content("#results li")
+    shot(pop, "popup-search")
+    pop.close()
+    paper.close()
+
+
+def test_popup_says_how_to_start_the_server_or_pair(browser, library):
+    configure(browser, serverUrl="http://127.0.0.1:9", token=library.token)
+    pop = popup(browser)
+    pop.wait_for_selector("#state[data-state=offline]", timeout=15000)
+    assert "papershelf serve" in pop.text_content("#state") and "make serve" in pop.text_content("#state")
+    shot(pop, "popup-offline")
+    configure(browser, serverUrl=library.url, token="")
+    pop.reload()
+    pop.wait_for_selector("#state[data-state=unpaired]", timeout=15000)
+    assert "papershelf token" in pop.text_content("#state")
+    pop.close()
+
+
+def test_options_are_saved(browser, library):
+    page = browser.new_page()
+    page.goto(f"chrome-extension://{EXTENSION_ID}/options.html")
+    page.fill("#serverUrl", library.url + "/")
+    page.fill("#token", library.token)
+    page.uncheck('[data-site="semanticscholar"]')
+    page.fill("#relatedCount", "7")
+    page.fill("#minScore", "0.2")
+    page.click("#save")
+    page.wait_for_selector("#saved:has-text('Saved')")
+    stored = worker(browser).evaluate("() => chrome.storage.local.get(null)")
+    assert stored["serverUrl"] == library.url and stored["token"] == library.token
+    assert stored["sites"]["semanticscholar"] is False and stored["sites"]["arxiv"] is True
+    assert stored["relatedCount"] == 7 and stored["minScore"] == 0.2
+    page.click("#test")
+    page.wait_for_selector("#saved:has-text('Connected')", timeout=15000)
+    shot(page, "options")
+    # A site switched off gets no panel; the minimum similarity and the count apply to related lists.
+    off = visit(browser, "https://www.semanticscholar.org/paper/What%E2%80%99s-in-a-Meow-Prato-Previde-Cannas/0123456789abcdef0123456789abcdef01234567")
+    off.wait_for_timeout(1500)
+    assert off.query_selector("#papershelf-root") is None
+    on = visit(browser, "https://huggingface.co/papers/2202.09368")
+    on.wait_for_selector('#papershelf-root[data-state]:not([data-state="loading"])', state="attached", timeout=15000)
+    scores = on.evaluate("""() => [...document.getElementById('papershelf-root').shadowRoot
+        .querySelectorAll('li .why')].map(e => parseFloat(e.textContent.split('·')[0].trim() || e.textContent))""")
+    assert len(scores) <= 7 and all(s >= 0.2 for s in scores if s == s)
+    for p in (page, off, on):
+        p.close()
+    configure(browser, serverUrl=library.url, token=library.token, sites={}, relatedCount=5, minScore=0)
+
+
+def test_context_menu_finds_related_papers_for_selected_text(paired):
+    # The menu item exists (update throws for an unknown id) …
+    worker(paired).evaluate("() => chrome.contextMenus.update('papershelf-related', {})")
+    # … and opens this page with the selection.
+    page = paired.new_page()
+    page.goto(f"chrome-extension://{EXTENSION_ID}/related.html?text=" + "sparse%20mixture%20of%20experts%20routing")
+    page.wait_for_selector("#results li[data-paper-id]", timeout=15000)
+    first = page.text_content("#results li")
+    assert any(w in first for w in ("Expert", "experts", "MoE", "Routing")), first
+    shot(page, "context-menu-related")
+    page.close()
+
+
+def test_time_from_domcontentloaded_to_related_papers(paired, library):
+    """Measured and reported, not asserted (wall time depends on the machine)."""
+    times = []
+    for _ in range(7):
+        page = visit(paired, "https://huggingface.co/papers/2202.09368")
+        page.wait_for_function("() => document.getElementById('papershelf-root')?.dataset.renderedAt", timeout=15000)
+        ms = page.evaluate("""() => parseFloat(document.getElementById('papershelf-root').dataset.renderedAt)
+            - performance.getEntriesByType('navigation')[0].domContentLoadedEventStart""")
+        times.append(ms)
+        page.close()
+    report = {"runs": len(times), "median_ms": round(statistics.median(times), 1), "min_ms": round(min(times), 1),
+              "max_ms": round(max(times), 1)}
+    ARTIFACTS.mkdir(exist_ok=True)
+    (ARTIFACTS / "panel-timing.json").write_text(json.dumps(report))
+    print(f"\nDOMContentLoaded → related papers shown: {report}")
+    assert len(times) == 7
