@@ -192,6 +192,8 @@ def test_arxiv_save_flow_flips_the_badge_and_stores_the_abstract(paired, library
     assert r["paper"]["id"] not in related_ids(page2)
     text = page2.evaluate("() => document.getElementById('papershelf-root').shadowRoot.textContent")
     assert "In your library" in text and "Added" in text
+    ARTIFACTS.mkdir(exist_ok=True)
+    page2.locator("#papershelf-root").screenshot(path=str(ARTIFACTS / "panel-in-library.png"))
     page.close()
     page2.close()
 

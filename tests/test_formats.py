@@ -182,3 +182,28 @@ def test_export_round_trip_into_an_empty_library(tmp_path, fmt):
         assert {p.title: p.tags for p in dst.store.iter_papers()} == tags
     src.close()
     dst.close()
+
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from papershelf.export import _bib_escape
+from papershelf.importers.bibtex import latex_to_text
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.text(alphabet=st.characters(blacklist_categories=("Cs", "Cc", "Co")), max_size=300))
+def test_any_text_survives_bibtex_escaping_both_ways(text):
+    """Whatever an abstract contains, exporting to BibTeX and reading back gives it back (both converters)."""
+    want = " ".join(text.split())
+    escaped = _bib_escape(want)
+    assert latex_to_text(escaped, long=True) == want
+    assert latex_to_text(escaped) == want
+
+
+def test_sample_abstracts_survive_bibtex_escaping():
+    from papershelf.library import sample_path
+
+    for line in sample_path().read_text().splitlines():
+        want = " ".join(line.split())
+        assert latex_to_text(_bib_escape(want), long=True) == want

@@ -157,6 +157,9 @@ class ExportOperation(Operation):
         if ok is not None and not isinstance(ok, Reference):
             ok.content = {media: OpenAPIMediaType(schema=Schema(type=OpenAPIType.STRING))
                           for media in EXPORT_FORMATS.values()}
+            # CSL-JSON is JSON (an array of items); the others are text.
+            ok.content[EXPORT_FORMATS["csljson"]] = OpenAPIMediaType(schema=Schema(
+                type=OpenAPIType.ARRAY, items=Schema(type=OpenAPIType.OBJECT)))
 
 
 @dataclass

@@ -221,7 +221,7 @@ def _strip_latex_text(text: str) -> str:
     t = _LATEX_LETTER.sub(lambda m: _LATEX_LETTERS[m.group(1)], t)
     kept = {}
     for i, (esc, char) in enumerate(_LATEX_ESCAPES.items()):
-        marker = f"\x00{i}\x00"
+        marker = chr(0xF8F0 + i)  # one private-use character: markers cannot run into each other or into digits
         if esc in t:
             t = t.replace(esc, marker)
             kept[marker] = char

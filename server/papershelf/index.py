@@ -11,13 +11,15 @@ import re
 import threading
 from collections import Counter
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 import bm25s
 import numpy as np
 import Stemmer
 from bm25s.stopwords import STOPWORDS_EN
 
-from .models import Filters
+from .models import Filters, PaperBrief
+from .store import embed_text
 
 _WORD = re.compile(r"(?u)\b[^\W\d_][\w\-]*[^\W_]\b|\b[^\W\d_]{2}\b")
 # Words every abstract uses: they explain nothing about why two papers are related.
@@ -53,6 +55,12 @@ def stems(text: str) -> list[str]:
     return _stemmer.stemWords(words(text))
 
 
+@lru_cache(maxsize=8192)
+def stem_set(text: str) -> frozenset[str]:
+    """The distinct stems of a paper's text (cached: the same papers come up in many related lists)."""
+    return frozenset(stems(text))
+
+
 @dataclass
 class Snapshot:
     """One consistent view of the library for lookups; replaced whole, never edited except vector rows."""
@@ -62,6 +70,7 @@ class Snapshot:
     texts: list[str] = field(default_factory=list)
     years: np.ndarray = field(default_factory=lambda: np.zeros(0))
     tags: list[list[str]] = field(default_factory=list)
+    briefs: list[PaperBrief] = field(default_factory=list)
     matrix: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), dtype=np.float32))
     has_vec: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
     topsim: np.ndarray = field(default_factory=lambda: np.zeros((0, HUB_K), dtype=np.float32))
@@ -120,9 +129,11 @@ class Index:
         s = Snapshot()
         s.ids = [r[0] for r in rows]
         s.pos = {pid: i for i, pid in enumerate(s.ids)}
-        s.texts = [f"{r[1]}. {r[2]}" for r in rows]
+        s.texts = [embed_text(r[1], r[2]) for r in rows]
         s.years = np.array([r[3] if r[3] is not None else -1 for r in rows], dtype=np.int32)
         s.tags = [list(r[4]) for r in rows]
+        s.briefs = [PaperBrief(id=r[0], title=r[1], authors=list(r[5]), year=r[3], venue=r[6], url=r[7], tags=list(r[4]),
+                               identifiers=list(r[8])) for r in rows]
         vids, mat = self.store.vectors(self.model_id)
         dim = mat.shape[1] if len(vids) else 0
         s.matrix = np.zeros((len(s.ids), dim), dtype=np.float32)
@@ -263,7 +274,7 @@ class Index:
         if not 0 <= row < len(s):
             return []
         q_words = words(query_text)
-        d_stems = set(stems(s.texts[row]))
+        d_stems = stem_set(s.texts[row])
         surface: dict[str, Counter] = {}
         for w, st in zip(q_words, _stemmer.stemWords(q_words)):
             if st in d_stems:

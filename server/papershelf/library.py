@@ -300,24 +300,25 @@ class Library:
             return None
 
     def _hits(self, s: Snapshot, ranked: Ranked, query_text: str) -> list[RelatedHit]:
-        """Ranked rows → RelatedHit with paper briefs and why-terms."""
-        papers = self.store.get_many([s.ids[r] for r in ranked.rows])
+        """Ranked rows → RelatedHit with paper briefs (from the snapshot: no database round trip) and why-terms."""
         out = []
         for r, score in zip(ranked.rows, ranked.scores):
-            p = papers.get(s.ids[r])
-            if p is None:
-                continue
-            out.append(RelatedHit(id=p.id, title=p.title, score=round(score, 4), identifiers=p.identifiers,
-                                  why=self.index.why(s, query_text, r), paper=brief(p)))
+            b = s.briefs[r]
+            out.append(RelatedHit(id=b.id, title=b.title, score=round(score, 4), identifiers=b.identifiers,
+                                  why=self.index.why(s, query_text, r), paper=b))
         return out
 
     def related(self, ref: str, k: int = 10, filters: Filters | None = None) -> list[RelatedHit]:
         """Papers related to one in the library (the paper itself excluded)."""
-        p = self.get(ref)
-        text = embed_text(p.title, p.abstract)
         s = self.index.snapshot()
-        qvec = self._vector_for(s, p.id, text)
-        s, ranked = self.index.related(text, qvec, k=k, filters=filters, exclude=[p.id])
+        pid = ref if ref in s.pos else self.resolve(ref)
+        if pid in s.pos:
+            text = s.texts[s.pos[pid]]  # the same "title. abstract" the vector was made of
+        else:  # in the trash: still answerable
+            p = self.get(pid)
+            text = embed_text(p.title, p.abstract)
+        qvec = self._vector_for(s, pid, text)
+        s, ranked = self.index.related(text, qvec, k=k, filters=filters, exclude=[pid])
         return self._hits(s, ranked, text)
 
     def related_text(self, text: str, k: int = 10, filters: Filters | None = None,
@@ -339,17 +340,16 @@ class Library:
         # A signal "matched" a paper when the paper scores at least half of that signal's best score.
         kw_best = float(ranked.keyword.max()) if len(ranked.keyword) else 0.0
         dense_best = float(np.where(s.has_vec, ranked.dense, 0).max()) if s.has_vec.any() else 0.0
-        papers = self.store.get_many([s.ids[r] for r in ranked.rows])
         top = max(ranked.scores, default=1.0) or 1.0
         for r, score in zip(ranked.rows, ranked.scores):
-            p = papers.get(s.ids[r])
-            if p is None or (exact and p.id == exact):
+            p = s.briefs[r]
+            if exact and p.id == exact:
                 continue
             matched = [m for m, ok in (("keyword", kw_best > 0 and ranked.keyword[r] >= kw_best / 2),
                                        ("semantic", dense_best > 0 and s.has_vec[r] and ranked.dense[r] >= dense_best / 2))
                        if ok]
             hits.append(SearchHit(id=p.id, title=p.title, score=round(score / top, 4), identifiers=p.identifiers,
-                                  why=self.index.why(s, query, r), matched=matched, paper=brief(p)))
+                                  why=self.index.why(s, query, r), matched=matched, paper=p))
         return hits[:k]
 
     def stats(self) -> Stats:

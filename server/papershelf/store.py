@@ -501,10 +501,15 @@ class Store:
                 if pid in got:
                     yield got[pid]
 
-    def texts(self) -> list[tuple[str, str, str, int | None, list[str]]]:
-        """(id, title, abstract, year, tags) of every live paper, for the keyword index and filters."""
-        return self._cur().execute("SELECT id, title, abstract, year, tags FROM papers WHERE deleted_at IS NULL "
-                                   "ORDER BY added_at, id").fetchall()
+    def texts(self) -> list[tuple]:
+        """(id, title, abstract, year, tags, authors, venue, url, identifiers) of every live paper, in one query:
+        everything the in-memory index needs to answer a lookup without coming back here."""
+        return self._cur().execute(
+            "SELECT p.id, p.title, p.abstract, p.year, p.tags, p.authors, p.venue, p.url, "
+            "coalesce(list(i.ref ORDER BY i.ref) FILTER (WHERE i.ref IS NOT NULL AND i.ref NOT LIKE 'id:%'), []) "
+            "FROM papers p LEFT JOIN identifiers i ON i.paper_id = p.id WHERE p.deleted_at IS NULL "
+            "GROUP BY p.id, p.title, p.abstract, p.year, p.tags, p.authors, p.venue, p.url, p.added_at "
+            "ORDER BY p.added_at, p.id").fetchall()
 
     def pending(self, model_id: str, limit: int = 32) -> list[tuple[str, str, str]]:
         """(id, text, hash) of live papers with no vector of their current text for this model."""
