@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 8765
 
-.PHONY: serve test install install-test bench quality clean
+.PHONY: serve test install install-test bench quality extension clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -34,5 +34,8 @@ quality: install
 bench: install
 	HF_HUB_OFFLINE=1 $(BIN)/python bench/lookup.py
 
+extension:
+	$(PYTHON) extension/package.py dist
+
 clean:
-	rm -rf $(VENV) build *.egg-info server/*.egg-info
+	rm -rf $(VENV) build dist *.egg-info server/*.egg-info

@@ -144,7 +144,7 @@ def server(sample_copy):
 
 @pytest.fixture(scope="module")
 def shared_server(tmp_path_factory, sample_home):
-    """One server for the read-only tests of this module."""
+    """One server over its own copy of the sample library, for a whole test module."""
     home = tmp_path_factory.mktemp("api-shared") / "home"
     shutil.copytree(sample_home, home, ignore=shutil.ignore_patterns("server.json", "cache"))
     srv = start_server(home)

@@ -5,7 +5,6 @@ meet in daily use. Screenshots go to tests/artifacts/."""
 import http.server
 import json
 import os
-import shutil
 import socketserver
 import ssl
 import statistics
@@ -17,7 +16,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from conftest import SHARED, start_server
+from conftest import SHARED
 from papershelf.pairing import EXTENSION_ID
 
 pw = pytest.importorskip("playwright.sync_api")  # installed by `make test` (the test extra)
@@ -98,13 +97,9 @@ def sites(cert):
 
 
 @pytest.fixture(scope="module")
-def library(tmp_path_factory, sample_home):
-    """A real papershelf server over a copy of the sample library."""
-    home = tmp_path_factory.mktemp("ext") / "home"
-    shutil.copytree(sample_home, home, ignore=shutil.ignore_patterns("server.json", "cache"))
-    srv = start_server(home)
-    yield srv
-    srv.stop()
+def library(shared_server):
+    """The real papershelf server these tests save into (this module's own copy of the sample)."""
+    return shared_server
 
 
 @pytest.fixture(scope="module")
@@ -418,3 +413,54 @@ def test_time_from_domcontentloaded_to_related_papers(paired, library):
     (ARTIFACTS / "panel-timing.json").write_text(json.dumps(report))
     print(f"\nDOMContentLoaded → related papers shown: {report}")
     assert len(times) == 7
+
+
+def test_packaging_writes_chromium_and_firefox_zips(tmp_path):
+    import sys
+    import zipfile
+
+    sys.path.insert(0, str(EXT))
+    import package
+
+    made = package.build(tmp_path)
+    assert [p.name.split("-")[1] for p in made] == ["chromium", "firefox"]
+    with zipfile.ZipFile(made[1]) as z:
+        ff = json.loads(z.read("manifest.json"))
+        assert ff["background"] == {"scripts": ["background.js"], "type": "module"} and "key" not in ff
+        assert {"content/adapters.js", "popup.html", "options.html", "icons/128.png"} <= set(z.namelist())
+    with zipfile.ZipFile(made[0]) as z:
+        assert json.loads(z.read("manifest.json"))["key"] == json.loads((EXT / "manifest.json").read_text())["key"]
+
+
+def test_library_page_works_in_a_browser(browser, library):
+    page = browser.new_page()
+    page.goto(f"{library.url}/#token={library.token}")  # the link `papershelf serve` prints
+    page.wait_for_selector("#list li[data-paper-id]", timeout=15000)
+    assert "#token" not in page.url  # the token does not stay in the address bar
+    assert "papers" in page.text_content("#stats")
+    assert "null" not in page.text_content("#stats") and "undefined" not in page.text_content("body")
+    assert len(page.query_selector_all("#list li[data-paper-id]")) == 25
+    page.click("#next")
+    page.wait_for_selector("#page:has-text('26–50')")
+    page.fill("#q", "mixture of experts routing")
+    page.press("#q", "Enter")
+    page.wait_for_selector("#list-title:has-text('Search')")
+    first = page.query_selector("#list li[data-paper-id] a.title")
+    assert "Expert" in first.text_content() or "MoE" in first.text_content()
+    first.click()
+    page.wait_for_selector("#detail ol.related li[data-paper-id]", timeout=15000)
+    assert "null" not in page.text_content("#detail")
+    page.fill("#detail input[aria-label=tags]", "moe, to-read")
+    page.click("#detail button:has-text('Save tags and notes')")
+    page.wait_for_selector("#detail input[aria-label=tags][value='moe, to-read']", timeout=15000)
+    shot(page, "library-page")
+    with library.client() as c:
+        assert c.get("/api/papers", params={"tag": "to-read"}).json()["total"] == 1
+    # Without a token the page asks for one instead of showing a blank list.
+    fresh = browser.new_page()
+    fresh.goto(library.url + "/")
+    fresh.evaluate("() => localStorage.clear()")
+    fresh.reload()
+    fresh.wait_for_selector("#pair:not([hidden])")
+    page.close()
+    fresh.close()

@@ -32,6 +32,11 @@ function el(tag, attrs = {}, ...children) {
   return e;
 }
 
+// replaceChildren() would write a null child as the text "null": leave those out.
+function put(target, ...children) {
+  target.replaceChildren(...children.flat().filter((c) => c !== null && c !== undefined && c !== false));
+}
+
 function showPairing(msg) {
   $("#pair").hidden = false;
   $("#app").hidden = true;
@@ -54,7 +59,7 @@ function paperItem(p, extra) {
 async function refreshStats() {
   const s = await api("/api/stats");
   const st = s.stats;
-  $("#stats").replaceChildren(
+  put($("#stats"),
     el("div", {}, el("b", {}, st.papers), " papers"),
     el("div", {}, `${st.embedded} embedded`, st.pending ? `, ${st.pending} waiting` : ""),
     st.trashed ? el("div", {}, `${st.trashed} in the trash`) : null,
@@ -102,7 +107,7 @@ async function showPaper(id) {
     ? el("button", { type: "button", onclick: async () => { await api(`/api/papers/${p.id}/restore`, { method: "POST" }); showPaper(p.id); reload(); } }, "Restore from trash")
     : el("button", { type: "button", onclick: async () => { await api(`/api/papers/${p.id}`, { method: "DELETE" }); showPaper(p.id); reload(); } }, "Move to trash");
   $("#detail").hidden = false;
-  $("#detail").replaceChildren(
+  put($("#detail"),
     el("button", { type: "button", class: "close", onclick: () => { $("#detail").hidden = true; } }, "×"),
     el("h2", {}, p.url ? el("a", { href: p.url, target: "_blank", rel: "noopener" }, p.title) : p.title),
     el("div", { class: "meta" }, byline(p)),
@@ -125,7 +130,7 @@ function reload() {
 
 function showReport(r) {
   const unchanged = r.merged.filter((m) => !m.changed).length;
-  $("#import-report").replaceChildren(
+  put($("#import-report"),
     el("p", {}, `${r.source}: added ${r.added.length}, merged ${r.merged.length}` +
       (unchanged ? ` (${unchanged} already there)` : "") + `, failed ${r.failed.length}`),
     r.failed.length ? el("ul", { class: "error" }, r.failed.slice(0, 20).map((f) => el("li", {}, `${f.position}: ${f.reason}`))) : null);
@@ -191,7 +196,8 @@ for (const a of document.querySelectorAll(".export")) {
     const fmt = a.dataset.format;
     const text = await api(`/api/export?format=${fmt}`);
     const blob = new Blob([typeof text === "string" ? text : JSON.stringify(text)], { type: "text/plain" });
-    const link = el("a", { href: URL.createObjectURL(blob), download: `papershelf.${fmt === "bibtex" ? "bib" : "jsonl"}` });
+    const ext = { bibtex: "bib", jsonl: "jsonl", csljson: "json", ris: "ris" }[fmt];
+    const link = el("a", { href: URL.createObjectURL(blob), download: `papershelf.${ext}` });
     link.click();
   });
 }
