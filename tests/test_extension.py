@@ -33,6 +33,7 @@ SITES = {
     ("arxiv.org", "/abs/1706.03762"): REAL / "arxiv" / "arxiv.org-abs-1706.03762.html",
     ("arxiv.org", "/abs/1706.03762v7"): REAL / "arxiv" / "arxiv.org-abs-1706.03762.html",
     ("arxiv.org", "/list/gr-qc/new"): REAL / "arxiv" / "arxiv_list_gr-qc_new_2024-08.html",
+    ("arxiv.org", "/html/2006.11239v2"): PAGES / "arxiv-html.html",
     ("huggingface.co", "/papers/2202.09368"): PAGES / "hf-paper.html",
     ("huggingface.co", "/papers"): PAGES / "hf-daily.html",
     ("openreview.net", "/forum"): PAGES / "openreview-forum.html",
@@ -239,6 +240,7 @@ def test_hugging_face_daily_list_marks_by_id_and_by_title(paired, library):
 
 
 @pytest.mark.parametrize("url, ref", [
+    ("https://arxiv.org/html/2006.11239v2", "arxiv:2006.11239"),
     ("https://openreview.net/forum?id=AAWuCvzaVt", "openreview:AAWuCvzaVt"),
     ("https://aclanthology.org/2021.naacl-main.208/", "acl:2021.naacl-main.208"),
     ("https://www.semanticscholar.org/paper/What%E2%80%99s-in-a-Meow-Prato-Previde-Cannas/0123456789abcdef0123456789abcdef01234567",
@@ -257,6 +259,8 @@ def test_every_site_is_recognised_and_saved_with_its_abstract(paired, library, u
     assert r["found"], ref
     assert r["paper"]["title"] and r["paper"]["authors"]
     assert len(r["paper"]["abstract"]) > 60, r["paper"]["abstract"]
+    if ref == "arxiv:2006.11239":
+        assert r["paper"]["authors"] == ["Jonathan Ho", "Ajay Jain", "Pieter Abbeel"]  # no affiliation
     page.close()
 
 

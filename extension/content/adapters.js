@@ -75,7 +75,9 @@ const papershelf = globalThis.papershelf || (globalThis.papershelf = {});
         if (loc.pathname.startsWith("/html/")) {
           const title = text(doc.querySelector("h1.ltx_title, h1")).replace(/^Title:\s*/, "");
           const abstract = text(doc.querySelector(".ltx_abstract p, .ltx_abstract")).replace(/^Abstract[.:]?\s*/, "");
-          const authors = [...doc.querySelectorAll(".ltx_personname")].map((a) => text(a).split(/\s{2,}|\n/)[0]).filter(Boolean);
+          // LaTeXML puts the affiliation after a <br> inside the name: keep what comes before it.
+          const authors = [...doc.querySelectorAll(".ltx_personname")]
+            .map((a) => (a.firstChild ? a.firstChild.textContent : a.textContent).replace(/\s+/g, " ").trim()).filter(Boolean);
           return { ids: [`arxiv:${id}`], title, authors, abstract, url: `https://arxiv.org/abs/${id}` };
         }
         const m = fromMetadata(doc, loc) || { ids: [], title: text(doc.querySelector("h1.title")).replace(/^Title:/, ""), authors: [], abstract: "" };
