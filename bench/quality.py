@@ -160,7 +160,7 @@ def main() -> None:
         print(json.dumps({"queries": len(queries), "served_ms_per_query": round(served_ms, 2), "rows": rows}))
     else:
         print(f"CiteSeer, {len(queries)} queries (seed 0), relevant = cited or citing papers\n")
-        print(f"| system | nDCG@10 | vs sublinear TF-IDF | Recall@10 | MAP |\n|---|---|---|---|---|")
+        print("| system | nDCG@10 | vs sublinear TF-IDF | Recall@10 | MAP |\n|---|---|---|---|---|")
         for r in rows:
             print(f"| {r['system']} | {r['ndcg@10']:.4f} | {r['ndcg@10'] / base:.2f}x | {r['recall@10']:.4f} "
                   f"| {r['map']:.4f} |")

@@ -3,16 +3,14 @@ streamed with bounded memory."""
 
 import json
 import random
-import resource
 import subprocess
 import sys
 from pathlib import Path
 
-import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conftest import FIXTURES, SHARED, papershelf_cmd, run_cli
+from conftest import FIXTURES, SHARED, papershelf_cmd
 from papershelf import importers
 from papershelf.library import Library
 from papershelf.models import Record

@@ -4,22 +4,19 @@ meet in daily use. Screenshots go to tests/artifacts/."""
 
 import http.server
 import json
-import os
 import socketserver
 import ssl
 import statistics
 import subprocess
 import threading
-import time
 from pathlib import Path
 
-import httpx
 import pytest
 
 from conftest import SHARED
 from papershelf.pairing import EXTENSION_ID
 
-pw = pytest.importorskip("playwright.sync_api")  # installed by `make test` (the test extra)
+from playwright import sync_api as pw  # installed by `make test` (the test extra); missing = failing
 
 ROOT = Path(__file__).resolve().parent.parent
 EXT = ROOT / "extension"

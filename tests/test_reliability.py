@@ -8,10 +8,8 @@ import subprocess
 import sys
 import threading
 import time
-from pathlib import Path
 
 import httpx
-import pytest
 
 from conftest import SHARED, papershelf_cmd, run_cli, start_server
 

@@ -22,7 +22,7 @@ from litestar import Controller, Litestar, Request, Response, delete, get, patch
 from litestar.config.cors import CORSConfig
 from litestar.datastructures import State, UploadFile
 from litestar.di import Provide
-from litestar.exceptions import HTTPException, NotFoundException, ValidationException
+from litestar.exceptions import HTTPException, ValidationException
 from litestar.middleware import ASGIMiddleware
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import (Components, OpenAPIMediaType, OpenAPIType, Operation, Reference, RequestBody,
@@ -37,7 +37,7 @@ from .export import EXTENSIONS as EXPORT_EXTENSIONS
 from .export import FORMATS as EXPORT_FORMATS
 from .export import export
 from .library import Library, NotFound, sample_path
-from .models import Filters, ImportReport, Paper, PaperBrief, Record, RelatedHit, SearchHit, Stats
+from .models import Filters, ImportReport, Paper, Record, RelatedHit, SearchHit, Stats
 from .pairing import EXTENSION_ORIGIN_REGEX
 
 log = logging.getLogger("papershelf.api")

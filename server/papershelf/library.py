@@ -20,7 +20,7 @@ import platformdirs
 from . import importers
 from .embed import BATCH_SIZE, Embedder, ModelError
 from .events import EventBus
-from .index import Index, Ranked, Snapshot, top_k
+from .index import Index, Ranked, Snapshot
 from .models import Filters, ImportFailure, ImportReport, Paper, PaperBrief, Record, RelatedHit, SearchHit, Stats
 from .store import Store, embed_text
 

@@ -19,7 +19,7 @@ import msgspec
 import numpy as np
 
 from . import ids
-from .models import Filters, ImportFailure, ImportMerge, Paper, Record
+from .models import ImportFailure, ImportMerge, Paper, Record
 
 # Numbered migrations, applied in order and recorded in schema_migrations. Never edit one that has shipped:
 # add the next number.
