@@ -447,7 +447,9 @@ def test_library_page_works_in_a_browser(browser, library):
     page.press("#q", "Enter")
     page.wait_for_selector("#list-title:has-text('Search')")
     first = page.query_selector("#list li[data-paper-id] a.title")
-    assert "Expert" in first.text_content() or "MoE" in first.text_content()
+    why = page.text_content("#list li[data-paper-id] .why")
+    assert any(w in first.text_content() for w in ("Expert", "MoE", "Routing")) and "routing" in why, (
+        first.text_content(), why)
     first.click()
     page.wait_for_selector("#detail ol.related li[data-paper-id]", timeout=15000)
     assert "null" not in page.text_content("#detail")
