@@ -9,7 +9,6 @@ from __future__ import annotations
 import logging
 import os
 import threading
-import time
 from collections.abc import Callable, Iterable
 from importlib import resources
 from pathlib import Path
@@ -257,15 +256,6 @@ class Library:
             if progress:
                 progress(min(done, total), max(total, done))
         return done
-
-    def wait_embedded(self, timeout: float = 3600, poll: float = 0.2) -> bool:
-        """Block until nothing is pending (the worker must be running)."""
-        end = time.monotonic() + timeout
-        while time.monotonic() < end:
-            if self.store.count_pending(self.model_id) == 0:
-                return True
-            time.sleep(poll)
-        return False
 
     # -- lookups ------------------------------------------------------------------------------------------
     def resolve(self, ref: str) -> str:
