@@ -504,11 +504,8 @@ def _not_found(_: Request, exc: NotFound) -> Response:
 
 
 def create_app(library: Library, token: str, port: int, allowed_hosts: list[str] | None = None,
-               extra_origins: list[str] | None = None, lifespan: list | None = None) -> Litestar:
+               lifespan: list | None = None) -> Litestar:
     """The Litestar app around one Library."""
-    origin_regex = EXTENSION_ORIGIN_REGEX
-    if extra_origins:
-        origin_regex = "|".join([origin_regex] + [__import__("re").escape(o) for o in extra_origins])
     web = create_static_files_router(path="/", directories=[WEB_DIR], html_mode=True, name="web",
                                      include_in_schema=False)
     return Litestar(
@@ -516,7 +513,7 @@ def create_app(library: Library, token: str, port: int, allowed_hosts: list[str]
                         LibraryController, web],
         dependencies={"lib": Provide(provide_library, sync_to_thread=False)},
         middleware=[Guard(token=token, port=port, allowed_hosts=allowed_hosts)],
-        cors_config=CORSConfig(allow_origins=[], allow_origin_regex=origin_regex,
+        cors_config=CORSConfig(allow_origins=[], allow_origin_regex=EXTENSION_ORIGIN_REGEX,
                                allow_methods=["GET", "POST", "PATCH", "DELETE", "OPTIONS"],
                                allow_headers=["authorization", "content-type"], max_age=600),
         exception_handlers={NotFound: _not_found},

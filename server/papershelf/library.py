@@ -270,8 +270,8 @@ class Library:
         p = self.store.get(self.resolve(ref))
         if p is None:
             raise NotFound(ref)
-        p.embedded = p.id in self.index.snapshot().pos and bool(
-            self.index.snapshot().has_vec[self.index.snapshot().pos[p.id]])
+        s = self.index.snapshot()
+        p.embedded = p.id in s.pos and bool(s.has_vec[s.pos[p.id]])
         return p
 
     def _vector_for(self, s: Snapshot, pid: str, text: str) -> np.ndarray | None:

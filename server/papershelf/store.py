@@ -97,6 +97,16 @@ def content_hash(title: str, abstract: str) -> str:
     return hashlib.sha256(embed_text(title, abstract).encode()).hexdigest()
 
 
+def clean_tags(tags: list[str]) -> list[str]:
+    """Tags trimmed, empty ones dropped, duplicates removed, order kept."""
+    out: list[str] = []
+    for t in tags:
+        t = str(t).strip()
+        if t and t not in out:
+            out.append(t)
+    return out
+
+
 def clean_record(rec: Record) -> tuple[Record, list[tuple[str, str]]]:
     """A record with trimmed fields and its identifiers normalised (invalid ones dropped)."""
     pairs: list[tuple[str, str]] = []
@@ -107,11 +117,7 @@ def clean_record(rec: Record) -> tuple[Record, list[tuple[str, str]]]:
     for n in ids.parse_url(rec.url) if rec.url else []:
         if n not in pairs:
             pairs.append(n)
-    tags = []
-    for t in rec.tags:
-        t = str(t).strip()
-        if t and t not in tags:
-            tags.append(t)
+    tags = clean_tags(rec.tags)
     authors = [a.strip() for a in rec.authors if a and a.strip()]
     rec = msgspec.structs.replace(
         rec, title=" ".join(rec.title.split()), abstract=" ".join(rec.abstract.split()), authors=authors,
@@ -341,12 +347,7 @@ class Store:
             if self._get(c, pid) is None:
                 return None
             if tags is not None:
-                clean = []
-                for t in tags:
-                    t = t.strip()
-                    if t and t not in clean:
-                        clean.append(t)
-                c.execute("UPDATE papers SET tags = ?, updated_at = ? WHERE id = ?", [clean, now(), pid])
+                c.execute("UPDATE papers SET tags = ?, updated_at = ? WHERE id = ?", [clean_tags(tags), now(), pid])
             if notes is not None:
                 c.execute("UPDATE papers SET notes = ?, updated_at = ? WHERE id = ?", [notes, now(), pid])
             return self._get(c, pid)
