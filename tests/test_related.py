@@ -5,7 +5,7 @@ import re
 
 import numpy as np
 
-from papershelf.index import Index
+from papershelf.index import BM25_WEIGHT, TFIDF_WEIGHT, Index, Postings, fuse_weighted, stems, terms
 from papershelf.models import Filters, Record
 
 MOE = re.compile(r"mixture[- ]of[- ]experts|\bmoe\b|experts?\b|smoe", re.I)
@@ -103,3 +103,51 @@ def test_incremental_neighbour_statistics_equal_a_fresh_build(sample_lib):
     fresh = Index(lib.store, lib.model_id)._build()
     assert inc.ids == fresh.ids
     np.testing.assert_allclose(inc.hub, fresh.hub, atol=1e-5)
+
+
+def test_tfidf_postings_give_the_cosine_of_stems_and_stem_pairs():
+    docs = ["Sparse mixture of experts routes tokens to experts.",
+            "Experts agree: a mixture of methods works.",
+            "Routing tokens through a sparse mixture of experts layer.",
+            "Graph neural networks for molecules."]
+    toks = [terms(stems(d)) for d in docs]
+    post = Postings.build(toks)
+    # Brute force: sublinear tf x smoothed idf, l2-normalised, over every term (pairs held once included).
+    vocab = sorted({t for d in toks for t in d})
+    df = np.array([sum(t in d for d in toks) for t in vocab])
+    idf = np.log((1 + len(docs)) / (1 + df)) + 1
+    mat = np.array([[(1 + np.log(d.count(t))) * idf[j] if t in d else 0 for j, t in enumerate(vocab)] for d in toks])
+    mat /= np.linalg.norm(mat, axis=1, keepdims=True)
+    checked = 0
+    for i, d in enumerate(toks):
+        got, want = post.cosine(d), mat @ mat[i]
+        others = np.arange(len(docs)) != i  # its own score lacks its pruned pairs; nobody else holds them
+        assert ((got[others] == 0) == (want[others] == 0)).all()
+        shared = others & (want > 0)
+        # The query side is left unnormalised: one constant factor for every paper.
+        ratio = got[shared] / want[shared]
+        np.testing.assert_allclose(ratio, ratio[:1].repeat(len(ratio)), rtol=1e-5)
+        checked += len(ratio)
+    assert checked >= 6
+    assert "mixtur expert" in post.vocab and post.df("mixtur expert") == 2
+    assert "graph neural" not in post.vocab  # a pair only one paper holds can only match that paper
+    assert post.df("graph") == 1 and list(post.papers("graph")) == [3]
+    # The phrase counts: the paper about a sparse mixture of experts beats the one that only shares the words.
+    scores = post.cosine(terms(stems("sparse mixture of experts")))
+    assert scores[2] > scores[1] and scores[0] > scores[1] and scores[3] == 0
+
+
+def test_fusion_scales_each_word_signal_by_its_best_other_score():
+    dense = np.array([0.9, 0.5, 0.1], dtype=np.float32)
+    tfidf = np.array([5.0, 1.0, 0.5], dtype=np.float32)  # row 0 is the query paper itself
+    bm25 = np.array([20.0, 4.0, 8.0], dtype=np.float32)
+    fused = fuse_weighted(dense, tfidf, bm25, dense_weight=0.7, ignore=[0])
+    words_share = 0.3 / (TFIDF_WEIGHT + BM25_WEIGHT)
+    np.testing.assert_allclose(fused[1], 0.7 * 0.5 + words_share * (TFIDF_WEIGHT * 1.0 + BM25_WEIGHT * 0.5))
+    np.testing.assert_allclose(fused[2], 0.7 * 0.1 + words_share * (TFIDF_WEIGHT * 0.5 + BM25_WEIGHT * 1.0))
+    # No vector for the query: the words decide alone, on the same 0..1 scale.
+    words_only = fuse_weighted(dense, tfidf, bm25, dense_weight=0.0, ignore=[0])
+    total = TFIDF_WEIGHT + BM25_WEIGHT
+    np.testing.assert_allclose(words_only[1:], [(TFIDF_WEIGHT + BM25_WEIGHT * 0.5) / total,
+                                                (TFIDF_WEIGHT * 0.5 + BM25_WEIGHT) / total], rtol=1e-6)
+    assert words_only[1:].max() <= 1

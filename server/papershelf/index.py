@@ -7,6 +7,7 @@ Exact cosine over a numpy matrix is 8 ms at 100k papers here, so no approximate 
 
 from __future__ import annotations
 
+import itertools
 import re
 import threading
 from collections import Counter
@@ -33,11 +34,14 @@ _STOP = set(STOPWORDS_EN) | set("""paper papers propose proposed proposes show s
 _stemmer = Stemmer.Stemmer("english")
 
 # Fusion for "related", chosen on the CiteSeer benchmark (bench/quality.py prints the alternatives):
-#   DENSE_WEIGHT * (cosine - hub/2) + (1 - DENSE_WEIGHT) * symmetric BM25 / its best score (query excluded)
-# hub is a paper's mean cosine to its HUB_K nearest neighbours (CSLS hubness reduction): papers that are
-# close to everything stop crowding every list. BM25 is scored both ways (query terms in the paper and the
-# paper's terms in the query) because "related" is symmetric.
-DENSE_WEIGHT = 0.75  # chosen on a second sample of 500 queries (seed 1), reported on seed 0
+#   DENSE_WEIGHT * (cosine - hub/2) + TFIDF_WEIGHT * TF-IDF cosine / best + BM25_WEIGHT * symmetric BM25 / best
+# (best: the signal's top score with the query paper itself left out). hub is a paper's mean cosine to its
+# HUB_K nearest neighbours (CSLS hubness reduction): papers close to everything stop crowding every list.
+# The TF-IDF vectors hold stems and pairs of adjacent stems: "mixture of experts" and "neural network" match
+# as phrases, which single words cannot tell from papers that merely mention "expert" and "network". BM25 is
+# scored both ways (query terms in the paper and the paper's terms in the query): "related" is symmetric.
+# Weights chosen on the 2,600 CiteSeer queries that are not in the reported 500 (seed 0).
+DENSE_WEIGHT, TFIDF_WEIGHT, BM25_WEIGHT = 0.7, 0.2, 0.1
 HUB_K = 5
 HUB_SAMPLE = 20_000  # above this many papers, hub statistics are taken against a fixed sample of them
 BM25_K1, BM25_B = 1.5, 0.75  # bm25s defaults, which its scores below are computed with
@@ -55,10 +59,88 @@ def stems(text: str) -> list[str]:
     return _stemmer.stemWords(words(text))
 
 
+def terms(stemmed: list[str]) -> list[str]:
+    """Stems and pairs of adjacent stems (stopwords between them dropped): what TF-IDF weighs."""
+    return stemmed + [f"{a} {b}" for a, b in zip(stemmed, stemmed[1:])]
+
+
 @lru_cache(maxsize=8192)
 def stem_set(text: str) -> frozenset[str]:
     """The distinct stems of a paper's text (cached: the same papers come up in many related lists)."""
     return frozenset(stems(text))
+
+
+@dataclass
+class Postings:
+    """Which papers hold each term, in compressed-row form, with each paper's TF-IDF weight for it.
+
+    Weights are sublinear tf times smoothed idf, l2-normalised per paper, so a dot product is a cosine.
+    Pairs held by a single paper are left out: they can only match the paper itself (its norm counts them).
+    """
+
+    vocab: dict[str, int] = field(default_factory=dict)
+    start: np.ndarray = field(default_factory=lambda: np.zeros(1, dtype=np.int64))
+    rows: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int32))
+    weight: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.float32))
+    n: int = 0
+
+    @classmethod
+    def build(cls, docs: list[list[str]]) -> "Postings":
+        """Index each paper's terms."""
+        p = cls(n=len(docs))
+        vocab: dict[str, int] = {}
+        tids: list[int] = []
+        rows: list[int] = []
+        tfs: list[int] = []
+        for i, doc in enumerate(docs):
+            counts = Counter(doc)
+            tids.extend([vocab.setdefault(t, len(vocab)) for t in counts])
+            rows.extend([i] * len(counts))
+            tfs.extend(counts.values())
+        tid = np.asarray(tids, dtype=np.int64)
+        row = np.asarray(rows, dtype=np.int32)
+        df = np.bincount(tid, minlength=len(vocab))
+        w = (1 + np.log(np.asarray(tfs, dtype=np.float32))) * p._idf(df)[tid]
+        norm = np.sqrt(np.bincount(row, weights=w * w, minlength=len(docs)))
+        w = (w / np.maximum(norm[row], 1e-12)).astype(np.float32)
+        names = list(vocab)
+        keep_term = (df > 1) | np.fromiter((" " not in t for t in names), dtype=bool, count=len(names))
+        keep = keep_term[tid]
+        new_id = np.cumsum(keep_term) - 1
+        tid, row, w = new_id[tid[keep]], row[keep], w[keep]
+        order = np.argsort(tid, kind="stable")
+        p.rows, p.weight = row[order], w[order]
+        p.start = np.concatenate([[0], np.cumsum(np.bincount(tid, minlength=int(keep_term.sum())))])
+        p.vocab = dict(zip(itertools.compress(names, keep_term.tolist()), range(int(keep_term.sum()))))
+        return p
+
+    def _idf(self, df: np.ndarray) -> np.ndarray:
+        """Smoothed idf (as scikit-learn's TfidfVectorizer)."""
+        return np.log((1 + self.n) / (1 + df)) + 1
+
+    def df(self, term: str) -> int:
+        """How many papers hold the term."""
+        j = self.vocab.get(term)
+        return 0 if j is None else int(self.start[j + 1] - self.start[j])
+
+    def papers(self, term: str) -> np.ndarray:
+        """Rows of the papers holding the term."""
+        j = self.vocab.get(term)
+        return self.rows[self.start[j]:self.start[j + 1]] if j is not None else self.rows[:0]
+
+    def cosine(self, doc: list[str]) -> np.ndarray:
+        """TF-IDF dot product of every paper with a text's terms (the text's own norm left out: a constant)."""
+        found = [(self.vocab[t], c) for t, c in Counter(doc).items() if t in self.vocab]
+        if not found:
+            return np.zeros(self.n, dtype=np.float32)
+        j = np.fromiter((t for t, _ in found), dtype=np.int64, count=len(found))
+        qw = (1 + np.log(np.fromiter((c for _, c in found), dtype=np.float64, count=len(found)))) * \
+            self._idf(self.start[j + 1] - self.start[j])
+        spans = [np.arange(self.start[t], self.start[t + 1]) for t in j]
+        lengths = self.start[j + 1] - self.start[j]
+        idx = np.concatenate(spans)
+        return np.bincount(self.rows[idx], weights=self.weight[idx] * np.repeat(qw, lengths),
+                           minlength=self.n).astype(np.float32)
 
 
 @dataclass
@@ -76,8 +158,7 @@ class Snapshot:
     topsim: np.ndarray = field(default_factory=lambda: np.zeros((0, HUB_K), dtype=np.float32))
     hub: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.float32))
     bm25: bm25s.BM25 | None = None
-    df: Counter = field(default_factory=Counter)
-    postings: dict[str, np.ndarray] = field(default_factory=dict)
+    postings: Postings = field(default_factory=Postings)
     avgdl: float = 1.0
 
     def __len__(self) -> int:
@@ -144,12 +225,7 @@ class Index:
                 s.matrix[i] = row
                 s.has_vec[i] = True
         tokens = [stems(t) for t in s.texts]
-        post: dict[str, list[int]] = {}
-        for i, t in enumerate(tokens):
-            for st in set(t):
-                post.setdefault(st, []).append(i)
-        s.postings = {st: np.asarray(v, dtype=np.int32) for st, v in post.items()}
-        s.df = Counter({st: len(v) for st, v in post.items()})
+        s.postings = Postings.build([terms(t) for t in tokens])
         s.avgdl = float(np.mean([len(t) for t in tokens])) if tokens else 1.0
         if s.ids:
             s.bm25 = bm25s.BM25(k1=BM25_K1, b=BM25_B)
@@ -211,11 +287,15 @@ class Index:
             n, dl = len(s), len(all_toks)
             norm = BM25_K1 * (1 - BM25_B + BM25_B * dl / max(s.avgdl, 1e-9))
             for t in toks:
-                df = s.df.get(t, 0)
+                df = s.postings.df(t)
                 idf = np.log(1 + (n - df + 0.5) / (df + 0.5))
                 w = idf * tf[t] * (BM25_K1 + 1) / (tf[t] + norm)
-                scores[s.postings[t]] += w
+                scores[s.postings.papers(t)] += w
         return scores
+
+    def _tfidf(self, s: Snapshot, text: str) -> np.ndarray:
+        """TF-IDF cosine (up to the text's own norm) of every row to a text, over stems and stem pairs."""
+        return s.postings.cosine(terms(stems(text)))
 
     def _mask(self, s: Snapshot, filters: Filters | None, exclude_rows: list[int]) -> np.ndarray:
         """Rows allowed by the filters."""
@@ -237,14 +317,14 @@ class Index:
         return ok
 
     def related(self, text: str, qvec: np.ndarray | None, k: int = 10, filters: Filters | None = None,
-                exclude: list[str] = (), dense_weight: float = DENSE_WEIGHT) -> tuple[Snapshot, Ranked]:
+                exclude: list[str] = ()) -> tuple[Snapshot, Ranked]:
         """Top-k papers most related to a paper's text (and its vector), by weighted score fusion."""
         s = self.snapshot()
         dense = self._dense(s, qvec)
         kw = self._keyword(s, text, symmetric=True)
         excluded = [s.pos[p] for p in exclude if p in s.pos]
-        fused = fuse_weighted(np.where(s.has_vec, dense - s.hub / 2, 0.0), kw,
-                              dense_weight if qvec is not None else 0.0, ignore=excluded)
+        fused = fuse_weighted(np.where(s.has_vec, dense - s.hub / 2, 0.0), self._tfidf(s, text), kw,
+                              DENSE_WEIGHT if qvec is not None else 0.0, ignore=excluded)
         mask = self._mask(s, filters, excluded)
         rows = top_k(np.where(mask, fused, -np.inf), k)
         rows = [r for r in rows if mask[r] and (fused[r] > 0 or dense[r] > 0)]
@@ -282,7 +362,7 @@ class Index:
         if not surface:
             return []
         total = max(len(s), 1)
-        weight = {st: np.log((total + 1) / (s.df.get(st, 0) + 0.5)) * (1 + np.log(sum(c.values())))
+        weight = {st: np.log((total + 1) / (s.postings.df(st) + 0.5)) * (1 + np.log(sum(c.values())))
                   for st, c in surface.items()}
         best = sorted(weight, key=lambda st: (-weight[st], st))[:n]
         return [surface[st].most_common(1)[0][0] for st in best]
@@ -299,18 +379,28 @@ def top_k(scores: np.ndarray, k: int) -> list[int]:
     return [int(i) for i in idx[np.argsort(-scores[idx], kind="stable")]]
 
 
-def fuse_weighted(dense: np.ndarray, keyword: np.ndarray, dense_weight: float, ignore: list[int] = ()
-                  ) -> np.ndarray:
-    """w·dense + (1-w)·keyword/max(keyword), the max taken without the ignored rows (the query paper itself
-    would otherwise set the scale and silence the keyword signal)."""
-    kw = keyword.astype(np.float32)
-    if len(kw):
-        scale = kw.copy()
+def fuse_weighted(dense: np.ndarray, tfidf: np.ndarray, bm25: np.ndarray, dense_weight: float = DENSE_WEIGHT,
+                  ignore: list[int] = ()) -> np.ndarray:
+    """dense_weight·dense + the rest shared by TF-IDF and BM25 (2:1), each divided by its best score.
+
+    The best scores are taken without the ignored rows: the query paper itself would otherwise set the scale
+    and silence the word signals. With no vector for the query (dense_weight 0) the words decide alone.
+    """
+    rest = 1 - dense_weight
+    return dense_weight * dense + rest * (TFIDF_WEIGHT * _by_best(tfidf, ignore) +
+                                          BM25_WEIGHT * _by_best(bm25, ignore)) / (TFIDF_WEIGHT + BM25_WEIGHT)
+
+
+def _by_best(scores: np.ndarray, ignore: list[int]) -> np.ndarray:
+    """Scores divided by the best one outside the ignored rows (unchanged if none is positive)."""
+    out = scores.astype(np.float32)
+    if len(out):
+        scale = out.copy()
         scale[list(ignore)] = 0
-        kmax = float(scale.max())
-        if kmax > 0:
-            kw = kw / kmax
-    return dense_weight * dense + (1 - dense_weight) * kw
+        best = float(scale.max())
+        if best > 0:
+            out = out / best
+    return out
 
 
 def _update_neighbours(s: Snapshot, rows: np.ndarray, block: int = 1024) -> None:
