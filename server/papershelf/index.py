@@ -239,7 +239,8 @@ class Index:
                     and prev.matrix.shape[1] == s.matrix.shape[1] and np.array_equal(prev.matrix[j], s.matrix[i]):
                 s.topsim[i] = prev.topsim[j]
                 known.append(i)
-        fresh = [i for i in np.flatnonzero(s.has_vec) if i not in set(known)]
+        known_rows = set(known)
+        fresh = [i for i in np.flatnonzero(s.has_vec) if i not in known_rows]
         _update_neighbours(s, np.asarray(fresh, dtype=np.int64))
         return s
 
