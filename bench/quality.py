@@ -24,7 +24,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "server"))
 
-from papershelf.index import fuse_rrf, top_k  # noqa: E402
+from papershelf.index import fuse_rrf, stems, top_k  # noqa: E402
 from papershelf.library import Library  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "eval" / "citeseer"
@@ -126,13 +126,14 @@ def main() -> None:
             elif kind == "dense-hub":
                 scores = lib.index._dense(s, s.matrix[r]) - hub / 2
             elif kind == "bm25":
-                scores = lib.index._keyword(s, s.texts[r])
+                scores = lib.index._keyword(s, stems(s.texts[r]))
             elif kind == "bm25-sym":
-                scores = lib.index._keyword(s, s.texts[r], symmetric=True)
+                scores = lib.index._keyword(s, stems(s.texts[r]), symmetric=True)
             elif kind == "tfidf-pairs":
-                scores = lib.index._tfidf(s, s.texts[r])
+                scores = lib.index._tfidf(s, stems(s.texts[r]))
             else:
-                scores = fuse_rrf(lib.index._dense(s, s.matrix[r]), lib.index._keyword(s, s.texts[r]), depth=100)
+                scores = fuse_rrf(lib.index._dense(s, s.matrix[r]), lib.index._keyword(s, stems(s.texts[r])),
+                                  depth=100)
             scores = scores.astype(np.float64)
             scores[r] = -np.inf
             out[q] = expand([s.ids[i] for i in top_k(scores, 100)], q)
@@ -155,15 +156,15 @@ def main() -> None:
         "RRF of dense and BM25": signal_rankings("rrf"),
         "papershelf related (served)": served,
     }
+    per_query = {name: np.array([metrics(rankings[q], rel[q]) for q in queries]) for name, rankings in systems.items()}
     rows = []
-    for name, rankings in systems.items():
-        m = np.mean([metrics(rankings[q], rel[q]) for q in queries], axis=0)
+    for name, scores in per_query.items():
+        m = scores.mean(axis=0)
         rows.append({"system": name, "ndcg@10": round(float(m[0]), 4), "recall@10": round(float(m[1]), 4),
                      "map": round(float(m[2]), 4)})
     base = rows[1]["ndcg@10"]
-    baseline = systems["TF-IDF, sublinear tf (baseline)"]
     # 500 queries leave room for chance: the standard error of the per-query difference says how much.
-    diff = np.array([metrics(served[q], rel[q])[0] - metrics(baseline[q], rel[q])[0] for q in queries])
+    diff = per_query["papershelf related (served)"][:, 0] - per_query["TF-IDF, sublinear tf (baseline)"][:, 0]
     extra = {"served_minus_baseline": round(float(diff.mean()), 4),
              "standard_error": round(float(diff.std(ddof=1) / math.sqrt(len(diff))), 4)}
     if args.all_queries:

@@ -106,12 +106,13 @@ class Postings:
         names = list(vocab)
         keep_term = (df > 1) | np.fromiter((" " not in t for t in names), dtype=bool, count=len(names))
         keep = keep_term[tid]
+        kept = int(keep_term.sum())
         new_id = np.cumsum(keep_term) - 1
         tid, row, w = new_id[tid[keep]], row[keep], w[keep]
         order = np.argsort(tid, kind="stable")
         p.rows, p.weight = row[order], w[order]
-        p.start = np.concatenate([[0], np.cumsum(np.bincount(tid, minlength=int(keep_term.sum())))])
-        p.vocab = dict(zip(itertools.compress(names, keep_term.tolist()), range(int(keep_term.sum()))))
+        p.start = np.concatenate([[0], np.cumsum(np.bincount(tid, minlength=kept))])
+        p.vocab = dict(zip(itertools.compress(names, keep_term.tolist()), range(kept)))
         return p
 
     def _idf(self, df: np.ndarray) -> np.ndarray:
@@ -134,12 +135,11 @@ class Postings:
         if not found:
             return np.zeros(self.n, dtype=np.float32)
         j = np.fromiter((t for t, _ in found), dtype=np.int64, count=len(found))
-        qw = (1 + np.log(np.fromiter((c for _, c in found), dtype=np.float64, count=len(found)))) * \
-            self._idf(self.start[j + 1] - self.start[j])
-        spans = [np.arange(self.start[t], self.start[t + 1]) for t in j]
-        lengths = self.start[j + 1] - self.start[j]
-        idx = np.concatenate(spans)
-        return np.bincount(self.rows[idx], weights=self.weight[idx] * np.repeat(qw, lengths),
+        df = self.start[j + 1] - self.start[j]
+        qw = (1 + np.log(np.fromiter((c for _, c in found), dtype=np.float64, count=len(found)))) * self._idf(df)
+        # Every posting of every found term: each term's span start, plus 0..df-1 within it.
+        idx = np.repeat(self.start[j] - np.cumsum(df) + df, df) + np.arange(int(df.sum()))
+        return np.bincount(self.rows[idx], weights=self.weight[idx] * np.repeat(qw, df),
                            minlength=self.n).astype(np.float32)
 
 
@@ -272,11 +272,10 @@ class Index:
         sims = s.matrix @ qvec.astype(np.float32)
         return np.where(s.has_vec, sims, 0.0).astype(np.float32)
 
-    def _keyword(self, s: Snapshot, text: str, symmetric: bool = False) -> np.ndarray:
-        """BM25 score of every row for the text's distinct stems; symmetric adds the paper→text direction."""
+    def _keyword(self, s: Snapshot, all_toks: list[str], symmetric: bool = False) -> np.ndarray:
+        """BM25 score of every row for a text's distinct stems; symmetric adds the paper→text direction."""
         if s.bm25 is None:
             return np.zeros(len(s), dtype=np.float32)
-        all_toks = stems(text)
         toks = list(dict.fromkeys(t for t in all_toks if t in s.bm25.vocab_dict))
         if not toks:
             return np.zeros(len(s), dtype=np.float32)
@@ -294,9 +293,9 @@ class Index:
                 scores[s.postings.papers(t)] += w
         return scores
 
-    def _tfidf(self, s: Snapshot, text: str) -> np.ndarray:
-        """TF-IDF cosine (up to the text's own norm) of every row to a text, over stems and stem pairs."""
-        return s.postings.cosine(terms(stems(text)))
+    def _tfidf(self, s: Snapshot, toks: list[str]) -> np.ndarray:
+        """TF-IDF cosine (up to the text's own norm) of every row to a text's stems and stem pairs."""
+        return s.postings.cosine(terms(toks))
 
     def _mask(self, s: Snapshot, filters: Filters | None, exclude_rows: list[int]) -> np.ndarray:
         """Rows allowed by the filters."""
@@ -322,9 +321,10 @@ class Index:
         """Top-k papers most related to a paper's text (and its vector), by weighted score fusion."""
         s = self.snapshot()
         dense = self._dense(s, qvec)
-        kw = self._keyword(s, text, symmetric=True)
+        toks = stems(text)  # once for both word signals
+        kw = self._keyword(s, toks, symmetric=True)
         excluded = [s.pos[p] for p in exclude if p in s.pos]
-        fused = fuse_weighted(np.where(s.has_vec, dense - s.hub / 2, 0.0), self._tfidf(s, text), kw,
+        fused = fuse_weighted(np.where(s.has_vec, dense - s.hub / 2, 0.0), self._tfidf(s, toks), kw,
                               DENSE_WEIGHT if qvec is not None else 0.0, ignore=excluded)
         mask = self._mask(s, filters, excluded)
         rows = top_k(np.where(mask, fused, -np.inf), k)
@@ -336,7 +336,7 @@ class Index:
         """Top-k papers for a short query: reciprocal rank fusion of keyword and semantic rankings."""
         s = self.snapshot()
         dense = self._dense(s, qvec)
-        kw = self._keyword(s, query)
+        kw = self._keyword(s, stems(query))
         mask = self._mask(s, filters, [])
         depth = max(100, k * 5)
         kw_ranked = np.where(mask & (kw > 0), kw, -np.inf)
