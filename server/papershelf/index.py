@@ -7,7 +7,6 @@ Exact cosine over a numpy matrix is 8 ms at 100k papers here, so no approximate 
 
 from __future__ import annotations
 
-import itertools
 import re
 import threading
 from collections import Counter
@@ -70,6 +69,33 @@ def stem_set(text: str) -> frozenset[str]:
     return frozenset(stems(text))
 
 
+def term_key(term: str) -> int:
+    """A term's key in the postings: its hash, stable while the process runs (the postings never outlive it).
+
+    Keys instead of strings let a rebuild reuse every known paper's counts as arrays; two of a library's
+    terms sharing a 64-bit hash is about a one-in-10^7 chance at a million distinct terms.
+    """
+    return hash(term)
+
+
+@dataclass(frozen=True)
+class CountedTerms:
+    """One paper's distinct terms as keys with their counts: its stems first, then its stem pairs."""
+
+    keys: np.ndarray
+    counts: np.ndarray
+    n_stems: int
+
+
+def count_terms(doc: list[str]) -> CountedTerms:
+    """Count a paper's terms (stems, then pairs as terms() lists them)."""
+    counts = Counter(doc)
+    stems_first = sorted(counts, key=lambda t: " " in t)
+    return CountedTerms(keys=np.fromiter(map(term_key, stems_first), dtype=np.int64, count=len(counts)),
+                        counts=np.fromiter((counts[t] for t in stems_first), dtype=np.uint32, count=len(counts)),
+                        n_stems=sum(" " not in t for t in counts))
+
+
 @dataclass
 class Postings:
     """Which papers hold each term, in compressed-row form, with each paper's TF-IDF weight for it.
@@ -79,7 +105,7 @@ class Postings:
     itself, so the cosine is over the terms another text could share.
     """
 
-    vocab: dict[str, int] = field(default_factory=dict)
+    vocab: dict[int, int] = field(default_factory=dict)  # term_key(term) -> term number
     start: np.ndarray = field(default_factory=lambda: np.zeros(1, dtype=np.int64))
     rows: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int32))
     weight: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.float32))
@@ -88,23 +114,24 @@ class Postings:
     @classmethod
     def build(cls, docs: list[list[str]]) -> "Postings":
         """Index each paper's terms."""
+        return cls.from_counts([count_terms(d) for d in docs])
+
+    @classmethod
+    def from_counts(cls, docs: list[CountedTerms]) -> "Postings":
+        """Index papers whose terms were counted already (a rebuild counts only the papers it has not seen)."""
         p = cls(n=len(docs))
-        vocab: dict[str, int] = {}
-        tids: list[int] = []
-        rows: list[int] = []
-        tfs: list[int] = []
-        for i, doc in enumerate(docs):
-            counts = Counter(doc)
-            tids.extend([vocab.setdefault(t, len(vocab)) for t in counts])
-            rows.extend([i] * len(counts))
-            tfs.extend(counts.values())
-        tid = np.asarray(tids, dtype=np.int64)
-        row = np.asarray(rows, dtype=np.int32)
-        df = np.bincount(tid, minlength=len(vocab))
-        w = (1 + np.log(np.asarray(tfs, dtype=np.float32))) * p._idf(df)[tid]
-        names = list(vocab)
-        keep_term = (df > 1) | np.fromiter((" " not in t for t in names), dtype=bool, count=len(names))
-        keep = keep_term[tid]
+        if not docs:
+            return p
+        keys = np.concatenate([d.keys for d in docs])
+        tfs = np.concatenate([d.counts for d in docs]).astype(np.float32)
+        is_pair = np.concatenate([np.arange(len(d.keys)) >= d.n_stems for d in docs])
+        row = np.repeat(np.arange(len(docs), dtype=np.int32), [len(d.keys) for d in docs])
+        uniq, tid = np.unique(keys, return_inverse=True)
+        df = np.bincount(tid, minlength=len(uniq))
+        w = (1 + np.log(tfs)) * p._idf(df)[tid]
+        keep = (df[tid] > 1) | ~is_pair
+        keep_term = np.zeros(len(uniq), dtype=bool)
+        keep_term[tid[keep]] = True
         kept = int(keep_term.sum())
         new_id = np.cumsum(keep_term) - 1
         tid, row, w = new_id[tid[keep]], row[keep], w[keep]
@@ -115,7 +142,7 @@ class Postings:
         order = np.argsort(tid, kind="stable")
         p.rows, p.weight = row[order], w[order]
         p.start = np.concatenate([[0], np.cumsum(np.bincount(tid, minlength=kept))])
-        p.vocab = dict(zip(itertools.compress(names, keep_term.tolist()), range(kept)))
+        p.vocab = dict(zip(uniq[keep_term].tolist(), range(kept)))
         return p
 
     def _idf(self, df: np.ndarray) -> np.ndarray:
@@ -124,17 +151,17 @@ class Postings:
 
     def df(self, term: str) -> int:
         """How many papers hold the term."""
-        j = self.vocab.get(term)
+        j = self.vocab.get(term_key(term))
         return 0 if j is None else int(self.start[j + 1] - self.start[j])
 
     def papers(self, term: str) -> np.ndarray:
         """Rows of the papers holding the term."""
-        j = self.vocab.get(term)
+        j = self.vocab.get(term_key(term))
         return self.rows[self.start[j]:self.start[j + 1]] if j is not None else self.rows[:0]
 
     def cosine(self, doc: list[str]) -> np.ndarray:
         """TF-IDF dot product of every paper with a text's terms (the text's own norm left out: a constant)."""
-        found = [(self.vocab[t], c) for t, c in Counter(doc).items() if t in self.vocab]
+        found = [(j, c) for t, c in Counter(doc).items() if (j := self.vocab.get(term_key(t))) is not None]
         if not found:
             return np.zeros(self.n, dtype=np.float32)
         j = np.fromiter((t for t, _ in found), dtype=np.int64, count=len(found))
@@ -187,6 +214,7 @@ class Index:
         self._lock = threading.RLock()
         self._snap = Snapshot()
         self._dirty = True
+        self._counted: dict[str, tuple[str, CountedTerms]] = {}  # text -> (its stems, its counted terms)
 
     # -- keeping in step with the store ---------------------------------------------------------------
     def invalidate(self) -> None:
@@ -227,8 +255,17 @@ class Index:
             if i is not None:
                 s.matrix[i] = row
                 s.has_vec[i] = True
-        tokens = [stems(t) for t in s.texts]
-        s.postings = Postings.build([terms(t) for t in tokens])
+        # Stemming and counting are most of a rebuild: done once per distinct text, kept while it is in the library.
+        counted: dict[str, tuple[str, CountedTerms]] = {}
+        for text in s.texts:
+            hit = counted.get(text) or self._counted.get(text)
+            if hit is None:
+                st = stems(text)
+                hit = (" ".join(st), count_terms(terms(st)))
+            counted[text] = hit
+        self._counted = counted
+        tokens = [counted[t][0].split() for t in s.texts]
+        s.postings = Postings.from_counts([counted[t][1] for t in s.texts])
         s.avgdl = float(np.mean([len(t) for t in tokens])) if tokens else 1.0
         if s.ids:
             s.bm25 = bm25s.BM25(k1=BM25_K1, b=BM25_B)
