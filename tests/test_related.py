@@ -174,3 +174,34 @@ def test_a_rebuild_reuses_counted_terms_and_equals_a_fresh_build(sample_lib):
         toks = terms(stems(text))
         np.testing.assert_allclose(inc.postings.cosine(toks), fresh.postings.cosine(toks), rtol=1e-6)
     assert inc.postings.df("spars expert") == fresh.postings.df("spars expert") >= 6
+
+
+def test_lookups_during_an_import_use_the_library_as_it_was_and_see_it_once_finished(sample_lib):
+    import threading
+
+    from papershelf.library import IMPORT_BATCH
+
+    lib = sample_lib
+    lib.index.snapshot()
+    half_way, go_on = threading.Event(), threading.Event()
+
+    def items():
+        for i in range(IMPORT_BATCH):  # one whole batch: merged into the store before the pause
+            yield str(i), Record(title=f"Holographic tensor networks, part {i}",
+                                 abstract="Holographic codes built from tensor networks.")
+        half_way.set()
+        go_on.wait(30)
+
+    importer = threading.Thread(target=lib.import_items, args=(items(),))
+    importer.start()
+    try:
+        assert half_way.wait(30)
+        assert lib.stats().papers == 289 + IMPORT_BATCH  # the batch is in the store, the import goes on
+        # A lookup now neither waits for the import nor sees half of it.
+        assert not any(h.title.startswith("Holographic") for h in lib.search("holographic tensor networks", k=5))
+    finally:
+        go_on.set()
+        importer.join(30)
+    assert not importer.is_alive()
+    # The import returns only once lookups can see it.
+    assert lib.search("holographic tensor networks", k=1)[0].title.startswith("Holographic")

@@ -1,15 +1,18 @@
 """The in-memory index that answers lookups: a dense matrix of unit vectors and a BM25 keyword index.
 
-The store is the truth. The index is rebuilt from it at start and whenever the library's texts change
-(lazily, at the next lookup); new vectors from the embedding worker are written into their rows in place.
+The store is the truth. The index is rebuilt from it at start and whenever the library's texts change: by
+the write that changed them, in its thread, while lookups keep answering from the previous view (see
+Index.writing); new vectors from the embedding worker are written into their rows in place.
 Exact cosine over a numpy matrix is 8 ms at 100k papers here, so no approximate index is needed.
 """
 
 from __future__ import annotations
 
+import logging
 import re
 import threading
 from collections import Counter
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import lru_cache
 
@@ -20,6 +23,8 @@ from bm25s.stopwords import STOPWORDS_EN
 
 from .models import Filters, PaperBrief
 from .store import embed_text
+
+log = logging.getLogger(__name__)
 
 _WORD = re.compile(r"(?u)\b[^\W\d_][\w\-]*[^\W_]\b|\b[^\W\d_]{2}\b")
 # Words every abstract uses: they explain nothing about why two papers are related.
@@ -215,23 +220,50 @@ class Index:
         self._snap = Snapshot()
         self._dirty = True
         self._counted: dict[str, tuple[str, CountedTerms]] = {}  # text -> (its stems, its counted terms)
+        self._built = False  # a snapshot of the store exists (before the first, lookups must wait for one)
+        self._building = False
+        self._writers = 0  # writes under way (see writing())
+        self._writers_lock = threading.Lock()
 
     # -- keeping in step with the store ---------------------------------------------------------------
     def invalidate(self) -> None:
         """The library's texts changed: rebuild before the next lookup."""
         self._dirty = True
 
-    def snapshot(self) -> Snapshot:
-        """The current view, rebuilt first if the store changed since."""
+    @contextmanager
+    def writing(self):
+        """Around a write: lookups meanwhile use the view from before it, and the write ends by building
+        the new one in its own thread, so a lookup never waits for an import and sees every finished write."""
+        with self._writers_lock:
+            self._writers += 1
+        try:
+            yield
+        finally:
+            with self._writers_lock:
+                self._writers -= 1
+            try:
+                self.snapshot(wait=True)
+            except Exception:  # the write itself went through: the next lookup tries the rebuild again
+                log.exception("index rebuild after a write failed")
+
+    def snapshot(self, wait: bool = False) -> Snapshot:
+        """The current view, rebuilt first if the store changed since (unless a write or rebuild is under way
+        and not `wait`: then the previous view, which holds every write that has finished)."""
         if self._dirty:
+            if not wait and self._built and (self._writers or self._building):
+                return self._snap
             with self._lock:
                 if self._dirty:
                     self._dirty = False
+                    self._building = True
                     try:
                         self._snap = self._build()
+                        self._built = True
                     except BaseException:
                         self._dirty = True
                         raise
+                    finally:
+                        self._building = False
         return self._snap
 
     def _build(self) -> Snapshot:

@@ -130,6 +130,16 @@ class Library:
     def import_items(self, items: Iterable[tuple[str, Record | str]], source: str = "",
                      progress: Callable[[int], None] | None = None) -> ImportReport:
         """Merge parsed items into the store in batches; failures are collected, never fatal."""
+        with self.index.writing():  # lookups meanwhile answer from the library as it was
+            report = self._import_items(items, source, progress)
+        # Announced once lookups can see it: a page that refreshes on this event gets the new papers.
+        if not report.error and (report.added or any(m.changed for m in report.merged)):
+            self.events.publish("library", change="import", source=source, added=report.added)
+        return report
+
+    def _import_items(self, items: Iterable[tuple[str, Record | str]], source: str,
+                      progress: Callable[[int], None] | None) -> ImportReport:
+        """import_items(), inside the index's write bracket."""
         report = ImportReport(source=source)
         batch: list[tuple[str, Record]] = []
 
@@ -163,8 +173,6 @@ class Library:
             report.error = f"reading stopped after {len(report.added) + len(report.merged)} records: {e}"
             return report
         flush()
-        if report.added or any(m.changed for m in report.merged):
-            self.events.publish("library", change="import", source=source, added=report.added)
         return report
 
     def import_bytes(self, data: bytes, name: str = "input", fmt: str | None = None,
@@ -194,10 +202,11 @@ class Library:
 
     def save(self, record: Record) -> tuple[Paper, bool]:
         """Save one paper (from a page); returns it and whether it was new."""
-        added, merged, failed = self.store.merge_records([("paper", record)], source=record.source or "api")
-        if failed:
-            raise ValueError(failed[0].reason)
-        self.index.invalidate()
+        with self.index.writing():
+            added, merged, failed = self.store.merge_records([("paper", record)], source=record.source or "api")
+            if failed:
+                raise ValueError(failed[0].reason)
+            self.index.invalidate()
         self.worker.wake()
         pid = added[0] if added else merged[0].id
         self.events.publish("library", change="save", id=pid, added=bool(added))
@@ -205,26 +214,31 @@ class Library:
 
     def update(self, pid: str, tags: list[str] | None = None, notes: str | None = None) -> Paper:
         """Change a paper's tags/notes."""
-        p = self.store.update(pid, tags=tags, notes=notes)
-        if p is None:
-            raise NotFound(pid)
-        self.index.invalidate()
+        with self.index.writing():
+            p = self.store.update(pid, tags=tags, notes=notes)
+            if p is None:
+                raise NotFound(pid)
+            self.index.invalidate()
         self.events.publish("library", change="update", id=pid)
         return p
 
     def trash(self, pid: str) -> bool:
         """Move to the trash."""
-        ok = self.store.trash(pid)
+        with self.index.writing():
+            ok = self.store.trash(pid)
+            if ok:
+                self.index.invalidate()
         if ok:
-            self.index.invalidate()
             self.events.publish("library", change="trash", id=pid)
         return ok
 
     def restore(self, pid: str) -> bool:
         """Back from the trash."""
-        ok = self.store.restore(pid)
+        with self.index.writing():
+            ok = self.store.restore(pid)
+            if ok:
+                self.index.invalidate()
         if ok:
-            self.index.invalidate()
             self.worker.wake()
             self.events.publish("library", change="restore", id=pid)
         return ok
