@@ -242,7 +242,8 @@ class Index:
             with self._writers_lock:
                 self._writers -= 1
             try:
-                self.snapshot(wait=True)
+                if self._built:  # nobody has looked anything up yet (a command-line import): the first lookup builds
+                    self.snapshot(wait=True)
             except Exception:  # the write itself went through: the next lookup tries the rebuild again
                 log.exception("index rebuild after a write failed")
 
