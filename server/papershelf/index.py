@@ -14,7 +14,6 @@ import threading
 from collections import Counter
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from functools import lru_cache
 
 import bm25s
 import numpy as np
@@ -66,12 +65,6 @@ def stems(text: str) -> list[str]:
 def terms(stemmed: list[str]) -> list[str]:
     """Stems and pairs of adjacent stems (stopwords between them dropped): what TF-IDF weighs."""
     return stemmed + [f"{a} {b}" for a, b in zip(stemmed, stemmed[1:])]
-
-
-@lru_cache(maxsize=8192)
-def stem_set(text: str) -> frozenset[str]:
-    """The distinct stems of a paper's text (cached: the same papers come up in many related lists)."""
-    return frozenset(stems(text))
 
 
 def term_key(term: str) -> int:
@@ -185,6 +178,7 @@ class Snapshot:
     ids: list[str] = field(default_factory=list)
     pos: dict[str, int] = field(default_factory=dict)
     texts: list[str] = field(default_factory=list)
+    stemmed: list[str] = field(default_factory=list)  # each row's stems, space-separated (counted once per text)
     years: np.ndarray = field(default_factory=lambda: np.zeros(0))
     tags: list[list[str]] = field(default_factory=list)
     briefs: list[PaperBrief] = field(default_factory=list)
@@ -242,7 +236,8 @@ class Index:
             with self._writers_lock:
                 self._writers -= 1
             try:
-                if self._built:  # nobody has looked anything up yet (a command-line import): the first lookup builds
+                # Before any lookup (a command-line import) there is no view to keep fresh: the first lookup builds.
+                if self._built:
                     self.snapshot(wait=True)
             except Exception:  # the write itself went through: the next lookup tries the rebuild again
                 log.exception("index rebuild after a write failed")
@@ -297,7 +292,8 @@ class Index:
                 hit = (" ".join(st), count_terms(terms(st)))
             counted[text] = hit
         self._counted = counted
-        tokens = [counted[t][0].split() for t in s.texts]
+        s.stemmed = [counted[t][0] for t in s.texts]
+        tokens = [st.split() for st in s.stemmed]
         s.postings = Postings.from_counts([counted[t][1] for t in s.texts])
         s.avgdl = float(np.mean([len(t) for t in tokens])) if tokens else 1.0
         if s.ids:
@@ -428,7 +424,7 @@ class Index:
         if not 0 <= row < len(s):
             return []
         q_words = words(query_text)
-        d_stems = stem_set(s.texts[row])
+        d_stems = set(s.stemmed[row].split())
         surface: dict[str, Counter] = {}
         for w, st in zip(q_words, _stemmer.stemWords(q_words)):
             if st in d_stems:
