@@ -3,6 +3,11 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 8765
+# The benchmarks' data folder (CiteSeer: corpus.jsonl and edges.tsv; the README says where to get it).
+BENCH_DATA ?= bench/data/citeseer
+# The browser tests drive Debian's Chromium; nothing here ever downloads a browser of its own.
+CHROMIUM := /usr/lib/chromium/chromium
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: serve test install install-test bench quality extension clean
 
@@ -19,20 +24,24 @@ $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install -q -e '.[test]'
 	touch $@ $(VENV)/.installed
 
+$(CHROMIUM):
+	$(SUDO) apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium >/dev/null
+
 install: $(VENV)/.installed
-install-test: $(VENV)/.installed-test
+install-test: $(VENV)/.installed-test $(CHROMIUM)
 
 serve: install
 	$(BIN)/papershelf serve --port $(PORT)
 
 test: install-test
-	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest $(PYTEST_ARGS)
+	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest --durations=25 $(PYTEST_ARGS)
 
 quality: install
-	HF_HUB_OFFLINE=1 $(BIN)/python bench/quality.py
+	HF_HUB_OFFLINE=1 $(BIN)/python bench/quality.py --data $(BENCH_DATA)
 
 bench: install
-	HF_HUB_OFFLINE=1 $(BIN)/python bench/lookup.py
+	HF_HUB_OFFLINE=1 $(BIN)/python bench/lookup.py --data $(BENCH_DATA)
 
 extension:
 	$(PYTHON) extension/package.py dist

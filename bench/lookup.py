@@ -9,7 +9,7 @@ Run: `make bench`. Prints medians and the ratio baseline / served.
 
 from __future__ import annotations
 
-import json
+import argparse
 import random
 import statistics
 import sys
@@ -22,16 +22,14 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "server"))
 
+from citeseer import add_data_flag, corpus, data_dir  # noqa: E402
 from papershelf.library import Library  # noqa: E402
 from papershelf.models import Record  # noqa: E402
 
-CITESEER = ROOT.parent / "shared" / "eval" / "citeseer" / "corpus.jsonl"
 
-
-def words() -> list[str]:
-    if CITESEER.exists():
-        return [w for l in CITESEER.read_text().splitlines()[:500] for w in json.loads(l)["text"].split() if w.isalpha()]
-    return [f"w{i}" for i in range(5000)]
+def words(data: Path) -> list[str]:
+    """Real words to build libraries from: those of CiteSeer's first 500 papers."""
+    return [w for d in corpus(data)[:500] for w in d["text"].split() if w.isalpha()]
 
 
 def build(n: int, home: Path, vocab: list[str]) -> Library:
@@ -58,7 +56,9 @@ def median_ms(fn, queries) -> float:
 
 
 def main() -> None:
-    vocab = words()
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    add_data_flag(ap)
+    vocab = words(data_dir(ap.parse_args().data))
     print("| papers | DuckDB SQL top-10 (baseline) | papershelf related() | baseline / served |\n|---|---|---|---|")
     for n in (1_000, 10_000):
         with tempfile.TemporaryDirectory() as d:

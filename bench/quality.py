@@ -24,20 +24,21 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "server"))
 
+from citeseer import add_data_flag, data_dir  # noqa: E402
+from citeseer import corpus as load_corpus  # noqa: E402
+from citeseer import edges as load_edges  # noqa: E402
 from papershelf.index import fuse_rrf, stems, top_k  # noqa: E402
 from papershelf.library import Library  # noqa: E402
 
-DATA = ROOT.parent / "shared" / "eval" / "citeseer"
 K = 10
 
 
 def load(data: Path):
     """Corpus rows and the undirected relevance sets."""
-    corpus = [json.loads(l) for l in (data / "corpus.jsonl").read_text().splitlines() if l.strip()]
+    corpus = load_corpus(data)
     known = {d["paper_id"] for d in corpus}
     rel: dict[str, set[str]] = defaultdict(set)
-    for line in (data / "edges.tsv").read_text().splitlines()[1:]:
-        a, b = line.split("\t")
+    for a, b in load_edges(data):
         if a in known and b in known and a != b:
             rel[a].add(b)
             rel[b].add(a)
@@ -60,7 +61,7 @@ def metrics(ranked: list[str], relevant: set[str]) -> tuple[float, float, float]
 def tfidf_rankings(corpus, queries, sublinear: bool):
     """TF-IDF (raw or 1+log tf × smoothed idf, l2-normalised, cosine) on lower-cased words: the baselines.
 
-    Sublinear tf is the stronger one (0.381 here; shared/README.md quotes 0.383): we compare against it."""
+    Sublinear tf is the stronger one (0.381 here; the data set's own notes quote 0.383): we compare against it."""
     import re
 
     docs = [Counter(re.findall(r"(?u)\b\w\w+\b", d["text"].lower())) for d in corpus]
@@ -84,7 +85,7 @@ def tfidf_rankings(corpus, queries, sublinear: bool):
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--data", type=Path, default=DATA)
+    add_data_flag(ap)
     ap.add_argument("--home", type=Path, default=ROOT / "bench" / ".cache" / "citeseer-home")
     ap.add_argument("--queries", type=int, default=500)
     ap.add_argument("--json", action="store_true", help="print the table as JSON")
@@ -92,7 +93,7 @@ def main() -> None:
                     help="also compare served and baseline with every linked paper as a query (~3 minutes)")
     args = ap.parse_args()
 
-    corpus, rel = load(args.data)
+    corpus, rel = load(data_dir(args.data))
     candidates = sorted(p for p in rel if rel[p])
     queries = random.Random(0).sample(candidates, args.queries)
 

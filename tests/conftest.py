@@ -3,6 +3,8 @@ and a real `papershelf serve` subprocess for API tests."""
 
 from __future__ import annotations
 
+import gzip
+import json
 import os
 import shutil
 import socket
@@ -17,13 +19,14 @@ import pytest
 os.environ["HF_HUB_OFFLINE"] = "1"  # any accidental hub call fails fast instead of hanging
 
 ROOT = Path(__file__).resolve().parent.parent
-SHARED = ROOT.parent / "shared"
 FIXTURES = Path(__file__).parent / "fixtures"
+REAL = FIXTURES / "real"  # real pages and API responses, each one's origin and licence in REAL/SOURCES.md
 
 
-def pytest_configure(config):
-    if not SHARED.exists():
-        raise pytest.UsageError(f"tests need the shared material at {SHARED}")
+def citeseer_rows(n: int | None = None) -> list[dict]:
+    """Real paper texts: the first 1,500 of CiteSeer (fixtures/SOURCES.md), as {paper_id, text, label}."""
+    with gzip.open(FIXTURES / "citeseer-1500.jsonl.gz", "rt") as f:
+        return [json.loads(line) for line in f.read().splitlines()[:n]]
 
 
 @pytest.fixture(scope="session")

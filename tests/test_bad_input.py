@@ -10,16 +10,16 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conftest import FIXTURES, SHARED, papershelf_cmd
+from conftest import FIXTURES, REAL, citeseer_rows, papershelf_cmd
 from papershelf import importers
 from papershelf.library import Library
 from papershelf.models import Record
 
 SEEDS = [FIXTURES / "zotero.bib", FIXTURES / "biblatex.bib", FIXTURES / "zotero.ris", FIXTURES / "mixed.jsonl",
-         SHARED / "pages" / "arxiv" / "api_query_all_transformer_cat_cs.LG_2026-06-14.xml",
-         SHARED / "pages" / "openalex" / "works_doi_10.1073_pnas.1414271111.json",
-         SHARED / "pages" / "semanticscholar" / "graph_v1_paper_batch_full_fields.json",
-         SHARED / "pages" / "acm" / "acm-export-csl_10.1145_3371158.3371232.json"]
+         REAL / "arxiv" / "api_query_all_transformer_cat_cs.LG_2026-06-14.xml",
+         REAL / "openalex" / "works_doi_10.1073_pnas.1414271111.json",
+         REAL / "semanticscholar" / "graph_v1_paper_batch_full_fields.json",
+         REAL / "acm" / "acm-export-csl_10.1145_3371158.3371232.json"]
 
 
 def check_items(data: bytes, name: str = "x") -> None:
@@ -117,8 +117,7 @@ def test_unknown_format_names_the_formats_we_read(empty_lib):
 def _bibtex_of_size(path: Path, megabytes: int) -> int:
     """Write a realistic BibTeX file of about that size; return the number of entries."""
     rng = random.Random(0)
-    words = [w for line in (SHARED / "eval" / "citeseer" / "corpus.jsonl").read_text().splitlines()[:300]
-             for w in json.loads(line)["text"].split() if w.isalpha()]  # valid BibTeX: no stray { } % @
+    words = [w for row in citeseer_rows(300) for w in row["text"].split() if w.isalpha()]  # valid BibTeX: no stray { } % @
     n = 0
     with open(path, "w") as f:
         while f.tell() < megabytes << 20:

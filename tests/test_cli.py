@@ -33,10 +33,12 @@ def test_import_summary_and_failures(tmp_path):
     home = tmp_path / "h"
     p = run_cli("import", str(FIXTURES / "mixed.jsonl"), "--json", home=home)
     out = json.loads(p.stdout)
-    assert out["added"] == 2 and out["pending"] == 0
-    assert {f["position"] for f in out["failed"]} == {"line 2", "line 3", "line 5"}
+    assert out["added"] == 3 and out["pending"] == 0
+    assert {f["position"] for f in out["failed"]} == {"line 2", "line 3"}
+    assert [(w["position"], w["field"], w["value"]) for w in out["warnings"]] == [("line 5", "year", "soon")]
     p = run_cli("import", str(FIXTURES / "mixed.jsonl"), home=home)
     assert "added 0" in p.stdout and "nothing new" in p.stdout and "line 3" in p.stderr
+    assert "warning" in p.stderr and "'soon'" in p.stderr
 
 
 def test_related_json_shape_and_identifiers(sample_copy):
@@ -60,7 +62,7 @@ def test_show_stats_doctor(sample_copy):
     assert shown["title"] == "Diffusion Models Beat GANs"
     assert "Diffusion wins." in run_cli("show", "p3", home=sample_copy).stdout
     stats = json.loads(run_cli("stats", "--json", home=sample_copy).stdout)
-    assert stats["papers"] == 291 and stats["pending"] == 0 and stats["model_id"].startswith("all-MiniLM-L6-v2")
+    assert stats["papers"] == 292 and stats["pending"] == 0 and stats["model_id"].startswith("all-MiniLM-L6-v2")
     assert stats["db_bytes"] > 0
     checks = json.loads(run_cli("doctor", "--json", home=sample_copy).stdout)
     assert all(c["ok"] for c in checks), checks
@@ -74,7 +76,7 @@ def test_export_round_trip(sample_copy, tmp_path, fmt):
     run_cli("export", "--format", fmt, "-o", str(out), home=sample_copy)
     fresh = tmp_path / "fresh"
     rep = json.loads(run_cli("import", str(out), "--json", "--no-wait", home=fresh).stdout)
-    assert rep["failed"] == [] and rep["added"] == 294
+    assert rep["failed"] == [] and rep["added"] == 295
 
     def papers(home):
         rows = [json.loads(l) for l in run_cli("export", "--format", "jsonl", home=home).stdout.splitlines()]
@@ -105,14 +107,14 @@ def test_cli_goes_through_the_running_server(sample_copy):
         stats = json.loads(run_cli("stats", "--json", home=sample_copy).stdout)
         assert stats["papers"] == 289
         rep = json.loads(run_cli("import", str(FIXTURES / "mixed.jsonl"), "--json", home=sample_copy).stdout)
-        assert rep["added"] == 2 and rep["pending"] == 0  # waited for the server's worker to embed them
+        assert rep["added"] == 3 and rep["pending"] == 0  # waited for the server's worker to embed them
         with srv.client() as c:
-            assert c.get("/api/stats").json()["stats"]["papers"] == 291
+            assert c.get("/api/stats").json()["stats"]["papers"] == 292
         hits = json.loads(run_cli("related", "p1", "--json", home=sample_copy).stdout)
         assert hits and all(h["id"] for h in hits)
         assert "Diffusion wins." in run_cli("show", "arxiv:2105.05233", home=sample_copy).stdout
         bib = run_cli("export", "--format", "bibtex", home=sample_copy).stdout
-        assert len(re.findall(r"^@\w+\{", bib, re.M)) == 291
+        assert len(re.findall(r"^@\w+\{", bib, re.M)) == 292
     finally:
         assert srv.stop() == 0
     assert not (sample_copy / "server.json").exists()

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import SHARED
+from conftest import REAL
 from papershelf.pairing import EXTENSION_ID
 
 from playwright import sync_api as pw  # installed by `make test` (the test extra); missing = failing
@@ -21,11 +21,10 @@ from playwright import sync_api as pw  # installed by `make test` (the test extr
 ROOT = Path(__file__).resolve().parent.parent
 EXT = ROOT / "extension"
 PAGES = Path(__file__).parent / "fixtures" / "pages"
-REAL = SHARED / "pages"
 ARTIFACTS = Path(__file__).parent / "artifacts"
 CHROMIUM = "/usr/lib/chromium/chromium"
 
-# (host, path) → file. Real saved pages where shared/ has one, hand-written ones (fixtures/pages) elsewhere.
+# (host, path) → file. Real saved pages (fixtures/real) where one exists, hand-written ones (fixtures/pages) elsewhere.
 SITES = {
     ("arxiv.org", "/abs/1706.03762"): REAL / "arxiv" / "arxiv.org-abs-1706.03762.html",
     ("arxiv.org", "/abs/1706.03762v7"): REAL / "arxiv" / "arxiv.org-abs-1706.03762.html",

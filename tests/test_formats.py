@@ -6,13 +6,13 @@ from pathlib import Path
 
 import pytest
 
-from conftest import FIXTURES, SHARED
+from conftest import FIXTURES, REAL
 from papershelf import importers
 from papershelf.export import export
 from papershelf.importers.openalex import abstract_from_inverted_index
 from papershelf.library import Library
 
-PAGES = SHARED / "pages"
+PAGES = REAL
 
 
 def parsed(path: Path, fmt: str | None = None):

@@ -73,13 +73,16 @@ def test_jsonl_bad_lines_are_reported_and_good_ones_import():
     items = list(items)
     assert fmt == "json"
     good = records(items)
-    assert [r.title for r in good] == ["Sparse Mixture of Experts Routing at Scale", "Diffusion Models Beat GANs"]
+    assert [r.title for r in good] == ["Sparse Mixture of Experts Routing at Scale", "Diffusion Models Beat GANs",
+                                       "Year is nonsense"]
     assert good[0].authors == ["Ada Lovelace", "Alan Turing"] and good[0].year == 2023
     assert "arxiv:2301.00001v2" in good[0].identifiers and "key:p1" in good[0].identifiers
     assert good[1].year == 2021
+    # An unreadable year loses the year, not the paper.
+    assert good[2].year is None and [(w.field, w.value) for w in good[2].warnings] == [("year", "soon")]
     bad = dict(failures(items))
-    assert set(bad) == {"line 2", "line 3", "line 5"}
-    assert "no title" in bad["line 2"] and "not valid JSON" in bad["line 3"] and "not a year" in bad["line 5"]
+    assert set(bad) == {"line 2", "line 3"}
+    assert "no title" in bad["line 2"] and "not valid JSON" in bad["line 3"]
 
 
 def test_json_document_shapes():
@@ -112,10 +115,11 @@ def test_unreadable_input_is_a_clear_error(data, reason):
 
 def test_library_import_reports_failures_and_keeps_the_rest(empty_lib):
     rep = empty_lib.import_path(FIX / "mixed.jsonl")
-    assert len(rep.added) == 2 and len(rep.failed) == 3
+    assert len(rep.added) == 3 and len(rep.failed) == 2
+    assert [(w.position, w.field, w.value) for w in rep.warnings] == [("line 5", "year", "soon")]
     rep2 = empty_lib.import_path(FIX / "zotero.bib")
     assert len(rep2.added) == 3 and rep2.failed
-    assert empty_lib.stats().papers == 5
+    assert empty_lib.stats().papers == 6
     bad = empty_lib.import_bytes(b"\x00\x01\x02", "blob.bin")
     assert bad.error and "binary" in bad.error
-    assert empty_lib.stats().papers == 5  # nothing lost
+    assert empty_lib.stats().papers == 6  # nothing lost

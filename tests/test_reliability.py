@@ -11,14 +11,13 @@ import time
 
 import httpx
 
-from conftest import SHARED, papershelf_cmd, run_cli, start_server
+from conftest import citeseer_rows, papershelf_cmd, run_cli, start_server
 
 
 def citeseer_jsonl(n: int | None = None) -> str:
     """Real paper texts as our JSONL (title = first words), n of them."""
-    rows = [json.loads(l) for l in (SHARED / "eval" / "citeseer" / "corpus.jsonl").read_text().splitlines()]
     out = []
-    for d in rows[:n]:
+    for d in citeseer_rows(n):
         words = d["text"].split()
         out.append(json.dumps({"id": d["paper_id"], "title": " ".join(words[:12]), "abstract": " ".join(words[12:])}))
     return "\n".join(out) + "\n"

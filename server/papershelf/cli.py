@@ -220,7 +220,7 @@ def cmd_import(args) -> int:
     if not paths:
         raise CLIError("give one or more files to import, or --sample")
     be = connect(args)
-    totals = {"added": [], "merged": [], "failed": [], "files": []}
+    totals = {"added": [], "merged": [], "failed": [], "warnings": [], "files": []}
     try:
         with _progress() as prog:
             for path in paths:
@@ -233,6 +233,7 @@ def cmd_import(args) -> int:
                 totals["added"] += rep.get("added", [])
                 totals["merged"] += rep.get("merged", [])
                 totals["failed"] += [dict(f, file=str(path)) for f in rep.get("failed", [])]
+                totals["warnings"] += [dict(w, file=str(path)) for w in rep.get("warnings", [])]
                 if rep.get("error"):
                     totals["failed"].append({"file": str(path), "position": "file", "reason": rep["error"]})
             if not args.no_wait and be.pending():
@@ -244,15 +245,21 @@ def cmd_import(args) -> int:
     unchanged = sum(1 for m in totals["merged"] if not m.get("changed"))
     if args.json:
         out.print_json(json.dumps({"added": len(totals["added"]), "merged": len(totals["merged"]),
-                                   "unchanged": unchanged, "failed": totals["failed"], "pending": pending,
+                                   "unchanged": unchanged, "failed": totals["failed"],
+                                   "warnings": totals["warnings"], "pending": pending,
                                    "files": totals["files"], "added_ids": totals["added"]}))
     else:
         for f in totals["failed"]:
             console.print(f"[red]failed[/red] {f['file']} {f['position']}: {f['reason']}", highlight=False)
+        for w in totals["warnings"]:
+            console.print(f"[yellow]warning[/yellow] {w['file']} {w['position']}: {w['field']} {w['value']!r} "
+                          f"{w['reason']} (the paper is imported)", highlight=False, markup=True)
         msg = f"added {len(totals['added'])}, merged {len(totals['merged'])}"
         if unchanged:
             msg += f" ({unchanged} already in the library, unchanged)"
         msg += f", failed {len(totals['failed'])}"
+        if totals["warnings"]:
+            msg += f", {len(totals['warnings'])} fields dropped (warnings above)"
         if not totals["added"] and totals["merged"] and unchanged == len(totals["merged"]):
             msg += " — nothing new: every record was already in the library"
         if pending:

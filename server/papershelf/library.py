@@ -146,10 +146,11 @@ class Library:
         def flush() -> None:
             if not batch:
                 return
-            added, merged, failed = self.store.merge_records(batch, source=source)
+            added, merged, failed, warnings = self.store.merge_records(batch, source=source)
             report.added += added
             report.merged += merged
             report.failed += failed
+            report.warnings += warnings
             if progress:
                 progress(len(batch))
             batch.clear()
@@ -203,7 +204,7 @@ class Library:
     def save(self, record: Record) -> tuple[Paper, bool]:
         """Save one paper (from a page); returns it and whether it was new."""
         with self.index.writing():
-            added, merged, failed = self.store.merge_records([("paper", record)], source=record.source or "api")
+            added, merged, failed, _ = self.store.merge_records([("paper", record)], source=record.source or "api")
             if failed:
                 raise ValueError(failed[0].reason)
             self.index.invalidate()

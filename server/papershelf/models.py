@@ -11,8 +11,16 @@ from typing import Literal
 import msgspec
 
 
+class FieldWarning(msgspec.Struct):
+    """A field of a record that could not be read: dropped, the paper kept."""
+
+    field: str
+    value: str
+    reason: str
+
+
 class Record(msgspec.Struct, omit_defaults=True, forbid_unknown_fields=False):
-    """A paper as a source describes it, before it meets the library."""
+    """A paper as a source describes it, before it meets the library (`warnings`: fields the reader dropped)."""
 
     title: str
     abstract: str = ""
@@ -23,6 +31,7 @@ class Record(msgspec.Struct, omit_defaults=True, forbid_unknown_fields=False):
     tags: list[str] = []
     identifiers: list[str] = []
     source: str = ""
+    warnings: list[FieldWarning] = []
 
 
 class Paper(msgspec.Struct):
@@ -96,14 +105,26 @@ class ImportMerge(msgspec.Struct):
     changed: bool
 
 
+class ImportWarning(msgspec.Struct):
+    """A field of an imported record that was dropped; the paper (`id`) is in the library without it."""
+
+    position: str
+    id: str
+    field: str
+    value: str
+    reason: str
+
+
 class ImportReport(msgspec.Struct):
-    """What one import did: papers added, records merged into existing papers, records that failed."""
+    """What one import did: papers added, records merged into existing papers, records that failed, and fields
+    that were dropped from papers that were kept (warnings)."""
 
     source: str = ""
     format: str = ""
     added: list[str] = []
     merged: list[ImportMerge] = []
     failed: list[ImportFailure] = []
+    warnings: list[ImportWarning] = []
     error: str = ""
 
     def extend(self, other: "ImportReport") -> None:
@@ -111,6 +132,7 @@ class ImportReport(msgspec.Struct):
         self.added += other.added
         self.merged += other.merged
         self.failed += other.failed
+        self.warnings += other.warnings
         if other.error:
             self.failed.append(ImportFailure(position=other.source or "input", reason=other.error))
 
@@ -120,7 +142,8 @@ class ImportReport(msgspec.Struct):
         s = f"added {len(self.added)}, merged {len(self.merged)}"
         if unchanged:
             s += f" ({unchanged} already in the library unchanged)"
-        return s + f", failed {len(self.failed)}"
+        s += f", failed {len(self.failed)}"
+        return s + (f", {len(self.warnings)} fields dropped (warnings)" if self.warnings else "")
 
 
 class Stats(msgspec.Struct):

@@ -18,8 +18,9 @@ import duckdb
 import msgspec
 import numpy as np
 
-from . import ids
-from .models import ImportFailure, ImportMerge, Paper, Record
+from . import clean, ids
+from .clean import clean_tags
+from .models import ImportFailure, ImportMerge, ImportWarning, Paper, Record
 
 # Numbered migrations, applied in order and recorded in schema_migrations. Never edit one that has shipped:
 # add the next number.
@@ -95,35 +96,6 @@ def embed_text(title: str, abstract: str) -> str:
 def content_hash(title: str, abstract: str) -> str:
     """Hash of the embedded text: a vector is reused while this stays the same."""
     return hashlib.sha256(embed_text(title, abstract).encode()).hexdigest()
-
-
-def clean_tags(tags: list[str]) -> list[str]:
-    """Tags trimmed, empty ones dropped, duplicates removed, order kept."""
-    out: list[str] = []
-    for t in tags:
-        t = str(t).strip()
-        if t and t not in out:
-            out.append(t)
-    return out
-
-
-def clean_record(rec: Record) -> tuple[Record, list[tuple[str, str]]]:
-    """A record with trimmed fields and its identifiers normalised (invalid ones dropped)."""
-    pairs: list[tuple[str, str]] = []
-    for ref in rec.identifiers:
-        n = ids.split_identifier(ref)
-        if n and n not in pairs:
-            pairs.append(n)
-    for n in ids.parse_url(rec.url) if rec.url else []:
-        if n not in pairs:
-            pairs.append(n)
-    tags = clean_tags(rec.tags)
-    authors = [a.strip() for a in rec.authors if a and a.strip()]
-    rec = msgspec.structs.replace(
-        rec, title=" ".join(rec.title.split()), abstract=" ".join(rec.abstract.split()), authors=authors,
-        tags=tags, venue=rec.venue.strip(), url=rec.url.strip(),
-        identifiers=[ids.format_identifier(s, v) for s, v in pairs])
-    return rec, pairs
 
 
 class Store:
@@ -204,18 +176,20 @@ class Store:
 
     # -- writes ---------------------------------------------------------------------------------------
     def merge_records(self, records: Iterable[tuple[str, Record]], source: str = ""
-                      ) -> tuple[list[str], list[ImportMerge], list[ImportFailure]]:
-        """Add or merge a batch of (position, record) in one transaction; return added, merged, failed."""
+                      ) -> tuple[list[str], list[ImportMerge], list[ImportFailure], list[ImportWarning]]:
+        """Add or merge a batch of (position, record) in one transaction; return added, merged, failed, and
+        warnings for fields dropped from records that were kept. Every record is cleaned first (clean.record)."""
         added: list[str] = []
         merged: list[ImportMerge] = []
         failed: list[ImportFailure] = []
+        warnings: list[ImportWarning] = []
         with self._write_lock:
             c = self._cur()
             c.execute("BEGIN")
             try:
                 for position, rec in records:
                     try:
-                        rec, pairs = clean_record(rec)
+                        rec, pairs, dropped = clean.record(rec)
                         if not rec.title:
                             raise ValueError("record has no title")
                         pid, was_added, changed = self._merge_one(c, rec, pairs, source)
@@ -226,11 +200,13 @@ class Store:
                         added.append(pid)
                     else:
                         merged.append(ImportMerge(position=position, id=pid, changed=changed))
+                    warnings += [ImportWarning(position=position, id=pid, field=w.field, value=w.value,
+                                               reason=w.reason) for w in dropped]
                 c.execute("COMMIT")
             except BaseException:
                 c.execute("ROLLBACK")
                 raise
-        return added, merged, failed
+        return added, merged, failed, warnings
 
     def _find_matches(self, c, rec: Record, pairs: list[tuple[str, str]]) -> list[str]:
         """Library ids this record is the same paper as: by any identifier, else by title + author + year."""

@@ -72,6 +72,8 @@ def describe(report: dict) -> str:
     if merged and not report.get("added") and unchanged == len(merged):
         lines.append("nothing new: every record was already in the library")
     lines += [f"failed {f['position']}: {f['reason']}" for f in report.get("failed", [])]
+    lines += [f"warning {w['position']}: {w['field']} {w['value']!r} {w['reason']} (the paper is imported)"
+              for w in report.get("warnings", [])]
     return "\n".join(lines) + "\n"
 
 

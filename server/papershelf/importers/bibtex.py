@@ -11,6 +11,7 @@ from bibtexparser import model
 from pylatexenc.latex2text import LatexNodes2Text
 
 from .. import ids
+from ..clean import read_year
 from ..models import Record
 
 # bibtexparser also logs each aborted block as a warning; we report it with its position instead.
@@ -77,16 +78,14 @@ def entry_to_record(e: model.Entry) -> Record | str:
     for scheme in ("pmid", "openreview", "acl", "s2", "corpusid", "openalex"):  # papershelf's export writes these
         if f.get(scheme):
             identifiers.append(f"{scheme}:{f[scheme].strip()}")
-    year = None
-    m = re.search(r"\b(1[5-9]\d\d|20\d\d)\b", f.get("year", "") or f.get("date", ""))
-    if m:
-        year = int(m.group(1))
+    warnings: list = []
+    year = read_year(f.get("year") or f.get("date"), warnings)  # "2021a" is read; "in press" is a warning
     tags = [t.strip() for t in re.split(r"[,;]", latex_to_text(f.get("keywords", ""))) if t.strip()]
     venue = latex_to_text(f.get("journal") or f.get("journaltitle") or f.get("booktitle") or f.get("publisher")
                           or "")
     return Record(title=title, abstract=latex_to_text(f.get("abstract", ""), long=True), authors=_names(f.get("author", "")),
                   year=year, venue=venue, url=f.get("url", "").strip(), tags=tags, identifiers=identifiers,
-                  source="bibtex")
+                  source="bibtex", warnings=warnings)
 
 
 def parse(text: str) -> Iterator[tuple[str, Record | str]]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 from .. import ids
+from ..clean import read_year
 from ..models import Record
 
 _CSL_TYPES = {"article-journal", "paper-conference", "article", "book", "chapter", "report", "thesis", "manuscript",
@@ -42,17 +43,17 @@ def to_record(obj: dict) -> Record | str:
             refs.append(f"{m.group(1).lower()}:{m.group(2)}")
     if m := re.match(r"^arxiv:\s*(\S+)$", str(obj.get("number") or ""), re.I):
         refs.append(f"arxiv:{m.group(1)}")
-    year = None
-    parts = (obj.get("issued") or {}).get("date-parts") or []
-    if parts and parts[0] and str(parts[0][0]).isdigit():
-        year = int(parts[0][0])
+    issued = obj.get("issued") or {}
+    parts = issued.get("date-parts") or [] if isinstance(issued, dict) else []
+    warnings: list = []
+    year = read_year(parts[0][0] if parts and isinstance(parts[0], list) and parts[0] else (
+        issued.get("raw") or issued.get("literal") if isinstance(issued, dict) else issued), warnings)
     tags = [t.strip() for t in re.split(r"[,;]", str(obj.get("keyword") or "")) if t.strip()]
     venue = obj.get("container-title") or ""
     if isinstance(venue, list):
         venue = venue[0] if venue else ""
-    abstract = str(obj.get("abstract") or "")
-    if "<jats:" in abstract:  # Crossref wraps abstracts in JATS XML
-        abstract = re.sub(r"\s+", " ", re.sub(r"</?jats:[^>]*>", " ", abstract)).strip()
-    return Record(title=title, abstract=abstract,
+    # Crossref's abstracts are JATS (<jats:title>Abstract</jats:title><jats:p>…): clean.record reads them.
+    return Record(title=title, abstract=obj.get("abstract") or "",
                   authors=[n for n in (_name(a) for a in obj.get("author") or [] if isinstance(a, dict)) if n],
-                  year=year, venue=venue, url=obj.get("URL") or "", tags=tags, identifiers=refs, source="csljson")
+                  year=year, venue=venue, url=obj.get("URL") or "", tags=tags, identifiers=refs, source="csljson",
+                  warnings=warnings)

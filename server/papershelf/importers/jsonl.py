@@ -13,7 +13,8 @@ import re
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from ..models import Record
+from ..clean import read_authors, read_year
+from ..models import FieldWarning, Record
 from . import csljson, hf, openalex, s2
 
 # Checked in this order: the most specific shapes first; anything else is ours.
@@ -126,59 +127,42 @@ def parse(text: str, fmt: str | None = None) -> Iterator[tuple[str, Record | str
     return records(objects(text), fmt)
 
 
-def _authors(value: Any) -> list[str]:
-    """Authors as a list of names, from a list of strings/objects or one string ("A and B", "A; B")."""
-    if value is None:
-        return []
-    if isinstance(value, str):
-        parts = re.split(r"\s+and\s+|;\s*", value) if (" and " in value or ";" in value) else value.split(",")
-        return [p.strip() for p in parts if p.strip()]
+def _authors(value: Any) -> Any:
+    """Authors with given/family objects as names; strings and other lists as they came (clean reads them)."""
     if isinstance(value, list):
-        out = []
-        for a in value:
-            if isinstance(a, str):
-                out.append(a)
-            elif isinstance(a, dict):
-                name = a.get("name") or " ".join(x for x in (a.get("given"), a.get("family")) if x)
-                if name:
-                    out.append(str(name))
-        return out
-    raise ValueError("authors must be a list or a string")
-
-
-def _year(value: Any) -> int | None:
-    """A plausible year from an int or a date-like string."""
-    if value in (None, ""):
-        return None
-    m = re.search(r"\b(1[5-9]\d\d|20\d\d|2100)\b", str(value))
-    if not m:
-        raise ValueError(f"year {value!r} is not a year")
-    return int(m.group(1))
+        return [a.get("name") or " ".join(str(x) for x in (a.get("given"), a.get("family")) if x)
+                if isinstance(a, dict) else a for a in value]
+    return value
 
 
 def to_record(obj: dict) -> Record | str:
-    """One object of our own shape → Record, or the reason it is not one."""
+    """One object of our own shape → Record, or the reason it is not one. Only a missing title fails: an odd
+    year, author list or identifier is left for clean.record to repair or drop with a warning."""
     title = obj.get("title")
     if isinstance(title, list):
         title = title[0] if title else ""
     if not isinstance(title, str) or not title.strip():
         return "record has no title"
+    identifiers = obj.get("identifiers") or []
+    identifiers = [str(i) for i in identifiers] if isinstance(identifiers, list) else [str(identifiers)]
+    for key, scheme in (("arxiv_id", "arxiv"), ("arxiv", "arxiv"), ("doi", "doi"),
+                        ("openreview_id", "openreview"), ("acl_id", "acl"), ("s2_id", "s2")):
+        if obj.get(key):
+            identifiers.append(f"{scheme}:{obj[key]}")
+    if obj.get("id") not in (None, ""):
+        identifiers.append(f"key:{obj['id']}")
+    warnings: list[FieldWarning] = []
     abstract = obj.get("abstract") or obj.get("summary") or ""
     if not isinstance(abstract, str):
-        return "abstract must be a string"
-    try:
-        identifiers = [str(i) for i in (obj.get("identifiers") or [])]
-        for key, scheme in (("arxiv_id", "arxiv"), ("arxiv", "arxiv"), ("doi", "doi"),
-                            ("openreview_id", "openreview"), ("acl_id", "acl"), ("s2_id", "s2")):
-            if obj.get(key):
-                identifiers.append(f"{scheme}:{obj[key]}")
-        if obj.get("id") not in (None, ""):
-            identifiers.append(f"key:{obj['id']}")
-        tags = obj.get("tags") or []
-        if isinstance(tags, str):
-            tags = [t for t in re.split(r"[,;]", tags)]
-        return Record(title=title, abstract=abstract, authors=_authors(obj.get("authors")),
-                      year=_year(obj.get("year")), venue=str(obj.get("venue") or ""), url=str(obj.get("url") or ""),
-                      tags=[str(t) for t in tags], identifiers=identifiers, source="json")
-    except (ValueError, TypeError) as e:
-        return str(e)
+        warnings.append(FieldWarning(field="abstract", value=str(abstract)[:200], reason="not text: dropped"))
+        abstract = ""
+    tags = obj.get("tags") or []
+    if isinstance(tags, str):
+        tags = re.split(r"[,;]", tags)
+    elif not isinstance(tags, list):
+        warnings.append(FieldWarning(field="tags", value=str(tags)[:200], reason="not a list of tags: dropped"))
+        tags = []
+    return Record(title=title, abstract=abstract, authors=read_authors(_authors(obj.get("authors")), warnings),
+                  year=read_year(obj.get("year"), warnings), venue=str(obj.get("venue") or ""),
+                  url=str(obj.get("url") or ""), tags=[str(t) for t in tags], identifiers=identifiers,
+                  source="json", warnings=warnings)

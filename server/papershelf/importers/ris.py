@@ -7,6 +7,7 @@ from collections.abc import Iterator
 
 import rispy
 
+from ..clean import read_year
 from ..models import Record
 
 _TAG = re.compile(r"^[A-Z][A-Z0-9]  - ?", re.M)
@@ -54,18 +55,15 @@ def to_record(e: dict) -> Record | str:
         for line in str(note).splitlines():
             if re.match(r"^[a-z]+:\S+$", line.strip()):
                 refs.append(line.strip())
-    year = None
-    for key in ("year", "publication_year", "date"):
-        if m := re.search(r"\b(1[5-9]\d\d|20\d\d)\b", str(e.get(key) or "")):
-            year = int(m.group(1))
-            break
+    warnings: list = []
+    year = read_year(e.get("year") or e.get("publication_year") or e.get("date"), warnings)
     urls = e.get("urls") or []
     authors = e.get("authors") or e.get("first_authors") or []
     return Record(title=title, abstract=e.get("abstract") or e.get("notes_abstract") or "",
                   authors=[_name(a) for a in authors], year=year,
                   venue=e.get("secondary_title") or e.get("journal_name") or e.get("alternate_title3") or "",
                   url=urls[0] if urls else "", tags=[k for k in e.get("keywords") or [] if k],
-                  identifiers=refs, source="ris")
+                  identifiers=refs, source="ris", warnings=warnings)
 
 
 def parse(text: str) -> Iterator[tuple[str, Record | str]]:

@@ -1,0 +1,37 @@
+"""Where the benchmarks find CiteSeer: `--data DIR` (default bench/data/citeseer, ignored by git)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+DEFAULT = Path(__file__).resolve().parent / "data" / "citeseer"
+FILES = ("corpus.jsonl", "edges.tsv")
+
+
+def add_data_flag(ap: argparse.ArgumentParser) -> None:
+    """The --data flag every benchmark takes."""
+    ap.add_argument("--data", type=Path, default=DEFAULT,
+                    help=f"folder holding CiteSeer's {' and '.join(FILES)} (default: {DEFAULT})")
+
+
+def data_dir(path: Path) -> Path:
+    """The folder, or one line saying what to put there and exit 2 (never a traceback)."""
+    missing = [f for f in FILES if not (path / f).is_file()]
+    if missing:
+        sys.exit(f"CiteSeer is not in {path} (missing {', '.join(missing)}): put corpus.jsonl "
+                 "({paper_id, text} per line) and edges.tsv (citing<TAB>cited, header line) there, or give "
+                 "--data DIR; the README's 'Benchmarks' section says where to get them.")
+    return path
+
+
+def corpus(path: Path) -> list[dict]:
+    """The papers, as {paper_id, text, label}."""
+    return [json.loads(line) for line in (path / "corpus.jsonl").read_text().splitlines() if line.strip()]
+
+
+def edges(path: Path) -> list[tuple[str, str]]:
+    """Citation links (citing, cited)."""
+    return [tuple(line.split("\t")[:2]) for line in (path / "edges.tsv").read_text().splitlines()[1:] if line.strip()]
