@@ -1,7 +1,7 @@
 // The service worker: the only part of the extension that talks to the papershelf server. Content scripts
 // and the popup send it messages; it fetches http://127.0.0.1:PORT with the pairing token. (A content
 // script's own fetch would carry the page's origin, which the server rightly refuses.)
-export const DEFAULTS = { serverUrl: "http://127.0.0.1:8765", token: "", sites: {}, relatedCount: 5, minScore: 0, panel: true };
+export const DEFAULTS = { serverUrl: "http://127.0.0.1:8765", token: "", sites: {}, relatedCount: 5, minScore: 0, hideLoose: false, panel: true };
 
 async function settings() {
   return chrome.storage.local.get(DEFAULTS);
@@ -28,7 +28,8 @@ async function api(path, { method = "GET", body } = {}) {
   return { ok: true, data };
 }
 
-const keep = (related, minScore) => (related || []).filter((h) => h.score >= (minScore || 0));
+// The user's floor: a minimum score, and (an option) no loosely related papers at all.
+const keep = (related, s) => (related || []).filter((h) => h.score >= (s.minScore || 0) && !(s.hideLoose && h.loose));
 
 async function lookup(paper, k) {
   const s = await settings();
@@ -38,13 +39,13 @@ async function lookup(paper, k) {
   if (paper.title) q.set("title", paper.title.slice(0, 900));
   const r = await api(`/api/lookup?${q}`);
   if (!r.ok) return r;
-  if (r.data.found) return { state: "in-library", paper: r.data.paper, related: keep(r.data.related, s.minScore) };
+  if (r.data.found) return { state: "in-library", paper: r.data.paper, related: keep(r.data.related, s) };
   // Not in the library: what in the library is related to it, from its title and abstract.
   let related = [];
   if (r.data.library_size > 0 && (paper.title || paper.abstract)) {
     const rel = await api("/api/related", { method: "POST",
       body: { title: (paper.title || "").slice(0, 2000), abstract: (paper.abstract || "").slice(0, 50000), k: Number(k || s.relatedCount) } });
-    if (rel.ok) related = keep(rel.data, s.minScore);
+    if (rel.ok) related = keep(rel.data, s);
   }
   return { state: "not-in-library", related, librarySize: r.data.library_size };
 }
@@ -79,7 +80,7 @@ const handlers = {
   relatedText: async (m) => {
     const s = await settings();
     const r = await api("/api/related", { method: "POST", body: { title: "", abstract: m.text.slice(0, 50000), k: Number(m.k || s.relatedCount * 2) } });
-    return r.ok ? { state: "ok", hits: keep(r.data, s.minScore) } : r;
+    return r.ok ? { state: "ok", hits: keep(r.data, s) } : r;
   },
   status: async () => {
     const s = await settings();

@@ -22,10 +22,10 @@ export function hitItem(h) {
   const p = h.paper || h;
   const href = link(p);
   const a = (p.authors || []);
-  return el("li", { "data-paper-id": h.id },
+  return el("li", { "data-paper-id": h.id, class: h.loose ? "loose" : undefined },
     href ? el("a", { href, target: "_blank", rel: "noopener" }, h.title) : h.title,
     el("div", { class: "why" }, [a.length > 3 ? `${a.slice(0, 3).join(", ")} et al.` : a.join(", "), p.year].filter(Boolean).join(" · ")),
-    el("div", { class: "why" }, `${h.score.toFixed(2)}`, h.why && h.why.length ? ` · ${h.why.join(", ")}` : "",
+    el("div", { class: "why" }, `${h.score.toFixed(2)}`, h.loose ? " · loosely related" : "", h.why && h.why.length ? ` · ${h.why.join(", ")}` : "",
       h.matched ? ` · ${h.matched.join(" + ")}` : ""));
 }
 

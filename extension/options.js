@@ -1,6 +1,6 @@
-// Options: server URL, pairing token, sites, how many related papers, minimum similarity.
+// Options: server URL, pairing token, sites, how many related papers, minimum similarity, loosely related ones.
 const $ = (s) => document.querySelector(s);
-const DEFAULTS = { serverUrl: "http://127.0.0.1:8765", token: "", sites: {}, relatedCount: 5, minScore: 0 };
+const DEFAULTS = { serverUrl: "http://127.0.0.1:8765", token: "", sites: {}, relatedCount: 5, minScore: 0, hideLoose: false };
 
 async function load() {
   const s = await chrome.storage.local.get(DEFAULTS);
@@ -8,6 +8,7 @@ async function load() {
   $("#token").value = s.token;
   $("#relatedCount").value = s.relatedCount;
   $("#minScore").value = s.minScore;
+  $("#hideLoose").checked = s.hideLoose;
   for (const box of document.querySelectorAll("[data-site]")) box.checked = s.sites[box.dataset.site] !== false;
 }
 
@@ -19,6 +20,7 @@ $("#form").addEventListener("submit", async (e) => {
     serverUrl: $("#serverUrl").value.trim().replace(/\/$/, ""), token: $("#token").value.trim(), sites,
     relatedCount: Math.min(20, Math.max(1, Number($("#relatedCount").value) || 5)),
     minScore: Math.min(1, Math.max(0, Number($("#minScore").value) || 0)),
+    hideLoose: $("#hideLoose").checked,
   });
   $("#saved").textContent = "Saved.";
 });

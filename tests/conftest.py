@@ -12,6 +12,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import NamedTuple
 
 import httpx
 import pytest
@@ -29,18 +30,31 @@ def citeseer_rows(n: int | None = None) -> list[dict]:
         return [json.loads(line) for line in f.read().splitlines()[:n]]
 
 
-@pytest.fixture(scope="session")
-def sample_home(tmp_path_factory) -> Path:
-    """A closed library home with the shipped sample imported and fully embedded (built once)."""
-    from papershelf.library import Library, sample_path
+class SampleImport(NamedTuple):
+    home: Path
+    report: dict  # what `papershelf import --sample --json` printed
+    offline: bool  # it ran in a network namespace with no network at all
 
+
+@pytest.fixture(scope="session")
+def sample_import(tmp_path_factory) -> SampleImport:
+    """The shipped sample imported and embedded once for the whole run, as the README's first step does it:
+    through the real command line, and with no network at all where the machine lets a test cut it."""
     home = tmp_path_factory.mktemp("sample-home")
-    lib = Library(home)
-    report = lib.import_path(sample_path())
-    assert len(report.added) == 289, report.summary()
-    lib.embed_all()
-    lib.close()
-    return home
+    offline = shutil.which("unshare") is not None and os.geteuid() == 0
+    env = dict(os.environ, HF_HUB_OFFLINE="0" if offline else "1")  # offline: no network to reach anyway
+    p = subprocess.run([*(["unshare", "-n"] if offline else []), *papershelf_cmd(), "import", "--sample", "--json",
+                        "--home", str(home)], capture_output=True, text=True, timeout=600, env=env)
+    assert p.returncode == 0, p.stderr
+    report = json.loads(p.stdout)
+    assert report["added"] == 289 and report["pending"] == 0, report
+    return SampleImport(home, report, offline)
+
+
+@pytest.fixture(scope="session")
+def sample_home(sample_import) -> Path:
+    """A closed library home with the shipped sample imported and fully embedded (built once)."""
+    return sample_import.home
 
 
 @pytest.fixture

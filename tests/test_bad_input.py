@@ -118,10 +118,13 @@ def _bibtex_of_size(path: Path, megabytes: int) -> int:
     """Write a realistic BibTeX file of about that size; return the number of entries."""
     rng = random.Random(0)
     words = [w for row in citeseer_rows(300) for w in row["text"].split() if w.isalpha()]  # valid BibTeX: no stray { } % @
+    # Long abstracts (few entries, many bytes), drawn from a pool: writing 200 MB of fresh random words would
+    # take longer than importing them.
+    pool = [" ".join(rng.choices(words, k=10_000)) for _ in range(64)]
     n = 0
     with open(path, "w") as f:
         while f.tell() < megabytes << 20:
-            abstract = " ".join(rng.choices(words, k=3000))  # long abstracts: few entries, many bytes
+            abstract = rng.choice(pool)
             f.write(f"@article{{k{n},\n  title = {{{' '.join(rng.choices(words, k=9))} {n}}},\n"
                     f"  author = {{Author, A. and Writer, B.}},\n  year = {{{1990 + n % 30}}},\n"
                     f"  abstract = {{{abstract}}}\n}}\n\n")

@@ -255,6 +255,7 @@ def test_every_site_is_recognised_and_saved_with_its_abstract(paired, library, u
     assert r["found"], ref
     assert r["paper"]["title"] and r["paper"]["authors"]
     assert len(r["paper"]["abstract"]) > 60, r["paper"]["abstract"]
+    assert "<" not in r["paper"]["abstract"] and not r["paper"]["abstract"].lower().startswith("abstract")
     if ref == "arxiv:2006.11239":
         assert r["paper"]["authors"] == ["Jonathan Ho", "Ajay Jain", "Pieter Abbeel"]  # no affiliation
     page.close()
@@ -466,3 +467,28 @@ def test_library_page_works_in_a_browser(browser, library):
     fresh.wait_for_selector("#pair:not([hidden])")
     page.close()
     fresh.close()
+
+
+def current_paper(ctx, page_url: str) -> dict:
+    """What the content script found on the tab showing page_url (what it sends to the server)."""
+    return worker(ctx).evaluate("""async (url) => {
+        for (const t of await chrome.tabs.query({})) {
+            try { const r = await chrome.tabs.sendMessage(t.id, {type: "current"}); if (r && r.url === url) return r.paper; }
+            catch (e) {}
+        }
+        return null; }""", page_url)
+
+
+def test_markup_in_a_pages_metadata_is_cleaned_before_it_is_sent(paired, library):
+    """bioRxiv's citation_abstract is escaped HTML: the content script sends text, and the server stores text."""
+    url = "https://www.biorxiv.org/content/10.1101/2024.01.30.577970v1"
+    page = visit(paired, url)
+    page.wait_for_selector("#papershelf-root[data-state]", state="attached", timeout=15000)
+    sent = current_paper(paired, url)
+    assert sent["abstract"].startswith("Protein language models (pLMs) have emerged")
+    assert "in silico contact maps of H2O-facing residues…" in sent["abstract"] and "<" not in sent["abstract"]
+    if page.get_attribute("#papershelf-root", "data-state") == "not-in-library":
+        shadow_click(page, "button.save")
+        page.wait_for_selector('#papershelf-root[data-state="in-library"]', state="attached", timeout=15000)
+    assert lookup(library, ref="doi:10.1101/2024.01.30.577970")["paper"]["abstract"] == sent["abstract"]
+    page.close()

@@ -31,7 +31,53 @@ def test_related_by_id_excludes_the_paper_and_explains(sample_lib):
         other = sample_lib.store.get(h.id)
         for w in h.why:
             assert w in (src.title + src.abstract).lower() and w[:4] in (other.title + other.abstract).lower()
-    assert any("diffusion" in h.why for h in hits[:5])
+    assert any("diffusion" in w for h in hits[:5] for w in h.why)
+
+
+def test_why_terms_are_telling_content_terms_never_filler(sample_lib):
+    """Over a hundred library papers' related lists: no why-term (nor a word of a why-phrase) is an English
+    function word or one of our generic words; no word is one of the library's 30 most common words, no phrase
+    is held by more than a tenth of its papers; phrases come first."""
+    from collections import Counter
+
+    from papershelf.index import _STOP, _stemmer, function_words
+
+    s = sample_lib.index.snapshot()
+    df = Counter(st for row in s.stemmed for st in set(row.split()))
+    common = {st for st, _ in df.most_common(30)}
+    pair_df = Counter(p for row in s.stemmed for p in set(zip(row.split(), row.split()[1:])))
+    common_pairs = {" ".join(p) for p, n in pair_df.items() if n > len(s) / 10}
+    shown = Counter()
+    for pid in s.ids[:100]:
+        for h in sample_lib.related(pid, k=5):
+            kinds = [" " in w for w in h.why]
+            assert kinds == sorted(kinds, reverse=True), h.why  # phrases before single words
+            for term in h.why:
+                shown[term] += 1
+                parts = term.split()
+                content = [parts[0], parts[-1]]  # a phrase may hold "of" between its words, never at its ends
+                for w in content:
+                    assert w not in function_words() and w not in _STOP, (term, h.why)
+                stemmed = " ".join(_stemmer.stemWords(content))
+                assert stemmed not in (common_pairs if len(parts) > 1 else common), (term, h.why)
+    assert sum(" " in t for t in shown) >= 20, shown.most_common(20)  # phrases are found, not only words
+    assert len(shown) >= 100  # and they vary: not the same few words on every paper
+
+
+def test_an_unrelated_text_gets_only_loosely_related_papers(sample_lib):
+    alphafold = ("Proteins are essential to life, and understanding their structure can facilitate a mechanistic "
+                 "understanding of their function. Through an enormous experimental effort, the structures of "
+                 "around 100,000 unique proteins have been determined, but this represents a small fraction of the "
+                 "billions of known protein sequences. Here we provide the first computational method that can "
+                 "regularly predict protein structures with atomic accuracy even where no similar structure is known.")
+    hits = sample_lib.related_text(alphafold, k=5)
+    assert hits and all(h.loose for h in hits), [(h.title, h.score) for h in hits]
+    moe = sample_lib.related_text("Sparse mixture of experts: tokens are routed to a few experts by a learned gate "
+                                  "with a load balancing loss, so model capacity grows at constant compute.", k=10)
+    assert not any(h.loose for h in moe[:3]) and moe == sorted(moe, key=lambda h: -h.score)
+    # Loose is monotone in the list: once a hit is loose by score, every later one is too.
+    by_score = [h.score < 0.5 * moe[0].score for h in moe]
+    assert by_score == sorted(by_score) and all(h.loose for h, low in zip(moe, by_score) if low)
 
 
 def test_related_for_a_paper_not_in_the_library(sample_lib):

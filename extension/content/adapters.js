@@ -205,10 +205,63 @@ const papershelf = globalThis.papershelf || (globalThis.papershelf = {});
     },
   ];
 
+  // Markup in metadata (bioRxiv's citation_abstract holds "<h3>ABSTRACT</h3> <p>…", JATS elsewhere) becomes
+  // text the way the server cleans it (server/papershelf/clean.py): parsed, never matched with patterns;
+  // block elements are spaces, inline ones (sub, sup, i) join their text; a leading "Abstract" heading goes.
+  const MARKUP = /<[a-z!/?]|&(#\d+|#x[0-9a-f]+|[a-z]{2,8});/i;
+  const BLOCK = /^(?:[\w-]+:)?(p|div|h[1-6]|title|label|sec|section|abstract|li|ul|ol|dl|dt|dd|br|hr|tr|td|th|table|tbody|thead|blockquote|caption|figure|figcaption|header|footer|article|aside|main|nav|pre|address|list|list-item|disp-quote|disp-formula|fig|table-wrap)$/i;
+  const SECTION_HEADING = /^(?:[\w-]+:)?(h[1-6]|title)$/i;
+  const HEADING_ONLY = /^\s*(abstract|summary)\s*[.:\-–—]?\s*$/i;
+  const unknownTag = (e) => !e.localName.includes(":") && Object.prototype.toString.call(e) === "[object HTMLUnknownElement]";
+
+  function unmark(s, abstract) {
+    const doc = new DOMParser().parseFromString("<!doctype html><body></body>", "text/html");
+    const tpl = doc.createElement("template");
+    tpl.innerHTML = s; // an inert template: nothing in it loads or runs
+    const root = tpl.content;
+    root.querySelectorAll("script, style, noscript, template, object, svg").forEach((e) => e.remove());
+    // "x<y and y>z" in a formula is text, not an element named y.
+    for (const e of [...root.querySelectorAll("*")].filter(unknownTag).reverse()) {
+      const attrs = [...e.attributes].map((a) => (a.value ? ` ${a.name}="${a.value}"` : ` ${a.name}`)).join("");
+      e.replaceWith(`<${e.localName}${attrs}>`, ...e.childNodes);
+    }
+    if (abstract) {
+      const first = [...root.querySelectorAll("*")].find((e) => BLOCK.test(e.localName));
+      // Only a heading that opens the text: "We study… <h3>Abstract</h3>" keeps it.
+      if (first && HEADING_ONLY.test(first.textContent) &&
+          root.textContent.trimStart().startsWith(first.textContent.trim())) first.remove();
+    }
+    // A section heading of a structured abstract reads as one: "Significance: The inadequate …".
+    for (const e of root.querySelectorAll("*")) {
+      if (SECTION_HEADING.test(e.localName) && e.textContent.trim() && !/[.:!?]\s*$/.test(e.textContent)) e.append(":");
+    }
+    for (const e of root.querySelectorAll("*")) if (BLOCK.test(e.localName)) { e.before(" "); e.after(" "); }
+    return root.textContent;
+  }
+
+  const cleanText = (value, { abstract = false } = {}) => {
+    let s = String(value || "");
+    for (let pass = 0; pass < 2 && MARKUP.test(s); pass++) {
+      const out = unmark(s, abstract);
+      if (out === s) break;
+      s = out;
+    }
+    if (abstract) s = s.replace(/^\s*(abstract|summary)\s*([.:\-–—]\s*|\n\s*)/i, "").replace(/^\s*(ABSTRACT|SUMMARY)\b\s*/, "");
+    return s.replace(/\s+/g, " ").trim();
+  };
+
+  // What an adapter found, cleaned: the panel shows, and the server gets, text.
+  papershelf.extractPaper = (adapter, doc, loc) => {
+    const p = adapter.extract(doc, loc);
+    if (!p) return p;
+    return { ...p, title: cleanText(p.title), abstract: cleanText(p.abstract, { abstract: true }),
+      authors: (p.authors || []).map((a) => cleanText(a)).filter(Boolean) };
+  };
+
   // The first adapter that claims the page decides; a site the user turned off stays off (no generic fallback).
   papershelf.findAdapter = (loc, enabledSites) => {
     const a = papershelf.adapters.find((x) => x.test(loc));
     return a && (!enabledSites || enabledSites[a.site] !== false) ? a : null;
   };
-  papershelf.util = { text, meta, arxivId, doiOf };
+  papershelf.util = { text, meta, arxivId, doiOf, cleanText };
 })();

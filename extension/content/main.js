@@ -12,7 +12,7 @@
   const ask = (msg) => chrome.runtime.sendMessage(msg).catch((e) => ({ state: "offline", error: String(e) }));
 
   async function settings() {
-    return chrome.storage.local.get({ sites: {}, relatedCount: 5, minScore: 0, panel: true });
+    return chrome.storage.local.get({ sites: {}, relatedCount: 5, minScore: 0, hideLoose: false, panel: true });
   }
 
   async function showPaper(paper, opts) {
@@ -61,7 +61,7 @@
     }
     // Single-page apps fill the page after navigation: try for a moment until the paper is there.
     for (let attempt = 0; attempt < 20; attempt++) {
-      const paper = adapter.extract(document, location);
+      const paper = papershelf.extractPaper(adapter, document, location);
       if (paper && paper.title) return showPaper(paper, opts);
       await new Promise((r) => setTimeout(r, 150));
     }
@@ -74,7 +74,7 @@
     return false;
   });
   chrome.storage.onChanged.addListener((changes) => {
-    if (changes.token || changes.serverUrl || changes.sites || changes.relatedCount || changes.minScore) run();
+    if (changes.token || changes.serverUrl || changes.sites || changes.relatedCount || changes.minScore || changes.hideLoose) run();
   });
   // In-app navigation (pushState) on Hugging Face and Semantic Scholar: follow the URL.
   setInterval(() => { if (location.href !== lastUrl) run(); }, 400);

@@ -27,6 +27,7 @@
     li a { color: #1d1d1f; text-decoration: none; font-weight: 600; }
     li a:hover { color: #2f5fd0; text-decoration: underline; }
     .meta, .why { color: #6b6b73; font-size: 11.5px; }
+    li.loose { opacity: .6; }
     .bar { display: inline-block; height: 5px; border-radius: 3px; background: #2f5fd0; vertical-align: middle; margin-right: 5px; }
     .collapsed .body { display: none; }
   `;
@@ -88,11 +89,11 @@
       return el("ol", { class: "related" }, related.map((h) => {
         const p = h.paper || h;
         const href = paperLink(p);
-        return el("li", { "data-paper-id": h.id },
+        return el("li", { "data-paper-id": h.id, class: h.loose ? "loose" : null },
           href ? el("a", { href, target: "_blank", rel: "noopener" }, h.title) : el("span", {}, h.title),
           el("div", { class: "meta" }, byline(p)),
           el("div", { class: "why" }, el("span", { class: "bar", style: `width:${Math.max(4, Math.round(h.score * 80))}px` }),
-            `${h.score.toFixed(2)}`, h.why && h.why.length ? ` · ${h.why.join(", ")}` : ""));
+            `${h.score.toFixed(2)}`, h.loose ? " · loosely related" : "", h.why && h.why.length ? ` · ${h.why.join(", ")}` : ""));
       }));
     }
 

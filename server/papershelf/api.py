@@ -32,7 +32,7 @@ from litestar.response import ServerSentEvent, Stream
 from litestar.static_files import create_static_files_router
 from litestar.types import ASGIApp, Receive, Scope, Send
 
-from . import __version__, ids
+from . import __version__, clean, ids
 from .export import EXTENSIONS as EXPORT_EXTENSIONS
 from .export import FORMATS as EXPORT_FORMATS
 from .export import export
@@ -375,7 +375,7 @@ class RelatedController(Controller):
 
     @post(sync_to_thread=True, status_code=200, summary="Related papers to a paper not in the library")
     def related_to_paper(self, lib: Library, data: RelatedIn) -> list[RelatedHit]:
-        text = f"{data.title.strip()}. {data.abstract.strip()}".strip(". ")
+        text = f"{clean.text(data.title)}. {clean.abstract(data.abstract)}".strip(". ")  # a page's markup is not its text
         if not text:
             raise ValidationException("give a title or an abstract")
         f = Filters(year_min=data.year_min, year_max=data.year_max, tags=data.tags,

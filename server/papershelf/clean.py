@@ -26,7 +26,8 @@ _BLOCK = {"address", "article", "aside", "blockquote", "body", "br", "caption", 
           "label", "li", "main", "nav", "ol", "p", "pre", "section", "table", "tbody", "td", "tfoot", "th",
           "thead", "title", "tr", "ul", "abstract", "sec", "list", "list-item", "list-item", "disp-quote",
           "disp-formula", "def-list", "boxed-text", "fig", "table-wrap"}
-_HEADING = {"h1", "h2", "h3", "h4", "h5", "h6", "title", "label"}
+_SECTION_HEADING = {"h1", "h2", "h3", "h4", "h5", "h6", "title"}
+_HEADING = _SECTION_HEADING | {"label"}
 _SKIPPED = {"script", "style", "noscript", "template", "object", "svg"}
 _INLINE = {"a", "abbr", "b", "bdi", "bdo", "big", "cite", "code", "data", "del", "dfn", "em", "font", "i", "img",
            "ins", "kbd", "mark", "q", "s", "samp", "small", "span", "strike", "strong", "sub", "sup", "time", "tt",
@@ -50,8 +51,9 @@ class _Text(HTMLParser):
         super().__init__(convert_charrefs=True)
         self.parts: list[str] = []
         self.skip = 0
-        self.heading: list[str] | None = None  # text of a heading while inside one
+        self.heading: list[str] | None = None  # text of the first block while inside it
         self.dropped_heading = False
+        self.section_start: int | None = None  # where the text of the heading we are in began
 
     @staticmethod
     def _local(tag: str) -> str:
@@ -71,6 +73,8 @@ class _Text(HTMLParser):
             self.skip += 1
         elif name in _BLOCK:
             self.parts.append(" ")
+        if name in _SECTION_HEADING:
+            self.section_start = len(self.parts)
         if name in _BLOCK | _HEADING and self.heading is None and not self.dropped_heading \
                 and not "".join(self.parts).strip():
             self.heading = []  # the first block: is it a heading that only says "Abstract"?
@@ -86,6 +90,12 @@ class _Text(HTMLParser):
             self.handle_data(f"</{tag}>")
             return
         name = self._local(tag)
+        if name in _SECTION_HEADING and self.section_start is not None:
+            # A section heading of a structured abstract reads as one: "Significance: The inadequate …".
+            said = "".join(self.parts[self.section_start:]).strip()
+            if said and said[-1] not in ".:!?":
+                self.parts.append(":")
+            self.section_start = None
         if name in _SKIPPED:
             self.skip = max(0, self.skip - 1)
         elif name in _BLOCK:

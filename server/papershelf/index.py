@@ -8,6 +8,7 @@ Exact cosine over a numpy matrix is 8 ms at 100k papers here, so no approximate 
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 import threading
@@ -50,6 +51,12 @@ HUB_SAMPLE = 20_000  # above this many papers, hub statistics are taken against 
 BM25_K1, BM25_B = 1.5, 0.75  # bm25s defaults, which its scores below are computed with
 # A search query is short: it is ranked by reciprocal rank fusion, which needs no score calibration.
 RRF_K = 60
+# A related paper is "loosely related" when its cosine to the query is under LOOSE_COSINE or its score under
+# LOOSE_SHARE of the best one's. With MiniLM, papers on one topic sit at cosine 0.5-0.7 and a paper from another
+# field at 0.2-0.45 (measured on the sample library: an AlphaFold abstract's best match there is 0.43).
+LOOSE_COSINE, LOOSE_SHARE = 0.45, 0.5
+# A why-term is held by at most this share of the library's papers: a term most papers share explains nothing.
+WHY_MAX_SHARE = 0.1
 
 
 def words(text: str) -> list[str]:
@@ -202,6 +209,7 @@ class Ranked:
     scores: list[float]
     dense: np.ndarray
     keyword: np.ndarray
+    loose: list[bool] = field(default_factory=list)  # related(): each row only loosely related
 
 
 class Index:
@@ -398,7 +406,11 @@ class Index:
         mask = self._mask(s, filters, excluded)
         rows = top_k(np.where(mask, fused, -np.inf), k)
         rows = [r for r in rows if mask[r] and (fused[r] > 0 or dense[r] > 0)]
-        return s, Ranked(rows=rows, scores=[float(np.clip(fused[r], 0, 1)) for r in rows], dense=dense, keyword=kw)
+        scores = [float(np.clip(fused[r], 0, 1)) for r in rows]
+        best = max(scores, default=0.0)
+        loose = [bool(score < LOOSE_SHARE * best or (qvec is not None and s.has_vec[r] and dense[r] < LOOSE_COSINE))
+                 for r, score in zip(rows, scores)]
+        return s, Ranked(rows=rows, scores=scores, dense=dense, keyword=kw, loose=loose)
 
     def search(self, query: str, qvec: np.ndarray | None, k: int = 20, filters: Filters | None = None
                ) -> tuple[Snapshot, Ranked]:
@@ -420,22 +432,66 @@ class Index:
         return s, Ranked(rows=rows, scores=[float(fused[r]) for r in rows], dense=dense, keyword=kw)
 
     def why(self, s: Snapshot, query_text: str, row: int, n: int = 5) -> list[str]:
-        """The most telling words two texts share: shared stems ranked by rarity in the library."""
+        """Why a paper matches a text: the content terms both hold that are rare in the library, phrases
+        ("mixture of experts") before single words, as the text writes them. None rather than filler."""
         if not 0 <= row < len(s):
             return []
-        q_words = words(query_text)
-        d_stems = set(s.stemmed[row].split())
-        surface: dict[str, Counter] = {}
-        for w, st in zip(q_words, _stemmer.stemWords(q_words)):
-            if st in d_stems:
-                surface.setdefault(st, Counter())[w] += 1
-        if not surface:
-            return []
+        stop = why_stopwords()
+        limit = max(2.0, WHY_MAX_SHARE * len(s))  # held by more papers than this, a term explains nothing
+
+        def telling(term: str) -> bool:
+            return 0 < s.postings.df(term) <= limit
+
+        # The text's content words with their places, in the order the index pairs them (as words() does).
+        toks = [(m.start(), m.end(), m.group().lower()) for m in _WORD.finditer(query_text)]
+        content = [(a, b, w) for a, b, w in toks if w not in _STOP and len(w) > 2]
+        q_stems = _stemmer.stemWords([w for _, _, w in content])
+        d_stems = s.stemmed[row].split()
+        d_set, d_pairs = set(d_stems), set(zip(d_stems, d_stems[1:]))
         total = max(len(s), 1)
-        weight = {st: np.log((total + 1) / (s.postings.df(st) + 0.5)) * (1 + np.log(sum(c.values())))
-                  for st, c in surface.items()}
-        best = sorted(weight, key=lambda st: (-weight[st], st))[:n]
-        return [surface[st].most_common(1)[0][0] for st in best]
+
+        def idf(term: str) -> float:
+            return float(np.log((total + 1) / (s.postings.df(term) + 0.5)))
+
+        phrases: dict[tuple[str, str], Counter] = {}
+        for i in range(len(content) - 1):
+            pair = (q_stems[i], q_stems[i + 1])
+            (a, _, w1), (_, b, w2) = content[i], content[i + 1]
+            if pair not in d_pairs or w1 in stop or w2 in stop or not telling(" ".join(pair)):
+                continue
+            gap = query_text[content[i][1]:content[i + 1][0]]
+            if re.search(r"[.,;:!?()\[\]]", gap) or len(gap.split()) > 2 or \
+                    any(g.lower() not in function_words() for g in gap.split()):
+                continue  # not one phrase: a clause boundary, or content words between ("lightweight but effective")
+            phrases.setdefault(pair, Counter())[" ".join(query_text[a:b].lower().split())] += 1
+        singles: dict[str, Counter] = {}
+        for (_, _, w), st in zip(content, q_stems):
+            if st in d_set and w not in stop and telling(st):
+                singles.setdefault(st, Counter())[w] += 1
+        # A word the two texts mention once each ("enormous", "specifically") is how they are written, not what
+        # they are about: a single word must come back (three times in the two texts together).
+        d_count = Counter(d_stems)
+        singles = {st: c for st, c in singles.items() if sum(c.values()) + d_count[st] >= 3}
+        best_phrases = sorted(phrases, key=lambda p: (-idf(" ".join(p)), " ".join(p)))[:n]
+        covered = {st for p in best_phrases for st in p}
+        weight = {st: idf(st) * (1 + np.log(sum(c.values()))) for st, c in singles.items() if st not in covered}
+        best_words = sorted(weight, key=lambda st: (-weight[st], st))[:n - len(best_phrases)]
+        return [phrases[p].most_common(1)[0][0] for p in best_phrases] + \
+            [singles[st].most_common(1)[0][0] for st in best_words]
+
+
+@functools.cache
+def function_words() -> frozenset[str]:
+    """English function words (scikit-learn's list): "of" may join a phrase, never be one."""
+    from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS  # imported late: 0.6 s a command otherwise
+
+    return frozenset(ENGLISH_STOP_WORDS)
+
+
+@functools.cache
+def why_stopwords() -> frozenset[str]:
+    """Words that never explain a match: function words, _STOP, and what abstracts say about their code."""
+    return function_words() | _STOP | {"code", "available", "publicly", "github", "http", "https", "www", "com"}
 
 
 def top_k(scores: np.ndarray, k: int) -> list[int]:

@@ -307,10 +307,10 @@ class Library:
     def _hits(self, s: Snapshot, ranked: Ranked, query_text: str) -> list[RelatedHit]:
         """Ranked rows → RelatedHit with paper briefs (from the snapshot: no database round trip) and why-terms."""
         out = []
-        for r, score in zip(ranked.rows, ranked.scores):
+        for r, score, loose in zip(ranked.rows, ranked.scores, ranked.loose):
             b = s.briefs[r]
             out.append(RelatedHit(id=b.id, title=b.title, score=round(score, 4), identifiers=b.identifiers,
-                                  why=self.index.why(s, query_text, r), paper=b))
+                                  why=self.index.why(s, query_text, r), paper=b, loose=loose))
         return out
 
     def related(self, ref: str, k: int = 10, filters: Filters | None = None) -> list[RelatedHit]:

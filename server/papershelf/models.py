@@ -68,7 +68,8 @@ class PaperBrief(msgspec.Struct):
 
 
 class RelatedHit(msgspec.Struct):
-    """One related paper: who, how close (0..1), and the terms the two texts share."""
+    """One related paper: who, how close (0..1), the terms the two texts share, and whether it is only loosely
+    related (far below the best match, or not close in meaning at all)."""
 
     id: str
     title: str
@@ -76,6 +77,7 @@ class RelatedHit(msgspec.Struct):
     identifiers: list[str]
     why: list[str]
     paper: PaperBrief
+    loose: bool = False
 
 
 class SearchHit(msgspec.Struct):

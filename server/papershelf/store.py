@@ -15,7 +15,6 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import duckdb
-import msgspec
 import numpy as np
 
 from . import clean, ids

@@ -119,7 +119,7 @@ async function showPaper(id) {
     el("h3", {}, "Related in your library"),
     related.length ? el("ol", { class: "related" }, related.map((h) => paperItem(h.paper,
       el("div", { class: "why" }, el("span", { class: "bar", style: `width:${Math.round(h.score * 100)}px` }),
-        ` ${h.score.toFixed(2)} — ${h.why.join(", ")}`))))
+        ` ${h.score.toFixed(2)}`, h.loose ? " · loosely related" : "", h.why.length ? ` — ${h.why.join(", ")}` : ""))))
       : el("p", { class: "hint" }, "Nothing related yet."));
 }
 
