@@ -32,9 +32,12 @@ def test_sample_page_yields_exactly_289_papers_without_chrome():
     assert any(t.startswith("ML4CO: Is GCNN All You Need?") for t in titles)
 
 
-def test_shipped_sample_is_the_shared_page():
-    shared = Path(__file__).resolve().parents[2] / "shared" / "samples" / "hf-papers-search-efficient-combination.txt"
-    assert sample_path().read_bytes() == shared.read_bytes()
+def test_shipped_sample_is_the_real_page_unchanged():
+    """The package ships the pasted Hugging Face Papers page byte for byte (sha256 of the page as it was saved)."""
+    import hashlib
+
+    assert hashlib.sha256(sample_path().read_bytes()).hexdigest() == \
+        "4d2bf512754dd2811bbd3d1eea958444e4b91068257f241689e1233a76a968ca"
 
 
 def test_listing_ignores_chrome_and_stray_lines():
