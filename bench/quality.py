@@ -24,11 +24,10 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "server"))
 
-from citeseer import add_data_flag, data_dir  # noqa: E402
+from citeseer import add_data_flag, data_dir, embedded_library  # noqa: E402
 from citeseer import corpus as load_corpus  # noqa: E402
 from citeseer import edges as load_edges  # noqa: E402
 from papershelf.index import fuse_rrf, stems, top_k  # noqa: E402
-from papershelf.library import Library  # noqa: E402
 
 K = 10
 
@@ -97,12 +96,7 @@ def main() -> None:
     candidates = sorted(p for p in rel if rel[p])
     queries = random.Random(0).sample(candidates, args.queries)
 
-    lib = Library(args.home)
-    t = time.time()
-    report = lib.import_items(((f"line {i}", _record(d)) for i, d in enumerate(corpus, 1)), source="citeseer")
-    n = lib.embed_all(progress=lambda d, tot: print(f"\rembedding {d}/{tot}", end="", file=sys.stderr))
-    print(f"\nlibrary: {lib.stats().papers} papers ({len(report.added)} added now, {n} embedded now, "
-          f"{time.time() - t:.1f} s)", file=sys.stderr)
+    lib = embedded_library(corpus, args.home)
 
     s = lib.index.snapshot()
     # CiteSeer holds ~51 papers twice under two ids; the library merges them, so one library paper can stand
@@ -192,15 +186,6 @@ def main() -> None:
                   f"baseline {a['baseline']:.4f} ({a['served'] / a['baseline']:.2f}x)")
         print(f"served related(): {served_ms:.1f} ms per query (k=100, including why-terms)")
     lib.close()
-
-
-def _record(d: dict):
-    """A CiteSeer row → Record (its text is title and abstract run together; we cannot split them)."""
-    from papershelf.models import Record
-
-    words = d["text"].split()
-    return Record(title=" ".join(words[:12]), abstract=" ".join(words[12:]), identifiers=[f"key:{d['paper_id']}"],
-                  source="citeseer")
 
 
 if __name__ == "__main__":

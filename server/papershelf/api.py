@@ -32,12 +32,17 @@ from litestar.response import ServerSentEvent, Stream
 from litestar.static_files import create_static_files_router
 from litestar.types import ASGIApp, Receive, Scope, Send
 
-from . import __version__, clean, ids
+from . import __version__, clean, ids, mail
 from .export import EXTENSIONS as EXPORT_EXTENSIONS
 from .export import FORMATS as EXPORT_FORMATS
 from .export import export
 from .library import Library, NotFound, sample_path
-from .models import Filters, ImportReport, Paper, Record, RelatedHit, SearchHit, Stats
+from .digest import DigestError
+from .feeds import FeedError
+from .mail import MailError
+from .models import Digest as DigestPage
+from .models import (FeedbackRow, FeedInfo, FeedReport, Filters, ImportReport, Paper, Record, RelatedHit,
+                     SearchHit, Stats)
 from .pairing import EXTENSION_ORIGIN_REGEX
 
 log = logging.getLogger("papershelf.api")
@@ -473,6 +478,128 @@ class LibraryController(Controller):
         return ServerSentEvent(_event_stream(lib))
 
 
+class FeedIn(msgspec.Struct, forbid_unknown_fields=True):
+    """A feed to add: `arxiv:cs.LG`, `hf:daily` or an http(s) URL."""
+
+    source: Annotated[str, msgspec.Meta(min_length=1, max_length=2000)]
+
+
+class FeedAdded(msgspec.Struct):
+    feed: FeedInfo
+    fetched: FeedReport
+
+
+class RateIn(msgspec.Struct, forbid_unknown_fields=True):
+    """👍 ("up"), 👎 ("down"), or null to take a rating back."""
+
+    rating: Literal["up", "down"] | None
+
+
+class Rated(msgspec.Struct):
+    id: str
+    feedback: Literal["up", "down"] | None
+
+
+class FeedToken(msgspec.Struct):
+    """The digest's own read-only token and the Atom URL that carries it (for a feed reader)."""
+
+    token: str
+    url: str
+
+
+def _feed_error(_: Request, exc: Exception) -> Response:
+    return Response({"status_code": 400, "detail": str(exc)}, status_code=400)
+
+
+class FeedController(Controller):
+    path = "/api/feeds"
+    tags = ["digest"]
+
+    @get(sync_to_thread=True, summary="The feeds the digest fetches, with their last success and last error")
+    def list_feeds(self, lib: Library) -> list[FeedInfo]:
+        return lib.digest.feeds()
+
+    @post(sync_to_thread=True, status_code=201, summary="Add a feed (fetched once first: refused if it is not a "
+                                                         "feed of papers)")
+    def add_feed(self, lib: Library, data: FeedIn) -> FeedAdded:
+        feed, report = lib.digest.add_feed(data.source)
+        return FeedAdded(feed=feed, fetched=report)
+
+    @delete(sync_to_thread=True, status_code=200, summary="Stop fetching a feed")
+    def remove_feed(self, lib: Library, source: Annotated[str, Parameter(min_length=1, max_length=2000)]) -> list[FeedInfo]:
+        if not lib.digest.remove_feed(source):
+            raise HTTPException(status_code=404, detail=f"{source} is not a feed")
+        return lib.digest.feeds()
+
+
+class DigestController(Controller):
+    path = "/api/digest"
+    tags = ["digest"]
+
+    @get(sync_to_thread=True, summary="A day's new papers, ranked for you, each with why")
+    def digest(self, lib: Library, day: Annotated[str | None, Parameter(max_length=10)] = None,
+               limit: Annotated[int | None, Parameter(ge=1, le=1000)] = None,
+               tag: Annotated[str | None, Parameter(max_length=200)] = None) -> DigestPage:
+        return lib.digest.day(day, limit=limit, tag=tag)
+
+    @post("/fetch", sync_to_thread=True, status_code=200, summary="Fetch every feed now")
+    def fetch(self, lib: Library) -> list[FeedReport]:
+        return lib.digest.fetch_all()
+
+    @post("/{item_id:str}/rate", sync_to_thread=True, status_code=200,
+          summary="👍 or 👎 a digest item (the next ranking learns from it)")
+    def rate(self, lib: Library, item_id: str, data: RateIn) -> Rated:
+        cid = _candidate(lib, item_id)
+        lib.digest.rate(cid, data.rating)
+        return Rated(id=cid, feedback=data.rating)
+
+    @post("/{item_id:str}/save", sync_to_thread=True, status_code=200,
+          summary="Save a digest item into the library (with its vector)")
+    def save(self, lib: Library, item_id: str) -> Paper:
+        return lib.digest.save(_candidate(lib, item_id))
+
+    @get("/feedback", sync_to_thread=True, summary="Every 👍/👎 you gave, oldest first")
+    def feedback(self, lib: Library) -> list[FeedbackRow]:
+        return lib.digest.feedback()
+
+    @post("/feed-token", sync_to_thread=True, status_code=200,
+          summary="Make (or replace) the read-only token of the digest's Atom feed")
+    def make_feed_token(self, request: Request, lib: Library) -> FeedToken:
+        token = lib.digest.new_feed_token()
+        return FeedToken(token=token, url=f"{request.base_url}".rstrip("/") + f"/digest.atom?key={token}")
+
+    @delete("/feed-token", sync_to_thread=True, status_code=200, summary="Revoke the Atom feed's token")
+    def revoke_feed_token(self, lib: Library) -> None:
+        lib.digest.revoke_feed_token()
+
+    @post("/send", sync_to_thread=True, status_code=200, summary="Email today's digest now (SMTP settings needed)")
+    def send(self, request: Request, lib: Library) -> dict[str, str]:
+        return {"sent_to": mail.send_digest(lib, page_url=str(request.base_url).rstrip("/"))}
+
+
+def _candidate(lib: Library, ref: str) -> str:
+    try:
+        return lib.digest.find(ref)
+    except KeyError:
+        raise HTTPException(status_code=404, detail=f"no digest item {ref!r}") from None
+
+
+class AtomController(Controller):
+    """The digest as Atom, for any feed reader. Not under /api/: it takes its own read-only token (`key`), which
+    opens this route and nothing else; the pairing token is not accepted here (it would leak into reader URLs)."""
+
+    path = "/digest.atom"
+    tags = ["digest"]
+
+    @get(sync_to_thread=True, media_type="application/atom+xml", security=[],
+         summary="The latest digest as an Atom feed (key: the digest's feed token)")
+    def atom(self, lib: Library, key: Annotated[str, Parameter(max_length=200)] = "") -> Response:
+        if not lib.digest.check_feed_token(key):
+            return Response({"status_code": 401, "detail": "missing or wrong feed key"}, status_code=401,
+                            media_type="application/json")
+        return Response(mail.atom(lib), media_type="application/atom+xml")
+
+
 async def _threaded(chunks) -> AsyncIterator[str]:
     """Drain a blocking generator (DuckDB reads) in a worker thread, chunk by chunk."""
     done = object()
@@ -510,13 +637,14 @@ def create_app(library: Library, token: str, port: int, allowed_hosts: list[str]
                                      include_in_schema=False)
     return Litestar(
         route_handlers=[HealthController, PaperController, LookupController, RelatedController, SearchController,
-                        LibraryController, web],
+                        LibraryController, FeedController, DigestController, AtomController, web],
         dependencies={"lib": Provide(provide_library, sync_to_thread=False)},
         middleware=[Guard(token=token, port=port, allowed_hosts=allowed_hosts)],
         cors_config=CORSConfig(allow_origins=[], allow_origin_regex=EXTENSION_ORIGIN_REGEX,
                                allow_methods=["GET", "POST", "PATCH", "DELETE", "OPTIONS"],
                                allow_headers=["authorization", "content-type"], max_age=600),
-        exception_handlers={NotFound: _not_found},
+        exception_handlers={NotFound: _not_found, FeedError: _feed_error, DigestError: _feed_error,
+                            MailError: _feed_error},
         request_max_body_size=MAX_BODY,
         state=State({"library": library}),
         lifespan=lifespan or [],

@@ -98,6 +98,55 @@ class Local:
 
         return [{"name": n, "ok": ok, "detail": d} for n, ok, d in run_checks(self.lib)]
 
+    # the digest
+    def _digest(self, fn, *a, **kw):
+        from .digest import DigestError
+        from .feeds import FeedError
+        from .mail import MailError
+
+        try:
+            return _builtins(fn(*a, **kw))
+        except (DigestError, FeedError, MailError) as e:
+            raise CLIError(str(e)) from e
+        except KeyError as e:
+            raise CLIError(f"no digest item {e.args[0]!r}") from e
+
+    def feeds(self) -> list[dict]:
+        return self._digest(self.lib.digest.feeds)
+
+    def add_feed(self, source: str) -> dict:
+        feed, report = self._digest(self.lib.digest.add_feed, source)
+        return {"feed": feed, "fetched": report}
+
+    def remove_feed(self, source: str) -> bool:
+        return self.lib.digest.remove_feed(source)
+
+    def fetch(self) -> list[dict]:
+        return self._digest(self.lib.digest.fetch_all)
+
+    def digest(self, day: str | None, limit: int | None, tag: str | None) -> dict:
+        return self._digest(self.lib.digest.day, day, limit=limit, tag=tag)
+
+    def digest_pending(self) -> int:
+        return self.lib.digest.pending()
+
+    def rate(self, ref: str, rating: str | None) -> None:
+        self._digest(lambda: self.lib.digest.rate(self.lib.digest.find(ref), rating))
+
+    def save_candidate(self, ref: str) -> dict:
+        return self._digest(lambda: self.lib.digest.save(self.lib.digest.find(ref)))
+
+    def feedback(self) -> list[dict]:
+        return self._digest(self.lib.digest.feedback)
+
+    def send(self) -> str:
+        from . import mail
+
+        return self._digest(mail.send_digest, self.lib)
+
+    def feed_token(self) -> str:
+        return self.lib.digest.new_feed_token()
+
 
 class Remote:
     """Talks to the running server of this home."""
@@ -191,6 +240,42 @@ class Remote:
 
     def doctor(self) -> list[dict]:
         return self._call("GET", "/api/doctor").json()
+
+    # the digest
+    def feeds(self) -> list[dict]:
+        return self._call("GET", "/api/feeds").json()
+
+    def add_feed(self, source: str) -> dict:
+        return self._call("POST", "/api/feeds", json={"source": source}).json()
+
+    def remove_feed(self, source: str) -> bool:
+        r = self.http.delete("/api/feeds", params={"source": source})
+        return r.status_code == 200
+
+    def fetch(self) -> list[dict]:
+        return self._call("POST", "/api/digest/fetch").json()
+
+    def digest(self, day: str | None, limit: int | None, tag: str | None) -> dict:
+        params = {k: v for k, v in (("day", day), ("limit", limit), ("tag", tag)) if v}
+        return self._call("GET", "/api/digest", params=params).json()
+
+    def digest_pending(self) -> int:
+        return self._call("GET", "/api/digest", params={"limit": 1}).json()["pending"]
+
+    def rate(self, ref: str, rating: str | None) -> None:
+        self._call("POST", f"/api/digest/{ref}/rate", json={"rating": rating})
+
+    def save_candidate(self, ref: str) -> dict:
+        return self._call("POST", f"/api/digest/{ref}/save").json()
+
+    def feedback(self) -> list[dict]:
+        return self._call("GET", "/api/digest/feedback").json()
+
+    def send(self) -> str:
+        return self._call("POST", "/api/digest/send").json()["sent_to"]
+
+    def feed_token(self) -> str:
+        return self._call("POST", "/api/digest/feed-token").json()["token"]
 
 
 def connect(args) -> Local | Remote:
@@ -470,15 +555,22 @@ def cmd_serve(args) -> int:
     async def lifespan(app):
         import asyncio
 
+        from . import mail
+        from .schedule import DailyFetch
+
         lib.worker.start()
         stop = asyncio.Event()
         watcher = asyncio.create_task(inbox.run(stop)) if inbox else None
+        daily = DailyFetch(lib, send=lambda: mail.send_digest(lib, url) if mail.configured(home) else None)
+        fetcher = asyncio.create_task(daily.run(stop)) if not args.no_digest else None
         try:
             yield
         finally:
             stop.set()
             if watcher:
                 await asyncio.wait_for(watcher, timeout=30)
+            if fetcher:
+                await asyncio.wait_for(fetcher, timeout=120)  # a fetch in flight finishes (feeds time out)
             remove_server_file(home)
             lib.close()  # waits for the write in flight: a transaction either commits or rolls back
 
@@ -512,6 +604,107 @@ def cmd_serve(args) -> int:
     return 0
 
 
+def cmd_feeds(args) -> int:
+    be = connect(args)
+    try:
+        if args.feeds_cmd == "add":
+            got = be.add_feed(args.source)
+            f, r = got["feed"], got["fetched"]
+            if args.json:
+                out.print_json(json.dumps(got, default=str))
+            else:
+                out.print(f"added {f['source']} ({f['url']}): {r['new']} new papers, {r['in_library']} already in "
+                          "your library", highlight=False)
+        elif args.feeds_cmd == "remove":
+            if not be.remove_feed(args.source):
+                raise CLIError(f"{args.source} is not a feed (`papershelf feeds list` shows them)")
+            out.print(f"removed {args.source}", highlight=False)
+        else:
+            feeds = be.feeds()
+            if args.json:
+                out.print_json(json.dumps(feeds, default=str))
+            elif not feeds:
+                out.print("no feeds yet: `papershelf feeds add arxiv:cs.LG` (or hf:daily, or a URL)")
+            for f in feeds:
+                state = (f"[red]last error[/red] {str(f['last_error_at'])[:16]}: {f['last_error']}" if f["last_error"]
+                         else f"last fetched {str(f['last_success_at'])[:16]} ({f['last_count']} papers)"
+                         if f["last_success_at"] else "not fetched yet")
+                out.print(f"{f['source']}  {state}", highlight=False)
+    finally:
+        be.close()
+    return 0
+
+
+def cmd_digest(args) -> int:
+    be = connect(args)
+    try:
+        sub = args.digest_cmd
+        if sub == "fetch":
+            reports = be.fetch()
+            with _progress() as prog:
+                total = be.digest_pending()
+                if total and not args.no_wait:
+                    task = prog.add_task("embedding new papers", total=total)
+                    while (left := be.digest_pending()) > 0:
+                        prog.update(task, completed=total - left)
+                        if not be.remote:
+                            be.embed(None)
+                        else:
+                            time.sleep(0.5)
+            if args.json:
+                out.print_json(json.dumps(reports))
+            for r in reports:
+                if not args.json:
+                    out.print(f"{r['source']}: " + (f"[red]failed[/red] {r['error']}" if r["error"] else
+                              "not modified since the last fetch" if r["not_modified"] else
+                              f"{r['new']} new, {r['seen']} seen before, {r['in_library']} already in your library"),
+                              highlight=False)
+            return 1 if reports and all(r["error"] for r in reports) else 0
+        if sub == "rate":
+            be.rate(args.id, None if args.rating == "none" else args.rating)
+            out.print(f"{args.id}: {args.rating}", highlight=False)
+            return 0
+        if sub == "save":
+            p = be.save_candidate(args.id)
+            out.print(f"saved to your library as {p['id']}: {p['title']}", highlight=False)
+            return 0
+        if sub == "send":
+            out.print(f"sent to {be.send()}", highlight=False)
+            return 0
+        if sub == "feedback":
+            rows = be.feedback()
+            if args.json:
+                out.print_json(json.dumps(rows, default=str))
+            for r in rows if not args.json else []:
+                out.print(f"{'👍' if r['rating'] == 'up' else '👎'} {str(r['rated_at'])[:10]} {r['title']}", highlight=False)
+            return 0
+        if sub == "feed-url":
+            token = be.feed_token()
+            url = find_server(_home(args)) or f"http://127.0.0.1:{DEFAULT_PORT}"
+            out.print(f"{url}/digest.atom?key={token}", highlight=False)
+            return 0
+        page = be.digest(args.date, args.limit, args.tag)
+        if args.json:
+            out.print_json(json.dumps(page))
+            return 0
+        if page["day"] is None:
+            out.print(page["note"], highlight=False)
+            return 0
+        out.print(f"[bold]digest of {page['day']}[/bold]: {page['total']} papers"
+                  + (f" ({page['note']})" if page["note"] else ""), highlight=False)
+        for n, it in enumerate(page["items"], 1):
+            mark = " [green]in your library[/green]" if it["in_library"] else ""
+            fb = {"up": " 👍", "down": " 👎"}.get(it["feedback"] or "", "")
+            out.print(f"{n:>3}. {it['title']}{mark}{fb}  [dim]{it['id']}[/dim]", highlight=False)
+            close = "; ".join(p["title"][:60] for p in it["why"]["papers"][:2])
+            terms = ", ".join(it["why"]["terms"])
+            out.print(f"     [dim]{it['feed']}{' ' + it['announce'] if it['announce'] else ''} · close to: {close}"
+                      + (f" · {terms}" if terms else "") + "[/dim]", highlight=False)
+    finally:
+        be.close()
+    return 0
+
+
 # -- argument parsing -----------------------------------------------------------------------------------------
 def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
@@ -539,6 +732,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--allow-remote", action="store_true", help="allow a --host other than loopback")
     s.add_argument("--inbox", help="folder to watch for files to import (default: <home>/inbox)")
     s.add_argument("--no-inbox", action="store_true", help="do not watch an inbox folder")
+    s.add_argument("--no-digest", action="store_true", help="do not fetch the digest's feeds on a schedule")
     s.set_defaults(func=cmd_serve)
 
     s = sub.add_parser("watch", parents=[common], help="import every file dropped into a folder (no server needed)")
@@ -575,6 +769,32 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("doctor", parents=[common, json_opt], help="check model files, database and disk")
     s.set_defaults(func=cmd_doctor)
+
+    s = sub.add_parser("feeds", parents=[common, json_opt], help="the feeds the daily digest fetches")
+    fs = s.add_subparsers(dest="feeds_cmd", metavar="add|list|remove")
+    a = fs.add_parser("add", parents=[common, json_opt], help="add a feed (fetched once to check it)")
+    a.add_argument("source", help="arxiv:CATEGORY (arxiv:cs.LG), hf:daily, or an http(s) URL of a feed")
+    fs.add_parser("list", parents=[common, json_opt], help="feeds with their last success and last error")
+    r = fs.add_parser("remove", parents=[common], help="stop fetching a feed")
+    r.add_argument("source")
+    s.set_defaults(func=cmd_feeds, feeds_cmd="list")
+
+    s = sub.add_parser("digest", parents=[common, json_opt], help="today's new papers, ranked for you")
+    s.add_argument("--date", help="the day (YYYY-MM-DD; default: the newest)")
+    s.add_argument("--limit", "-k", type=int, help="how many papers")
+    s.add_argument("--tag", help="rank for this tag's papers only")
+    ds = s.add_subparsers(dest="digest_cmd", metavar="fetch|rate|save|send|feedback|feed-url")
+    f = ds.add_parser("fetch", parents=[common, json_opt], help="fetch every feed now (through the server if it runs)")
+    f.add_argument("--no-wait", action="store_true", help="do not wait for the new papers to be embedded")
+    r = ds.add_parser("rate", parents=[common], help="👍 (up) or 👎 (down) a digest item")
+    r.add_argument("id", help="the item's id (or its arXiv id, DOI…)")
+    r.add_argument("rating", choices=["up", "down", "none"])
+    v = ds.add_parser("save", parents=[common], help="save a digest item into your library")
+    v.add_argument("id")
+    ds.add_parser("send", parents=[common], help="email the digest now (SMTP settings: see the README)")
+    ds.add_parser("feedback", parents=[common, json_opt], help="every 👍/👎 you gave")
+    ds.add_parser("feed-url", parents=[common], help="a new read-only Atom feed URL of the digest (replaces the old)")
+    s.set_defaults(func=cmd_digest, digest_cmd=None)
 
     s = sub.add_parser("token", parents=[common], help="print the pairing token for the extension and scripts")
     s.set_defaults(func=cmd_token)

@@ -6,6 +6,7 @@ Data flows one way: importer → Library.import_* → Store.merge_records (dedup
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import threading
@@ -17,11 +18,12 @@ import numpy as np
 import platformdirs
 
 from . import importers
+from .digest import Digest
 from .embed import BATCH_SIZE, Embedder, ModelError
 from .events import EventBus
 from .index import Index, Ranked, Snapshot
 from .models import Filters, ImportFailure, ImportReport, Paper, PaperBrief, Record, RelatedHit, SearchHit, Stats
-from .store import Store, embed_text
+from .store import Store, content_hash, embed_text
 
 log = logging.getLogger("papershelf")
 IMPORT_BATCH = 500  # records per transaction: a crash loses at most the batch in flight, never half a record
@@ -114,6 +116,7 @@ class Library:
         self.events = EventBus()
         self.worker = EmbedWorker(self)
         self._embed_lock = threading.Lock()
+        self.digest = Digest(self)  # feeds and candidates beside the library (digest.py)
         previous = self.store.get_setting("model_id")
         if previous != self.model_id:
             # A new model: every paper is pending for it, and the worker re-embeds in the background.
@@ -201,12 +204,18 @@ class Library:
         report.format = fmt
         return report
 
-    def save(self, record: Record) -> tuple[Paper, bool]:
-        """Save one paper (from a page); returns it and whether it was new."""
-        with self.index.writing():
+    def save(self, record: Record, vector: np.ndarray | None = None) -> tuple[Paper, bool]:
+        """Save one paper (from a page, or a digest candidate with the `vector` it was embedded with); returns
+        it and whether it was new."""
+        # With a vector, the worker must not embed the paper between the merge and its vector's arrival.
+        with self.index.writing(), (self._embed_lock if vector is not None else contextlib.nullcontext()):
             added, merged, failed, _ = self.store.merge_records([("paper", record)], source=record.source or "api")
             if failed:
                 raise ValueError(failed[0].reason)
+            if vector is not None:
+                pid = added[0] if added else merged[0].id
+                p = self.store.get(pid)
+                self.store.put_vectors(self.model_id, [(pid, content_hash(p.title, p.abstract), vector)])
             self.index.invalidate()
         self.worker.wake()
         pid = added[0] if added else merged[0].id
@@ -250,7 +259,7 @@ class Library:
         with self._embed_lock:
             rows = self.store.pending(self.model_id, limit=size)
             if not rows:
-                return 0
+                return self.digest.embed_batch(size)  # library papers first, then the digest's candidates
             self.worker.busy = True
             vecs = self.embedder.embed([text for _, text, _ in rows])
             n = self.store.put_vectors(self.model_id, [(pid, h, v) for (pid, _, h), v in zip(rows, vecs)])

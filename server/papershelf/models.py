@@ -170,3 +170,83 @@ class Filters(msgspec.Struct, omit_defaults=True):
 
 
 Format = Literal["jsonl", "json", "bibtex", "listing", "ris", "csljson", "arxiv", "openalex", "s2", "hf"]
+
+
+class FeedInfo(msgspec.Struct):
+    """A feed and how its fetches went (offline is normal: the last error is shown, not shouted)."""
+
+    source: str
+    url: str
+    added_at: datetime
+    last_fetch_at: datetime | None = None
+    last_success_at: datetime | None = None
+    last_error: str | None = None
+    last_error_at: datetime | None = None
+    last_count: int | None = None
+
+
+class FeedReport(msgspec.Struct):
+    """One feed's part of a fetch: new candidates, ones seen before, ones already in the library, or the error."""
+
+    source: str
+    new: int = 0
+    seen: int = 0
+    in_library: int = 0
+    not_modified: bool = False
+    error: str = ""
+
+
+class ClosePaper(msgspec.Struct):
+    """A library paper a digest item is close to."""
+
+    id: str
+    title: str
+    score: float
+
+
+class DigestWhy(msgspec.Struct):
+    """Why an item is in the digest: the library papers it is closest to and the terms it shares with them."""
+
+    papers: list[ClosePaper]
+    terms: list[str]
+
+
+class DigestItem(msgspec.Struct):
+    """One new paper of a day's digest, ranked for this researcher."""
+
+    id: str
+    title: str
+    authors: list[str]
+    year: int | None
+    url: str
+    identifiers: list[str]
+    feed: str
+    announce: str
+    abstract: str
+    score: float
+    why: DigestWhy
+    in_library: bool
+    library_id: str | None
+    feedback: Literal["up", "down"] | None
+
+
+class Digest(msgspec.Struct):
+    """A day's digest: its items best first, how they were ranked, and the days that have one."""
+
+    day: str | None
+    method: str
+    note: str
+    items: list[DigestItem]
+    total: int
+    pending: int
+    days: list[str]
+
+
+class FeedbackRow(msgspec.Struct):
+    """A 👍 or 👎, kept forever (the export of what the user rated)."""
+
+    candidate_id: str
+    title: str
+    identifiers: list[str]
+    rating: Literal["up", "down"]
+    rated_at: datetime

@@ -63,6 +63,54 @@ MIGRATIONS: list[tuple[int, str, str]] = [
     (2, "settings", """
         CREATE TABLE settings (key VARCHAR PRIMARY KEY, value VARCHAR NOT NULL);
     """),
+    (3, "feeds, digest candidates, feedback", """
+        -- Where new papers come from, and how the last fetch of each went.
+        CREATE TABLE feeds (
+            source VARCHAR PRIMARY KEY,
+            url VARCHAR NOT NULL,
+            added_at TIMESTAMP NOT NULL,
+            etag VARCHAR,
+            last_modified VARCHAR,
+            last_fetch_at TIMESTAMP,
+            last_success_at TIMESTAMP,
+            last_error VARCHAR,
+            last_error_at TIMESTAMP,
+            last_count INTEGER
+        );
+        -- Papers the feeds brought: beside the library, never in it until the user saves one. `day` is the
+        -- digest they first appeared in; paper_id is set when the library has (or gets) the same paper.
+        CREATE TABLE candidates (
+            id VARCHAR PRIMARY KEY,
+            title VARCHAR NOT NULL,
+            abstract VARCHAR NOT NULL DEFAULT '',
+            authors VARCHAR[] NOT NULL DEFAULT [],
+            year INTEGER,
+            venue VARCHAR NOT NULL DEFAULT '',
+            url VARCHAR NOT NULL DEFAULT '',
+            identifiers VARCHAR[] NOT NULL DEFAULT [],
+            feed VARCHAR NOT NULL,
+            announce VARCHAR NOT NULL DEFAULT '',
+            day DATE NOT NULL,
+            fetched_at TIMESTAMP NOT NULL,
+            content_hash VARCHAR NOT NULL,
+            model_id VARCHAR,
+            vector BLOB,
+            paper_id VARCHAR
+        );
+        CREATE INDEX candidates_day ON candidates(day);
+        CREATE TABLE candidate_refs (ref VARCHAR PRIMARY KEY, candidate_id VARCHAR NOT NULL);
+        -- Every 👍/👎, kept forever with the text and vector it was given on (candidates are pruned).
+        CREATE TABLE feedback (
+            candidate_id VARCHAR PRIMARY KEY,
+            title VARCHAR NOT NULL,
+            abstract VARCHAR NOT NULL DEFAULT '',
+            identifiers VARCHAR[] NOT NULL DEFAULT [],
+            rating INTEGER NOT NULL,
+            rated_at TIMESTAMP NOT NULL,
+            model_id VARCHAR,
+            vector BLOB
+        );
+    """),
 ]
 
 _PAPER_COLUMNS = ("id, title, abstract, authors, year, venue, url, tags, notes, source, added_at, updated_at, "
@@ -206,6 +254,12 @@ class Store:
                 c.execute("ROLLBACK")
                 raise
         return added, merged, failed, warnings
+
+    def match(self, rec: Record) -> str | None:
+        """The library paper (live or in the trash) that this record is, by the same rules as a merge."""
+        rec, pairs, _ = clean.record(rec)
+        found = self._find_matches(self._cur(), rec, pairs) if rec.title else []
+        return found[0] if found else None
 
     def _find_matches(self, c, rec: Record, pairs: list[tuple[str, str]]) -> list[str]:
         """Library ids this record is the same paper as: by any identifier, else by title + author + year."""

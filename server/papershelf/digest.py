@@ -1,0 +1,372 @@
+"""The daily digest: new papers from the user's feeds, kept as candidates beside the library (never in it until
+saved), embedded in the background, ranked each day by a model of this researcher (ranking.py), rated 👍/👎.
+
+Flow: feeds.fetch → Digest.add_candidates (de-duplicated against the library and each other, one transaction
+per feed) → the embedding worker fills candidate vectors after library papers → Digest.day() ranks.
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+import random
+import secrets
+import threading
+import time
+from collections.abc import Callable
+from datetime import date, datetime, timedelta
+
+import httpx
+import msgspec
+import numpy as np
+
+from . import clean, feeds, ids, ranking
+from .models import (ClosePaper, Digest as DigestPage, DigestItem, DigestWhy, FeedbackRow, FeedInfo, FeedReport,
+                     Paper, Record)
+from .store import content_hash, embed_text, new_paper_id, now
+
+log = logging.getLogger("papershelf.digest")
+PRUNE_DAYS = 30  # unsaved candidates older than this go (settings: digest_prune_days)
+BACKGROUND = 300  # earlier candidates the model sees as negatives
+RECENT_DAYS = 30.0  # a paper saved this many days ago counts e^-1 extra as a positive
+_COLUMNS = "id, title, abstract, authors, year, url, identifiers, feed, announce, day, paper_id, model_id, vector"
+
+
+def today() -> date:
+    """The local date (the digest's day)."""
+    return datetime.now().date()
+
+
+class DigestError(ValueError):
+    """A digest request that cannot be done; the message says why."""
+
+
+class Digest:
+    """Feeds, candidates, feedback and the day's ranking, over one Library."""
+
+    def __init__(self, library, http: httpx.Client | None = None, sleep: Callable[[float], None] = time.sleep,
+                 timeout: float | httpx.Timeout = feeds.TIMEOUT):
+        self.lib = library
+        self.store = library.store
+        self.http = http
+        self.sleep = sleep  # between retries (tests pass one that only records)
+        self.timeout = timeout
+        self._fetch_lock = threading.Lock()
+
+    def _client(self) -> httpx.Client:
+        if self.http is None:
+            self.http = httpx.Client()
+        return self.http
+
+    # -- feeds ----------------------------------------------------------------------------------------
+    def feeds(self) -> list[FeedInfo]:
+        """Every feed, with how its last fetch went."""
+        rows = self.store._cur().execute(
+            "SELECT source, url, added_at, last_fetch_at, last_success_at, last_error, last_error_at, last_count "
+            "FROM feeds ORDER BY added_at, source").fetchall()
+        return [FeedInfo(*r) for r in rows]
+
+    def add_feed(self, source: str) -> tuple[FeedInfo, FeedReport]:
+        """Add a feed after fetching it once: a source that is not a feed of papers is refused, with why."""
+        feed = feeds.resolve(source)
+        if any(f.source == feed.source for f in self.feeds()):
+            raise DigestError(f"{feed.source} is already a feed")
+        got = feeds.fetch(feed, self._client(), sleep=self.sleep, timeout=self.timeout)  # FeedError: not added
+        if not got.records:
+            raise feeds.FeedError(f"{feed.url} is a feed but holds no papers today; add it again when it has some")
+        t = now()
+        with self.store._write_lock:
+            self.store._cur().execute("INSERT INTO feeds (source, url, added_at) VALUES (?, ?, ?)",
+                                      [feed.source, feed.url, t])
+        report = self._store_fetch(feed, got)
+        return next(f for f in self.feeds() if f.source == feed.source), report
+
+    def remove_feed(self, source: str) -> bool:
+        """Stop fetching a feed (its candidates stay until pruned)."""
+        key = source.strip()
+        try:
+            key = feeds.resolve(source).source
+        except feeds.FeedError:
+            pass
+        with self.store._write_lock:
+            c = self.store._cur()
+            found = c.execute("SELECT count(*) FROM feeds WHERE source = ?", [key]).fetchone()[0]
+            c.execute("DELETE FROM feeds WHERE source = ?", [key])
+        return bool(found)
+
+    # -- fetching -------------------------------------------------------------------------------------
+    def fetch_all(self) -> list[FeedReport]:
+        """Fetch every feed now; one that fails says why and never stops the others."""
+        with self._fetch_lock:
+            reports = []
+            for f in self.feeds():
+                feed = feeds.Feed(f.source, f.url)
+                etag, modified = self.store._cur().execute(
+                    "SELECT etag, last_modified FROM feeds WHERE source = ?", [f.source]).fetchone()
+                try:
+                    got = feeds.fetch(feed, self._client(), etag=etag, last_modified=modified, sleep=self.sleep,
+                                      timeout=self.timeout)
+                except feeds.FeedError as e:
+                    self._record_error(f.source, str(e))
+                    reports.append(FeedReport(source=f.source, error=str(e)))
+                    continue
+                except Exception as e:  # a bug in reading one feed must not stop the others
+                    log.exception("fetching %s failed", f.source)
+                    self._record_error(f.source, f"{type(e).__name__}: {e}")
+                    reports.append(FeedReport(source=f.source, error=f"{type(e).__name__}: {e}"))
+                    continue
+                reports.append(self._store_fetch(feed, got))
+            self.prune()
+            self.lib.worker.wake()
+            self.lib.events.publish("digest", change="fetch", new=sum(r.new for r in reports))
+            return reports
+
+    def last_fetch(self) -> datetime | None:
+        """When a fetch last ran (any feed, success or not)."""
+        return self.store._cur().execute("SELECT max(last_fetch_at) FROM feeds").fetchone()[0]
+
+    def _record_error(self, source: str, error: str) -> None:
+        t = now()
+        with self.store._write_lock:
+            self.store._cur().execute("UPDATE feeds SET last_fetch_at = ?, last_error = ?, last_error_at = ? "
+                                      "WHERE source = ?", [t, error[:1000], t, source])
+
+    def _store_fetch(self, feed: feeds.Feed, got: feeds.Fetched) -> FeedReport:
+        """A whole fetch in one transaction: its candidates and the feed's state (nothing half-stored)."""
+        report = FeedReport(source=feed.source, not_modified=got.not_modified)
+        t, day = now(), today()
+        with self.store._write_lock:
+            c = self.store._cur()
+            c.execute("BEGIN")
+            try:
+                for rec, announce in zip(got.records, got.announce):
+                    kind = self._add_candidate(c, rec, feed.source, announce, day, t)
+                    setattr(report, kind, getattr(report, kind) + 1)
+                c.execute("UPDATE feeds SET last_fetch_at = ?, last_success_at = ?, last_error = NULL, "
+                          "etag = coalesce(?, etag), last_modified = coalesce(?, last_modified), "
+                          "last_count = CASE WHEN ? THEN last_count ELSE ? END WHERE source = ?",
+                          [t, t, got.etag, got.last_modified, got.not_modified, len(got.records), feed.source])
+                c.execute("COMMIT")
+            except BaseException:
+                c.execute("ROLLBACK")
+                raise
+        return report
+
+    def _add_candidate(self, c, rec: Record, feed: str, announce: str, day: date, t: datetime) -> str:
+        """One fetched paper → a new candidate ("new"), one we have ("seen"), or a library paper ("in_library")."""
+        rec, pairs, _ = clean.record(rec)
+        if not rec.title:
+            return "seen"
+        refs = [ids.format_identifier(s, v) for s, v in pairs]
+        if refs and c.execute("SELECT 1 FROM candidate_refs WHERE ref IN (SELECT unnest(?))", [refs]).fetchone():
+            return "seen"
+        paper_id = (self.store._find_matches(c, rec, pairs) or [None])[0]
+        cid = new_paper_id()
+        c.execute("INSERT INTO candidates (id, title, abstract, authors, year, venue, url, identifiers, feed, "
+                  "announce, day, fetched_at, content_hash, paper_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                  [cid, rec.title, rec.abstract, rec.authors, rec.year, rec.venue, rec.url, refs, feed, announce, day,
+                   t, content_hash(rec.title, rec.abstract), paper_id])
+        for ref in refs:
+            c.execute("INSERT INTO candidate_refs VALUES (?, ?) ON CONFLICT DO NOTHING", [ref, cid])
+        return "in_library" if paper_id else "new"
+
+    def prune(self, days: int | None = None) -> int:
+        """Drop unsaved candidates older than the set age (their 👍/👎 stay in the feedback table)."""
+        days = days if days is not None else int(self.store.get_setting("digest_prune_days") or PRUNE_DAYS)
+        cutoff = today() - timedelta(days=days)
+        with self.store._write_lock:
+            c = self.store._cur()
+            old = [r[0] for r in c.execute("SELECT id FROM candidates WHERE day < ? AND paper_id IS NULL",
+                                           [cutoff]).fetchall()]
+            if old:
+                c.execute("DELETE FROM candidate_refs WHERE candidate_id IN (SELECT unnest(?))", [old])
+                c.execute("DELETE FROM candidates WHERE id IN (SELECT unnest(?))", [old])
+        return len(old)
+
+    # -- embedding ------------------------------------------------------------------------------------
+    def pending(self) -> int:
+        """Candidates still waiting for a vector of the current model."""
+        return self.store._cur().execute(
+            "SELECT count(*) FROM candidates WHERE paper_id IS NULL AND (model_id IS NULL OR model_id <> ?)",
+            [self.lib.model_id]).fetchone()[0]
+
+    def embed_batch(self, size: int) -> int:
+        """Embed one batch of candidates (called by the library's worker once no library paper waits)."""
+        rows = self.store._cur().execute(
+            "SELECT id, title, abstract, content_hash FROM candidates WHERE paper_id IS NULL AND "
+            "(model_id IS NULL OR model_id <> ?) ORDER BY day DESC, fetched_at, id LIMIT ?",
+            [self.lib.model_id, size]).fetchall()
+        if not rows:
+            return 0
+        vecs = self.lib.embedder.embed([embed_text(t, a) for _, t, a, _ in rows])
+        with self.store._write_lock:
+            c = self.store._cur()
+            for (cid, _, _, h), v in zip(rows, vecs):
+                c.execute("UPDATE candidates SET model_id = ?, vector = ? WHERE id = ? AND content_hash = ?",
+                          [self.lib.model_id, np.asarray(v, dtype=np.float32).tobytes(), cid, h])
+        self.lib.events.publish("digest", change="embedded", embedded=len(rows), pending=self.pending())
+        return len(rows)
+
+    # -- the day's ranking ----------------------------------------------------------------------------
+    def days(self) -> list[str]:
+        """Days that have a digest, newest first."""
+        return [str(r[0]) for r in self.store._cur().execute(
+            "SELECT DISTINCT day FROM candidates ORDER BY day DESC").fetchall()]
+
+    def _vec(self, blob, model_id) -> np.ndarray | None:
+        return np.frombuffer(blob, dtype=np.float32) if blob is not None and model_id == self.lib.model_id else None
+
+    def day(self, day: str | None = None, limit: int | None = None, tag: str | None = None) -> DigestPage:
+        """A day's candidates ranked for this researcher (the newest day by default; `tag`: for that tag's papers)."""
+        days = self.days()
+        if day is None:
+            day = days[0] if days else None
+        if day is None:
+            return DigestPage(day=None, method="none", note="no feeds fetched yet: add one with "
+                              "`papershelf feeds add arxiv:cs.LG`", items=[], total=0, pending=0, days=[])
+        try:
+            the_day = date.fromisoformat(day)
+        except ValueError as e:
+            raise DigestError(f"{day!r} is not a date (YYYY-MM-DD)") from e
+        c = self.store._cur()
+        rows = c.execute(f"SELECT {_COLUMNS} FROM candidates WHERE day = ? ORDER BY fetched_at, id",
+                         [the_day]).fetchall()
+        ratings = dict(c.execute("SELECT candidate_id, rating FROM feedback WHERE candidate_id IN "
+                                 "(SELECT unnest(?))", [[r[0] for r in rows]]).fetchall()) if rows else {}
+        fresh = [r for r in rows if r[10] is None and self._vec(r[12], r[11]) is not None]
+        waiting = [r for r in rows if r[10] is None and self._vec(r[12], r[11]) is None]
+        have = [r for r in rows if r[10] is not None]
+        s = self.lib.index.snapshot()
+        method, note = "none", ""
+        scores: dict[str, float] = {}
+        if fresh:
+            cand = np.stack([self._vec(r[12], r[11]) for r in fresh])
+            got = ranking.rank(cand, self._examples(s, the_day, tag, exclude={r[0] for r in rows}))
+            method, note = got.method, got.note
+            scores = {r[0]: float(v) for r, v in zip(fresh, got.scores)}
+        if waiting:
+            note = (note + "; " if note else "") + f"{len(waiting)} papers still being embedded are listed last"
+        ordered = sorted(fresh, key=lambda r: -scores[r[0]]) + waiting + have
+        if limit is not None:
+            ordered = ordered[:limit]
+        items = [self._item(s, r, scores.get(r[0], 0.0), ratings.get(r[0])) for r in ordered]
+        return DigestPage(day=str(the_day), method=method, note=note, items=items, total=len(rows),
+                          pending=len(waiting), days=days)
+
+    def _examples(self, s, the_day: date, tag: str | None, exclude: set[str]) -> ranking.Examples:
+        """Positives: the library (recent saves weigh more; with `tag`, that tag's papers) and 👍; negatives: 👎
+        and a background sample of earlier days' candidates."""
+        rows = np.flatnonzero(s.has_vec)
+        if tag:
+            rows = np.array([r for r in rows if tag in s.tags[r]], dtype=np.int64)
+            if not len(rows):
+                raise DigestError(f"no embedded library paper has the tag {tag!r}")
+        added = dict(self.store._cur().execute("SELECT id, added_at FROM papers WHERE deleted_at IS NULL").fetchall())
+        t = now()
+        age = np.array([(t - added.get(s.ids[r], t)).total_seconds() / 86400 for r in rows], dtype=np.float32)
+        weights = 1 + np.exp(-age / RECENT_DAYS)
+        c = self.store._cur()
+        fb = c.execute("SELECT rating, vector, model_id FROM feedback").fetchall()
+        liked = [self._vec(v, m) for r, v, m in fb if r > 0 and self._vec(v, m) is not None]
+        disliked = [self._vec(v, m) for r, v, m in fb if r < 0 and self._vec(v, m) is not None]
+        older = c.execute("SELECT id, vector, model_id FROM candidates WHERE day < ? AND paper_id IS NULL AND "
+                          "model_id = ?", [the_day, self.lib.model_id]).fetchall()
+        older = [o for o in older if o[0] not in exclude]
+        random.Random(str(the_day)).shuffle(older)
+        background = [self._vec(v, m) for _, v, m in older[:BACKGROUND]]
+        dim = s.matrix.shape[1] if s.matrix.ndim == 2 and s.matrix.shape[1] else 384
+        stack = lambda vs: np.stack(vs) if vs else np.zeros((0, dim), dtype=np.float32)  # noqa: E731
+        return ranking.Examples.of(s.matrix[rows] if len(rows) else np.zeros((0, dim), dtype=np.float32),
+                                   stack(liked), stack(disliked), stack(background), library_weights=weights)
+
+    def _item(self, s, r, score: float, rating: int | None) -> DigestItem:
+        cid, title, abstract, authors, year, url, refs, feed, announce, _, paper_id, model_id, blob = r
+        why = DigestWhy(papers=[], terms=[])
+        v = self._vec(blob, model_id)
+        if v is not None and s.has_vec.any() and s.matrix.shape[1] == len(v):
+            sims = np.where(s.has_vec, s.matrix @ v, -np.inf)
+            top = [int(i) for i in np.argsort(-sims)[:3] if np.isfinite(sims[i])]
+            why.papers = [ClosePaper(id=s.ids[i], title=s.briefs[i].title, score=round(float(sims[i]), 4))
+                          for i in top]
+            if top:
+                why.terms = self.lib.index.why(s, embed_text(title, abstract), top[0], n=4)
+        return DigestItem(id=cid, title=title, authors=list(authors), year=year, url=url, identifiers=list(refs),
+                          feed=feed, announce=announce, abstract=abstract, score=round(score, 4), why=why,
+                          in_library=paper_id is not None, library_id=paper_id,
+                          feedback={1: "up", -1: "down"}.get(rating))
+
+    # -- what the user does -----------------------------------------------------------------------------
+    def _candidate(self, cid: str):
+        r = self.store._cur().execute(f"SELECT {_COLUMNS} FROM candidates WHERE id = ?", [cid]).fetchone()
+        if r is None:
+            raise KeyError(cid)
+        return r
+
+    def rate(self, cid: str, rating: str | None) -> None:
+        """👍 ("up"), 👎 ("down") or neither (None): kept forever, with the text and vector it was given on."""
+        r = self._candidate(cid)
+        with self.store._write_lock:
+            c = self.store._cur()
+            if rating is None:
+                c.execute("DELETE FROM feedback WHERE candidate_id = ?", [cid])
+            else:
+                value = {"up": 1, "down": -1}[rating]
+                c.execute("INSERT INTO feedback VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (candidate_id) DO UPDATE "
+                          "SET rating = excluded.rating, rated_at = excluded.rated_at",
+                          [cid, r[1], r[2], r[6], value, now(), r[11], r[12]])
+        self.lib.events.publish("digest", change="rate", id=cid, rating=rating)
+
+    def feedback(self) -> list[FeedbackRow]:
+        """Every 👍/👎 ever given."""
+        rows = self.store._cur().execute("SELECT candidate_id, title, identifiers, rating, rated_at FROM feedback "
+                                         "ORDER BY rated_at").fetchall()
+        return [FeedbackRow(candidate_id=a, title=b, identifiers=list(c), rating="up" if d > 0 else "down",
+                            rated_at=e) for a, b, c, d, e in rows]
+
+    def save(self, cid: str) -> Paper:
+        """Move a candidate into the library with its vector (no second embedding)."""
+        r = self._candidate(cid)
+        if r[10] is not None:
+            p = self.store.get(r[10])
+            if p is not None:
+                return p
+        rec = Record(title=r[1], abstract=r[2], authors=list(r[3]), year=r[4], url=r[5], identifiers=list(r[6]),
+                     source=f"digest:{r[7]}")
+        paper, _ = self.lib.save(rec, vector=self._vec(r[12], r[11]))
+        with self.store._write_lock:
+            self.store._cur().execute("UPDATE candidates SET paper_id = ? WHERE id = ?", [paper.id, cid])
+        self.lib.events.publish("digest", change="save", id=cid, paper=paper.id)
+        return paper
+
+    # -- the Atom feed's own token: it reads the digest and nothing else ------------------------------
+    def new_feed_token(self) -> str:
+        """Make (or replace) the token of the digest's Atom feed."""
+        token = secrets.token_urlsafe(24)
+        self.store.set_setting("digest_feed_token", token)
+        return token
+
+    def revoke_feed_token(self) -> None:
+        """No feed reader can read the digest any more."""
+        self.store.set_setting("digest_feed_token", "")
+
+    def check_feed_token(self, given: str) -> bool:
+        """The token a feed reader sent is the current one."""
+        token = self.store.get_setting("digest_feed_token") or ""
+        return bool(token) and hmac.compare_digest(given.encode(), token.encode())
+
+    def find(self, ref: str) -> str:
+        """A candidate id from its id or any identifier."""
+        c = self.store._cur()
+        if c.execute("SELECT 1 FROM candidates WHERE id = ?", [ref]).fetchone():
+            return ref
+        for s_, v in ids.parse_identifier(ref):
+            hit = c.execute("SELECT candidate_id FROM candidate_refs WHERE ref = ?",
+                            [ids.format_identifier(s_, v)]).fetchone()
+            if hit:
+                return hit[0]
+        raise KeyError(ref)
+
+
+def as_json(page: DigestPage) -> bytes:
+    """The digest as the CLI's --json prints it."""
+    return msgspec.json.encode(page)
