@@ -91,6 +91,13 @@ const handlers = {
     const r = await api("/api/stats");
     return r.ok ? { state: "ok", stats: r.data.stats } : r;
   },
+  // The popup's digest corner: how many new papers wait today (not in the library, not rated), the top three.
+  digest: async () => {
+    const r = await api("/api/digest");
+    if (!r.ok) return r;
+    const waiting = r.data.items.filter((i) => !i.in_library && !i.feedback);
+    return { state: "ok", day: r.data.day, waiting: waiting.length, top: waiting.slice(0, 3) };
+  },
   openOptions: async () => { await chrome.runtime.openOptionsPage(); return { ok: true }; },
 };
 

@@ -55,6 +55,23 @@ async function refresh() {
     status.stats.pending ? `, ${status.stats.pending} being embedded` : ""));
   const paper = await currentPaper();
   renderPage(paper, paper ? await ask({ type: "lookup", paper }) : null);
+  renderDigest(await ask({ type: "digest" }), await chrome.storage.local.get({ serverUrl: "http://127.0.0.1:8765" }));
+}
+
+// Today's digest in brief: how many new papers wait, the top three, a link to the Today view.
+function renderDigest(d, s) {
+  const box = $("#digest");
+  box.hidden = !(d && d.state === "ok" && d.day);
+  if (box.hidden) return;
+  box.dataset.waiting = String(d.waiting);
+  const link = (it) => {
+    const ax = it.identifiers.find((i) => i.startsWith("arxiv:"));
+    return ax ? `https://arxiv.org/abs/${ax.slice(6)}` : it.url;
+  };
+  box.replaceChildren(el("h4", {}, `Today: ${d.waiting} new paper${d.waiting === 1 ? "" : "s"} for you`),
+    el("ol", { id: "digest-top" }, d.top.map((it) => el("li", { "data-item-id": it.id },
+      link(it) ? el("a", { href: link(it), target: "_blank", rel: "noopener" }, it.title) : it.title))),
+    el("a", { href: `${s.serverUrl.replace(/\/$/, "")}/#today`, target: "_blank", rel: "noopener" }, "All of today's papers →"));
 }
 
 $("#search-form").addEventListener("submit", async (e) => {

@@ -17,7 +17,12 @@ EXT_ORIGIN = f"chrome-extension://{EXTENSION_ID}"
 PROTECTED = [("GET", "/api/papers"), ("GET", "/api/stats"), ("GET", "/api/lookup?arxiv=1706.03762"),
              ("GET", "/api/search?q=x"), ("GET", "/api/related?text=x"), ("GET", "/api/export"),
              ("POST", "/api/papers"), ("POST", "/api/lookup/batch"), ("POST", "/api/related"),
-             ("POST", "/api/import"), ("GET", "/api/events"), ("GET", "/api/doctor"), ("DELETE", "/api/papers/x")]
+             ("POST", "/api/import"), ("GET", "/api/events"), ("GET", "/api/doctor"), ("DELETE", "/api/papers/x"),
+             ("GET", "/api/feeds"), ("POST", "/api/feeds"), ("DELETE", "/api/feeds?source=hf:daily"),
+             ("GET", "/api/digest"), ("POST", "/api/digest/fetch"), ("POST", "/api/digest/x/rate"),
+             ("POST", "/api/digest/x/save"), ("GET", "/api/digest/feedback"), ("POST", "/api/digest/feed-token"),
+             ("DELETE", "/api/digest/feed-token"), ("POST", "/api/digest/send"), ("GET", "/api/digest/settings"),
+             ("PATCH", "/api/digest/settings")]
 
 
 def save(c, **paper):
@@ -268,7 +273,10 @@ def test_openapi_schema_lists_every_route(shared_server):
     paths = set(schema["paths"])
     for p in ("/api/health", "/api/papers", "/api/papers/{paper_id}", "/api/papers/{paper_id}/restore",
               "/api/lookup", "/api/lookup/batch", "/api/related", "/api/search", "/api/import",
-              "/api/import/sample", "/api/export", "/api/stats", "/api/events", "/api/doctor"):
+              "/api/import/sample", "/api/export", "/api/stats", "/api/events", "/api/doctor", "/api/feeds",
+              "/api/digest", "/api/digest/fetch", "/api/digest/{item_id}/rate", "/api/digest/{item_id}/save",
+              "/api/digest/feedback", "/api/digest/feed-token", "/api/digest/send", "/api/digest/settings",
+              "/digest.atom"):
         assert p in paths, p
     assert schema["components"]["securitySchemes"]["bearer"]["scheme"] == "bearer"
 

@@ -241,6 +241,10 @@ def test_the_schedule_on_a_controllable_clock(sample_lib, feed_server):
     now[0] = day.replace(hour=12)
     assert not job.tick()
     assert dtime(7, 0) == job.at()
+    sample_lib.digest.set_settings(at="8:15", prune_days=14)
+    assert job.at() == dtime(8, 15) and sample_lib.digest.settings().prune_days == 14
+    with pytest.raises(ValueError, match="HH:MM"):
+        sample_lib.digest.set_settings(at="noon")
 
 
 def test_the_atom_feed_reads_the_digest_with_its_own_token_only(sample_copy, feed_server):

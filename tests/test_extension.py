@@ -9,6 +9,7 @@ import ssl
 import statistics
 import subprocess
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -492,3 +493,46 @@ def test_markup_in_a_pages_metadata_is_cleaned_before_it_is_sent(paired, library
         page.wait_for_selector('#papershelf-root[data-state="in-library"]', state="attached", timeout=15000)
     assert lookup(library, ref="doi:10.1101/2024.01.30.577970")["paper"]["abstract"] == sent["abstract"]
     page.close()
+
+
+def test_today_view_saves_and_rates_and_the_popup_counts_what_waits(paired, library):
+    """The library page's Today view (save, 👍, 👎) and the popup's count and top three, in a real browser."""
+    from test_digest import FeedServer
+
+    feeds = FeedServer()
+    try:
+        with library.client() as c:
+            assert c.post("/api/feeds", json={"source": feeds.url + "/rss"}).status_code == 201
+            deadline = time.time() + 60
+            while c.get("/api/digest").json()["pending"] and time.time() < deadline:
+                time.sleep(0.2)  # the server embeds the new candidates in the background
+        page = paired.new_page()
+        page.goto(f"{library.url}/#token={library.token}")
+        page.click("#view-today")
+        page.wait_for_selector("#digest-list li[data-item-id]", timeout=15000)
+        items = page.eval_on_selector_all("#digest-list li[data-item-id]", "els => els.map(e => [e.dataset.itemId, "
+                                          "e.querySelector('.title').textContent, e.querySelector('.why').textContent])")
+        assert len(items) == 5 and items[0][1].startswith("Expert Routing") and "close to:" in items[0][2]
+        assert "in your library" in page.text_content("#digest-list li.in-library")  # marked, listed last
+        ids = {title.split()[0]: iid for iid, title, _ in items}
+        page.click(f"li[data-item-id='{ids['Expert']}'] button.up")
+        page.wait_for_selector(f"li[data-item-id='{ids['Expert']}'] button.up[aria-pressed=true]", timeout=15000)
+        page.click(f"li[data-item-id='{ids['A']}'] button.down")
+        page.wait_for_selector(f"li[data-item-id='{ids['A']}'] button.down[aria-pressed=true]", timeout=15000)
+        page.click(f"li[data-item-id='{ids['Merging']}'] button.save")
+        page.wait_for_selector(f"li[data-item-id='{ids['Merging']}'] .badge", timeout=15000)
+        shot(page, "today-view")
+        with library.client() as c:
+            rated = {r["title"].split()[0]: r["rating"] for r in c.get("/api/digest/feedback").json()}
+            assert rated == {"Expert": "up", "A": "down"}
+            assert lookup(library, arxiv="2611.20002")["found"]
+        page.close()
+        pop = popup(paired)
+        pop.wait_for_selector("#digest:not([hidden]) h4", timeout=15000)
+        # 5 fetched: one was in the library already, one saved now, two rated: one waits.
+        assert pop.text_content("#digest h4") == "Today: 1 new paper for you"
+        assert pop.eval_on_selector_all("#digest-top li", "els => els.length") == 1
+        shot(pop, "popup-digest")
+        pop.close()
+    finally:
+        feeds.close()

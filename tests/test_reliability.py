@@ -68,7 +68,9 @@ def test_schemathesis_finds_no_server_error_and_no_schema_lie(server):
         [sys.executable, "-m", "schemathesis.cli", "run", f"{server.url}/schema/openapi.json",
          "-H", f"Authorization: Bearer {server.token}",
          "--checks", "not_a_server_error,response_schema_conformance,content_type_conformance",
-         "--exclude-path", "/api/events", "--max-examples", "10", "--seed", "7", "--no-color"],
+         # Adding a feed or fetching fetches from the URLs it is given: generated URLs would leave this machine.
+         "--exclude-path", "/api/events", "--exclude-path", "/api/feeds", "--exclude-path", "/api/digest/fetch",
+         "--exclude-path", "/api/digest/send", "--max-examples", "10", "--seed", "7", "--no-color"],
         capture_output=True, text=True, timeout=600)
     assert p.returncode == 0, p.stdout[-5000:]
     assert "passed" in p.stdout

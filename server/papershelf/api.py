@@ -41,7 +41,7 @@ from .digest import DigestError
 from .feeds import FeedError
 from .mail import MailError
 from .models import Digest as DigestPage
-from .models import (FeedbackRow, FeedInfo, FeedReport, Filters, ImportReport, Paper, Record, RelatedHit,
+from .models import (DigestSettings, FeedbackRow, FeedInfo, FeedReport, Filters, ImportReport, Paper, Record, RelatedHit,
                      SearchHit, Stats)
 from .pairing import EXTENSION_ORIGIN_REGEX
 
@@ -495,6 +495,11 @@ class RateIn(msgspec.Struct, forbid_unknown_fields=True):
     rating: Literal["up", "down"] | None
 
 
+class DigestSettingsIn(msgspec.Struct, forbid_unknown_fields=True):
+    at: Annotated[str, msgspec.Meta(max_length=5)] | None = None
+    prune_days: Annotated[int, msgspec.Meta(ge=1, le=3650)] | None = None
+
+
 class Rated(msgspec.Struct):
     id: str
     feedback: Literal["up", "down"] | None
@@ -557,6 +562,14 @@ class DigestController(Controller):
           summary="Save a digest item into the library (with its vector)")
     def save(self, lib: Library, item_id: str) -> Paper:
         return lib.digest.save(_candidate(lib, item_id))
+
+    @get("/settings", sync_to_thread=True, summary="When the digest is fetched each day, and when candidates go")
+    def get_settings(self, lib: Library) -> DigestSettings:
+        return lib.digest.settings()
+
+    @patch("/settings", sync_to_thread=True, summary="Change the fetch time (HH:MM, local) or the pruning age (days)")
+    def set_settings(self, lib: Library, data: DigestSettingsIn) -> DigestSettings:
+        return lib.digest.set_settings(at=data.at, prune_days=data.prune_days)
 
     @get("/feedback", sync_to_thread=True, summary="Every 👍/👎 you gave, oldest first")
     def feedback(self, lib: Library) -> list[FeedbackRow]:

@@ -147,6 +147,9 @@ class Local:
     def feed_token(self) -> str:
         return self.lib.digest.new_feed_token()
 
+    def digest_settings(self, at: str | None, prune_days: int | None) -> dict:
+        return self._digest(self.lib.digest.set_settings, at=at, prune_days=prune_days)
+
 
 class Remote:
     """Talks to the running server of this home."""
@@ -276,6 +279,10 @@ class Remote:
 
     def feed_token(self) -> str:
         return self._call("POST", "/api/digest/feed-token").json()["token"]
+
+    def digest_settings(self, at: str | None, prune_days: int | None) -> dict:
+        body = {k: v for k, v in (("at", at), ("prune_days", prune_days)) if v is not None}
+        return self._call("PATCH", "/api/digest/settings", json=body).json()
 
 
 def connect(args) -> Local | Remote:
@@ -678,6 +685,11 @@ def cmd_digest(args) -> int:
             for r in rows if not args.json else []:
                 out.print(f"{'👍' if r['rating'] == 'up' else '👎'} {str(r['rated_at'])[:10]} {r['title']}", highlight=False)
             return 0
+        if sub == "settings":
+            st = be.digest_settings(args.at, args.prune_days)
+            out.print(f"fetched daily at {st['at']} while `papershelf serve` runs; unsaved papers kept "
+                      f"{st['prune_days']} days", highlight=False)
+            return 0
         if sub == "feed-url":
             token = be.feed_token()
             url = find_server(_home(args)) or f"http://127.0.0.1:{DEFAULT_PORT}"
@@ -783,7 +795,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--date", help="the day (YYYY-MM-DD; default: the newest)")
     s.add_argument("--limit", "-k", type=int, help="how many papers")
     s.add_argument("--tag", help="rank for this tag's papers only")
-    ds = s.add_subparsers(dest="digest_cmd", metavar="fetch|rate|save|send|feedback|feed-url")
+    ds = s.add_subparsers(dest="digest_cmd", metavar="fetch|rate|save|send|feedback|feed-url|settings")
     f = ds.add_parser("fetch", parents=[common, json_opt], help="fetch every feed now (through the server if it runs)")
     f.add_argument("--no-wait", action="store_true", help="do not wait for the new papers to be embedded")
     r = ds.add_parser("rate", parents=[common], help="👍 (up) or 👎 (down) a digest item")
@@ -794,6 +806,9 @@ def build_parser() -> argparse.ArgumentParser:
     ds.add_parser("send", parents=[common], help="email the digest now (SMTP settings: see the README)")
     ds.add_parser("feedback", parents=[common, json_opt], help="every 👍/👎 you gave")
     ds.add_parser("feed-url", parents=[common], help="a new read-only Atom feed URL of the digest (replaces the old)")
+    st = ds.add_parser("settings", parents=[common], help="when to fetch each day, how long to keep unsaved papers")
+    st.add_argument("--at", help="local time of the daily fetch, HH:MM (default 07:00)")
+    st.add_argument("--prune-days", type=int, help="days an unsaved paper is kept (default 30)")
     s.set_defaults(func=cmd_digest, digest_cmd=None)
 
     s = sub.add_parser("token", parents=[common], help="print the pairing token for the extension and scripts")

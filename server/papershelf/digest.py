@@ -21,8 +21,8 @@ import msgspec
 import numpy as np
 
 from . import clean, feeds, ids, ranking
-from .models import (ClosePaper, Digest as DigestPage, DigestItem, DigestWhy, FeedbackRow, FeedInfo, FeedReport,
-                     Paper, Record)
+from .models import (ClosePaper, Digest as DigestPage, DigestItem, DigestSettings, DigestWhy, FeedbackRow, FeedInfo,
+                     FeedReport, Paper, Record)
 from .store import content_hash, embed_text, new_paper_id, now
 
 log = logging.getLogger("papershelf.digest")
@@ -337,6 +337,27 @@ class Digest:
             self.store._cur().execute("UPDATE candidates SET paper_id = ? WHERE id = ?", [paper.id, cid])
         self.lib.events.publish("digest", change="save", id=cid, paper=paper.id)
         return paper
+
+    # -- settings -------------------------------------------------------------------------------------
+    def settings(self) -> DigestSettings:
+        """The fetch time and the age at which unsaved candidates are pruned."""
+        return DigestSettings(at=self.store.get_setting("digest_at") or "07:00",
+                              prune_days=int(self.store.get_setting("digest_prune_days") or PRUNE_DAYS))
+
+    def set_settings(self, at: str | None = None, prune_days: int | None = None) -> DigestSettings:
+        """Change them (a time that is not HH:MM, or an age under a day, is refused)."""
+        from .schedule import parse_at
+
+        if at is not None:
+            try:
+                self.store.set_setting("digest_at", parse_at(at).strftime("%H:%M"))
+            except ValueError as e:
+                raise DigestError(str(e)) from e
+        if prune_days is not None:
+            if prune_days < 1:
+                raise DigestError("prune_days must be at least 1")
+            self.store.set_setting("digest_prune_days", str(prune_days))
+        return self.settings()
 
     # -- the Atom feed's own token: it reads the digest and nothing else ------------------------------
     def new_feed_token(self) -> str:

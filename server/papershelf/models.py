@@ -250,3 +250,10 @@ class FeedbackRow(msgspec.Struct):
     identifiers: list[str]
     rating: Literal["up", "down"]
     rated_at: datetime
+
+
+class DigestSettings(msgspec.Struct, forbid_unknown_fields=True):
+    """When the server fetches the digest (local time, HH:MM) and after how many days unsaved candidates go."""
+
+    at: str = "07:00"
+    prune_days: int = 30

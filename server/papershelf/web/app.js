@@ -10,7 +10,7 @@ function readToken() {
   const m = location.hash.match(/token=([^&]+)/);
   if (m) {
     localStorage.setItem("papershelf-token", decodeURIComponent(m[1]));
-    history.replaceState(null, "", location.pathname); // keep the token out of the address bar
+    history.replaceState(null, "", location.pathname + (location.hash.includes("today") ? "#today" : "")); // keep the token out of the address bar
   }
   return localStorage.getItem("papershelf-token");
 }
@@ -70,6 +70,7 @@ async function refreshStats() {
 
 async function showList() {
   mode = "list";
+  showLibraryView();
   const trashed = $("#show-trash").checked;
   const page = await api(`/api/papers?offset=${offset}&limit=${PAGE}&sort=${$("#sort").value}&trashed=${trashed}`);
   $("#list-title").textContent = trashed ? "Trash" : "Library";
@@ -84,6 +85,7 @@ async function showList() {
 
 async function search(q) {
   mode = "search";
+  showLibraryView();
   const hits = await api(`/api/search?q=${encodeURIComponent(q)}&k=50`);
   $("#list-title").textContent = `Search: ${q}`;
   $("#pager").hidden = true;
@@ -123,7 +125,76 @@ async function showPaper(id) {
       : el("p", { class: "hint" }, "Nothing related yet."));
 }
 
+// -- Today: the daily digest ------------------------------------------------------------------------------
+const json = (body) => ({ method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
+
+function link(it) {
+  const ax = it.identifiers.find((i) => i.startsWith("arxiv:"));
+  const doi = it.identifiers.find((i) => i.startsWith("doi:"));
+  return ax ? `https://arxiv.org/abs/${ax.slice(6)}` : it.url || (doi ? `https://doi.org/${doi.slice(4)}` : null);
+}
+
+function digestItem(it) {
+  const li = el("li", { "data-item-id": it.id, class: [it.in_library ? "in-library" : "", it.feedback || ""].join(" ").trim() || null });
+  const rate = (rating) => async () => {
+    const r = await api(`/api/digest/${it.id}/rate`, json({ rating: it.feedback === rating ? null : rating }));
+    it.feedback = r.feedback;
+    li.replaceWith(digestItem(it));
+  };
+  const save = async () => {
+    const p = await api(`/api/digest/${it.id}/save`, { method: "POST" });
+    Object.assign(it, { in_library: true, library_id: p.id });
+    li.replaceWith(digestItem(it));
+    refreshStats();
+  };
+  const href = link(it);
+  const close = it.why.papers.slice(0, 2).map((p) => p.title).join("; ");
+  put(li,
+    href ? el("a", { href, target: "_blank", rel: "noopener", class: "title" }, it.title) : el("span", { class: "title" }, it.title),
+    el("div", { class: "meta" }, [byline(it), `${it.feed}${it.announce ? ` (${it.announce})` : ""}`].filter(Boolean).join(" · ")),
+    el("div", { class: "why" }, close ? `close to: ${close}` : "", it.why.terms.length ? ` — ${it.why.terms.join(", ")}` : ""),
+    el("div", { class: "actions" },
+      it.in_library ? el("span", { class: "badge" }, "in your library")
+        : el("button", { type: "button", class: "save", onclick: save }, "Save"),
+      " ", el("button", { type: "button", class: "up", "aria-pressed": String(it.feedback === "up"), title: "More like this", onclick: rate("up") }, "👍"),
+      " ", el("button", { type: "button", class: "down", "aria-pressed": String(it.feedback === "down"), title: "Less like this", onclick: rate("down") }, "👎"),
+      href ? [" ", el("a", { href, target: "_blank", rel: "noopener" }, "open")] : null));
+  return li;
+}
+
+async function showFeeds() {
+  const feeds = await api("/api/feeds");
+  put($("#feeds"), feeds.length ? feeds.map((f) => el("li", {}, el("b", {}, f.source), " ",
+    el("span", { class: f.last_error ? "error" : "hint" }, f.last_error ? `last error: ${f.last_error}`
+      : f.last_success_at ? `fetched ${f.last_success_at.slice(0, 16).replace("T", " ")} (${f.last_count} papers)` : "not fetched yet"),
+    " ", el("button", { type: "button", onclick: async () => { await api(`/api/feeds?source=${encodeURIComponent(f.source)}`, { method: "DELETE" }); showFeeds(); } }, "remove")))
+    : el("li", { class: "hint" }, "No feeds yet: add arxiv:cs.LG, hf:daily, or the URL of a feed of papers."));
+  $("#feeds-box").open = !feeds.length;
+}
+
+async function showToday(day) {
+  mode = "today";
+  $("#today").hidden = false;
+  $("#library-view").hidden = true;
+  $("#view-today").classList.add("current");
+  $("#view-library").classList.remove("current");
+  const page = await api(`/api/digest${day ? `?day=${day}` : ""}`);
+  put($("#digest-day"), page.days.map((d) => el("option", { value: d, ...(d === page.day ? { selected: "" } : {}) }, d)));
+  $("#digest-note").textContent = page.day ? `${page.total} papers from your feeds` + (page.method === "model"
+    ? ", ranked by a model of your library and your 👍/👎" : page.method === "similarity" ? "" : "") + (page.note ? ` (${page.note})` : "") : page.note;
+  put($("#digest-list"), page.items.map(digestItem));
+  showFeeds();
+}
+
+function showLibraryView() {
+  $("#today").hidden = true;
+  $("#library-view").hidden = false;
+  $("#view-library").classList.add("current");
+  $("#view-today").classList.remove("current");
+}
+
 function reload() {
+  if (mode === "today") return showToday($("#digest-day").value || undefined);
   refreshStats();
   return mode === "search" && $("#q").value ? search($("#q").value) : showList();
 }
@@ -148,6 +219,7 @@ function listenForEvents() {
     refreshStats();
   });
   es.addEventListener("library", later);
+  es.addEventListener("digest", (e) => { if (mode === "today" && ["fetch", "embedded"].includes(JSON.parse(e.data).change)) later(); });
   es.addEventListener("import", (e) => { const d = JSON.parse(e.data); $("#status").textContent = `importing ${d.source}: ${d.added} added`; });
 }
 
@@ -157,9 +229,32 @@ async function start() {
   try { await refreshStats(); } catch (e) { if (e.message !== "unpaired") $("#status").textContent = e.message; return; }
   $("#pair").hidden = true;
   $("#app").hidden = false;
-  await showList();
+  await (location.hash === "#today" ? showToday() : showList());
   listenForEvents();
 }
+
+$("#view-today").addEventListener("click", (e) => { e.preventDefault(); history.replaceState(null, "", "#today"); showToday(); });
+$("#view-library").addEventListener("click", (e) => { e.preventDefault(); history.replaceState(null, "", location.pathname); offset = 0; showList(); });
+$("#digest-day").addEventListener("change", () => showToday($("#digest-day").value));
+$("#fetch-now").addEventListener("click", async () => {
+  $("#fetch-now").disabled = true;
+  $("#digest-note").textContent = "fetching your feeds…";
+  try {
+    const reports = await api("/api/digest/fetch", { method: "POST" });
+    $("#status").textContent = reports.map((r) => `${r.source}: ${r.error || `${r.new} new`}`).join(" · ");
+  } finally { $("#fetch-now").disabled = false; }
+  showToday();
+});
+$("#feed-form").addEventListener("submit", async (e) => {
+  e.preventDefault();
+  $("#feed-error").textContent = "checking the feed…";
+  try {
+    await api("/api/feeds", json({ source: $("#feed-source").value.trim() }));
+    $("#feed-error").textContent = "";
+    $("#feed-source").value = "";
+    showToday();
+  } catch (err) { $("#feed-error").textContent = err.message; }
+});
 
 $("#pair-form").addEventListener("submit", (e) => {
   e.preventDefault();
