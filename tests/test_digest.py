@@ -19,6 +19,7 @@ import pytest
 from conftest import FIXTURES, REAL, free_port, run_cli, start_server
 from papershelf import feeds
 from papershelf.digest import Digest
+from papershelf.models import Record
 from papershelf.schedule import DailyFetch, due, parse_at
 
 RSS = (FIXTURES / "feeds" / "arxiv-rss-cs.LG.xml").read_bytes()
@@ -118,6 +119,10 @@ def test_every_kind_of_feed_is_read(feed_server):
     assert len(hf.records) == 30 and all(r.identifiers[0].startswith("arxiv:") for r in hf.records)
     api = feeds.read(BODIES["/arxiv-api"][1])
     assert len(api.records) == 5 and api.records[0].title.startswith("Mana")
+    oa = feeds.read((REAL / "openalex" / "works_filter_title_search_PaperQA.json").read_bytes())
+    assert oa.records[0].title.startswith("PaperQA")
+    s2 = feeds.read((REAL / "semanticscholar" / "graph_v1_paper_search_relevance_findpapers.json").read_bytes())
+    assert len(s2.records) == 50
     for path, why in (("/html", "HTML page"), ("/truncated", "well-formed"), ("/empty", None)):
         if why is None:
             assert feeds.read(BODIES[path][1]).records == []
@@ -208,6 +213,16 @@ def test_saving_a_candidate_moves_it_into_the_library_with_its_vector(digest, fe
     assert np.array_equal(mat[0], vec)
     assert sample_lib.get("arxiv:2611.20001").id == paper.id
     assert next(i for i in digest.day().items if i.id == item.id).in_library
+    # Saved from its page instead (the extension's save, same text): the digest's vector comes along too.
+    other = next(i for i in digest.day().items if not i.in_library and i.title.startswith("Merging"))
+    before = np.frombuffer(digest._candidate(other.id)[12], dtype=np.float32)
+    page_paper, added = sample_lib.save(Record(title=other.title, abstract=other.abstract, authors=other.authors,
+                                               identifiers=["arxiv:2611.20002"]))
+    assert added and calls == [] and sample_lib.store.count_pending(sample_lib.model_id) == 0
+    assert np.array_equal(sample_lib.store.vectors(sample_lib.model_id, [page_paper.id])[1][0], before)
+    assert next(i for i in digest.day().items if i.id == other.id).library_id == page_paper.id
+    st = sample_lib.stats()
+    assert (st.feeds, st.feeds_failing, st.candidates) == (1, 0, 2)  # 5 fetched: 1 was in the library, 2 saved
 
 
 def test_unsaved_candidates_are_pruned_after_the_set_age(digest, feed_server):
@@ -261,12 +276,12 @@ def test_the_atom_feed_reads_the_digest_with_its_own_token_only(sample_copy, fee
         assert httpx.get(f"{srv.url}/api/digest", headers={"Authorization": f"Bearer {token}"}).status_code == 401
         assert httpx.get(f"{srv.url}/api/stats", params={"token": token}).status_code == 401
         deadline = time.time() + 60
-        while True:
-            atom = httpx.get(f"{srv.url}/digest.atom", params={"key": token})
-            parsed = feedparser.parse(atom.content)
-            if len(parsed.entries) == 4 or time.time() > deadline:
-                break
-            time.sleep(0.3)  # the candidates are embedded in the background
+        with srv.client() as c:
+            while c.get("/api/digest").json()["pending"] and time.time() < deadline:
+                time.sleep(0.2)  # the candidates are embedded in the background
+        atom = httpx.get(f"{srv.url}/digest.atom", params={"key": token})
+        parsed = feedparser.parse(atom.content)
+        assert len(parsed.entries) == 4  # the one already in the library is not in the feed
         assert atom.status_code == 200 and atom.headers["content-type"].startswith("application/atom+xml")
         assert not parsed.bozo and parsed.entries[0].title.startswith("Expert Routing")
         assert parsed.entries[0].link == "https://arxiv.org/abs/2611.20001"

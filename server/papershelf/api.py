@@ -24,7 +24,7 @@ from litestar.datastructures import State, UploadFile
 from litestar.di import Provide
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.middleware import ASGIMiddleware
-from litestar.openapi import OpenAPIConfig
+from litestar.openapi import OpenAPIConfig, ResponseSpec
 from litestar.openapi.spec import (Components, OpenAPIMediaType, OpenAPIType, Operation, Reference, RequestBody,
                                    Schema, SecurityScheme)
 from litestar.params import Parameter
@@ -500,6 +500,11 @@ class DigestSettingsIn(msgspec.Struct, forbid_unknown_fields=True):
     prune_days: Annotated[int, msgspec.Meta(ge=1, le=3650)] | None = None
 
 
+class ErrorBody(msgspec.Struct):
+    status_code: int
+    detail: str
+
+
 class Rated(msgspec.Struct):
     id: str
     feedback: Literal["up", "down"] | None
@@ -604,10 +609,12 @@ class AtomController(Controller):
     path = "/digest.atom"
     tags = ["digest"]
 
-    @get(sync_to_thread=True, media_type="application/atom+xml", security=[],
-         summary="The latest digest as an Atom feed (key: the digest's feed token)")
-    def atom(self, lib: Library, key: Annotated[str, Parameter(max_length=200)] = "") -> Response:
-        if not lib.digest.check_feed_token(key):
+    @get(sync_to_thread=True, security=[], summary="The latest digest as an Atom feed (key: the digest's feed token)",
+         responses={200: ResponseSpec(data_container=str, media_type="application/atom+xml",
+                                      description="The digest, best first, as Atom"),
+                    401: ResponseSpec(data_container=ErrorBody, description="Missing or wrong feed key")})
+    def atom(self, lib: Library, key: str = "") -> Response:
+        if len(key) > 200 or not lib.digest.check_feed_token(key):
             return Response({"status_code": 401, "detail": "missing or wrong feed key"}, status_code=401,
                             media_type="application/json")
         return Response(mail.atom(lib), media_type="application/atom+xml")

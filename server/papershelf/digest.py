@@ -295,6 +295,13 @@ class Digest:
                           in_library=paper_id is not None, library_id=paper_id,
                           feedback={1: "up", -1: "down"}.get(rating))
 
+    def counts(self) -> dict[str, int]:
+        """For the library's stats: candidates waiting, feeds, feeds whose last fetch failed."""
+        c = self.store._cur()
+        waiting = c.execute("SELECT count(*) FROM candidates WHERE paper_id IS NULL").fetchone()[0]
+        n, failing = c.execute("SELECT count(*), count(*) FILTER (WHERE last_error IS NOT NULL) FROM feeds").fetchone()
+        return {"candidates": waiting, "feeds": n, "feeds_failing": failing}
+
     # -- what the user does -----------------------------------------------------------------------------
     def _candidate(self, cid: str):
         r = self.store._cur().execute(f"SELECT {_COLUMNS} FROM candidates WHERE id = ?", [cid]).fetchone()
@@ -323,6 +330,26 @@ class Digest:
         return [FeedbackRow(candidate_id=a, title=b, identifiers=list(c), rating="up" if d > 0 else "down",
                             rated_at=e) for a, b, c, d, e in rows]
 
+    def adopt(self, rec: Record) -> tuple[str | None, np.ndarray | None]:
+        """The candidate a record (saved from a page) is, and its vector when the texts are the same."""
+        cleaned, pairs, _ = clean.record(rec)
+        refs = [ids.format_identifier(s_, v) for s_, v in pairs]
+        if not refs:
+            return None, None
+        hit = self.store._cur().execute("SELECT candidate_id FROM candidate_refs WHERE ref IN (SELECT unnest(?)) "
+                                        "LIMIT 1", [refs]).fetchone()
+        if hit is None:
+            return None, None
+        r = self._candidate(hit[0])
+        same = content_hash(cleaned.title, cleaned.abstract) == content_hash(r[1], r[2])
+        return hit[0], (self._vec(r[12], r[11]) if same else None)
+
+    def mark_saved(self, cid: str, paper_id: str) -> None:
+        """A candidate is in the library now (saved here or from its page)."""
+        with self.store._write_lock:
+            self.store._cur().execute("UPDATE candidates SET paper_id = ? WHERE id = ?", [paper_id, cid])
+        self.lib.events.publish("digest", change="save", id=cid, paper=paper_id)
+
     def save(self, cid: str) -> Paper:
         """Move a candidate into the library with its vector (no second embedding)."""
         r = self._candidate(cid)
@@ -333,9 +360,7 @@ class Digest:
         rec = Record(title=r[1], abstract=r[2], authors=list(r[3]), year=r[4], url=r[5], identifiers=list(r[6]),
                      source=f"digest:{r[7]}")
         paper, _ = self.lib.save(rec, vector=self._vec(r[12], r[11]))
-        with self.store._write_lock:
-            self.store._cur().execute("UPDATE candidates SET paper_id = ? WHERE id = ?", [paper.id, cid])
-        self.lib.events.publish("digest", change="save", id=cid, paper=paper.id)
+        self.mark_saved(cid, paper.id)
         return paper
 
     # -- settings -------------------------------------------------------------------------------------

@@ -207,6 +207,9 @@ class Library:
     def save(self, record: Record, vector: np.ndarray | None = None) -> tuple[Paper, bool]:
         """Save one paper (from a page, or a digest candidate with the `vector` it was embedded with); returns
         it and whether it was new."""
+        candidate = None
+        if vector is None:  # a paper the digest brought, saved from its page: it keeps the digest's vector
+            candidate, vector = self.digest.adopt(record)
         # With a vector, the worker must not embed the paper between the merge and its vector's arrival.
         with self.index.writing(), (self._embed_lock if vector is not None else contextlib.nullcontext()):
             added, merged, failed, _ = self.store.merge_records([("paper", record)], source=record.source or "api")
@@ -217,8 +220,10 @@ class Library:
                 p = self.store.get(pid)
                 self.store.put_vectors(self.model_id, [(pid, content_hash(p.title, p.abstract), vector)])
             self.index.invalidate()
-        self.worker.wake()
         pid = added[0] if added else merged[0].id
+        if candidate:
+            self.digest.mark_saved(candidate, pid)
+        self.worker.wake()
         self.events.publish("library", change="save", id=pid, added=bool(added))
         return self.store.get(pid), bool(added)
 
@@ -370,5 +375,6 @@ class Library:
         """Counts, model, database size."""
         c = self.store.counts(self.model_id)
         size = sum(f.stat().st_size for f in self.home.glob("library.duckdb*") if f.is_file())
+        d = self.digest.counts()
         return Stats(papers=c["papers"], embedded=c["embedded"], pending=c["pending"], trashed=c["trashed"],
-                     model_id=self.model_id, db_bytes=size, home=str(self.home))
+                     model_id=self.model_id, db_bytes=size, home=str(self.home), **d)

@@ -158,6 +158,9 @@ class Stats(msgspec.Struct):
     model_id: str
     db_bytes: int
     home: str
+    candidates: int = 0  # the digest's papers waiting beside the library
+    feeds: int = 0
+    feeds_failing: int = 0  # feeds whose last fetch failed (`papershelf feeds list` says why)
 
 
 class Filters(msgspec.Struct, omit_defaults=True):
