@@ -37,6 +37,20 @@ def edges(path: Path) -> list[tuple[str, str]]:
     return [tuple(line.split("\t")[:2]) for line in (path / "edges.tsv").read_text().splitlines()[1:] if line.strip()]
 
 
+def load(path: Path) -> tuple[list[dict], dict[str, set[str]]]:
+    """The papers and each paper's citation neighbours (links taken both ways, self-links and unknown ids out)."""
+    from collections import defaultdict
+
+    rows = corpus(path)
+    known = {d["paper_id"] for d in rows}
+    links: dict[str, set[str]] = defaultdict(set)
+    for a, b in edges(path):
+        if a in known and b in known and a != b:
+            links[a].add(b)
+            links[b].add(a)
+    return rows, links
+
+
 def record(d: dict):
     """A CiteSeer row → Record (its text is title and abstract run together; we cannot split them)."""
     from papershelf.models import Record

@@ -18,7 +18,6 @@ import random
 import statistics
 import sys
 import time
-from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
@@ -26,7 +25,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "server"))
 
-from citeseer import add_data_flag, corpus, data_dir, edges, embedded_library  # noqa: E402
+from citeseer import add_data_flag, data_dir, embedded_library, load  # noqa: E402
 from papershelf.ranking import Examples, centroid_similarity, max_similarity, rank  # noqa: E402
 
 K = 10
@@ -63,14 +62,7 @@ def main() -> None:
     ap.add_argument("--users", type=int, default=300)
     ap.add_argument("--seed", type=int, default=0, help="which simulated users (tune on another seed than 0)")
     args = ap.parse_args()
-    data = data_dir(args.data)
-    rows = corpus(data)
-    known = {d["paper_id"] for d in rows}
-    adj: dict[str, set[str]] = defaultdict(set)
-    for a, b in edges(data):
-        if a in known and b in known and a != b:
-            adj[a].add(b)
-            adj[b].add(a)
+    rows, adj = load(data_dir(args.data))
 
     lib = embedded_library(rows, args.home)
     s = lib.index.snapshot()

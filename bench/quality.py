@@ -16,7 +16,7 @@ import math
 import random
 import sys
 import time
-from collections import Counter, defaultdict
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -25,23 +25,10 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "server"))
 
 from citeseer import add_data_flag, data_dir, embedded_library  # noqa: E402
-from citeseer import corpus as load_corpus  # noqa: E402
-from citeseer import edges as load_edges  # noqa: E402
+from citeseer import load  # noqa: E402
 from papershelf.index import fuse_rrf, stems, top_k  # noqa: E402
 
 K = 10
-
-
-def load(data: Path):
-    """Corpus rows and the undirected relevance sets."""
-    corpus = load_corpus(data)
-    known = {d["paper_id"] for d in corpus}
-    rel: dict[str, set[str]] = defaultdict(set)
-    for a, b in load_edges(data):
-        if a in known and b in known and a != b:
-            rel[a].add(b)
-            rel[b].add(a)
-    return corpus, rel
 
 
 def metrics(ranked: list[str], relevant: set[str]) -> tuple[float, float, float]:

@@ -464,6 +464,10 @@ def cmd_stats(args) -> int:
         out.print(f"papers   {s['papers']}\nembedded {s['embedded']}\npending  {s['pending']}\n"
                   f"trashed  {s['trashed']}\nmodel    {s['model_id']}\ndatabase {s['db_bytes'] / 1e6:.1f} MB\n"
                   f"home     {s['home']}", highlight=False)
+        if s.get("feeds"):
+            failing = f", [red]{s['feeds_failing']} failing[/red] (`papershelf feeds list` says why)" \
+                if s["feeds_failing"] else ""
+            out.print(f"digest   {s['candidates']} new papers waiting, {s['feeds']} feeds{failing}", highlight=False)
     return 0
 
 
