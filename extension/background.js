@@ -98,6 +98,10 @@ const handlers = {
     const waiting = r.data.items.filter((i) => !i.in_library && !i.feedback);
     return { state: "ok", day: r.data.day, waiting: waiting.length, top: waiting.slice(0, 3) };
   },
+  saveCandidate: async (m) => {
+    const r = await api(`/api/digest/${encodeURIComponent(m.id)}/save`, { method: "POST" });
+    return r.ok ? { state: "in-library", paper: r.data } : r;
+  },
   openOptions: async () => { await chrome.runtime.openOptionsPage(); return { ok: true }; },
 };
 

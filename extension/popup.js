@@ -70,7 +70,12 @@ function renderDigest(d, s) {
   };
   box.replaceChildren(el("h4", {}, `Today: ${d.waiting} new paper${d.waiting === 1 ? "" : "s"} for you`),
     el("ol", { id: "digest-top" }, d.top.map((it) => el("li", { "data-item-id": it.id },
-      link(it) ? el("a", { href: link(it), target: "_blank", rel: "noopener" }, it.title) : it.title))),
+      link(it) ? el("a", { href: link(it), target: "_blank", rel: "noopener" }, it.title) : it.title, " ",
+      el("button", { class: "save-candidate", onclick: async (e) => {
+        e.target.disabled = true;
+        const r = await ask({ type: "saveCandidate", id: it.id });
+        e.target.replaceWith(r.state === "in-library" ? el("span", { class: "badge in" }, "saved") : problem(r));
+      } }, "Save")))),
     el("a", { href: `${s.serverUrl.replace(/\/$/, "")}/#today`, target: "_blank", rel: "noopener" }, "All of today's papers →"));
 }
 

@@ -532,7 +532,11 @@ def test_today_view_saves_and_rates_and_the_popup_counts_what_waits(paired, libr
         # 5 fetched: one was in the library already, one saved now, two rated: one waits.
         assert pop.text_content("#digest h4") == "Today: 1 new paper for you"
         assert pop.eval_on_selector_all("#digest-top li", "els => els.length") == 1
+        assert pop.text_content("#digest-top li a").startswith("Soil Moisture Retrieval")
         shot(pop, "popup-digest")
+        pop.click("#digest-top li button.save-candidate")  # saved from the popup
+        pop.wait_for_selector("#digest-top li .badge", timeout=15000)
+        assert lookup(library, arxiv="2611.20003")["found"]
         pop.close()
     finally:
         feeds.close()
