@@ -351,3 +351,32 @@ def test_the_command_line_digest_from_a_clean_home(tmp_path, feed_server, sample
     assert shown["embedded"]
     bad = run_cli("feeds", "add", feed_server.url + "/html", home=home, check=False)
     assert bad.returncode == 1 and "HTML page" in bad.stderr
+
+
+def test_a_small_library_is_ranked_by_similarity_and_says_so():
+    from papershelf import ranking
+
+    g = np.random.default_rng(0)
+
+    def unit(n, d=384):
+        v = g.normal(size=(n, d)).astype(np.float32)
+        return v / np.linalg.norm(v, axis=1, keepdims=True)
+
+    library, cands = unit(ranking.MIN_POSITIVES - 1), unit(50)
+    cands[7] = library[3]  # a candidate that is a library paper's twin
+    small = ranking.rank(cands, ranking.Examples.of(library))
+    assert small.method == "similarity" and "fewer than" in small.note and int(np.argmax(small.scores)) == 7
+    big = ranking.rank(cands, ranking.Examples.of(unit(40)))
+    assert big.method == "model" and big.note == "" and big.scores.shape == (50,)
+
+
+def test_a_tags_digest_ranks_for_that_tags_papers(digest, feed_server, sample_lib):
+    digest.add_feed(feed_server.url + "/rss")
+    sample_lib.embed_all()
+    with pytest.raises(ValueError, match="no embedded library paper has the tag"):
+        digest.day(tag="no-such-tag")
+    merging = [h.id for h in sample_lib.search("model merging task vectors", k=12)]
+    for pid in merging:
+        sample_lib.update(pid, tags=["merging"])
+    page = digest.day(tag="merging")
+    assert page.items[0].title.startswith("Merging Fine-Tuned Models")  # for this tag, merging comes first
