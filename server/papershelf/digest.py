@@ -1,7 +1,7 @@
 """The daily digest: new papers from the user's feeds, kept as candidates beside the library (never in it until
 saved), embedded in the background, ranked each day by a model of this researcher (ranking.py), rated 👍/👎.
 
-Flow: feeds.fetch → Digest.add_candidates (de-duplicated against the library and each other, one transaction
+Flow: feeds.fetch → Digest._store_fetch (de-duplicated against the library and each other, one transaction
 per feed) → the embedding worker fills candidate vectors after library papers → Digest.day() ranks.
 """
 
@@ -17,7 +17,6 @@ from collections.abc import Callable
 from datetime import date, datetime, timedelta
 
 import httpx
-import msgspec
 import numpy as np
 
 from . import clean, feeds, ids, ranking
@@ -412,7 +411,3 @@ class Digest:
                 return hit[0]
         raise KeyError(ref)
 
-
-def as_json(page: DigestPage) -> bytes:
-    """The digest as the CLI's --json prints it."""
-    return msgspec.json.encode(page)
