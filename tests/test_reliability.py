@@ -14,13 +14,21 @@ import httpx
 from conftest import citeseer_rows, papershelf_cmd, run_cli, start_server
 
 
-def citeseer_jsonl(n: int | None = None) -> str:
-    """Real paper texts as our JSONL (title = first words), n of them."""
+def citeseer_jsonl(n: int | None = None, parts: int = 1) -> str:
+    """Real paper texts as our JSONL (title = first words), n of them; `parts` copies under their own ids and
+    titles make a file big enough that an import is still running when a test interrupts it."""
     out = []
-    for d in citeseer_rows(n):
-        words = d["text"].split()
-        out.append(json.dumps({"id": d["paper_id"], "title": " ".join(words[:12]), "abstract": " ".join(words[12:])}))
+    for k in range(parts):
+        for d in citeseer_rows(n):
+            words = d["text"].split()
+            out.append(json.dumps({"id": d["paper_id"] + (f"-{k}" if k else ""),
+                                   "title": " ".join(words[:12]) + (f" (part {k})" if k else ""),
+                                   "abstract": " ".join(words[12:])}))
     return "\n".join(out) + "\n"
+
+
+PARTS = 10  # 15,000 records: a second or two of importing here
+PAPERS = 1486 * PARTS  # 14 of these 1,500 CiteSeer papers are there twice under two ids: they merge
 
 
 def test_16_clients_look_up_during_a_600_paper_import(server):
@@ -78,7 +86,7 @@ def test_schemathesis_finds_no_server_error_and_no_schema_lie(server):
 
 def test_sigterm_during_an_import_loses_nothing(sample_copy, tmp_path):
     src = tmp_path / "big.jsonl"
-    src.write_text(citeseer_jsonl())
+    src.write_text(citeseer_jsonl(parts=PARTS))
     srv = start_server(sample_copy)
     done: dict = {}
 
@@ -102,20 +110,23 @@ def test_sigterm_during_an_import_loses_nothing(sample_copy, tmp_path):
     rep = json.loads(run_cli("import", str(src), "--json", "--no-wait", home=sample_copy).stdout)
     assert rep["failed"] == []
     stats = json.loads(run_cli("stats", "--json", home=sample_copy).stdout)
-    assert stats["papers"] == 289 + 1486  # 14 of these 1,500 CiteSeer papers are there twice: they merge
+    assert stats["papers"] == 289 + PAPERS
 
 
 def test_kill_9_during_an_import_leaves_a_consistent_library(tmp_path):
     home = tmp_path / "crash"
     src = tmp_path / "big.jsonl"
-    src.write_text(citeseer_jsonl())
+    src.write_text(citeseer_jsonl(parts=PARTS))
     run_cli("stats", home=home)  # creates the library
+    wal = home / "library.duckdb.wal"
     p = subprocess.Popen([*papershelf_cmd(), "import", str(src), "--no-wait", "--home", str(home)],
                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=dict(os.environ))
-    time.sleep(2.5)
+    while p.poll() is None and not (wal.exists() and wal.stat().st_size > 0):
+        time.sleep(0.01)  # killed right after the first batch is committed: the import is under way
     p.send_signal(signal.SIGKILL)
     p.wait()
     after_crash = json.loads(run_cli("stats", "--json", home=home).stdout)["papers"]
+    assert 0 < after_crash < PAPERS, after_crash
     checks = json.loads(run_cli("doctor", "--json", home=home).stdout)
     assert next(c for c in checks if c["name"] == "database integrity")["ok"], checks
     # Whole batches only: nothing half-written (every paper has its title and its key).
@@ -124,4 +135,4 @@ def test_kill_9_during_an_import_leaves_a_consistent_library(tmp_path):
     assert all(r["title"] and any(i.startswith("key:") for i in r["identifiers"]) for r in rows)
     rep = json.loads(run_cli("import", str(src), "--json", "--no-wait", home=home).stdout)
     assert rep["failed"] == []
-    assert json.loads(run_cli("stats", "--json", home=home).stdout)["papers"] == 1486
+    assert json.loads(run_cli("stats", "--json", home=home).stdout)["papers"] == PAPERS

@@ -196,3 +196,65 @@ def test_a_second_process_gets_a_clear_lock_error(tmp_path):
     s.close()
     assert p.returncode == 3
     assert "open in another process" in p.stdout and "papershelf serve" in p.stdout
+
+
+def _state(store):
+    """The library as comparable data (random paper ids left out): each paper by its sorted identifiers."""
+    out = {}
+    for p in store.iter_papers():
+        refs = tuple(sorted(i for i in p.identifiers if not i.startswith("id:")))
+        out[refs or (p.title,)] = (p.title, p.abstract, tuple(p.authors), p.year, p.venue, tuple(p.tags),
+                                   p.deleted_at is None)
+    return out
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_bulk_merge_equals_merging_one_record_at_a_time(tmp_path, seed, monkeypatch):
+    """The bulk path (new papers queued, unchanged ones skipped) leaves exactly the library and the report that
+    one-at-a-time merging does: duplicates in a batch, by identifier or title, re-imports, richer fields,
+    records that join two papers, trashed papers coming back."""
+    import random
+
+    from papershelf import store as store_mod
+
+    rng = random.Random(seed)
+    titles = [f"A study of topic number {i} in depth" for i in range(40)]
+
+    def record():
+        i = rng.randrange(40)
+        refs = rng.sample([f"arxiv:2101.{i:05d}", f"doi:10.1234/p{i}", f"key:k{i}", f"doi:10.1234/q{rng.randrange(40)}"],
+                          k=rng.randrange(0, 3))
+        return Record(title=titles[i] if rng.random() < .9 else titles[i].upper(), abstract="x" * rng.randrange(0, 30),
+                      authors=rng.choice([[], ["Ada Smith"], ["Ada Smith", "Bo Li"], ["Cy Park"]]),
+                      year=rng.choice([None, 2020, 2021, 2024]), tags=rng.sample(["a", "b", "c"], k=rng.randrange(0, 2)),
+                      identifiers=refs)
+
+    batches = [[(f"r{b}-{j}", record()) for j in range(rng.randrange(1, 60))] for b in range(6)]
+    results = {}
+    for name in ("bulk", "one at a time"):
+        if name == "one at a time":
+            monkeypatch.setattr(store_mod._BatchMerge, "merge",
+                                lambda self, rec, pairs: self._one_at_a_time(
+                                    rec, pairs, [ids_fmt(s, v) for s, v in pairs], norm(rec.title)))
+        s = Store(tmp_path / f"{name}.duckdb")
+        reports = []
+        for n, batch in enumerate(batches):
+            added, merged, failed, _ = s.merge_records(batch)
+            reports.append((len(added), sorted((m.position, m.changed) for m in merged), len(failed)))
+            if n == 2 and added:
+                s.trash(added[0])  # a trashed paper that a later batch brings back
+        results[name] = (reports, _state(s))
+        s.close()
+    assert results["bulk"] == results["one at a time"]
+
+
+def ids_fmt(scheme, value):
+    from papershelf import ids
+
+    return ids.format_identifier(scheme, value)
+
+
+def norm(title):
+    from papershelf import ids
+
+    return ids.normalize_title(title)

@@ -145,6 +145,116 @@ def content_hash(title: str, abstract: str) -> str:
     return hashlib.sha256(embed_text(title, abstract).encode()).hexdigest()
 
 
+_MERGED_COLUMNS = "title, abstract, authors, year, venue, url, tags, deleted_at"
+
+
+def _merged(row: tuple, rec: Record) -> dict | None:
+    """A paper's fields (a _MERGED_COLUMNS row) merged with a record's: the richest of each field, the union of
+    tags; None when nothing changes (and the paper is not in the trash)."""
+    title, abstract, authors, year, venue, url, tags, deleted_at = row
+    new = dict(
+        title=title or rec.title,
+        abstract=rec.abstract if len(rec.abstract) > len(abstract) else abstract,
+        authors=rec.authors if len(rec.authors) > len(authors) else list(authors),
+        year=year if year is not None else rec.year,
+        venue=venue or rec.venue,
+        url=url or rec.url,
+        tags=list(tags) + [t for t in rec.tags if t not in tags],
+    )
+    old = dict(title=title, abstract=abstract, authors=list(authors), year=year, venue=venue, url=url,
+               tags=list(tags))
+    return None if new == old and deleted_at is None else new
+
+
+def _title_counts(norm: str) -> bool:
+    """A normalised title long enough to be evidence that two records are one paper (see _find_matches)."""
+    return len(norm) >= 12 and len(norm.split()) >= 2
+
+
+class _BatchMerge:
+    """The merges of one transaction, in bulk. Identifier owners, titles and the fields of the papers the batch
+    may touch are read once; a record that is a new paper is queued for one bulk insert, one that is a paper
+    already there with nothing new costs nothing; any other (it meets another paper, several papers, or a
+    queued one) flushes the queue and takes the one-at-a-time path (Store._merge_one), so each record still
+    sees every record before it."""
+
+    def __init__(self, store: "Store", c, source: str, items: list[tuple[Record, list[tuple[str, str]]]]):
+        self.store, self.c, self.source = store, c, source
+        refs = sorted({ids.format_identifier(s, v) for _, pairs in items for s, v in pairs})
+        self.owner: dict[str, str] = dict(c.execute(
+            "SELECT ref, paper_id FROM identifiers WHERE ref IN (SELECT unnest(?))", [refs]).fetchall()) if refs else {}
+        norms = sorted({n for rec, _ in items if _title_counts(n := ids.normalize_title(rec.title))})
+        self.titles: set[str] = {r[0] for r in c.execute(
+            "SELECT DISTINCT title_norm FROM papers WHERE title_norm IN (SELECT unnest(?))", [norms]).fetchall()
+        } if norms else set()
+        self.fields: dict[str, tuple] = {}
+        self._read_fields(sorted(set(self.owner.values())))
+        self.queued: list[tuple] = []  # papers rows waiting for the bulk insert
+        self.queued_refs: list[tuple[str, str]] = []
+        self.queued_ids: set[str] = set()
+
+    def _read_fields(self, pids: list[str]) -> None:
+        if pids:
+            for r in self.c.execute(f"SELECT id, {_MERGED_COLUMNS} FROM papers WHERE id IN (SELECT unnest(?))",
+                                    [pids]).fetchall():
+                self.fields[r[0]] = r[1:]
+
+    def merge(self, rec: Record, pairs: list[tuple[str, str]]) -> tuple[str, bool, bool]:
+        """(paper id, added?, changed?) for one clean record, exactly as Store._merge_one would say."""
+        refs = [ids.format_identifier(s, v) for s, v in pairs]
+        owners = {self.owner[r] for r in refs if r in self.owner}
+        norm = ids.normalize_title(rec.title)
+        if not owners and not (_title_counts(norm) and norm in self.titles):
+            return self._new(rec, refs, norm), True, False
+        if len(owners) == 1 and all(r in self.owner for r in refs):
+            pid = next(iter(owners))
+            if pid not in self.queued_ids:
+                if pid not in self.fields:
+                    self._read_fields([pid])
+                if pid in self.fields and _merged(self.fields[pid], rec) is None:
+                    return pid, False, False  # already there, nothing new: no write at all
+        return self._one_at_a_time(rec, pairs, refs, norm)
+
+    def _new(self, rec: Record, refs: list[str], norm: str) -> str:
+        pid, t = new_paper_id(), now()
+        self.queued.append((pid, rec.title, norm, rec.abstract, rec.authors, rec.year, rec.venue, rec.url, rec.tags,
+                            rec.source or self.source, content_hash(rec.title, rec.abstract), t, t))
+        self.queued_refs += [(r, pid) for r in refs]
+        self.queued_ids.add(pid)
+        self.owner.update((r, pid) for r in refs)
+        if _title_counts(norm):
+            self.titles.add(norm)
+        self.fields[pid] = (rec.title, rec.abstract, rec.authors, rec.year, rec.venue, rec.url, rec.tags, None)
+        return pid
+
+    def _one_at_a_time(self, rec: Record, pairs: list[tuple[str, str]], refs: list[str], norm: str
+                       ) -> tuple[str, bool, bool]:
+        self.flush()
+        pid, added, changed, folded = self.store._merge_one(self.c, rec, pairs, self.source)
+        gone = set(folded)
+        if gone:
+            self.owner = {r: (pid if p in gone else p) for r, p in self.owner.items()}
+        for r in refs:
+            self.owner.setdefault(r, pid)  # attached to this paper unless another already held it
+        for p in (pid, *folded):
+            self.fields.pop(p, None)
+        if _title_counts(norm):
+            self.titles.add(norm)
+        return pid, added, changed
+
+    def flush(self) -> None:
+        """Insert the queued new papers and their identifiers, in two statements."""
+        if self.queued:
+            cols = list(zip(*self.queued))
+            self.c.execute("INSERT INTO papers (id, title, title_norm, abstract, authors, year, venue, url, tags, "
+                           "source, content_hash, added_at, updated_at) SELECT " +
+                           ", ".join(["unnest(?)"] * len(cols)), [list(col) for col in cols])
+        if self.queued_refs:
+            refs, pids = zip(*self.queued_refs)
+            self.c.execute("INSERT INTO identifiers SELECT unnest(?), unnest(?)", [list(refs), list(pids)])
+        self.queued, self.queued_refs, self.queued_ids = [], [], set()
+
+
 class Store:
     """DuckDB-backed library: merge records in, read papers and vectors out."""
 
@@ -225,21 +335,33 @@ class Store:
     def merge_records(self, records: Iterable[tuple[str, Record]], source: str = ""
                       ) -> tuple[list[str], list[ImportMerge], list[ImportFailure], list[ImportWarning]]:
         """Add or merge a batch of (position, record) in one transaction; return added, merged, failed, and
-        warnings for fields dropped from records that were kept. Every record is cleaned first (clean.record)."""
+        warnings for fields dropped from records that were kept. Every record is cleaned first (clean.record).
+
+        Records are merged in order, each seeing the ones before it, but in bulk (_BatchMerge): new papers and
+        unchanged re-imports cost no query of their own; only a record that meets another paper takes the
+        one-at-a-time path."""
         added: list[str] = []
         merged: list[ImportMerge] = []
         failed: list[ImportFailure] = []
         warnings: list[ImportWarning] = []
+        ready: list[tuple[str, Record, list[tuple[str, str]], list]] = []
+        for position, rec in records:
+            try:
+                rec, pairs, dropped = clean.record(rec)
+                if not rec.title:
+                    raise ValueError("record has no title")
+            except (ValueError, TypeError) as e:
+                failed.append(ImportFailure(position=position, reason=str(e)))
+                continue
+            ready.append((position, rec, pairs, dropped))
         with self._write_lock:
             c = self._cur()
             c.execute("BEGIN")
             try:
-                for position, rec in records:
+                batch = _BatchMerge(self, c, source, [(rec, pairs) for _, rec, pairs, _ in ready])
+                for position, rec, pairs, dropped in ready:
                     try:
-                        rec, pairs, dropped = clean.record(rec)
-                        if not rec.title:
-                            raise ValueError("record has no title")
-                        pid, was_added, changed = self._merge_one(c, rec, pairs, source)
+                        pid, was_added, changed = batch.merge(rec, pairs)
                     except (ValueError, TypeError, duckdb.ConversionException) as e:
                         failed.append(ImportFailure(position=position, reason=str(e)))
                         continue
@@ -249,6 +371,7 @@ class Store:
                         merged.append(ImportMerge(position=position, id=pid, changed=changed))
                     warnings += [ImportWarning(position=position, id=pid, field=w.field, value=w.value,
                                                reason=w.reason) for w in dropped]
+                batch.flush()
                 c.execute("COMMIT")
             except BaseException:
                 c.execute("ROLLBACK")
@@ -294,8 +417,9 @@ class Store:
             found.append(pid)
         return found
 
-    def _merge_one(self, c, rec: Record, pairs: list[tuple[str, str]], source: str) -> tuple[str, bool, bool]:
-        """Write one clean record: returns (paper id, added?, changed?)."""
+    def _merge_one(self, c, rec: Record, pairs: list[tuple[str, str]], source: str
+                   ) -> tuple[str, bool, bool, list[str]]:
+        """Write one clean record: returns (paper id, added?, changed?, papers folded into it)."""
         matches = self._find_matches(c, rec, pairs)
         t = now()
         if not matches:
@@ -306,7 +430,7 @@ class Store:
                 [pid, rec.title, ids.normalize_title(rec.title), rec.abstract, rec.authors, rec.year, rec.venue,
                  rec.url, rec.tags, rec.source or source, content_hash(rec.title, rec.abstract), t, t])
             self._add_identifiers(c, pid, pairs)
-            return pid, True, False
+            return pid, True, False, []
         pid = matches[0]
         changed = False
         for other in matches[1:]:
@@ -314,7 +438,7 @@ class Store:
             changed = True
         changed |= self._merge_fields(c, pid, rec)
         changed |= self._add_identifiers(c, pid, pairs)
-        return pid, False, changed
+        return pid, False, changed, matches[1:]
 
     def _add_identifiers(self, c, pid: str, pairs: list[tuple[str, str]]) -> bool:
         """Attach identifiers to a paper; return whether any was new."""
@@ -332,21 +456,9 @@ class Store:
 
     def _merge_fields(self, c, pid: str, rec: Record) -> bool:
         """Keep the richest of each field, the union of tags; restore a trashed paper. Return changed?"""
-        row = c.execute("SELECT title, abstract, authors, year, venue, url, tags, deleted_at FROM papers "
-                        "WHERE id = ?", [pid]).fetchone()
-        title, abstract, authors, year, venue, url, tags, deleted_at = row
-        new = dict(
-            title=title or rec.title,
-            abstract=rec.abstract if len(rec.abstract) > len(abstract) else abstract,
-            authors=rec.authors if len(rec.authors) > len(authors) else authors,
-            year=year if year is not None else rec.year,
-            venue=venue or rec.venue,
-            url=url or rec.url,
-            tags=list(tags) + [t for t in rec.tags if t not in tags],
-        )
-        old = dict(title=title, abstract=abstract, authors=list(authors), year=year, venue=venue, url=url,
-                   tags=list(tags))
-        if new == old and deleted_at is None:
+        row = c.execute(f"SELECT {_MERGED_COLUMNS} FROM papers WHERE id = ?", [pid]).fetchone()
+        new = _merged(row, rec)
+        if new is None:
             return False
         c.execute("UPDATE papers SET title = ?, title_norm = ?, abstract = ?, authors = ?, year = ?, venue = ?, "
                   "url = ?, tags = ?, content_hash = ?, updated_at = ?, deleted_at = NULL WHERE id = ?",
