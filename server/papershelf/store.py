@@ -509,26 +509,29 @@ class Store:
 
     def put_vectors(self, model_id: str, rows: list[tuple[str, str, np.ndarray]]) -> int:
         """Store (paper id, content hash, vector) for a model; skip papers whose text changed meanwhile."""
+        if not rows:
+            return 0
         t = now()
         with self._write_lock:
             c = self._cur()
             c.execute("BEGIN")
             try:
-                n = 0
-                for pid, h, vec in rows:
-                    r = c.execute("SELECT content_hash FROM papers WHERE id = ?", [pid]).fetchone()
-                    if r is None or r[0] != h:
-                        continue  # deleted or edited while it was being embedded: the worker comes back to it
-                    c.execute("INSERT INTO embeddings VALUES (?, ?, ?, ?, ?) ON CONFLICT (paper_id, model_id) "
-                              "DO UPDATE SET content_hash = excluded.content_hash, vector = excluded.vector, "
-                              "embedded_at = excluded.embedded_at",
-                              [pid, model_id, h, np.asarray(vec, dtype=np.float32).tobytes(), t])
-                    n += 1
+                current = dict(c.execute("SELECT id, content_hash FROM papers WHERE id IN (SELECT unnest(?))",
+                                         [[pid for pid, _, _ in rows]]).fetchall())
+                # Deleted or edited while it was being embedded: the worker comes back to it.
+                keep = [(pid, h, np.asarray(v, dtype=np.float32).tobytes()) for pid, h, v in rows
+                        if current.get(pid) == h]
+                if keep:
+                    pids, hashes, blobs = map(list, zip(*keep))
+                    c.execute("INSERT INTO embeddings SELECT unnest(?), ?, unnest(?), unnest(?::BLOB[]), ? "
+                              "ON CONFLICT (paper_id, model_id) DO UPDATE SET content_hash = excluded.content_hash, "
+                              "vector = excluded.vector, embedded_at = excluded.embedded_at",
+                              [pids, model_id, hashes, blobs, t])
                 c.execute("COMMIT")
             except BaseException:
                 c.execute("ROLLBACK")
                 raise
-        return n
+        return len(keep)
 
     # -- reads ----------------------------------------------------------------------------------------
     def _get(self, c, pid: str) -> Paper | None:
