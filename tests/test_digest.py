@@ -123,6 +123,8 @@ def test_every_kind_of_feed_is_read(feed_server):
     assert oa.records[0].title.startswith("PaperQA")
     s2 = feeds.read((REAL / "semanticscholar" / "graph_v1_paper_search_relevance_findpapers.json").read_bytes())
     assert len(s2.records) == 50
+    with pytest.raises(feeds.FeedError, match="binary"):
+        feeds.read(b"\x89PNG\r\n\x1a\n\x00\x00 an image")
     for path, why in (("/html", "HTML page"), ("/truncated", "well-formed"), ("/empty", None)):
         if why is None:
             assert feeds.read(BODIES[path][1]).records == []

@@ -134,7 +134,10 @@ def _retry_after(value: str | None) -> float | None:
 
 def read(body: bytes, content_type: str = "", name: str = "feed") -> Fetched:
     """A feed's body → the papers in it; a FeedError if it is not a feed of papers (an HTML page, broken XML)."""
-    text = importers.decode(body, name) if body.strip() else ""
+    try:
+        text = importers.decode(body, name) if body.strip() else ""
+    except importers.FormatError as e:  # binary, or not UTF-8
+        raise FeedError(f"{name} is not a feed of papers: {e}") from e
     if not text.strip():
         raise FeedError(f"{name} sent an empty response, not a feed")
     head = text.lstrip()[:2000].lower()
