@@ -219,12 +219,13 @@ const papershelf = globalThis.papershelf || (globalThis.papershelf = {});
     const tpl = doc.createElement("template");
     tpl.innerHTML = s; // an inert template: nothing in it loads or runs
     const root = tpl.content;
-    root.querySelectorAll("script, style, noscript, template, object, svg").forEach((e) => e.remove());
     // "x<y and y>z" in a formula is text, not an element named y.
     for (const e of [...root.querySelectorAll("*")].filter(unknownTag).reverse()) {
       const attrs = [...e.attributes].map((a) => (a.value ? ` ${a.name}="${a.value}"` : ` ${a.name}`)).join("");
       e.replaceWith(`<${e.localName}${attrs}>`, ...e.childNodes);
     }
+    const sawElements = root.querySelector("*") !== null;
+    root.querySelectorAll("script, style, noscript, template, object, svg").forEach((e) => e.remove());
     if (abstract) {
       const first = [...root.querySelectorAll("*")].find((e) => BLOCK.test(e.localName));
       // Only a heading that opens the text: "We study… <h3>Abstract</h3>" keeps it.
@@ -236,14 +237,16 @@ const papershelf = globalThis.papershelf || (globalThis.papershelf = {});
       if (SECTION_HEADING.test(e.localName) && e.textContent.trim() && !/[.:!?]\s*$/.test(e.textContent)) e.append(":");
     }
     for (const e of root.querySelectorAll("*")) if (BLOCK.test(e.localName)) { e.before(" "); e.after(" "); }
-    return root.textContent;
+    return [root.textContent, sawElements];
   }
 
   const cleanText = (value, { abstract = false } = {}) => {
     let s = String(value || "");
+    // An escaped fragment (&lt;p&gt;…) is read a second time only if that reading finds real elements:
+    // a text that says "&lt;/ &gt;" means "</ >" (as server/papershelf/clean.py decides).
     for (let pass = 0; pass < 2 && MARKUP.test(s); pass++) {
-      const out = unmark(s, abstract);
-      if (out === s) break;
+      const [out, sawElements] = unmark(s, abstract);
+      if (out === s || (pass === 1 && !sawElements)) break;
       s = out;
     }
     if (abstract) s = s.replace(/^\s*(abstract|summary)\s*([.:\-–—]\s*|\n\s*)/i, "").replace(/^\s*(ABSTRACT|SUMMARY)\b\s*/, "");

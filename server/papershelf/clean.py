@@ -54,6 +54,7 @@ class _Text(HTMLParser):
         self.heading: list[str] | None = None  # text of the first block while inside it
         self.dropped_heading = False
         self.section_start: int | None = None  # where the text of the heading we are in began
+        self.saw_elements = False  # met an element of HTML, JATS or MathML (not only entities or stray "<")
 
     @staticmethod
     def _local(tag: str) -> str:
@@ -68,6 +69,7 @@ class _Text(HTMLParser):
         if not self._is_markup(tag):
             self.handle_data(self.get_starttag_text() or "")
             return
+        self.saw_elements = True
         name = self._local(tag)
         if name in _SKIPPED:
             self.skip += 1
@@ -82,13 +84,16 @@ class _Text(HTMLParser):
     def handle_startendtag(self, tag: str, attrs) -> None:
         if not self._is_markup(tag):
             self.handle_data(self.get_starttag_text() or "")
-        elif self._local(tag) in _BLOCK:
+            return
+        self.saw_elements = True
+        if self._local(tag) in _BLOCK:
             self.parts.append(" ")
 
     def handle_endtag(self, tag: str) -> None:
         if not self._is_markup(tag):
             self.handle_data(f"</{tag}>")
             return
+        self.saw_elements = True
         name = self._local(tag)
         if name in _SECTION_HEADING and self.section_start is not None:
             # A section heading of a structured abstract reads as one: "Significance: The inadequate …".
@@ -121,15 +126,16 @@ def has_markup(value: str) -> bool:
 
 
 def _unmarked(value: str) -> str:
-    """The text of a fragment; an escaped fragment (&lt;p&gt;…) is read once more, as a page would show it."""
-    for _ in range(2):
+    """The text of a fragment. A fragment escaped once more (&lt;p&gt;…) is read again, but only when that
+    second reading finds real elements: a text that says "&lt;/ &gt;" means "</ >"."""
+    for second in (False, True):
         if not has_markup(value):
             break
         p = _Text()
         p.feed(value)
         p.close()
         read = "".join(p.parts)
-        if read == value:
+        if read == value or (second and not p.saw_elements):
             break
         value = read
     return value
