@@ -166,6 +166,9 @@ def _merged(row: tuple, rec: Record) -> dict | None:
     return None if new == old and deleted_at is None else new
 
 
+QUEUED_TEXT = 4 << 20  # text queued for one bulk insert: DuckDB copies it a few times while inserting
+
+
 def _title_counts(norm: str) -> bool:
     """A normalised title long enough to be evidence that two records are one paper (see _find_matches)."""
     return len(norm) >= 12 and len(norm.split()) >= 2
@@ -192,6 +195,7 @@ class _BatchMerge:
         self.queued: list[tuple] = []  # papers rows waiting for the bulk insert
         self.queued_refs: list[tuple[str, str]] = []
         self.queued_ids: set[str] = set()
+        self.queued_bytes = 0
 
     def _read_fields(self, pids: list[str]) -> None:
         if pids:
@@ -225,6 +229,9 @@ class _BatchMerge:
         if _title_counts(norm):
             self.titles.add(norm)
         self.fields[pid] = (rec.title, rec.abstract, rec.authors, rec.year, rec.venue, rec.url, rec.tags, None)
+        self.queued_bytes += len(rec.abstract) + len(rec.title)
+        if self.queued_bytes > QUEUED_TEXT:
+            self.flush()
         return pid
 
     def _one_at_a_time(self, rec: Record, pairs: list[tuple[str, str]], refs: list[str], norm: str
@@ -252,7 +259,7 @@ class _BatchMerge:
         if self.queued_refs:
             refs, pids = zip(*self.queued_refs)
             self.c.execute("INSERT INTO identifiers SELECT unnest(?), unnest(?)", [list(refs), list(pids)])
-        self.queued, self.queued_refs, self.queued_ids = [], [], set()
+        self.queued, self.queued_refs, self.queued_ids, self.queued_bytes = [], [], set(), 0
 
 
 class Store:
