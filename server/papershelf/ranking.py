@@ -83,7 +83,7 @@ def rank(candidates: np.ndarray, ex: Examples) -> Ranking:
     x = np.vstack([ex.positives, ex.negatives, candidates])
     y = np.concatenate([np.ones(len(ex.positives)), np.zeros(len(ex.negatives) + len(candidates))])
     w = np.concatenate([ex.positive_weights, ex.negative_weights, np.ones(len(candidates))])
-    svm = LinearSVC(C=SVM_C, class_weight="balanced", tol=1e-5, max_iter=20_000)
+    svm = LinearSVC(C=SVM_C, class_weight="balanced", tol=1e-5, max_iter=20_000, random_state=0)  # same day, same order
     svm.fit(x, y, sample_weight=w)
     # The model's margin and the closest-paper similarity, each in standard units, added with equal weight:
     # the SVM knows what this researcher does not read, max-sim keeps a niche of one or two papers in view.
