@@ -9,7 +9,7 @@ BENCH_DATA ?= bench/data/citeseer
 CHROMIUM := /usr/lib/chromium/chromium
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: serve test install install-test bench quality digest-bench extension clean
+.PHONY: serve test install install-test bench quality digest-bench ingest-bench extension clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -45,6 +45,9 @@ bench: install
 
 digest-bench: install
 	HF_HUB_OFFLINE=1 $(BIN)/python bench/digest.py --data $(BENCH_DATA)
+
+ingest-bench: install
+	HF_HUB_OFFLINE=1 $(BIN)/python bench/ingest.py --data $(BENCH_DATA)
 
 extension:
 	$(PYTHON) extension/package.py dist
