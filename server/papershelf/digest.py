@@ -51,6 +51,8 @@ class Digest:
         self.sleep = sleep  # between retries (tests pass one that only records)
         self.timeout = timeout
         self._fetch_lock = threading.Lock()
+        self._ratings = 0  # bumped by every 👍/👎: part of the ranking cache's key
+        self._ranked: tuple | None = None  # (key, (method, note, scores)) of the last ranking
 
     def _client(self) -> httpx.Client:
         if self.http is None:
@@ -239,10 +241,16 @@ class Digest:
         method, note = "none", ""
         scores: dict[str, float] = {}
         if fresh:
-            cand = np.stack([self._vec(r[12], r[11]) for r in fresh])
-            got = ranking.rank(cand, self._examples(s, the_day, tag, exclude={r[0] for r in rows}))
-            method, note = got.method, got.note
-            scores = {r[0]: float(v) for r, v in zip(fresh, got.scores)}
+            # Retraining costs up to half a second: the same day, tag, library view and ratings rank the same way.
+            key = (str(the_day), tag, s.version, int(s.has_vec.sum()), self._ratings, tuple(r[0] for r in fresh))
+            if self._ranked and self._ranked[0] == key:
+                method, note, scores = self._ranked[1]
+            else:
+                cand = np.stack([self._vec(r[12], r[11]) for r in fresh])
+                got = ranking.rank(cand, self._examples(s, the_day, tag, exclude={r[0] for r in rows}))
+                method, note = got.method, got.note
+                scores = {r[0]: float(v) for r, v in zip(fresh, got.scores)}
+                self._ranked = (key, (method, note, scores))
         if waiting:
             note = (note + "; " if note else "") + f"{len(waiting)} papers still being embedded are listed last"
         ordered = sorted(fresh, key=lambda r: -scores[r[0]]) + waiting + have
@@ -320,6 +328,7 @@ class Digest:
                 c.execute("INSERT INTO feedback VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (candidate_id) DO UPDATE "
                           "SET rating = excluded.rating, rated_at = excluded.rated_at",
                           [cid, r[1], r[2], r[6], value, now(), r[11], r[12]])
+        self._ratings += 1
         self.lib.events.publish("digest", change="rate", id=cid, rating=rating)
 
     def feedback(self) -> list[FeedbackRow]:

@@ -196,6 +196,7 @@ class Snapshot:
     bm25: bm25s.BM25 | None = None
     postings: Postings = field(default_factory=Postings)
     avgdl: float = 1.0
+    version: int = 0  # which build this is: every rebuild makes a new number (caches key on it)
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -274,7 +275,7 @@ class Index:
         """Read every live paper and its vector from the store; reuse neighbour statistics of known papers."""
         prev = self._snap
         rows = self.store.texts()
-        s = Snapshot()
+        s = Snapshot(version=prev.version + 1)
         s.ids = [r[0] for r in rows]
         s.pos = {pid: i for i, pid in enumerate(s.ids)}
         s.texts = [embed_text(r[1], r[2]) for r in rows]
