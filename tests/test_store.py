@@ -215,6 +215,7 @@ def test_bulk_merge_equals_merging_one_record_at_a_time(tmp_path, seed, monkeypa
     records that join two papers, trashed papers coming back."""
     import random
 
+    from papershelf import ids
     from papershelf import store as store_mod
 
     rng = random.Random(seed)
@@ -235,7 +236,8 @@ def test_bulk_merge_equals_merging_one_record_at_a_time(tmp_path, seed, monkeypa
         if name == "one at a time":
             monkeypatch.setattr(store_mod._BatchMerge, "merge",
                                 lambda self, rec, pairs: self._one_at_a_time(
-                                    rec, pairs, [ids_fmt(s, v) for s, v in pairs], norm(rec.title)))
+                                    rec, pairs, [ids.format_identifier(s, v) for s, v in pairs],
+                                    ids.normalize_title(rec.title)))
         s = Store(tmp_path / f"{name}.duckdb")
         reports = []
         for n, batch in enumerate(batches):
@@ -247,14 +249,3 @@ def test_bulk_merge_equals_merging_one_record_at_a_time(tmp_path, seed, monkeypa
         s.close()
     assert results["bulk"] == results["one at a time"]
 
-
-def ids_fmt(scheme, value):
-    from papershelf import ids
-
-    return ids.format_identifier(scheme, value)
-
-
-def norm(title):
-    from papershelf import ids
-
-    return ids.normalize_title(title)

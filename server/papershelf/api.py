@@ -517,7 +517,8 @@ class FeedToken(msgspec.Struct):
     url: str
 
 
-def _feed_error(_: Request, exc: Exception) -> Response:
+def _bad_request(_: Request, exc: Exception) -> Response:
+    """A feed, digest or email request that cannot be done: 400 with the reason."""
     return Response({"status_code": 400, "detail": str(exc)}, status_code=400)
 
 
@@ -663,8 +664,8 @@ def create_app(library: Library, token: str, port: int, allowed_hosts: list[str]
         cors_config=CORSConfig(allow_origins=[], allow_origin_regex=EXTENSION_ORIGIN_REGEX,
                                allow_methods=["GET", "POST", "PATCH", "DELETE", "OPTIONS"],
                                allow_headers=["authorization", "content-type"], max_age=600),
-        exception_handlers={NotFound: _not_found, FeedError: _feed_error, DigestError: _feed_error,
-                            MailError: _feed_error},
+        exception_handlers={NotFound: _not_found, FeedError: _bad_request, DigestError: _bad_request,
+                            MailError: _bad_request},
         request_max_body_size=MAX_BODY,
         state=State({"library": library}),
         lifespan=lifespan or [],

@@ -234,8 +234,9 @@ class Digest:
                          [the_day]).fetchall()
         ratings = dict(c.execute("SELECT candidate_id, rating FROM feedback WHERE candidate_id IN "
                                  "(SELECT unnest(?))", [[r[0] for r in rows]]).fetchall()) if rows else {}
-        fresh = [r for r in rows if r[10] is None and self._vec(r[12], r[11]) is not None]
-        waiting = [r for r in rows if r[10] is None and self._vec(r[12], r[11]) is None]
+        embedded = {r[0] for r in rows if self._vec(r[12], r[11]) is not None}
+        fresh = [r for r in rows if r[10] is None and r[0] in embedded]
+        waiting = [r for r in rows if r[10] is None and r[0] not in embedded]
         have = [r for r in rows if r[10] is not None]
         s = self.lib.index.snapshot()
         method, note = "none", ""

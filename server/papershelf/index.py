@@ -59,9 +59,14 @@ LOOSE_COSINE, LOOSE_SHARE = 0.45, 0.5
 WHY_MAX_SHARE = 0.1
 
 
+def _counts(word: str) -> bool:
+    """A lower-cased token the index counts (not a stopword, longer than two letters)."""
+    return word not in _STOP and len(word) > 2
+
+
 def words(text: str) -> list[str]:
     """Lower-cased content words of a text (no stopwords, no numbers)."""
-    return [w for w in _WORD.findall(text.lower()) if w not in _STOP and len(w) > 2]
+    return [w for w in _WORD.findall(text.lower()) if _counts(w)]
 
 
 def stems(text: str) -> list[str]:
@@ -445,7 +450,7 @@ class Index:
 
         # The text's content words with their places, in the order the index pairs them (as words() does).
         toks = [(m.start(), m.end(), m.group().lower()) for m in _WORD.finditer(query_text)]
-        content = [(a, b, w) for a, b, w in toks if w not in _STOP and len(w) > 2]
+        content = [(a, b, w) for a, b, w in toks if _counts(w)]
         q_stems = _stemmer.stemWords([w for _, _, w in content])
         d_stems = s.stemmed[row].split()
         d_set, d_pairs = set(d_stems), set(zip(d_stems, d_stems[1:]))

@@ -385,12 +385,6 @@ class Store:
                 raise
         return added, merged, failed, warnings
 
-    def match(self, rec: Record) -> str | None:
-        """The library paper (live or in the trash) that this record is, by the same rules as a merge."""
-        rec, pairs, _ = clean.record(rec)
-        found = self._find_matches(self._cur(), rec, pairs) if rec.title else []
-        return found[0] if found else None
-
     def _find_matches(self, c, rec: Record, pairs: list[tuple[str, str]]) -> list[str]:
         """Library ids this record is the same paper as: by any identifier, else by title + author + year."""
         found: list[str] = []
@@ -404,7 +398,7 @@ class Store:
         if found:
             return found
         norm = ids.normalize_title(rec.title)
-        if len(norm) < 12 or len(norm.split()) < 2:
+        if not _title_counts(norm):
             return []  # "Introduction" or "Editorial" are not evidence of anything
         rows = c.execute("SELECT id, authors, year FROM papers WHERE title_norm = ? ORDER BY added_at, id",
                          [norm]).fetchall()
