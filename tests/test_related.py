@@ -5,7 +5,8 @@ import re
 
 import numpy as np
 
-from papershelf.index import BM25_WEIGHT, TFIDF_WEIGHT, Index, Postings, fuse_weighted, stems, terms
+from papershelf.index import BM25_WEIGHT, TFIDF_WEIGHT, Index, fuse_weighted
+from papershelf.postings import Postings, count, stems
 from papershelf.models import Filters, Record
 
 MOE = re.compile(r"mixture[- ]of[- ]experts|\bmoe\b|experts?\b|smoe", re.I)
@@ -40,12 +41,14 @@ def test_why_terms_are_telling_content_terms_never_filler(sample_lib):
     is held by more than a tenth of its papers; phrases come first."""
     from collections import Counter
 
-    from papershelf.index import _STOP, _stemmer, function_words
+    from papershelf.index import function_words
+    from papershelf.postings import _STOP, _stemmer, stems
 
     s = sample_lib.index.snapshot()
-    df = Counter(st for row in s.stemmed for st in set(row.split()))
+    stemmed = [stems(t) for t in s.texts]
+    df = Counter(st for row in stemmed for st in set(row))
     common = {st for st, _ in df.most_common(30)}
-    pair_df = Counter(p for row in s.stemmed for p in set(zip(row.split(), row.split()[1:])))
+    pair_df = Counter(p for row in stemmed for p in set(zip(row, row[1:])))
     common_pairs = {" ".join(p) for p, n in pair_df.items() if n > len(s) / 10}
     shown = Counter()
     for pid in s.ids[:100]:
@@ -146,9 +149,25 @@ def test_incremental_neighbour_statistics_equal_a_fresh_build(sample_lib):
                                       abstract=f"Routing tokens to experts, variant {i}.")) for i in range(40)])
     lib.embed_all()  # vectors arrive in batches and are folded in incrementally
     inc = lib.index.snapshot()
-    fresh = Index(lib.store, lib.model_id)._build()
-    assert inc.ids == fresh.ids
-    np.testing.assert_allclose(inc.hub, fresh.hub, atol=1e-5)
+    fresh = Index(lib.store, lib.model_id).snapshot()
+    live = [pid for i, pid in enumerate(inc.ids[:inc.n]) if inc.alive[i]]
+    assert sorted(live) == sorted(fresh.ids)
+    np.testing.assert_allclose([inc.hub[inc.row(p)] for p in live], [fresh.hub[fresh.row(p)] for p in live], atol=1e-5)
+
+
+def built(texts: list[str], compact_after: int | None = None) -> Postings:
+    """Postings of texts, appended one by one (compacted after the first `compact_after`, if given)."""
+    post = Postings()
+    for i, t in enumerate(texts):
+        if i == compact_after:
+            compact(post)
+        post.append(count([t]))
+    return post
+
+
+def compact(post: Postings) -> None:
+    frozen = post.frozen()
+    post.adopt(*Postings.compact(frozen), frozen[2])
 
 
 def test_tfidf_postings_give_the_cosine_of_stems_and_stem_pairs():
@@ -156,8 +175,7 @@ def test_tfidf_postings_give_the_cosine_of_stems_and_stem_pairs():
             "Experts agree: a mixture of methods works.",
             "Routing tokens through a sparse mixture of experts layer.",
             "Graph neural networks for molecules."]
-    toks = [terms(stems(d)) for d in docs]
-    post = Postings.build(toks)
+    toks = [(lambda st: st + [f"{a} {b}" for a, b in zip(st, st[1:])])(stems(d)) for d in docs]
     # Brute force: sublinear tf x smoothed idf over every stem and every pair two papers hold, l2-normalised.
     vocab = sorted({t for d in toks for t in d})
     df = np.array([sum(t in d for d in toks) for t in vocab])
@@ -166,22 +184,50 @@ def test_tfidf_postings_give_the_cosine_of_stems_and_stem_pairs():
     idf = np.log((1 + len(docs)) / (1 + df)) + 1
     mat = np.array([[(1 + np.log(d.count(t))) * idf[j] if t in d else 0 for j, t in enumerate(vocab)] for d in toks])
     mat /= np.linalg.norm(mat, axis=1, keepdims=True)
-    checked = 0
-    for i, d in enumerate(toks):
-        got, want = post.cosine(d), mat @ mat[i]
-        assert ((got == 0) == (want == 0)).all()
-        shared = want > 0
-        # The query side is left unnormalised: one constant factor for every paper, the query paper included.
-        ratio = got[shared] / want[shared]
-        np.testing.assert_allclose(ratio, ratio[:1].repeat(len(ratio)), rtol=1e-5)
-        checked += len(ratio)
-    assert checked >= 6
-    assert post.df("mixtur expert") == 2
-    assert post.df("graph neural") == 0  # a pair only one paper holds can only match that paper
-    assert post.df("graph") == 1 and list(post.papers("graph")) == [3]
-    # The phrase counts: the paper about a sparse mixture of experts beats the one that only shares the words.
-    scores = post.cosine(terms(stems("sparse mixture of experts")))
-    assert scores[2] > scores[1] and scores[0] > scores[1] and scores[3] == 0
+    for post in (built(docs), built(docs, compact_after=2), built(docs, compact_after=4)):
+        compact(post)  # the norms of rows compacted earlier catch up with the idf of the rows after them
+        checked = 0
+        for i, d in enumerate(docs):
+            got, want = post.score(stems(d), post.n).tfidf, mat @ mat[i]
+            assert ((got == 0) == (want == 0)).all()
+            shared = want > 0
+            # The query side is left unnormalised: one constant factor for every paper, the query paper included.
+            ratio = got[shared] / want[shared]
+            np.testing.assert_allclose(ratio, ratio[:1].repeat(len(ratio)), rtol=1e-5)
+            checked += len(ratio)
+        assert checked >= 6
+        assert post.df_of("mixtur expert") == 2 and post.df_of("graph") == 1
+        # The phrase counts: the paper about a sparse mixture of experts beats the one that only shares the words.
+        scores = post.score(stems("sparse mixture of experts"), post.n).tfidf
+        assert scores[2] > scores[1] and scores[0] > scores[1] and scores[3] == 0
+    # A pair only one paper holds can only match that paper: it is left out of the cosine.
+    post = built(docs)
+    assert post.df_of("graph neural") == 1
+    alone = post.score(["graph", "neural"], post.n).tfidf
+    np.testing.assert_allclose(alone, post.score(["graph"], post.n).tfidf + post.score(["neural"], post.n).tfidf)
+
+
+def test_bm25_equals_bm25s_however_the_postings_were_built():
+    import bm25s
+
+    from conftest import citeseer_rows
+
+    texts = [r["text"] for r in citeseer_rows(400)]
+    stemmed = [stems(t) for t in texts]
+    for post in (built(texts), built(texts, compact_after=150)):
+        dead = [3, 200, 399]
+        for r in dead:
+            post.kill(r)
+        live = [i for i in range(len(texts)) if i not in dead]
+        oracle = bm25s.BM25(k1=1.5, b=0.75)
+        oracle.index([stemmed[i] for i in live], show_progress=False)
+        for q in (stemmed[10], stemmed[250], ["spars", "expert", "unseenword"]):
+            want = oracle.get_scores(list(dict.fromkeys(t for t in q if t in oracle.vocab_dict)))
+            got = post.score(q, post.n, tfidf=False).keyword[live]
+            np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4)
+        compact(post)
+        got = post.score(stemmed[10], post.n, tfidf=False).keyword[live]
+        np.testing.assert_allclose(got, oracle.get_scores(list(dict.fromkeys(stemmed[10]))), rtol=1e-4, atol=1e-4)
 
 
 def test_fusion_scales_each_word_signal_by_its_best_other_score():
@@ -200,7 +246,7 @@ def test_fusion_scales_each_word_signal_by_its_best_other_score():
     assert words_only[1:].max() <= 1
 
 
-def test_a_rebuild_reuses_counted_terms_and_equals_a_fresh_build(sample_lib):
+def test_writes_apply_paper_by_paper_and_equal_a_fresh_build(sample_lib):
     lib = sample_lib
     before = lib.index.snapshot()
     gone = before.ids[0]
@@ -209,17 +255,34 @@ def test_a_rebuild_reuses_counted_terms_and_equals_a_fresh_build(sample_lib):
     lib.save(Record(title=changed.title, abstract=changed.abstract + " Sparse experts route every token twice."))
     lib.import_items([(str(i), Record(title=f"Extra paper {i} on sparse experts",
                                       abstract=f"Routing tokens to sparse experts, variant {i}.")) for i in range(5)])
+    lib.update(before.ids[2], tags=["moe"])
     inc = lib.index.snapshot()
-    assert gone not in inc.pos and "twice" in inc.texts[inc.pos[changed.id]]
-    # Only the library's current texts stay counted: the trashed paper's and the old text's counts are let go.
-    assert set(lib.index._counted) == set(inc.texts)
-    fresh = Index(lib.store, lib.model_id)._build()
-    assert inc.ids == fresh.ids
-    assert inc.postings.vocab.keys() == fresh.postings.vocab.keys()
-    for text in ("sparse experts route tokens", inc.texts[inc.pos[changed.id]], "twice variant"):
-        toks = terms(stems(text))
-        np.testing.assert_allclose(inc.postings.cosine(toks), fresh.postings.cosine(toks), rtol=1e-6)
-    assert inc.postings.df("spars expert") == fresh.postings.df("spars expert") >= 6
+    # Nothing was rebuilt: the old rows are where they were, the new texts came as new rows.
+    assert inc.ids[:before.n] == before.ids[:before.n] and inc.n == before.n + 6
+    assert inc.row(gone) is None and "twice" in inc.texts[inc.row(changed.id)]
+    assert inc.tags[inc.row(before.ids[2])] == ["moe"] and inc.briefs[inc.row(before.ids[2])].tags == ["moe"]
+    fresh = Index(lib.store, lib.model_id).snapshot()
+    live = [pid for i, pid in enumerate(inc.ids[:inc.n]) if inc.alive[i]]
+    assert sorted(live) == sorted(fresh.ids)
+    a, b = np.array([inc.row(p) for p in live]), np.array([fresh.row(p) for p in live])
+    for text in ("sparse experts route tokens", inc.texts[inc.row(changed.id)], "twice variant"):
+        # BM25 both ways is exact at once; the TF-IDF norms of older rows catch up at the next compaction.
+        got, want = inc.words.score(stems(text), inc.n, symmetric=True), fresh.words.score(stems(text), fresh.n,
+                                                                                               symmetric=True)
+        np.testing.assert_allclose(got.keyword[a], want.keyword[b], rtol=1e-5)
+        np.testing.assert_allclose(got.tfidf[a], want.tfidf[b], rtol=0.05)
+    lib.index.compact()
+    inc = lib.index.snapshot()
+    for text in ("sparse experts route tokens", inc.texts[inc.row(changed.id)], "twice variant"):
+        got, want = inc.words.score(stems(text), inc.n), fresh.words.score(stems(text), fresh.n)
+        np.testing.assert_allclose(got.tfidf[a], want.tfidf[b], rtol=1e-5)
+    assert inc.words.df_of("spars expert") == fresh.words.df_of("spars expert") >= 6
+    # And the lookups themselves agree.
+    for pid in live[:20]:
+        assert [h.id for h in lib.related(pid, k=5)] == \
+            [fresh.ids[r] for r in lib.index.__class__(lib.store, lib.model_id).related(
+                fresh.texts[fresh.row(pid)], fresh.matrix[fresh.row(pid)] if fresh.has_vec[fresh.row(pid)] else None,
+                k=5, exclude=[pid])[1].rows]
 
 
 def test_lookups_during_an_import_use_the_library_as_it_was_and_see_it_once_finished(sample_lib):

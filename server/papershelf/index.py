@@ -1,41 +1,35 @@
-"""The in-memory index that answers lookups: a dense matrix of unit vectors and a BM25 keyword index.
+"""The in-memory index that answers lookups: a dense matrix of unit vectors and the keyword postings.
 
-The store is the truth. The index is rebuilt from it at start and whenever the library's texts change: by
-the write that changed them, in its thread, while lookups keep answering from the previous view (see
-Index.writing); new vectors from the embedding worker are written into their rows in place.
-Exact cosine over a numpy matrix is 8 ms at 100k papers here, so no approximate index is needed.
+The store is the truth; the index follows it paper by paper. Every write notes the papers it touched
+(Store.take_changes); the index reads just those back and gives each a new row, kills its old one, or updates
+its tags and vector in place, so a save costs one paper's work, not a rebuild (postings.py keeps the word
+statistics exact as rows come and go). Lookups read a Snapshot: the rows that existed when it was taken.
+What is slow to recompute (counted terms, postings, neighbour statistics, the vectors) is saved to
+`index/` beside the library and checked against the store when loaded; a lost or stale copy costs time, never
+data. Exact cosine over the numpy matrix is 3 ms at 100k papers here: no approximate index is needed there.
 """
 
 from __future__ import annotations
 
 import functools
+import json
 import logging
 import re
+import shutil
 import threading
+import time
 from collections import Counter
-from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 
-import bm25s
 import numpy as np
-import Stemmer
-from bm25s.stopwords import STOPWORDS_EN
 
 from .models import Filters, PaperBrief
+from .postings import _STOP, _WORD, Counted, Postings, _stemmer, count, stems, term_key
+from .postings import counts as _counts
 from .store import embed_text
 
 log = logging.getLogger(__name__)
-
-_WORD = re.compile(r"(?u)\b[^\W\d_][\w\-]*[^\W_]\b|\b[^\W\d_]{2}\b")
-# Words every abstract uses: they explain nothing about why two papers are related.
-_STOP = set(STOPWORDS_EN) | set("""paper papers propose proposed proposes show shows shown using based also results result
-    approach approaches method methods new however well two one three use used uses present presents work works can may
-    et al via different best better less more most over small large larger high higher low lower solely first second
-    significantly significant existing state art achieve achieves achieved demonstrate demonstrates experiments
-    experimental extensive effective effectively improve improves improved improvement performance novel various
-    several many much within across without between often while thus therefore furthermore moreover including
-    particular specific recent recently study studies english""".split())
-_stemmer = Stemmer.Stemmer("english")
 
 # Fusion for "related", chosen on the CiteSeer benchmark (bench/quality.py prints the alternatives):
 #   DENSE_WEIGHT * (cosine - hub/2) + TFIDF_WEIGHT * TF-IDF cosine / best + BM25_WEIGHT * symmetric BM25 / best
@@ -48,7 +42,6 @@ _stemmer = Stemmer.Stemmer("english")
 DENSE_WEIGHT, TFIDF_WEIGHT, BM25_WEIGHT = 0.7, 0.2, 0.1
 HUB_K = 5
 HUB_SAMPLE = 20_000  # above this many papers, hub statistics are taken against a fixed sample of them
-BM25_K1, BM25_B = 1.5, 0.75  # bm25s defaults, which its scores below are computed with
 # A search query is short: it is ranked by reciprocal rank fusion, which needs no score calibration.
 RRF_K = 60
 # A related paper is "loosely related" when its cosine to the query is under LOOSE_COSINE or its score under
@@ -57,154 +50,53 @@ RRF_K = 60
 LOOSE_COSINE, LOOSE_SHARE = 0.45, 0.5
 # A why-term is held by at most this share of the library's papers: a term most papers share explains nothing.
 WHY_MAX_SHARE = 0.1
+# Rows waiting in the postings' delta before a write folds them in itself (below: a background compaction
+# COMPACT_AFTER seconds after the last write does it, so an idle library always has a fresh build's numbers).
+DELTA_ROWS, DELTA_SHARE = 2_000, 0.05
+COMPACT_AFTER = 20.0
+CHUNK = 2_000  # papers read, counted and appended at a time
+CACHE_FORMAT = 1
 
 
-def _counts(word: str) -> bool:
-    """A lower-cased token the index counts (not a stopword, longer than two letters)."""
-    return word not in _STOP and len(word) > 2
-
-
-def words(text: str) -> list[str]:
-    """Lower-cased content words of a text (no stopwords, no numbers)."""
-    return [w for w in _WORD.findall(text.lower()) if _counts(w)]
-
-
-def stems(text: str) -> list[str]:
-    """Stemmed content words: what BM25 counts."""
-    return _stemmer.stemWords(words(text))
-
-
-def terms(stemmed: list[str]) -> list[str]:
-    """Stems and pairs of adjacent stems (stopwords between them dropped): what TF-IDF weighs."""
-    return stemmed + [f"{a} {b}" for a, b in zip(stemmed, stemmed[1:])]
-
-
-def term_key(term: str) -> int:
-    """A term's key in the postings: its hash, stable while the process runs (the postings never outlive it).
-
-    Keys instead of strings let a rebuild reuse every known paper's counts as arrays; two of a library's
-    terms sharing a 64-bit hash is about a one-in-10^7 chance at a million distinct terms.
-    """
-    return hash(term)
-
-
-@dataclass(frozen=True)
-class CountedTerms:
-    """One paper's distinct terms as keys with their counts: its stems first, then its stem pairs."""
-
-    keys: np.ndarray
-    counts: np.ndarray
-    n_stems: int
-
-
-def count_terms(doc: list[str]) -> CountedTerms:
-    """Count a paper's terms (stems, then pairs as terms() lists them)."""
-    counts = Counter(doc)
-    stems_first = sorted(counts, key=lambda t: " " in t)
-    return CountedTerms(keys=np.fromiter(map(term_key, stems_first), dtype=np.int64, count=len(counts)),
-                        counts=np.fromiter((counts[t] for t in stems_first), dtype=np.uint32, count=len(counts)),
-                        n_stems=sum(" " not in t for t in counts))
-
-
-@dataclass
-class Postings:
-    """Which papers hold each term, in compressed-row form, with each paper's TF-IDF weight for it.
-
-    Weights are sublinear tf times smoothed idf, l2-normalised per paper, so a dot product is a cosine.
-    Pairs held by a single paper are left out, of the postings and of the norm: they can only match the paper
-    itself, so the cosine is over the terms another text could share.
-    """
-
-    vocab: dict[int, int] = field(default_factory=dict)  # term_key(term) -> term number
-    start: np.ndarray = field(default_factory=lambda: np.zeros(1, dtype=np.int64))
-    rows: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int32))
-    weight: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.float32))
-    n: int = 0
-
-    @classmethod
-    def build(cls, docs: list[list[str]]) -> "Postings":
-        """Index each paper's terms."""
-        return cls.from_counts([count_terms(d) for d in docs])
-
-    @classmethod
-    def from_counts(cls, docs: list[CountedTerms]) -> "Postings":
-        """Index papers whose terms were counted already (a rebuild counts only the papers it has not seen)."""
-        p = cls(n=len(docs))
-        if not docs:
-            return p
-        keys = np.concatenate([d.keys for d in docs])
-        tfs = np.concatenate([d.counts for d in docs]).astype(np.float32)
-        is_pair = np.concatenate([np.arange(len(d.keys)) >= d.n_stems for d in docs])
-        row = np.repeat(np.arange(len(docs), dtype=np.int32), [len(d.keys) for d in docs])
-        uniq, tid = np.unique(keys, return_inverse=True)
-        df = np.bincount(tid, minlength=len(uniq))
-        w = (1 + np.log(tfs)) * p._idf(df)[tid]
-        keep = (df[tid] > 1) | ~is_pair
-        keep_term = np.zeros(len(uniq), dtype=bool)
-        keep_term[tid[keep]] = True
-        kept = int(keep_term.sum())
-        new_id = np.cumsum(keep_term) - 1
-        tid, row, w = new_id[tid[keep]], row[keep], w[keep]
-        # Normalised over the kept terms only: a paper full of phrases nobody else uses is not marked down
-        # against every other paper for them (measured: +0.002 nDCG@10 on CiteSeer's tuning queries).
-        norm = np.sqrt(np.bincount(row, weights=w.astype(np.float64) ** 2, minlength=len(docs)))
-        w = (w / np.maximum(norm[row], 1e-12)).astype(np.float32)
-        order = np.argsort(tid, kind="stable")
-        p.rows, p.weight = row[order], w[order]
-        p.start = np.concatenate([[0], np.cumsum(np.bincount(tid, minlength=kept))])
-        p.vocab = dict(zip(uniq[keep_term].tolist(), range(kept)))
-        return p
-
-    def _idf(self, df: np.ndarray) -> np.ndarray:
-        """Smoothed idf (as scikit-learn's TfidfVectorizer)."""
-        return np.log((1 + self.n) / (1 + df)) + 1
-
-    def df(self, term: str) -> int:
-        """How many papers hold the term."""
-        j = self.vocab.get(term_key(term))
-        return 0 if j is None else int(self.start[j + 1] - self.start[j])
-
-    def papers(self, term: str) -> np.ndarray:
-        """Rows of the papers holding the term."""
-        j = self.vocab.get(term_key(term))
-        return self.rows[self.start[j]:self.start[j + 1]] if j is not None else self.rows[:0]
-
-    def cosine(self, doc: list[str]) -> np.ndarray:
-        """TF-IDF dot product of every paper with a text's terms (the text's own norm left out: a constant)."""
-        found = [(j, c) for t, c in Counter(doc).items() if (j := self.vocab.get(term_key(t))) is not None]
-        if not found:
-            return np.zeros(self.n, dtype=np.float32)
-        j = np.fromiter((t for t, _ in found), dtype=np.int64, count=len(found))
-        df = self.start[j + 1] - self.start[j]
-        qw = (1 + np.log(np.fromiter((c for _, c in found), dtype=np.float64, count=len(found)))) * self._idf(df)
-        # Every posting of every found term: each term's span start, plus 0..df-1 within it.
-        idx = np.repeat(self.start[j] - np.cumsum(df) + df, df) + np.arange(int(df.sum()))
-        return np.bincount(self.rows[idx], weights=self.weight[idx] * np.repeat(qw, df),
-                           minlength=self.n).astype(np.float32)
+def _grown(a: np.ndarray, need: int, fill=0) -> np.ndarray:
+    """`a`, or a copy with room for `need` rows (capacity doubles, so appending costs O(1) a row)."""
+    if need <= len(a):
+        return a
+    out = np.full((max(need, 2 * len(a), 64),) + a.shape[1:], fill, dtype=a.dtype)
+    out[:len(a)] = a
+    return out
 
 
 @dataclass
 class Snapshot:
-    """One consistent view of the library for lookups; replaced whole, never edited except vector rows."""
+    """The rows that existed when it was taken, for one lookup. Rows are never renumbered while the process
+    runs, so the lists are shared with the index (only ever appended to); a dead row is a paper that left."""
 
+    n: int = 0
     ids: list[str] = field(default_factory=list)
-    pos: dict[str, int] = field(default_factory=dict)
+    pos: dict[str, int] = field(default_factory=dict)  # live rows (may hold newer rows: use row())
     texts: list[str] = field(default_factory=list)
-    stemmed: list[str] = field(default_factory=list)  # each row's stems, space-separated (counted once per text)
-    years: np.ndarray = field(default_factory=lambda: np.zeros(0))
     tags: list[list[str]] = field(default_factory=list)
     briefs: list[PaperBrief] = field(default_factory=list)
+    years: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int32))
+    alive: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
     matrix: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), dtype=np.float32))
-    has_vec: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
-    topsim: np.ndarray = field(default_factory=lambda: np.zeros((0, HUB_K), dtype=np.float32))
+    has_vec: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))  # live rows with a vector
     hub: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.float32))
-    bm25: bm25s.BM25 | None = None
-    postings: Postings = field(default_factory=Postings)
-    avgdl: float = 1.0
-    version: int = 0  # which build this is: every rebuild makes a new number (caches key on it)
+    words: Postings = field(default_factory=Postings)
+    version: int = 0  # changes with every write the index applies (caches key on it)
 
     def __len__(self) -> int:
-        return len(self.ids)
+        return self.n
+
+    def row(self, pid: str) -> int | None:
+        """The live row of a paper in this snapshot."""
+        r = self.pos.get(pid)
+        return r if r is not None and r < self.n and self.alive[r] else None
+
+    def live_rows(self) -> np.ndarray:
+        """Rows of the papers in the library."""
+        return np.flatnonzero(self.alive)
 
 
 @dataclass
@@ -221,131 +113,306 @@ class Ranked:
 class Index:
     """Dense + keyword lookups over the library's live papers."""
 
-    def __init__(self, store, model_id: str):
+    def __init__(self, store, model_id: str, cache_dir: Path | str | None = None):
         self.store = store
         self.model_id = model_id
-        self._lock = threading.RLock()
-        self._snap = Snapshot()
-        self._dirty = True
-        self._counted: dict[str, tuple[str, CountedTerms]] = {}  # text -> (its stems, its counted terms)
-        self._built = False  # a snapshot of the store exists (before the first, lookups must wait for one)
-        self._building = False
+        self.cache_dir = Path(cache_dir) if cache_dir else None
+        self._lock = threading.RLock()  # held briefly: appending rows, taking a snapshot
+        self._apply_lock = threading.RLock()  # one thread at a time applies changes or compacts
         self._writers = 0  # writes under way (see writing())
         self._writers_lock = threading.Lock()
+        self._loaded = False
+        self._saved_version = -1
+        self._timer: threading.Timer | None = None
+        self._reset()
+
+    def _reset(self) -> None:
+        self.words = Postings()
+        self.n = 0
+        self.ids: list[str] = []
+        self.texts: list[str] = []
+        self.hashes: list[str] = []
+        self.tags: list[list[str]] = []
+        self.briefs: list[PaperBrief] = []
+        self.pos: dict[str, int] = {}
+        self.years = np.zeros(0, dtype=np.int32)
+        self.matrix = np.zeros((0, 0), dtype=np.float32)
+        self.has_vec = np.zeros(0, dtype=bool)
+        self.topsim = np.zeros((0, HUB_K), dtype=np.float32)
+        self.hub = np.zeros(0, dtype=np.float32)
+        self.version = 0
 
     # -- keeping in step with the store ---------------------------------------------------------------
     def invalidate(self) -> None:
-        """The library's texts changed: rebuild before the next lookup."""
-        self._dirty = True
+        """Kept for callers that changed the store behind its back: the next lookup checks every paper."""
+        with self._apply_lock:
+            self._loaded = False
 
-    @contextmanager
-    def writing(self):
-        """Around a write: lookups meanwhile use the view from before it, and the write ends by building
-        the new one in its own thread, so a lookup never waits for an import and sees every finished write."""
-        with self._writers_lock:
-            self._writers += 1
-        try:
-            yield
-        finally:
-            with self._writers_lock:
-                self._writers -= 1
-            try:
-                # Before any lookup (a command-line import) there is no view to keep fresh: the first lookup builds.
-                if self._built:
-                    self.snapshot(wait=True)
-            except Exception:  # the write itself went through: the next lookup tries the rebuild again
-                log.exception("index rebuild after a write failed")
+    def writing(self) -> "_Writing":
+        """Around a write: lookups meanwhile use the rows from before it, and the write ends by applying its
+        changes in its own thread, so a lookup never waits for an import and sees every finished write."""
+        return _Writing(self)
 
     def snapshot(self, wait: bool = False) -> Snapshot:
-        """The current view, rebuilt first if the store changed since (unless a write or rebuild is under way
-        and not `wait`: then the previous view, which holds every write that has finished)."""
-        if self._dirty:
-            if not wait and self._built and (self._writers or self._building):
-                return self._snap
-            with self._lock:
-                if self._dirty:
-                    self._dirty = False
-                    self._building = True
-                    try:
-                        self._snap = self._build()
-                        self._built = True
-                    except BaseException:
-                        self._dirty = True
-                        raise
-                    finally:
-                        self._building = False
-        return self._snap
+        """The rows as of now: loaded first if need be, with every finished write applied (a write under way
+        applies its own changes when it ends: until then, lookups see the rows from before it)."""
+        if not self._loaded or (wait or not self._writers):
+            self.refresh()
+        with self._lock:
+            n = self.n
+            alive = self.words.alive[:n]
+            return Snapshot(n=n, ids=self.ids, pos=self.pos, texts=self.texts, tags=self.tags, briefs=self.briefs,
+                            years=self.years[:n], alive=alive, matrix=self.matrix[:n],
+                            has_vec=self.has_vec[:n] & alive, hub=self.hub[:n], words=self.words,
+                            version=self.version)
 
-    def _build(self) -> Snapshot:
-        """Read every live paper and its vector from the store; reuse neighbour statistics of known papers."""
-        prev = self._snap
-        rows = self.store.texts()
-        s = Snapshot(version=prev.version + 1)
-        s.ids = [r[0] for r in rows]
-        s.pos = {pid: i for i, pid in enumerate(s.ids)}
-        s.texts = [embed_text(r[1], r[2]) for r in rows]
-        s.years = np.array([r[3] if r[3] is not None else -1 for r in rows], dtype=np.int32)
-        s.tags = [list(r[4]) for r in rows]
-        s.briefs = [PaperBrief(id=r[0], title=r[1], authors=list(r[5]), year=r[3], venue=r[6], url=r[7], tags=list(r[4]),
-                               identifiers=list(r[8])) for r in rows]
-        vids, mat = self.store.vectors(self.model_id)
-        dim = mat.shape[1] if len(vids) else 0
-        s.matrix = np.zeros((len(s.ids), dim), dtype=np.float32)
-        s.has_vec = np.zeros(len(s.ids), dtype=bool)
-        for vid, row in zip(vids, mat):
-            i = s.pos.get(vid)
-            if i is not None:
-                s.matrix[i] = row
-                s.has_vec[i] = True
-        # Stemming and counting are most of a rebuild: done once per distinct text, kept while it is in the library.
-        counted: dict[str, tuple[str, CountedTerms]] = {}
-        for text in s.texts:
-            hit = counted.get(text) or self._counted.get(text)
-            if hit is None:
-                st = stems(text)
-                hit = (" ".join(st), count_terms(terms(st)))
-            counted[text] = hit
-        self._counted = counted
-        s.stemmed = [counted[t][0] for t in s.texts]
-        tokens = [st.split() for st in s.stemmed]
-        s.postings = Postings.from_counts([counted[t][1] for t in s.texts])
-        s.avgdl = float(np.mean([len(t) for t in tokens])) if tokens else 1.0
-        if s.ids:
-            s.bm25 = bm25s.BM25(k1=BM25_K1, b=BM25_B)
-            s.bm25.index([t if t else [""] for t in tokens], show_progress=False)
-        # Neighbour statistics: carried over for papers whose vector we already had, computed for the rest.
-        s.topsim = np.full((len(s.ids), HUB_K), np.nan, dtype=np.float32)
-        known = []
-        for i, pid in enumerate(s.ids):
-            j = prev.pos.get(pid)
-            if j is not None and s.has_vec[i] and j < len(prev.has_vec) and prev.has_vec[j] \
-                    and prev.matrix.shape[1] == s.matrix.shape[1] and np.array_equal(prev.matrix[j], s.matrix[i]):
-                s.topsim[i] = prev.topsim[j]
-                known.append(i)
-        known_rows = set(known)
-        fresh = [i for i in np.flatnonzero(s.has_vec) if i not in known_rows]
-        _update_neighbours(s, np.asarray(fresh, dtype=np.int64))
-        return s
+    def refresh(self) -> None:
+        """Load the index if it is not, else apply the papers the store changed since the last call."""
+        with self._apply_lock:
+            if not self._loaded:
+                self.store.take_changes()  # a load reads everything
+                self._load()
+                self._loaded = True
+                return
+            changed = self.store.take_changes()
+            if changed:
+                self._apply(sorted(changed))
+
+    def _apply(self, pids: list[str]) -> None:
+        """Bring these papers' rows in step with the store."""
+        appended = 0
+        for a in range(0, len(pids), CHUNK):
+            chunk = pids[a:a + CHUNK]
+            live = {r[0]: r for r in self.store.texts(chunk)}
+            vids, vecs = self.store.vectors(self.model_id, [p for p in chunk if p in live])
+            vec = dict(zip(vids, vecs))
+            kill, same, new = [], [], []
+            for pid in chunk:
+                r, row = self.pos.get(pid), live.get(pid)
+                if r is not None and (row is None or self.hashes[r] != row[9]):
+                    kill.append(r)
+                if row is not None:
+                    (same if r is not None and self.hashes[r] == row[9] else new).append(row)
+            counted = count([embed_text(r[1], r[2]) for r in new])  # the slow part, outside the lock
+            with self._lock:
+                for r in kill:
+                    self.words.kill(r)
+                    if self.pos.get(self.ids[r]) == r:
+                        del self.pos[self.ids[r]]
+                for row in same:
+                    self._set_fields(self.pos[row[0]], row)
+                fresh = self._append(new, counted)
+                with_vector = [(self.pos[pid], v) for pid, v in vec.items()
+                               if not self.has_vec[self.pos[pid]] or not np.array_equal(self.matrix[self.pos[pid]], v)]
+                self._put_vectors(with_vector)
+                self.version += 1
+            appended += len(fresh)
+        if self.words.n - self.words.m > max(DELTA_ROWS, DELTA_SHARE * self.words.n):
+            self.compact()
+        elif self.words.n > self.words.m or appended:
+            self._compact_later()
+
+    def _set_fields(self, r: int, row: tuple) -> None:
+        """A row's fields other than its text (tags, authors, identifiers...)."""
+        self.tags[r] = list(row[4])
+        self.years[r] = row[3] if row[3] is not None else -1
+        self.briefs[r] = PaperBrief(id=row[0], title=row[1], authors=list(row[5]), year=row[3], venue=row[6],
+                                    url=row[7], tags=list(row[4]), identifiers=list(row[8]))
+
+    def _append(self, rows: list[tuple], counted: Counted) -> range:
+        """New rows for these store rows (texts counted already); under the lock."""
+        first, n = self.n, self.n + len(rows)
+        if not rows:
+            return range(first, first)
+        self.years = _grown(self.years, n, -1)
+        self.has_vec = _grown(self.has_vec, n, False)
+        self.topsim = _grown(self.topsim, n, np.nan)
+        self.hub = _grown(self.hub, n)
+        if self.matrix.shape[1]:
+            self.matrix = _grown(self.matrix, n)
+        self.words.append(counted)
+        for i, row in enumerate(rows, start=first):
+            self.ids.append(row[0])
+            self.texts.append(embed_text(row[1], row[2]))
+            self.hashes.append(row[9])
+            self.tags.append([])
+            self.briefs.append(None)
+            self._set_fields(i, row)
+            self.pos[row[0]] = i
+        self.n = n  # last: a snapshot that sees the rows sees them whole
+        return range(first, n)
+
+    def _put_vectors(self, rows: list[tuple[int, np.ndarray]]) -> None:
+        """Vectors into their rows, and the neighbour statistics they change; under the lock."""
+        if not rows:
+            return
+        dim = len(rows[0][1])
+        if self.matrix.shape[1] != dim:  # the first vectors (or a new model): the matrix gets its width
+            self.matrix = np.zeros((max(len(self.years), 1), dim), dtype=np.float32)
+            self.has_vec[:] = False
+            self.topsim[:] = np.nan
+        self.matrix = _grown(self.matrix, len(self.years))
+        idx = np.array([r for r, _ in rows], dtype=np.int64)
+        self.matrix[idx] = np.stack([v for _, v in rows])
+        self.has_vec[idx] = True
+        self.topsim[idx] = np.nan
+        self._update_neighbours(idx)
 
     def set_vectors(self, pids: list[str], vecs: np.ndarray) -> None:
-        """Write new vectors into their rows (papers not in the snapshot yet come with the next rebuild)."""
+        """New vectors for papers (from the embedding worker), written into their rows in place."""
+        with self._apply_lock, self._lock:
+            self._put_vectors([(self.pos[p], np.asarray(v, dtype=np.float32)) for p, v in zip(pids, vecs)
+                               if p in self.pos and self.hashes[self.pos[p]]])
+            self.version += 1
+
+    def _update_neighbours(self, rows: np.ndarray) -> None:
+        """Neighbour statistics for new vectors (see _update_neighbours below)."""
+        n = self.n
+        live_vec = self.has_vec[:n] & self.words.alive[:n]
+        self.hub = _grown(_update_neighbours(self.matrix[:n], live_vec, self.topsim[:n], rows), len(self.years))
+
+    # -- compaction and the saved copy ----------------------------------------------------------------
+    def compact(self) -> None:
+        """Fold the postings' delta into its main part and refresh every norm (outside the lock)."""
+        with self._apply_lock:
+            if self._timer:
+                self._timer.cancel()
+            with self._lock:
+                frozen = self.words.frozen()
+            if frozen[0].m == self.words.n and not frozen[1]:
+                return
+            main, norms = Postings.compact(frozen)
+            with self._lock:
+                self.words.adopt(main, norms, frozen[2])
+                self.version += 1
+
+    def _compact_later(self) -> None:
+        """A compaction COMPACT_AFTER seconds after the last write (then the saved copy is brought up to date)."""
+        if self._timer:
+            self._timer.cancel()
+        self._timer = threading.Timer(COMPACT_AFTER, self._idle)
+        self._timer.daemon = True
+        self._timer.start()
+
+    def _idle(self) -> None:
+        try:
+            self.compact()
+            self.save()
+        except Exception:  # the index in memory is right; only the saved copy is older
+            log.exception("background compaction failed")
+
+    def close(self) -> None:
+        """Stop the background compaction; save the index if it changed since it was loaded or saved."""
+        if self._timer:
+            self._timer.cancel()
+        if self._loaded and self.version != self._saved_version:
+            self.compact()
+            self.save()
+
+    def save(self) -> None:
+        """Write the index to cache_dir (a new directory, then renamed: a crash leaves the old copy or none)."""
+        if not self.cache_dir or not self._loaded:
+            return
+        with self._apply_lock:
+            with self._lock:
+                if self.words.m != self.words.n:
+                    raise RuntimeError("compact before saving")
+                n, version = self.n, self.version
+                arrays = self.words.arrays()
+                arrays.update(matrix=self.matrix[:n], has_vec=self.has_vec[:n], topsim=self.topsim[:n],
+                              ids=np.array(self.ids[:n]), hashes=np.array(self.hashes[:n]))
+                meta = dict(format=CACHE_FORMAT, model_id=self.model_id, rows=n)
+            tmp = self.cache_dir.with_name(self.cache_dir.name + ".new")
+            shutil.rmtree(tmp, ignore_errors=True)
+            tmp.mkdir(parents=True)
+            for name, a in arrays.items():
+                np.save(tmp / f"{name}.npy", a)
+            (tmp / "meta.json").write_text(json.dumps(meta))
+            old = self.cache_dir.with_name(self.cache_dir.name + ".old")
+            shutil.rmtree(old, ignore_errors=True)
+            if self.cache_dir.exists():
+                self.cache_dir.rename(old)
+            tmp.rename(self.cache_dir)
+            shutil.rmtree(old, ignore_errors=True)
+            self._saved_version = version
+
+    def _read_saved(self) -> dict | None:
+        """The saved index, if there is one this version can read."""
+        if not self.cache_dir or not (self.cache_dir / "meta.json").exists():
+            return None
+        try:
+            meta = json.loads((self.cache_dir / "meta.json").read_text())
+            if meta.get("format") != CACHE_FORMAT:
+                return None
+            out = {p.stem: np.load(p, mmap_mode="r") for p in self.cache_dir.glob("*.npy")}
+            out["meta"] = meta
+            if len(out["ids"]) != meta["rows"]:
+                return None
+            return out
+        except (OSError, ValueError, KeyError) as e:
+            log.warning("the saved index in %s is unreadable (%s): building it again", self.cache_dir, e)
+            return None
+
+    def _load(self) -> None:
+        """Every live paper: from the saved index where it still matches the store, the rest read and counted."""
+        t = time.perf_counter()
+        self._reset()
+        rows = self.store.texts()
+        saved = self._read_saved()
+        vector_hash = self.store.vector_hashes(self.model_id)
+        live = {r[0]: r for r in rows}
+        kept: list[int] = []
+        if saved is not None:
+            for i, (pid, h) in enumerate(zip(saved["ids"].tolist(), saved["hashes"].tolist())):
+                if pid in live and live[pid][9] == h and saved["alive"][i]:
+                    kept.append(i)
         with self._lock:
-            s = self._snap
-            rows: list[int] = []
-            for pid, v in zip(pids, vecs):
-                i = s.pos.get(pid)
-                if i is None:
-                    continue
-                if s.matrix.shape[1] != len(v):
-                    # First vectors of an empty index: give the matrix its width.
-                    s.matrix = np.zeros((len(s.ids), len(v)), dtype=np.float32)
-                    s.has_vec = np.zeros(len(s.ids), dtype=bool)
-                    s.topsim = np.full((len(s.ids), HUB_K), np.nan, dtype=np.float32)
-                s.matrix[i] = v
-                s.has_vec[i] = True
-                s.topsim[i] = np.nan
-                rows.append(i)
-            _update_neighbours(s, np.asarray(rows, dtype=np.int64))
+            if kept:
+                words = Postings.from_arrays(saved)
+                if len(kept) < len(saved["ids"]):
+                    words = words.subset(np.array(kept))
+                self.words = words
+                keep = np.array(kept)
+                self.n = len(kept)
+                self.ids = saved["ids"][keep].tolist()
+                self.hashes = saved["hashes"][keep].tolist()
+                self.pos = {pid: i for i, pid in enumerate(self.ids)}
+                self.texts, self.tags, self.briefs = [], [None] * self.n, [None] * self.n
+                self.years = np.full(self.n, -1, dtype=np.int32)
+                for i, pid in enumerate(self.ids):
+                    row = live[pid]
+                    self.texts.append(embed_text(row[1], row[2]))
+                    self._set_fields(i, row)
+                same_model = saved["meta"].get("model_id") == self.model_id and saved["matrix"].ndim == 2
+                self.has_vec = np.zeros(self.n, dtype=bool)
+                self.topsim = np.full((self.n, HUB_K), np.nan, dtype=np.float32)
+                if same_model and saved["matrix"].shape[1]:
+                    good = np.array([vector_hash.get(pid) == h for pid, h in zip(self.ids, self.hashes)]) & \
+                        np.asarray(saved["has_vec"])[keep]
+                    self.matrix = np.array(saved["matrix"][keep])
+                    self.has_vec = good
+                    self.topsim = np.where(good[:, None], saved["topsim"][keep], np.nan).astype(np.float32)
+                self.hub = _hub(self.topsim)
+        # Papers the saved index did not have (or had with another text): read, counted and appended.
+        missing = [r for r in rows if r[0] not in self.pos]
+        for a in range(0, len(missing), CHUNK):
+            part = missing[a:a + CHUNK]
+            counted = count([embed_text(r[1], r[2]) for r in part])
+            with self._lock:
+                self._append(part, counted)
+        self.compact()
+        # Vectors the saved index did not have.
+        want = [pid for i, pid in enumerate(self.ids) if not self.has_vec[i] and vector_hash.get(pid) == self.hashes[i]]
+        for a in range(0, len(want), 20_000):
+            vids, vecs = self.store.vectors(self.model_id, want[a:a + 20_000])
+            with self._lock:
+                self._put_vectors([(self.pos[p], v) for p, v in zip(vids, vecs)])
+        with self._lock:
+            self.version += 1
+        log.info("index of %d papers ready in %.2f s (%d from the saved copy)", self.n, time.perf_counter() - t,
+                 len(kept))
+        if missing or want or len(kept) != (len(saved["ids"]) if saved else 0):
+            self._compact_later()  # and save
 
     # -- scoring ----------------------------------------------------------------------------------------
     def _dense(self, s: Snapshot, qvec: np.ndarray | None) -> np.ndarray:
@@ -355,34 +422,17 @@ class Index:
         sims = s.matrix @ qvec.astype(np.float32)
         return np.where(s.has_vec, sims, 0.0).astype(np.float32)
 
-    def _keyword(self, s: Snapshot, all_toks: list[str], symmetric: bool = False) -> np.ndarray:
+    def _keyword(self, s: Snapshot, toks: list[str], symmetric: bool = False) -> np.ndarray:
         """BM25 score of every row for a text's distinct stems; symmetric adds the paper→text direction."""
-        if s.bm25 is None:
-            return np.zeros(len(s), dtype=np.float32)
-        toks = list(dict.fromkeys(t for t in all_toks if t in s.bm25.vocab_dict))
-        if not toks:
-            return np.zeros(len(s), dtype=np.float32)
-        scores = np.asarray(s.bm25.get_scores(toks), dtype=np.float32)
-        if symmetric:
-            # The text as the document and each paper's terms as the query: BM25 weight of every shared term
-            # in the text (Lucene idf, the text's own length), added to every paper that has that term.
-            tf = Counter(all_toks)
-            n, dl = len(s), len(all_toks)
-            norm = BM25_K1 * (1 - BM25_B + BM25_B * dl / max(s.avgdl, 1e-9))
-            for t in toks:
-                df = s.postings.df(t)
-                idf = np.log(1 + (n - df + 0.5) / (df + 0.5))
-                w = idf * tf[t] * (BM25_K1 + 1) / (tf[t] + norm)
-                scores[s.postings.papers(t)] += w
-        return scores
+        return s.words.score(toks, len(s), symmetric=symmetric, tfidf=False).keyword
 
     def _tfidf(self, s: Snapshot, toks: list[str]) -> np.ndarray:
         """TF-IDF cosine (up to the text's own norm) of every row to a text's stems and stem pairs."""
-        return s.postings.cosine(terms(toks))
+        return s.words.score(toks, len(s)).tfidf
 
     def _mask(self, s: Snapshot, filters: Filters | None, exclude_rows: list[int]) -> np.ndarray:
-        """Rows allowed by the filters."""
-        ok = np.ones(len(s), dtype=bool)
+        """Live rows allowed by the filters."""
+        ok = s.alive.copy()
         for r in exclude_rows:
             ok[r] = False
         if filters:
@@ -392,9 +442,9 @@ class Index:
                 ok &= (s.years <= filters.year_max) & (s.years >= 0)
             if filters.tags:
                 want = set(filters.tags)
-                ok &= np.array([bool(want.intersection(t)) for t in s.tags], dtype=bool)
+                ok &= np.array([bool(want.intersection(t)) for t in s.tags[:len(s)]], dtype=bool)
             for pid in filters.exclude:
-                i = s.pos.get(pid)
+                i = s.row(pid)
                 if i is not None:
                     ok[i] = False
         return ok
@@ -404,11 +454,11 @@ class Index:
         """Top-k papers most related to a paper's text (and its vector), by weighted score fusion."""
         s = self.snapshot()
         dense = self._dense(s, qvec)
-        toks = stems(text)  # once for both word signals
-        kw = self._keyword(s, toks, symmetric=True)
-        excluded = [s.pos[p] for p in exclude if p in s.pos]
-        fused = fuse_weighted(np.where(s.has_vec, dense - s.hub / 2, 0.0), self._tfidf(s, toks), kw,
-                              DENSE_WEIGHT if qvec is not None else 0.0, ignore=excluded)
+        both = s.words.score(stems(text), len(s), symmetric=True)
+        kw = both.keyword
+        excluded = [r for p in exclude if (r := s.row(p)) is not None]
+        fused = fuse_weighted(np.where(s.has_vec, dense - s.hub / 2, 0.0), both.tfidf, kw,
+                              DENSE_WEIGHT if qvec is not None else 0.0, ignore=excluded, live=s.alive)
         mask = self._mask(s, filters, excluded)
         rows = top_k(np.where(mask, fused, -np.inf), k)
         rows = [r for r in rows if mask[r] and (fused[r] > 0 or dense[r] > 0)]
@@ -428,7 +478,7 @@ class Index:
         depth = max(100, k * 5)
         kw_ranked = np.where(mask & (kw > 0), kw, -np.inf)
         fused = fuse_rrf(np.where(mask & s.has_vec, dense, -np.inf), kw_ranked, depth=depth)
-        if qvec is not None and not s.has_vec.all():
+        if qvec is not None and not s.has_vec[mask].all():
             # A paper still waiting for its vector has no semantic rank: count its keyword rank for both, so a
             # paper saved a second ago is found by its own title.
             for rank, i in enumerate(top_k(kw_ranked, depth)):
@@ -443,21 +493,25 @@ class Index:
         if not 0 <= row < len(s):
             return []
         stop = why_stopwords()
-        limit = max(2.0, WHY_MAX_SHARE * len(s))  # held by more papers than this, a term explains nothing
-
-        def telling(term: str) -> bool:
-            return 0 < s.postings.df(term) <= limit
-
+        total = max(s.words.live, 1)
+        limit = max(2.0, WHY_MAX_SHARE * total)  # held by more papers than this, a term explains nothing
         # The text's content words with their places, in the order the index pairs them (as words() does).
         toks = [(m.start(), m.end(), m.group().lower()) for m in _WORD.finditer(query_text)]
         content = [(a, b, w) for a, b, w in toks if _counts(w)]
         q_stems = _stemmer.stemWords([w for _, _, w in content])
-        d_stems = s.stemmed[row].split()
+        d_stems = stems(s.texts[row])
         d_set, d_pairs = set(d_stems), set(zip(d_stems, d_stems[1:]))
-        total = max(len(s), 1)
+        # Document frequencies of every term the two texts share, in one lookup.
+        shared = sorted({st for st in q_stems if st in d_set} |
+                        {f"{a} {b}" for a, b in zip(q_stems, q_stems[1:]) if (a, b) in d_pairs})
+        dfs = dict(zip(shared, s.words.doc_freqs(np.array([term_key(t) for t in shared], dtype=np.uint64))
+                       .tolist())) if shared else {}
+
+        def telling(term: str) -> bool:
+            return 0 < dfs.get(term, 0) <= limit
 
         def idf(term: str) -> float:
-            return float(np.log((total + 1) / (s.postings.df(term) + 0.5)))
+            return float(np.log((total + 1) / (dfs.get(term, 0) + 0.5)))
 
         phrases: dict[tuple[str, str], Counter] = {}
         for i in range(len(content) - 1):
@@ -512,22 +566,23 @@ def top_k(scores: np.ndarray, k: int) -> list[int]:
 
 
 def fuse_weighted(dense: np.ndarray, tfidf: np.ndarray, bm25: np.ndarray, dense_weight: float = DENSE_WEIGHT,
-                  ignore: list[int] = ()) -> np.ndarray:
+                  ignore: list[int] = (), live: np.ndarray | None = None) -> np.ndarray:
     """dense_weight·dense + the rest shared by TF-IDF and BM25 (2:1), each divided by its best score.
 
-    The best scores are taken without the ignored rows: the query paper itself would otherwise set the scale
-    and silence the word signals. With no vector for the query (dense_weight 0) the words decide alone.
+    The best scores are taken without the ignored rows (and rows not `live`): the query paper itself would
+    otherwise set the scale and silence the word signals. With no vector for the query (dense_weight 0) the
+    words decide alone.
     """
     rest = 1 - dense_weight
-    return dense_weight * dense + rest * (TFIDF_WEIGHT * _by_best(tfidf, ignore) +
-                                          BM25_WEIGHT * _by_best(bm25, ignore)) / (TFIDF_WEIGHT + BM25_WEIGHT)
+    return dense_weight * dense + rest * (TFIDF_WEIGHT * _by_best(tfidf, ignore, live) +
+                                          BM25_WEIGHT * _by_best(bm25, ignore, live)) / (TFIDF_WEIGHT + BM25_WEIGHT)
 
 
-def _by_best(scores: np.ndarray, ignore: list[int]) -> np.ndarray:
+def _by_best(scores: np.ndarray, ignore: list[int], live: np.ndarray | None = None) -> np.ndarray:
     """Scores divided by the best one outside the ignored rows (unchanged if none is positive)."""
     out = scores.astype(np.float32)
     if len(out):
-        scale = out.copy()
+        scale = out.copy() if live is None else np.where(live, out, 0)
         scale[list(ignore)] = 0
         best = float(scale.max())
         if best > 0:
@@ -535,35 +590,38 @@ def _by_best(scores: np.ndarray, ignore: list[int]) -> np.ndarray:
     return out
 
 
-def _update_neighbours(s: Snapshot, rows: np.ndarray, block: int = 1024) -> None:
-    """Fold the vectors of `rows` into everyone's top-HUB_K neighbour similarities, and theirs into `rows`.
+def _update_neighbours(matrix: np.ndarray, live_vec: np.ndarray, topsim: np.ndarray, rows: np.ndarray,
+                       block: int = 1024) -> np.ndarray:
+    """Fold the vectors of `rows` into everyone's top-HUB_K neighbour similarities (topsim, in place), and
+    theirs into `rows`; return every row's hub score.
 
     Exact for libraries up to HUB_SAMPLE papers; above that, `rows` are compared with a fixed sample.
     """
-    if len(rows) == 0 or not s.has_vec.any():
-        s.hub = _hub(s.topsim)
-        return
-    with_vec = np.flatnonzero(s.has_vec)
+    if len(rows) == 0 or not live_vec.any():
+        return _hub(topsim)
+    with_vec = np.flatnonzero(live_vec)
     others = with_vec if len(with_vec) <= HUB_SAMPLE else np.random.default_rng(0).choice(
         with_vec, HUB_SAMPLE, replace=False)
-    fresh = set(rows.tolist())
+    rows = rows[live_vec[rows]]
+    fresh = np.zeros(len(live_vec), dtype=bool)
+    fresh[rows] = True
+    old = np.flatnonzero(~fresh[others])
     for a in range(0, len(rows), block):
         chunk = rows[a:a + block]
-        sims = s.matrix[chunk] @ s.matrix[others].T  # (chunk, others)
+        sims = matrix[chunk] @ matrix[others].T  # (chunk, others)
         sims[chunk[:, None] == others[None, :]] = -np.inf  # not one's own neighbour
         k = min(HUB_K, sims.shape[1])
         top = -np.sort(-np.partition(sims, sims.shape[1] - k, axis=1)[:, -k:], axis=1)
-        s.topsim[chunk] = np.nan
-        s.topsim[chunk, :k] = np.where(np.isfinite(top), top, np.nan)
+        topsim[chunk] = np.nan
+        topsim[chunk, :k] = np.where(np.isfinite(top), top, np.nan)
         # The new rows are also new neighbours of the papers we knew (fresh rows get theirs in full above).
-        old = np.array([j for j, o in enumerate(others) if int(o) not in fresh], dtype=np.int64)
         if len(old) == 0:
             continue
         targets = others[old]
-        merged = np.concatenate([np.nan_to_num(s.topsim[targets], nan=-np.inf), sims[:, old].T], axis=1)
+        merged = np.concatenate([np.nan_to_num(topsim[targets], nan=-np.inf), sims[:, old].T], axis=1)
         best = -np.sort(-np.partition(merged, merged.shape[1] - HUB_K, axis=1)[:, -HUB_K:], axis=1)
-        s.topsim[targets] = np.where(np.isfinite(best), best, np.nan)
-    s.hub = _hub(s.topsim)
+        topsim[targets] = np.where(np.isfinite(best), best, np.nan)
+    return _hub(topsim)
 
 
 def _hub(topsim: np.ndarray) -> np.ndarray:
@@ -581,3 +639,27 @@ def fuse_rrf(a: np.ndarray, b: np.ndarray, depth: int = 100, k: int = RRF_K) -> 
         for rank, i in enumerate(top_k(scores, depth)):
             out[i] += 1.0 / (k + rank + 1)
     return out
+
+
+class _Writing:
+    """Index.writing(): counts the writes under way; the last one out applies the changes."""
+
+    def __init__(self, index: Index):
+        self.index = index
+
+    def __enter__(self):
+        with self.index._writers_lock:
+            self.index._writers += 1
+        return self
+
+    def __exit__(self, *exc):
+        ix = self.index
+        with ix._writers_lock:
+            ix._writers -= 1
+        try:
+            # Before any lookup (a command-line import) there is nothing to keep in step: the first lookup loads.
+            if ix._loaded:
+                ix.refresh()
+        except Exception:  # the write itself went through: the next lookup applies it
+            log.exception("applying a write to the index failed")
+        return False

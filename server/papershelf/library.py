@@ -112,7 +112,7 @@ class Library:
         self.embedder = Embedder(cache_dir=self.home / "cache", model_dir=Path(model_dir) if model_dir else None,
                                  threads=threads)
         self.model_id = self.embedder.model_id
-        self.index = Index(self.store, self.model_id)
+        self.index = Index(self.store, self.model_id, cache_dir=self.home / "index")
         self.events = EventBus()
         self.worker = EmbedWorker(self)
         self._embed_lock = threading.Lock()
@@ -125,8 +125,12 @@ class Library:
                 log.warning("model changed from %s to %s: re-embedding the library", previous, self.model_id)
 
     def close(self) -> None:
-        """Stop the worker and close the database."""
+        """Stop the worker, save the index and close the database."""
         self.worker.stop()
+        try:
+            self.index.close()
+        except Exception:  # a copy of what the store holds: the next start rebuilds it
+            log.exception("saving the index failed")
         self.store.close()
 
     # -- writing ------------------------------------------------------------------------------------------
@@ -157,7 +161,6 @@ class Library:
             if progress:
                 progress(len(batch))
             batch.clear()
-            self.index.invalidate()
             self.worker.wake()
             self.events.publish("import", source=source, added=len(report.added), merged=len(report.merged),
                                 failed=len(report.failed))
@@ -219,7 +222,6 @@ class Library:
                 pid = added[0] if added else merged[0].id
                 p = self.store.get(pid)
                 self.store.put_vectors(self.model_id, [(pid, content_hash(p.title, p.abstract), vector)])
-            self.index.invalidate()
         pid = added[0] if added else merged[0].id
         if candidate:
             self.digest.mark_saved(candidate, pid)
@@ -233,7 +235,6 @@ class Library:
             p = self.store.update(pid, tags=tags, notes=notes)
             if p is None:
                 raise NotFound(pid)
-            self.index.invalidate()
         self.events.publish("library", change="update", id=pid)
         return p
 
@@ -241,8 +242,6 @@ class Library:
         """Move to the trash."""
         with self.index.writing():
             ok = self.store.trash(pid)
-            if ok:
-                self.index.invalidate()
         if ok:
             self.events.publish("library", change="trash", id=pid)
         return ok
@@ -251,8 +250,6 @@ class Library:
         """Back from the trash."""
         with self.index.writing():
             ok = self.store.restore(pid)
-            if ok:
-                self.index.invalidate()
         if ok:
             self.worker.wake()
             self.events.publish("library", change="restore", id=pid)
@@ -300,12 +297,13 @@ class Library:
         if p is None:
             raise NotFound(ref)
         s = self.index.snapshot()
-        p.embedded = p.id in s.pos and bool(s.has_vec[s.pos[p.id]])
+        r = s.row(p.id)
+        p.embedded = r is not None and bool(s.has_vec[r])
         return p
 
     def _vector_for(self, s: Snapshot, pid: str, text: str) -> np.ndarray | None:
         """A library paper's vector: from the index, or computed now if it is still pending."""
-        i = s.pos.get(pid)
+        i = s.row(pid)
         if i is not None and s.has_vec[i]:
             return s.matrix[i]
         return self._embed_query(text)
@@ -330,9 +328,9 @@ class Library:
     def related(self, ref: str, k: int = 10, filters: Filters | None = None) -> list[RelatedHit]:
         """Papers related to one in the library (the paper itself excluded)."""
         s = self.index.snapshot()
-        pid = ref if ref in s.pos else self.resolve(ref)
-        if pid in s.pos:
-            text = s.texts[s.pos[pid]]  # the same "title. abstract" the vector was made of
+        pid = ref if s.row(ref) is not None else self.resolve(ref)
+        if s.row(pid) is not None:
+            text = s.texts[s.row(pid)]  # the same "title. abstract" the vector was made of
         else:  # in the trash: still answerable
             p = self.get(pid)
             text = embed_text(p.title, p.abstract)

@@ -196,6 +196,7 @@ class _BatchMerge:
         self.queued_refs: list[tuple[str, str]] = []
         self.queued_ids: set[str] = set()
         self.queued_bytes = 0
+        self.folded: list[str] = []  # papers merged into another (gone from the library)
 
     def _read_fields(self, pids: list[str]) -> None:
         if pids:
@@ -238,6 +239,7 @@ class _BatchMerge:
                        ) -> tuple[str, bool, bool]:
         self.flush()
         pid, added, changed, folded = self.store._merge_one(self.c, rec, pairs, self.source)
+        self.folded += folded
         gone = set(folded)
         if gone:
             self.owner = {r: (pid if p in gone else p) for r, p in self.owner.items()}
@@ -278,9 +280,24 @@ class Store:
             raise StoreError(f"Cannot open the library {self.path}: {e}") from e
         self._write_lock = threading.RLock()
         self._local = threading.local()
+        # Papers written since the index last asked (take_changes): the index follows writes by id, so a save
+        # costs it one paper, not a rebuild. In memory only: the index checks the whole store when it loads.
+        self._changed: set[str] = set()
+        self._changes_lock = threading.Lock()
         self.migrate()
 
     # -- plumbing -------------------------------------------------------------------------------------
+    def _touch(self, pids) -> None:
+        """Note papers whose row, identifiers or vector a write changed."""
+        with self._changes_lock:
+            self._changed.update(pids)
+
+    def take_changes(self) -> set[str]:
+        """Papers written since the last call (each at most once)."""
+        with self._changes_lock:
+            changed, self._changed = self._changed, set()
+        return changed
+
     def _cur(self) -> duckdb.DuckDBPyConnection:
         """This thread's cursor (DuckDB cursors are not shared between threads)."""
         cur = getattr(self._local, "cur", None)
@@ -361,6 +378,7 @@ class Store:
                 failed.append(ImportFailure(position=position, reason=str(e)))
                 continue
             ready.append((position, rec, pairs, dropped))
+        batch = None
         with self._write_lock:
             c = self._cur()
             c.execute("BEGIN")
@@ -383,6 +401,8 @@ class Store:
             except BaseException:
                 c.execute("ROLLBACK")
                 raise
+            finally:  # rolled back: the index finds them unchanged, which costs one read
+                self._touch(added + [m.id for m in merged if m.changed] + (batch.folded if batch else []))
         return added, merged, failed, warnings
 
     def _find_matches(self, c, rec: Record, pairs: list[tuple[str, str]]) -> list[str]:
@@ -492,6 +512,7 @@ class Store:
                 c.execute("UPDATE papers SET tags = ?, updated_at = ? WHERE id = ?", [clean_tags(tags), now(), pid])
             if notes is not None:
                 c.execute("UPDATE papers SET notes = ?, updated_at = ? WHERE id = ?", [notes, now(), pid])
+            self._touch([pid])
             return self._get(c, pid)
 
     def trash(self, pid: str) -> bool:
@@ -499,6 +520,7 @@ class Store:
         with self._write_lock:
             r = self._cur().execute("UPDATE papers SET deleted_at = ? WHERE id = ? AND deleted_at IS NULL "
                                     "RETURNING id", [now(), pid]).fetchall()
+            self._touch([pid])
             return bool(r)
 
     def restore(self, pid: str) -> bool:
@@ -506,6 +528,7 @@ class Store:
         with self._write_lock:
             r = self._cur().execute("UPDATE papers SET deleted_at = NULL WHERE id = ? AND deleted_at IS NOT NULL "
                                     "RETURNING id", [pid]).fetchall()
+            self._touch([pid])
             return bool(r)
 
     def put_vectors(self, model_id: str, rows: list[tuple[str, str, np.ndarray]]) -> int:
@@ -532,6 +555,7 @@ class Store:
             except BaseException:
                 c.execute("ROLLBACK")
                 raise
+            self._touch(pid for pid, _, _ in keep)
         return len(keep)
 
     # -- reads ----------------------------------------------------------------------------------------
@@ -647,15 +671,25 @@ class Store:
                 if pid in got:
                     yield got[pid]
 
-    def texts(self) -> list[tuple]:
-        """(id, title, abstract, year, tags, authors, venue, url, identifiers) of every live paper, in one query:
-        everything the in-memory index needs to answer a lookup without coming back here."""
+    def texts(self, pids: list[str] | None = None) -> list[tuple]:
+        """(id, title, abstract, year, tags, authors, venue, url, identifiers, content_hash) of every live paper
+        (or of those of `pids` that are live), in one query: everything the in-memory index needs to answer a
+        lookup without coming back here."""
+        where, params = "p.deleted_at IS NULL", []
+        if pids is not None:
+            where += " AND p.id IN (SELECT unnest(?))"
+            params.append(list(pids))
         return self._cur().execute(
             "SELECT p.id, p.title, p.abstract, p.year, p.tags, p.authors, p.venue, p.url, "
-            "coalesce(list(i.ref ORDER BY i.ref) FILTER (WHERE i.ref IS NOT NULL AND i.ref NOT LIKE 'id:%'), []) "
-            "FROM papers p LEFT JOIN identifiers i ON i.paper_id = p.id WHERE p.deleted_at IS NULL "
-            "GROUP BY p.id, p.title, p.abstract, p.year, p.tags, p.authors, p.venue, p.url, p.added_at "
-            "ORDER BY p.added_at, p.id").fetchall()
+            "coalesce(list(i.ref ORDER BY i.ref) FILTER (WHERE i.ref IS NOT NULL AND i.ref NOT LIKE 'id:%'), []), "
+            "p.content_hash FROM papers p LEFT JOIN identifiers i ON i.paper_id = p.id WHERE " + where +
+            " GROUP BY p.id, p.title, p.abstract, p.year, p.tags, p.authors, p.venue, p.url, p.content_hash, "
+            "p.added_at ORDER BY p.added_at, p.id", params).fetchall()
+
+    def vector_hashes(self, model_id: str) -> dict[str, str]:
+        """Paper id → the content hash its stored vector for this model is of."""
+        return dict(self._cur().execute("SELECT paper_id, content_hash FROM embeddings WHERE model_id = ?",
+                                        [model_id]).fetchall())
 
     def pending(self, model_id: str, limit: int = 32) -> list[tuple[str, str, str]]:
         """(id, text, hash) of live papers with no vector of their current text for this model."""
