@@ -56,6 +56,7 @@ DELTA_ROWS, DELTA_SHARE = 2_000, 0.05
 COMPACT_AFTER = 20.0
 CHUNK = 2_000  # papers read, counted and appended at a time
 CACHE_FORMAT = 1
+_WRITTEN = {"matrix", "df"}  # saved arrays changed in place after loading
 
 
 def _grown(a: np.ndarray, need: int, fill=0) -> np.ndarray:
@@ -65,6 +66,18 @@ def _grown(a: np.ndarray, need: int, fill=0) -> np.ndarray:
     out = np.full((max(need, 2 * len(a), 64),) + a.shape[1:], fill, dtype=a.dtype)
     out[:len(a)] = a
     return out
+
+
+class Briefs:
+    """Each row's PaperBrief, made when asked for (a lookup needs ten; making 100,000 at start-up took 0.7 s)."""
+
+    def __init__(self, meta: list[tuple], refs: dict[str, list[str]]):
+        self.meta, self.refs = meta, refs  # meta: (id, title, year, tags, authors, venue, url) per row
+
+    def __getitem__(self, r: int) -> PaperBrief:
+        pid, title, year, tags, authors, venue, url = self.meta[r]
+        return PaperBrief(id=pid, title=title, authors=list(authors), year=year, venue=venue, url=url,
+                          tags=list(tags), identifiers=list(self.refs.get(pid, ())))
 
 
 @dataclass
@@ -77,7 +90,7 @@ class Snapshot:
     pos: dict[str, int] = field(default_factory=dict)  # live rows (may hold newer rows: use row())
     texts: list[str] = field(default_factory=list)
     tags: list[list[str]] = field(default_factory=list)
-    briefs: list[PaperBrief] = field(default_factory=list)
+    briefs: Briefs = field(default_factory=lambda: Briefs([], {}))
     years: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int32))
     alive: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
     matrix: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), dtype=np.float32))
@@ -133,7 +146,9 @@ class Index:
         self.texts: list[str] = []
         self.hashes: list[str] = []
         self.tags: list[list[str]] = []
-        self.briefs: list[PaperBrief] = []
+        self.meta: list[tuple] = []
+        self.refs: dict[str, list[str]] = {}
+        self.briefs = Briefs(self.meta, self.refs)
         self.pos: dict[str, int] = {}
         self.years = np.zeros(0, dtype=np.int32)
         self.matrix = np.zeros((0, 0), dtype=np.float32)
@@ -179,48 +194,70 @@ class Index:
                 self._apply(sorted(changed))
 
     def _apply(self, pids: list[str]) -> None:
-        """Bring these papers' rows in step with the store."""
-        appended = 0
+        """Bring these papers' rows in step with the store. Many new rows (an import) go straight into the main
+        postings by a compaction before lookups see them; a few go into the delta and are seen at once."""
+        bulk = len(pids) > DELTA_ROWS
+        staged = []
         for a in range(0, len(pids), CHUNK):
             chunk = pids[a:a + CHUNK]
             live = {r[0]: r for r in self.store.texts(chunk)}
+            refs = self.store.identifiers(chunk)
             vids, vecs = self.store.vectors(self.model_id, [p for p in chunk if p in live])
-            vec = dict(zip(vids, vecs))
             kill, same, new = [], [], []
             for pid in chunk:
                 r, row = self.pos.get(pid), live.get(pid)
-                if r is not None and (row is None or self.hashes[r] != row[9]):
+                if r is not None and (row is None or self.hashes[r] != row[8]):
                     kill.append(r)
                 if row is not None:
-                    (same if r is not None and self.hashes[r] == row[9] else new).append(row)
+                    (same if r is not None and self.hashes[r] == row[8] else new).append(row)
             counted = count([embed_text(r[1], r[2]) for r in new])  # the slow part, outside the lock
-            with self._lock:
-                for r in kill:
-                    self.words.kill(r)
-                    if self.pos.get(self.ids[r]) == r:
-                        del self.pos[self.ids[r]]
-                for row in same:
-                    self._set_fields(self.pos[row[0]], row)
-                fresh = self._append(new, counted)
-                with_vector = [(self.pos[pid], v) for pid, v in vec.items()
-                               if not self.has_vec[self.pos[pid]] or not np.array_equal(self.matrix[self.pos[pid]], v)]
-                self._put_vectors(with_vector)
-                self.version += 1
-            appended += len(fresh)
-        if self.words.n - self.words.m > max(DELTA_ROWS, DELTA_SHARE * self.words.n):
+            change = (chunk, refs, kill, same, new, counted, dict(zip(vids, vecs)))
+            if bulk:
+                with self._lock:
+                    self.words.append(counted, delta=False)  # not seen until compacted and published below
+                staged.append(change)
+            else:
+                self._publish(*change)
+        if bulk:
             self.compact()
-        elif self.words.n > self.words.m or appended:
-            self._compact_later()
+            for change in staged:
+                self._publish(*change, in_postings=True)
+        elif self.words.n > self.words.m:
+            if self.words.n - self.words.m > max(DELTA_ROWS, DELTA_SHARE * self.words.n):
+                self.compact()
+            else:
+                self._compact_later()
+
+    def _publish(self, chunk: list[str], refs: dict, kill: list[int], same: list[tuple], new: list[tuple],
+                 counted: Counted, vec: dict[str, np.ndarray], in_postings: bool = False) -> None:
+        """One chunk of changes, made visible to lookups at once (under the lock)."""
+        with self._lock:
+            for pid in chunk:
+                if pid in refs:
+                    self.refs[pid] = refs[pid]
+                else:
+                    self.refs.pop(pid, None)
+            for r in kill:
+                self.words.kill(r)
+                if self.pos.get(self.ids[r]) == r:
+                    del self.pos[self.ids[r]]
+            for row in same:
+                self._set_fields(self.pos[row[0]], row)
+            self._append(new, None if in_postings else counted)
+            self._put_vectors([(self.pos[pid], v) for pid, v in vec.items()
+                               if not self.has_vec[self.pos[pid]] or not np.array_equal(self.matrix[self.pos[pid]], v)])
+            self.version += 1
 
     def _set_fields(self, r: int, row: tuple) -> None:
-        """A row's fields other than its text (tags, authors, identifiers...)."""
-        self.tags[r] = list(row[4])
-        self.years[r] = row[3] if row[3] is not None else -1
-        self.briefs[r] = PaperBrief(id=row[0], title=row[1], authors=list(row[5]), year=row[3], venue=row[6],
-                                    url=row[7], tags=list(row[4]), identifiers=list(row[8]))
+        """A row's fields other than its text (tags, authors...) from a Store.texts() row."""
+        pid, title, _, year, tags, authors, venue, url, _ = row
+        self.tags[r] = tags
+        self.years[r] = year if year is not None else -1
+        self.meta[r] = (pid, title, year, tags, authors, venue, url)
 
-    def _append(self, rows: list[tuple], counted: Counted) -> range:
-        """New rows for these store rows (texts counted already); under the lock."""
+    def _append(self, rows: list[tuple], counted: Counted | None) -> range:
+        """New rows for these store rows, their texts counted already (None: in the postings already); under
+        the lock."""
         first, n = self.n, self.n + len(rows)
         if not rows:
             return range(first, first)
@@ -230,13 +267,14 @@ class Index:
         self.hub = _grown(self.hub, n)
         if self.matrix.shape[1]:
             self.matrix = _grown(self.matrix, n)
-        self.words.append(counted)
+        if counted is not None:
+            self.words.append(counted)
         for i, row in enumerate(rows, start=first):
             self.ids.append(row[0])
             self.texts.append(embed_text(row[1], row[2]))
-            self.hashes.append(row[9])
+            self.hashes.append(row[8])
             self.tags.append([])
-            self.briefs.append(None)
+            self.meta.append(())
             self._set_fields(i, row)
             self.pos[row[0]] = i
         self.n = n  # last: a snapshot that sees the rows sees them whole
@@ -262,7 +300,7 @@ class Index:
         """New vectors for papers (from the embedding worker), written into their rows in place."""
         with self._apply_lock, self._lock:
             self._put_vectors([(self.pos[p], np.asarray(v, dtype=np.float32)) for p, v in zip(pids, vecs)
-                               if p in self.pos and self.hashes[self.pos[p]]])
+                               if p in self.pos])
             self.version += 1
 
     def _update_neighbours(self, rows: np.ndarray) -> None:
@@ -320,7 +358,7 @@ class Index:
                 n, version = self.n, self.version
                 arrays = self.words.arrays()
                 arrays.update(matrix=self.matrix[:n], has_vec=self.has_vec[:n], topsim=self.topsim[:n],
-                              ids=np.array(self.ids[:n]), hashes=np.array(self.hashes[:n]))
+                              ids=np.array(self.ids[:n], dtype=bytes), hashes=np.array(self.hashes[:n], dtype=bytes))
                 meta = dict(format=CACHE_FORMAT, model_id=self.model_id, rows=n)
             tmp = self.cache_dir.with_name(self.cache_dir.name + ".new")
             shutil.rmtree(tmp, ignore_errors=True)
@@ -344,7 +382,10 @@ class Index:
             meta = json.loads((self.cache_dir / "meta.json").read_text())
             if meta.get("format") != CACHE_FORMAT:
                 return None
-            out = {p.stem: np.load(p, mmap_mode="r") for p in self.cache_dir.glob("*.npy")}
+            # Mapped, not read: the pages come in as lookups touch them (the matrix copy-on-write, since rows
+            # get new vectors in place), so start-up does not wait for 400 MB at 100k papers.
+            out = {p.stem: np.asarray(np.load(p, mmap_mode="c" if p.stem in _WRITTEN else "r"))
+                   for p in self.cache_dir.glob("*.npy")}
             out["meta"] = meta
             if len(out["ids"]) != meta["rows"]:
                 return None
@@ -358,13 +399,16 @@ class Index:
         t = time.perf_counter()
         self._reset()
         rows = self.store.texts()
+        self.refs.update(self.store.identifiers())
         saved = self._read_saved()
         vector_hash = self.store.vector_hashes(self.model_id)
         live = {r[0]: r for r in rows}
         kept: list[int] = []
         if saved is not None:
+            saved["ids"] = saved["ids"].astype(str)
+            saved["hashes"] = saved["hashes"].astype(str)
             for i, (pid, h) in enumerate(zip(saved["ids"].tolist(), saved["hashes"].tolist())):
-                if pid in live and live[pid][9] == h and saved["alive"][i]:
+                if pid in live and live[pid][8] == h and saved["alive"][i]:
                     kept.append(i)
         with self._lock:
             if kept:
@@ -377,30 +421,30 @@ class Index:
                 self.ids = saved["ids"][keep].tolist()
                 self.hashes = saved["hashes"][keep].tolist()
                 self.pos = {pid: i for i, pid in enumerate(self.ids)}
-                self.texts, self.tags, self.briefs = [], [None] * self.n, [None] * self.n
-                self.years = np.full(self.n, -1, dtype=np.int32)
-                for i, pid in enumerate(self.ids):
-                    row = live[pid]
-                    self.texts.append(embed_text(row[1], row[2]))
-                    self._set_fields(i, row)
+                mine = [live[pid] for pid in self.ids]
+                self.texts[:] = [embed_text(r[1], r[2]) for r in mine]
+                self.tags[:] = [r[4] for r in mine]
+                self.meta[:] = [(r[0], r[1], r[3], r[4], r[5], r[6], r[7]) for r in mine]
+                self.years = np.array([-1 if r[3] is None else r[3] for r in mine], dtype=np.int32)
                 same_model = saved["meta"].get("model_id") == self.model_id and saved["matrix"].ndim == 2
                 self.has_vec = np.zeros(self.n, dtype=bool)
                 self.topsim = np.full((self.n, HUB_K), np.nan, dtype=np.float32)
                 if same_model and saved["matrix"].shape[1]:
                     good = np.array([vector_hash.get(pid) == h for pid, h in zip(self.ids, self.hashes)]) & \
                         np.asarray(saved["has_vec"])[keep]
-                    self.matrix = np.array(saved["matrix"][keep])
+                    self.matrix = saved["matrix"] if len(kept) == len(saved["ids"]) else saved["matrix"][keep]
                     self.has_vec = good
                     self.topsim = np.where(good[:, None], saved["topsim"][keep], np.nan).astype(np.float32)
                 self.hub = _hub(self.topsim)
-        # Papers the saved index did not have (or had with another text): read, counted and appended.
+        # Papers the saved index did not have (or had with another text): read, counted, compacted in, shown.
         missing = [r for r in rows if r[0] not in self.pos]
         for a in range(0, len(missing), CHUNK):
-            part = missing[a:a + CHUNK]
-            counted = count([embed_text(r[1], r[2]) for r in part])
+            part = count([embed_text(r[1], r[2]) for r in missing[a:a + CHUNK]])
             with self._lock:
-                self._append(part, counted)
+                self.words.append(part, delta=False)
         self.compact()
+        with self._lock:
+            self._append(missing, None)
         # Vectors the saved index did not have.
         want = [pid for i, pid in enumerate(self.ids) if not self.has_vec[i] and vector_hash.get(pid) == self.hashes[i]]
         for a in range(0, len(want), 20_000):
@@ -495,10 +539,7 @@ class Index:
         stop = why_stopwords()
         total = max(s.words.live, 1)
         limit = max(2.0, WHY_MAX_SHARE * total)  # held by more papers than this, a term explains nothing
-        # The text's content words with their places, in the order the index pairs them (as words() does).
-        toks = [(m.start(), m.end(), m.group().lower()) for m in _WORD.finditer(query_text)]
-        content = [(a, b, w) for a, b, w in toks if _counts(w)]
-        q_stems = _stemmer.stemWords([w for _, _, w in content])
+        content, q_stems = _content_words(query_text)
         d_stems = stems(s.texts[row])
         d_set, d_pairs = set(d_stems), set(zip(d_stems, d_stems[1:]))
         # Document frequencies of every term the two texts share, in one lookup.
@@ -538,6 +579,15 @@ class Index:
         best_words = sorted(weight, key=lambda st: (-weight[st], st))[:n - len(best_phrases)]
         return [phrases[p].most_common(1)[0][0] for p in best_phrases] + \
             [singles[st].most_common(1)[0][0] for st in best_words]
+
+
+@functools.lru_cache(maxsize=64)
+def _content_words(text: str) -> tuple[list[tuple[int, int, str]], list[str]]:
+    """A text's content words with their places, in the order the index pairs them (as words() does), and
+    their stems (kept for the few texts last asked about: why() explains ten hits of the same text)."""
+    toks = [(m.start(), m.end(), m.group().lower()) for m in _WORD.finditer(text)]
+    content = [(a, b, w) for a, b, w in toks if _counts(w)]
+    return content, _stemmer.stemWords([w for _, _, w in content])
 
 
 @functools.cache

@@ -46,7 +46,7 @@ def counts(word: str) -> bool:
 
 def words(text: str) -> list[str]:
     """Lower-cased content words of a text (no stopwords, no numbers)."""
-    return [w for w in _WORD.findall(text.lower()) if counts(w)]
+    return [w for w in _WORD.findall(text.lower()) if len(w) > 2 and w not in _STOP]  # counts(), inlined
 
 
 def stems(text: str) -> list[str]:
@@ -174,8 +174,11 @@ class Scores:
     tfidf: np.ndarray  # TF-IDF cosine over stems and pairs (up to the text's own norm; zeros unless asked for)
 
 
+_SUBLINEAR = (1 + np.log(np.maximum(np.arange(_MAX_TF + 1), 1))).astype(np.float32)  # 1 + log(tf), looked up
+
+
 @numba.njit(cache=True, nogil=True)
-def _accumulate(start, tids, rows, tfs, k, b_idf, sym_w, qw, n, keyword, cos):  # pragma: no cover (compiled)
+def _accumulate(start, tids, rows, tfs, k, b_idf, sym_w, qw, n, keyword, cos, sublinear):  # pragma: no cover
     """Both word signals over the postings of the terms `tids`, in one pass (numba: numpy would take a
     gather and a bincount per signal, 3x the time at 100k papers)."""
     for i in range(len(tids)):
@@ -188,7 +191,7 @@ def _accumulate(start, tids, rows, tfs, k, b_idf, sym_w, qw, n, keyword, cos):  
                 continue
             tf = np.float32(tfs[e])
             keyword[r] += b_idf[i] * tf / (k[r] + tf) + sym_w[i]
-            cos[r] += qw[i] * (np.float32(1) + np.log(tf))
+            cos[r] += qw[i] * sublinear[tfs[e]]
 
 
 def _grown(a: np.ndarray, need: int) -> np.ndarray:
@@ -305,8 +308,9 @@ class Postings:
         return int(self.doc_freqs(np.array([term_key(term)], dtype=np.uint64))[0])
 
     # -- writes (under the index's lock) --------------------------------------------------------------------
-    def append(self, c: Counted) -> range:
-        """Add rows for counted texts; return their row numbers. Their norms use today's idf."""
+    def append(self, c: Counted, delta: bool = True) -> range:
+        """Add rows for counted texts; return their row numbers. Their norms use today's idf. With delta False
+        (many rows at once) they are only staged: score() does not see them until compacted."""
         first = self.n
         rows = range(first, first + len(c))
         if not len(c):
@@ -318,10 +322,12 @@ class Postings:
         self.alive[first:n] = True
         self.length[first:n] = c.length
         self.delta_docs.append((first, c))
-        _add_to_delta(self.current[1], first, c, self.alive)
+        if delta:
+            _add_to_delta(self.current[1], first, c, self.alive)
         self.live += len(c)
         self.live_length += int(c.length.sum())
-        self.norm[first:n] = self._norms_of(c)
+        if delta:
+            self.norm[first:n] = self._norms_of(c)
         self.n = n  # last: a reader that sees the rows sees them whole
         return rows
 
@@ -414,7 +420,7 @@ class Postings:
             np.zeros(len(keys), dtype=np.float32)
         k = (BM25_K1 * (1 - BM25_B + BM25_B * self.length[:n] / avgdl)).astype(np.float32)
         keyword, cos = np.zeros(n, dtype=np.float32), np.zeros(n, dtype=np.float32)
-        _accumulate(main.start, main.tids(keys), main.rows, main.tfs, k, b_idf, sym_w, qw, n, keyword, cos)
+        _accumulate(main.start, main.tids(keys), main.rows, main.tfs, k, b_idf, sym_w, qw, n, keyword, cos, _SUBLINEAR)
         for t, key in enumerate(keys.tolist() if delta else ()):
             entry = delta.get(key)
             if entry:
@@ -444,7 +450,7 @@ class Postings:
         p = cls()
         main = Main(**{name: np.asarray(a[name]) for name in Main.ARRAYS})
         main.m = len(main.fwd_ptr) - 1
-        p.alive, p.length, p.norm = (np.array(a[name]) for name in ("alive", "length", "norm"))
+        p.alive, p.length, p.norm = (np.array(a[name]) for name in ("alive", "length", "norm"))  # changed in place
         p.n = main.m
         p.live = int(p.alive.sum())
         p.live_length = int(p.length[p.alive].sum())

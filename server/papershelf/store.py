@@ -672,19 +672,26 @@ class Store:
                     yield got[pid]
 
     def texts(self, pids: list[str] | None = None) -> list[tuple]:
-        """(id, title, abstract, year, tags, authors, venue, url, identifiers, content_hash) of every live paper
-        (or of those of `pids` that are live), in one query: everything the in-memory index needs to answer a
-        lookup without coming back here."""
-        where, params = "p.deleted_at IS NULL", []
+        """(id, title, abstract, year, tags, authors, venue, url, content_hash) of every live paper (or of those
+        of `pids` that are live), oldest first: with identifiers(), everything the in-memory index needs to
+        answer a lookup without coming back here."""
+        where, params = "deleted_at IS NULL", []
         if pids is not None:
-            where += " AND p.id IN (SELECT unnest(?))"
+            where += " AND id IN (SELECT unnest(?))"
             params.append(list(pids))
         return self._cur().execute(
-            "SELECT p.id, p.title, p.abstract, p.year, p.tags, p.authors, p.venue, p.url, "
-            "coalesce(list(i.ref ORDER BY i.ref) FILTER (WHERE i.ref IS NOT NULL AND i.ref NOT LIKE 'id:%'), []), "
-            "p.content_hash FROM papers p LEFT JOIN identifiers i ON i.paper_id = p.id WHERE " + where +
-            " GROUP BY p.id, p.title, p.abstract, p.year, p.tags, p.authors, p.venue, p.url, p.content_hash, "
-            "p.added_at ORDER BY p.added_at, p.id", params).fetchall()
+            "SELECT id, title, abstract, year, tags, authors, venue, url, content_hash FROM papers WHERE " + where +
+            " ORDER BY added_at, id", params).fetchall()
+
+    def identifiers(self, pids: list[str] | None = None) -> dict[str, list[str]]:
+        """Paper id → its identifiers (`scheme:value`, sorted), for every paper that has one (or those of pids)."""
+        where, params = "ref NOT LIKE 'id:%'", []
+        if pids is not None:
+            where += " AND paper_id IN (SELECT unnest(?))"
+            params.append(list(pids))
+        return dict(self._cur().execute(
+            f"SELECT paper_id, list(ref ORDER BY ref) FROM identifiers WHERE {where} GROUP BY paper_id",
+            params).fetchall())
 
     def vector_hashes(self, model_id: str) -> dict[str, str]:
         """Paper id → the content hash its stored vector for this model is of."""
