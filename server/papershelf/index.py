@@ -136,6 +136,7 @@ class Index:
         self._writers_lock = threading.Lock()
         self._loaded = False
         self._saved_version = -1
+        self.loaded_from_saved = 0  # rows the last load took from the saved copy (the rest were counted again)
         self._timer: threading.Timer | None = None
         self._reset()
 
@@ -237,10 +238,13 @@ class Index:
                     self.refs[pid] = refs[pid]
                 else:
                     self.refs.pop(pid, None)
+            gone = [r for r in kill if self.has_vec[r]]
             for r in kill:
                 self.words.kill(r)
                 if self.pos.get(self.ids[r]) == r:
                     del self.pos[self.ids[r]]
+            if gone:
+                self._forget(self.matrix[gone])
             for row in same:
                 self._set_fields(self.pos[row[0]], row)
             self._append(new, None if in_postings else counted)
@@ -291,6 +295,11 @@ class Index:
             self.topsim[:] = np.nan
         self.matrix = _grown(self.matrix, len(self.years))
         idx = np.array([r for r, _ in rows], dtype=np.int64)
+        replaced = idx[self.has_vec[idx]]
+        if len(replaced):  # a paper's vector changed: its old one leaves its neighbours' lists first
+            gone = self.matrix[replaced].copy()
+            self.has_vec[replaced] = False
+            self._forget(gone)
         self.matrix[idx] = np.stack([v for _, v in rows])
         self.has_vec[idx] = True
         self.topsim[idx] = np.nan
@@ -302,6 +311,12 @@ class Index:
             self._put_vectors([(self.pos[p], np.asarray(v, dtype=np.float32)) for p, v in zip(pids, vecs)
                                if p in self.pos])
             self.version += 1
+
+    def _forget(self, gone: np.ndarray) -> None:
+        """Vectors that left the library (dead rows, replaced vectors) leave every neighbour list they were in."""
+        n = self.n
+        _forget_neighbours(self.matrix[:n], self.has_vec[:n] & self.words.alive[:n], self.topsim[:n], gone)
+        self.hub = _grown(_hub(self.topsim[:n]), len(self.years))
 
     def _update_neighbours(self, rows: np.ndarray) -> None:
         """Neighbour statistics for new vectors (see _update_neighbours below)."""
@@ -387,8 +402,10 @@ class Index:
             out = {p.stem: np.asarray(np.load(p, mmap_mode="c" if p.stem in _WRITTEN else "r"))
                    for p in self.cache_dir.glob("*.npy")}
             out["meta"] = meta
-            if len(out["ids"]) != meta["rows"]:
-                return None
+            need = set(Postings.ARRAYS) | {"matrix", "has_vec", "topsim", "ids", "hashes"}
+            if need - out.keys() or any(len(out[name]) != meta["rows"] for name in
+                                        ("ids", "hashes", "alive", "has_vec", "topsim", "matrix")):
+                raise ValueError(f"missing or short arrays: {sorted(need - out.keys())}")
             return out
         except (OSError, ValueError, KeyError) as e:
             log.warning("the saved index in %s is unreadable (%s): building it again", self.cache_dir, e)
@@ -435,6 +452,9 @@ class Index:
                     self.matrix = saved["matrix"] if len(kept) == len(saved["ids"]) else saved["matrix"][keep]
                     self.has_vec = good
                     self.topsim = np.where(good[:, None], saved["topsim"][keep], np.nan).astype(np.float32)
+                    dropped = np.setdiff1d(np.flatnonzero(np.asarray(saved["has_vec"])), keep)
+                    if len(dropped):  # saved papers that left: out of the neighbour lists they were in
+                        self._forget(np.asarray(saved["matrix"][dropped]))
                 self.hub = _hub(self.topsim)
         # Papers the saved index did not have (or had with another text): read, counted, compacted in, shown.
         missing = [r for r in rows if r[0] not in self.pos]
@@ -453,6 +473,7 @@ class Index:
                 self._put_vectors([(self.pos[p], v) for p, v in zip(vids, vecs)])
         with self._lock:
             self.version += 1
+        self.loaded_from_saved = len(kept)
         log.info("index of %d papers ready in %.2f s (%d from the saved copy)", self.n, time.perf_counter() - t,
                  len(kept))
         if missing or want or len(kept) != (len(saved["ids"]) if saved else 0):
@@ -640,6 +661,34 @@ def _by_best(scores: np.ndarray, ignore: list[int], live: np.ndarray | None = No
     return out
 
 
+def _sample(live_vec: np.ndarray) -> np.ndarray:
+    """The rows neighbour lists are taken over: all with a vector, or a fixed sample above HUB_SAMPLE."""
+    with_vec = np.flatnonzero(live_vec)
+    return with_vec if len(with_vec) <= HUB_SAMPLE else np.random.default_rng(0).choice(
+        with_vec, HUB_SAMPLE, replace=False)
+
+
+def _forget_neighbours(matrix: np.ndarray, live_vec: np.ndarray, topsim: np.ndarray, gone: np.ndarray,
+                       block: int = 1024) -> None:
+    """Recompute (in place) the neighbour lists that may hold one of the `gone` vectors: those whose worst
+    listed similarity is at most that vector's similarity to them (a handful of rows per vector)."""
+    rows = np.flatnonzero(live_vec)
+    if not len(rows) or not len(gone):
+        return
+    floor = np.nan_to_num(topsim[rows, -1], nan=-np.inf)  # a list not full yet may hold anything
+    sims = matrix[rows] @ np.asarray(gone, dtype=np.float32).T
+    affected = rows[(sims >= floor[:, None] - 1e-6).any(axis=1)]
+    others = _sample(live_vec)
+    for a in range(0, len(affected), block):
+        chunk = affected[a:a + block]
+        s = matrix[chunk] @ matrix[others].T
+        s[chunk[:, None] == others[None, :]] = -np.inf
+        k = min(HUB_K, s.shape[1])
+        top = -np.sort(-np.partition(s, s.shape[1] - k, axis=1)[:, -k:], axis=1)
+        topsim[chunk] = np.nan
+        topsim[chunk, :k] = np.where(np.isfinite(top), top, np.nan)
+
+
 def _update_neighbours(matrix: np.ndarray, live_vec: np.ndarray, topsim: np.ndarray, rows: np.ndarray,
                        block: int = 1024) -> np.ndarray:
     """Fold the vectors of `rows` into everyone's top-HUB_K neighbour similarities (topsim, in place), and
@@ -649,9 +698,7 @@ def _update_neighbours(matrix: np.ndarray, live_vec: np.ndarray, topsim: np.ndar
     """
     if len(rows) == 0 or not live_vec.any():
         return _hub(topsim)
-    with_vec = np.flatnonzero(live_vec)
-    others = with_vec if len(with_vec) <= HUB_SAMPLE else np.random.default_rng(0).choice(
-        with_vec, HUB_SAMPLE, replace=False)
+    others = _sample(live_vec)
     rows = rows[live_vec[rows]]
     fresh = np.zeros(len(live_vec), dtype=bool)
     fresh[rows] = True

@@ -436,6 +436,8 @@ class Postings:
         return Scores(keyword=keyword, tfidf=cos)
 
     # -- saving --------------------------------------------------------------------------------------------
+    ARRAYS = (*Main.ARRAYS, "alive", "length", "norm")
+
     def arrays(self) -> dict[str, np.ndarray]:
         """Everything a compacted index is, as arrays (the delta is not saved: compact first)."""
         main = self.main

@@ -1,0 +1,152 @@
+"""The index's fast paths against the slow exact one: a fresh build from the store.
+
+Saved and loaded, bulk-imported, or followed write by write, the index must answer as a fresh build does.
+"""
+
+import numpy as np
+import pytest
+
+from conftest import citeseer_rows
+from papershelf.index import DELTA_ROWS, Index
+from papershelf.library import Library
+from papershelf.models import Record
+from papershelf.postings import stems
+from papershelf.store import Store
+
+
+def assert_same_as_fresh(lib: Library, queries: int = 15) -> None:
+    """Live rows, word scores, vectors and related() lists equal those of an index built from the store now."""
+    lib.index.compact()
+    inc = lib.index.snapshot()
+    fresh_index = Index(lib.store, lib.model_id)  # no saved copy: built from the store
+    fresh = fresh_index.snapshot()
+    live = [pid for i, pid in enumerate(inc.ids[:inc.n]) if inc.alive[i]]
+    assert sorted(live) == sorted(fresh.ids) and len(set(live)) == len(live)
+    a, b = np.array([inc.row(p) for p in live]), np.array([fresh.row(p) for p in live])
+    np.testing.assert_array_equal(inc.has_vec[a], fresh.has_vec[b])
+    if fresh.has_vec.any():
+        np.testing.assert_array_equal(inc.matrix[a], fresh.matrix[b])
+        np.testing.assert_allclose(inc.hub[a], fresh.hub[b], atol=1e-5)
+    assert [inc.briefs[r] for r in a] == [fresh.briefs[r] for r in b]
+    for pid in live[:queries]:
+        text = fresh.texts[fresh.row(pid)]
+        got, want = inc.words.score(stems(text), inc.n, symmetric=True), fresh.words.score(stems(text), fresh.n,
+                                                                                             symmetric=True)
+        np.testing.assert_allclose(got.keyword[a], want.keyword[b], rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(got.tfidf[a], want.tfidf[b], rtol=1e-5, atol=1e-6)
+        qvec = fresh.matrix[fresh.row(pid)] if fresh.has_vec[fresh.row(pid)] else None
+        got = lib.index.related(text, qvec, k=8, exclude=[pid])[1]
+        want = fresh_index.related(text, qvec, k=8, exclude=[pid])[1]
+        # The same list; papers whose scores tie (a text imported twice) may come in either order.
+        np.testing.assert_allclose(got.scores, want.scores, atol=1e-5)
+        assert {inc.ids[r] for r, sc in zip(got.rows, got.scores) if sc > want.scores[-1] + 1e-5} == \
+            {fresh.ids[r] for r, sc in zip(want.rows, want.scores) if sc > want.scores[-1] + 1e-5}
+
+
+def test_a_saved_index_loads_as_a_fresh_build(sample_copy):
+    lib = Library(sample_copy)
+    first = lib.index.snapshot()
+    lib.trash(first.ids[0])
+    lib.update(first.ids[1], tags=["kept"])
+    lib.close()  # saves the index
+    assert (sample_copy / "index" / "meta.json").exists()
+    lib = Library(sample_copy)
+    try:
+        s = lib.index.snapshot()
+        assert lib.index.loaded_from_saved == s.n == first.n - 1  # every row came from the saved copy
+        assert s.tags[s.row(first.ids[1])] == ["kept"] and s.row(first.ids[0]) is None
+        assert_same_as_fresh(lib)
+    finally:
+        lib.close()
+
+
+def test_a_stale_saved_index_catches_up_with_the_store(sample_copy):
+    lib = Library(sample_copy)
+    before = lib.index.snapshot()
+    lib.close()
+    # Written while no server ran (a command-line import): the saved index knows nothing of it.
+    store = Store(sample_copy / "library.duckdb")
+    store.trash(before.ids[2])
+    changed = store.get(before.ids[3])
+    store.merge_records([("1", Record(title=changed.title, abstract=changed.abstract + " Now with routing."))])
+    store.merge_records([("2", Record(title="Holographic tensor networks and error correction",
+                                      abstract="Tensor networks as holographic quantum codes."))])
+    store.close()
+    lib = Library(sample_copy)
+    try:
+        s = lib.index.snapshot()
+        assert s.row(before.ids[2]) is None and s.texts[s.row(changed.id)].endswith("Now with routing.")
+        assert lib.search("holographic tensor networks", k=1)[0].title.startswith("Holographic")
+        assert lib.index.loaded_from_saved == before.n - 2  # the other rows came from the saved copy
+        assert_same_as_fresh(lib)
+    finally:
+        lib.close()
+
+
+@pytest.mark.parametrize("damage", ["truncated", "missing", "garbage meta"])
+def test_a_damaged_saved_index_is_built_again(sample_copy, damage):
+    lib = Library(sample_copy)
+    n = lib.index.snapshot().n
+    lib.close()
+    saved = sample_copy / "index"
+    if damage == "truncated":
+        data = (saved / "rows.npy").read_bytes()
+        (saved / "rows.npy").write_bytes(data[:len(data) // 2])
+    elif damage == "missing":
+        (saved / "fwd_tid.npy").unlink()
+    else:
+        (saved / "meta.json").write_text("{not json")
+    lib = Library(sample_copy)
+    try:
+        assert lib.index.snapshot().n == n and lib.index.loaded_from_saved == 0
+        assert_same_as_fresh(lib, queries=5)
+    finally:
+        lib.close()
+
+
+def test_a_crash_while_saving_keeps_the_previous_copy(sample_copy, monkeypatch):
+    lib = Library(sample_copy)
+    lib.index.snapshot()
+    lib.close()
+    lib = Library(sample_copy)
+    lib.index.snapshot()
+    lib.save(Record(title="A paper saved before the crash", abstract="Sparse experts and routing."))
+    calls = []
+
+    def dying_save(path, arr, *a, **k):
+        calls.append(path)
+        if len(calls) == 5:
+            raise OSError("disk full")
+        return real_save(path, arr, *a, **k)
+
+    real_save = np.save
+    monkeypatch.setattr(np, "save", dying_save)
+    lib.close()  # the save fails half-way; the library itself is closed and kept
+    monkeypatch.setattr(np, "save", real_save)
+    assert (sample_copy / "index" / "meta.json").exists()
+    lib = Library(sample_copy)
+    try:
+        assert lib.search("paper saved before the crash", k=1)[0].title == "A paper saved before the crash"
+        assert_same_as_fresh(lib, queries=5)
+    finally:
+        lib.close()
+
+
+def test_an_import_of_many_papers_into_a_loaded_index_equals_a_fresh_build(empty_lib):
+    lib = empty_lib
+    texts = [r["text"] for r in citeseer_rows()]
+
+    def records(start: int, stop: int):  # more papers than the fixture has: each text twice, as two papers
+        for i in range(start, stop):
+            t = texts[i % len(texts)]
+            yield str(i), Record(title=f"{t.split('.')[0][:150]} (part {i})", abstract=f"{t} Variant {i}.")
+
+    lib.import_items(records(0, 300))
+    lib.index.snapshot()  # loaded: what follows is applied to it
+    lib.import_items(records(300, 300 + DELTA_ROWS + 200))  # more than DELTA_ROWS at once: the bulk path
+    s = lib.index.snapshot()
+    assert s.words.m == s.n  # folded straight into the main postings
+    lib.import_items([("x", Record(title="One more paper on graph kernels", abstract="Graph kernels compare graphs."))])
+    assert lib.index.snapshot().words.m < lib.index.snapshot().n  # a small write goes to the delta
+    assert lib.search("graph kernels compare graphs", k=1)[0].title == "One more paper on graph kernels"
+    assert_same_as_fresh(lib, queries=10)
