@@ -1,17 +1,17 @@
-"""Lookup latency: papershelf's related() against the obvious baseline, measured in the same run.
+"""Lookup latency at 10k, 100k and 1M papers, against baselines measured in the same run.
 
-Baseline: exact top-10 by cosine in DuckDB SQL (`array_cosine_similarity` over FLOAT[384]) on the same
-vectors. Served: Library.related() — the in-memory matrix, BM25, fusion and why-terms, as the API runs it.
-Libraries of 1,000 and 10,000 papers with real words (CiteSeer) and random unit vectors (the ranking code
-does not care where vectors come from, and embedding 10,000 abstracts would take 12 minutes).
-Run: `make bench`. Prints medians and the ratio baseline / served.
+At 10k and 100k papers (bench/synthetic.py's libraries): Library.related() and search() as the API runs them
+(every signal, why-terms, briefs; search embeds its query with the real model), against numpy's exact float32
+top-10 on the same matrix (dense only, no words) and DuckDB SQL (`array_cosine_similarity` top-10).
+At 1M vectors: numpy exact against the sign-bit scan with an exact re-rank (papershelf/binary.py), with its
+recall@10 against exact and the memory each needs.
+Run: `make bench` (all of bench/, written to docs/benchmarks.md) or `bench/lookup.py [--quick]` (10k only).
 """
 
 from __future__ import annotations
 
 import argparse
 import random
-import statistics
 import sys
 import tempfile
 import time
@@ -19,70 +19,111 @@ from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "server"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from synthetic import library, percentile, rss_mb, vectors, vocabulary  # noqa: E402
 
-from citeseer import add_data_flag, corpus, data_dir  # noqa: E402
+from papershelf import binary  # noqa: E402
 from papershelf.library import Library  # noqa: E402
-from papershelf.models import Record  # noqa: E402
+
+QUERIES = 60
 
 
-def words(data: Path) -> list[str]:
-    """Real words to build libraries from: those of CiteSeer's first 500 papers."""
-    return [w for d in corpus(data)[:500] for w in d["text"].split() if w.isalpha()]
-
-
-def build(n: int, home: Path, vocab: list[str]) -> Library:
-    rng = random.Random(n)
-    lib = Library(home)
-    lib.import_items(((str(i), Record(title=" ".join(rng.choices(vocab, k=8)) + f" {i}",
-                                      abstract=" ".join(rng.choices(vocab, k=150)))) for i in range(n)))
-    vecs = np.random.default_rng(n).standard_normal((n, 384)).astype(np.float32)
-    vecs /= np.linalg.norm(vecs, axis=1, keepdims=True)
-    rows = [(pid, h, v) for (pid, _, h), v in zip(lib.store.pending(lib.model_id, limit=n), vecs)]
-    lib.store.put_vectors(lib.model_id, rows)
-    lib.index.invalidate()
-    lib.index.snapshot()
-    return lib
-
-
-def median_ms(fn, queries) -> float:
-    times = []
+def timed(fn, queries) -> list[float]:
+    """Milliseconds per call, one call per query (after one untimed call)."""
+    fn(queries[0])
+    out = []
     for q in queries:
         t = time.perf_counter()
         fn(q)
-        times.append((time.perf_counter() - t) * 1000)
-    return statistics.median(times)
+        out.append((time.perf_counter() - t) * 1000)
+    return out
+
+
+def row(size: str, method: str, ms: list[float], base: float | None, note: str = "") -> str:
+    p50 = percentile(ms, 50)
+    ratio = f"{base / p50:.1f}x" if base else "baseline"
+    return f"| {size} | {method} | {p50:.1f} ms | {percentile(ms, 99):.1f} ms | {ratio} | {note} |"
+
+
+def library_sizes(sizes: list[int], points: dict) -> list[str]:
+    lines = []
+    for n in sizes:
+        home = library(n)
+        t = time.perf_counter()
+        lib = Library(home)
+        s = lib.index.snapshot()
+        load = time.perf_counter() - t
+        rng = random.Random(0)
+        ids = rng.sample([pid for i, pid in enumerate(s.ids[:s.n]) if s.alive[i]], QUERIES)
+        words = [" ".join(rng.sample(s.texts[s.row(p)].split(), 3)) for p in ids]
+        mat = s.matrix
+        exact = timed(lambda pid: np.argpartition(-(mat @ mat[s.row(pid)]), 11)[:11], ids)
+        related = timed(lambda pid: lib.related(pid, k=10), ids)
+        lib.embedder.embed_one("load the model before timing")
+        search = timed(lambda q: lib.search(q, k=10), words)
+        c = lib.store._cur()
+        # The SQL baseline needs the vectors as an array column: loaded once, outside the timing.
+        c.execute("CREATE TEMP TABLE arr AS SELECT unnest(?) AS paper_id, unnest(?::FLOAT[384][]) AS v",
+                  [s.ids[:s.n], mat.tolist()])
+        sql = timed(lambda pid: c.execute(
+            "SELECT paper_id FROM arr WHERE paper_id <> ? ORDER BY array_cosine_similarity(v, ?::FLOAT[384]) "
+            "DESC LIMIT 10", [pid, mat[s.row(pid)].tolist()]).fetchall(), ids[:20])
+        base = percentile(exact, 50)
+        size = f"{n:,}"
+        lines += [row(size, "numpy exact float32 top-10 (vectors only)", exact, None),
+                  row(size, "DuckDB SQL top-10 (vectors only)", sql, base),
+                  row(size, "**related()**: vectors, BM25 both ways, TF-IDF, hubness, why-terms", related, base),
+                  row(size, "**search()**: embeds the query, BM25, RRF", search, base)]
+        points.setdefault("numpy exact float32", []).append((n, base))
+        points.setdefault("DuckDB SQL", []).append((n, percentile(sql, 50)))
+        points.setdefault("papershelf related()", []).append((n, percentile(related, 50)))
+        points.setdefault("papershelf search()", []).append((n, percentile(search, 50)))
+        lines.append(f"| {size} | (opening the library: {load:.2f} s; resident memory {rss_mb():,.0f} MB) | | | | |")
+        lib.close()
+    return lines
+
+
+def million(n: int, points: dict) -> list[str]:
+    """numpy exact against the sign-bit scan, vectors only."""
+    mat = vectors(n, seed=1)
+    rng = np.random.default_rng(0)
+    queries = rng.choice(n, QUERIES, replace=False).tolist()
+    exact_top = {q: set(np.argpartition(-(mat @ mat[q]), 11)[:11].tolist()) - {q} for q in queries}
+    exact = timed(lambda q: np.argpartition(-(mat @ mat[q]), 11)[:11], queries)
+    bits = binary.codes(mat)
+    fast = timed(lambda q: binary.top(mat, bits, mat[q], 11), queries)
+    recall = np.mean([len(exact_top[q] & set(binary.top(mat, bits, mat[q], 11)[0].tolist())) / 10
+                      for q in queries])
+    # The memory budget: codes in memory, the float32 rows re-ranked read from a memory-mapped file.
+    with tempfile.TemporaryDirectory() as d:
+        np.save(Path(d) / "m.npy", mat)
+        mapped = np.load(Path(d) / "m.npy", mmap_mode="r")
+        mapped_ms = timed(lambda q: binary.top(mapped, bits, mat[q], 11), queries)
+    base = percentile(exact, 50)
+    size = f"{n:,} (vectors)"
+    points.setdefault("numpy exact float32", []).append((n, base))
+    points.setdefault("sign-bit scan + exact re-rank", []).append((n, percentile(fast, 50)))
+    return [row(size, f"numpy exact float32 top-10 ({mat.nbytes / 1e9:.2f} GB in memory)", exact, None),
+            row(size, f"sign-bit scan + exact re-rank of {binary.SHORTLIST:,} ({bits.nbytes / 1e6:.0f} MB of codes"
+                " + the matrix in memory)", fast, base, f"recall@10 {recall:.3f}"),
+            row(size, f"the same, re-ranked from the float32 file mapped ({bits.nbytes / 1e6:.0f} MB in memory)",
+                mapped_ms, base, f"recall@10 {recall:.3f}")]
+
+
+def run(quick: bool = False) -> dict:
+    """The table (markdown lines) and the points to plot: {method: [(papers, p50 ms)]}."""
+    points: dict = {}
+    vocabulary()  # fail early if the fixture is missing
+    lines = ["| papers | method | p50 | p99 | baseline p50 / this p50 | |", "|---|---|---|---|---|---|"]
+    lines += library_sizes([10_000] if quick else [10_000, 100_000], points)
+    lines += million(100_000 if quick else 1_000_000, points)
+    return {"markdown": "\n".join(lines), "points": points}
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    add_data_flag(ap)
-    vocab = words(data_dir(ap.parse_args().data))
-    print("| papers | DuckDB SQL top-10 (baseline) | papershelf related() | baseline / served |\n|---|---|---|---|")
-    for n in (1_000, 10_000):
-        with tempfile.TemporaryDirectory() as d:
-            lib = build(n, Path(d), vocab)
-            c = lib.store._cur()
-            ids, mat = lib.store.vectors(lib.model_id)
-            # The SQL baseline needs the vectors as an array column: loaded once, outside the timing.
-            c.execute("CREATE TEMP TABLE arr (paper_id VARCHAR, v FLOAT[384])")
-            c.executemany("INSERT INTO arr VALUES (?, ?)", [(pid, row.tolist()) for pid, row in zip(ids, mat)])
-            queries = random.Random(0).sample(ids, 30)
-            pos = {pid: i for i, pid in enumerate(ids)}
-
-            def sql(pid):
-                return c.execute("SELECT paper_id FROM arr WHERE paper_id <> ? ORDER BY "
-                                 "array_cosine_similarity(v, ?::FLOAT[384]) DESC LIMIT 10",
-                                 [pid, mat[pos[pid]].tolist()]).fetchall()
-
-            def served(pid):
-                return lib.related(pid, k=10)
-
-            sql(queries[0]), served(queries[0])  # warm up
-            base, ours = median_ms(sql, queries), median_ms(served, queries)
-            print(f"| {n:,} | {base:.1f} ms | {ours:.1f} ms | {base / ours:.1f}x |")
-            lib.close()
+    ap.add_argument("--quick", action="store_true", help="10k papers and 100k vectors only (about a minute)")
+    print(run(ap.parse_args().quick)["markdown"])
 
 
 if __name__ == "__main__":
