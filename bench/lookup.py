@@ -41,11 +41,11 @@ def timed(fn, queries) -> list[float]:
 
 def row(size: str, method: str, ms: list[float], base: float | None, note: str = "") -> str:
     p50 = percentile(ms, 50)
-    ratio = f"{base / p50:.1f}x" if base else "baseline"
+    ratio = f"{base / p50:.2g}x" if base else "baseline"
     return f"| {size} | {method} | {p50:.1f} ms | {percentile(ms, 99):.1f} ms | {ratio} | {note} |"
 
 
-def library_sizes(sizes: list[int], points: dict) -> list[str]:
+def library_sizes(sizes: list[int], points: dict, values: dict) -> list[str]:
     lines = []
     for n in sizes:
         home = library(n)
@@ -61,6 +61,7 @@ def library_sizes(sizes: list[int], points: dict) -> list[str]:
         related = timed(lambda pid: lib.related(pid, k=10), ids)
         lib.embedder.embed_one("load the model before timing")
         search = timed(lambda q: lib.search(q, k=10), words)
+        rss = rss_mb()  # before the SQL baseline's copy of the vectors
         c = lib.store._cur()
         # The SQL baseline needs the vectors as an array column: loaded once, outside the timing.
         c.execute("CREATE TEMP TABLE arr AS SELECT unnest(?) AS paper_id, unnest(?::FLOAT[384][]) AS v",
@@ -78,12 +79,13 @@ def library_sizes(sizes: list[int], points: dict) -> list[str]:
         points.setdefault("DuckDB SQL", []).append((n, percentile(sql, 50)))
         points.setdefault("papershelf related()", []).append((n, percentile(related, 50)))
         points.setdefault("papershelf search()", []).append((n, percentile(search, 50)))
-        lines.append(f"| {size} | (opening the library: {load:.2f} s; resident memory {rss_mb():,.0f} MB) | | | | |")
+        lines.append(f"| {size} | (opening the library: {load:.2f} s; resident memory {rss:,.0f} MB) | | | | |")
+        values.update(papers=n, related_p50=percentile(related, 50), related_p99=percentile(related, 99))
         lib.close()
     return lines
 
 
-def million(n: int, points: dict) -> list[str]:
+def million(n: int, points: dict, values: dict) -> list[str]:
     """numpy exact against the sign-bit scan, vectors only."""
     mat = vectors(n, seed=1)
     rng = np.random.default_rng(0)
@@ -101,6 +103,8 @@ def million(n: int, points: dict) -> list[str]:
         mapped_ms = timed(lambda q: binary.top(mapped, bits, mat[q], 11), queries)
     base = percentile(exact, 50)
     size = f"{n:,} (vectors)"
+    values.update(vectors=n, speedup=base / percentile(fast, 50), recall=recall, codes_mb=bits.nbytes / 1e6,
+                  mapped_speedup=base / percentile(mapped_ms, 50))
     points.setdefault("numpy exact float32", []).append((n, base))
     points.setdefault("sign-bit scan + exact re-rank", []).append((n, percentile(fast, 50)))
     return [row(size, f"numpy exact float32 top-10 ({mat.nbytes / 1e9:.2f} GB in memory)", exact, None),
@@ -113,11 +117,12 @@ def million(n: int, points: dict) -> list[str]:
 def run(quick: bool = False) -> dict:
     """The table (markdown lines) and the points to plot: {method: [(papers, p50 ms)]}."""
     points: dict = {}
+    values: dict = {}
     vocabulary()  # fail early if the fixture is missing
     lines = ["| papers | method | p50 | p99 | baseline p50 / this p50 | |", "|---|---|---|---|---|---|"]
-    lines += library_sizes([10_000] if quick else [10_000, 100_000], points)
-    lines += million(100_000 if quick else 1_000_000, points)
-    return {"markdown": "\n".join(lines), "points": points}
+    lines += library_sizes([10_000] if quick else [10_000, 100_000], points, values)
+    lines += million(100_000 if quick else 1_000_000, points, values)
+    return {"markdown": "\n".join(lines), "points": points, "values": values}
 
 
 def main() -> None:

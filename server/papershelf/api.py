@@ -335,7 +335,7 @@ class LookupController(Controller):
             paper = None  # a trashed paper is not "in your library"
         related = lib.related(paper.id, k=k) if (paper and k) else []
         return Lookup(found=paper is not None, paper=paper, related=related,
-                      library_size=lib.store.counts(lib.model_id)["papers"])
+                      library_size=lib.store.count_live())
 
     @post("/batch", sync_to_thread=True, status_code=200, summary="Which of up to 200 identifiers are in the library")
     def batch(self, lib: Library, data: BatchIn) -> BatchOut:

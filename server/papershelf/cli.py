@@ -524,6 +524,10 @@ def cmd_token(args) -> int:
 def cmd_serve(args) -> int:
     import uvicorn
 
+    # An import or an embedding batch holds the GIL for Python's default 5 ms at a time, and a lookup needs it
+    # back after every database call: at 1 ms a lookup during an import waits a fifth as long.
+    sys.setswitchinterval(0.001)
+
     from .api import create_app
     from .library import Library
     from .store import StoreError
@@ -570,6 +574,8 @@ def cmd_serve(args) -> int:
         from .schedule import DailyFetch
 
         lib.worker.start()
+        # The index loads now, not on the first page's lookup (a lookup meanwhile waits for it).
+        threading.Thread(target=lib.index.snapshot, name="index-load", daemon=True).start()
         stop = asyncio.Event()
         watcher = asyncio.create_task(inbox.run(stop)) if inbox else None
         daily = DailyFetch(lib, send=lambda: mail.send_digest(lib, url) if mail.configured(home) else None)

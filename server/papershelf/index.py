@@ -172,8 +172,16 @@ class Index:
     def snapshot(self, wait: bool = False) -> Snapshot:
         """The rows as of now: loaded first if need be, with every finished write applied (a write under way
         applies its own changes when it ends: until then, lookups see the rows from before it)."""
-        if not self._loaded or (wait or not self._writers):
-            self.refresh()
+        if not self._loaded:
+            self.refresh()  # nothing to answer from yet: wait for the load
+        elif wait or not self._writers:
+            # Another thread applying a write (an import's many papers) or compacting: answer from the rows
+            # as they are rather than wait; that thread's own lookups see its write when it is done.
+            if self._apply_lock.acquire(blocking=wait):
+                try:
+                    self.refresh()
+                finally:
+                    self._apply_lock.release()
         with self._lock:
             n = self.n
             alive = self.words.alive[:n]

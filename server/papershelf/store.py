@@ -728,6 +728,10 @@ class Store:
         mat = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float32).reshape(len(rows), -1).copy()
         return [r[0] for r in rows], mat
 
+    def count_live(self) -> int:
+        """Papers in the library (not in the trash): one count, for answers that need no more."""
+        return self._cur().execute("SELECT count(*) FROM papers WHERE deleted_at IS NULL").fetchone()[0]
+
     def counts(self, model_id: str) -> dict[str, int]:
         """Live papers, those with a current vector, and trashed ones."""
         c = self._cur()
