@@ -71,18 +71,19 @@ def targets(lookup: dict, ingest: dict, http: dict) -> list[str]:
         ("import before embedding ≥ 5,000 papers/s", check(ig["import_rate"] >= 5000,
                                                           f"{ig['import_rate']:,.0f} papers/s at {n}")),
         ("end-to-end import ≥ 0.9x raw fastembed", check(ig["end_to_end"] >= 0.9, f"{ig['end_to_end']:.2f}x")),
-        ("unchanged re-import ≥ 50x faster", check(ig["reimport"] >= 50, f"{ig['reimport']:.0f}x",
-                                                   "An unchanged record costs no write, but each is still parsed, "
-                                                   "cleaned and matched by identifier and title in one query per "
-                                                   "batch; parsing is most of what remains.")),
+        ("unchanged re-import ≥ 50x faster", check(ig["reimport"] >= 50, f"{ig['reimport']:,.0f}x (the same bytes, "
+                                                   f"none of their papers changed since); {ig['reimport_edited']:.1f}x "
+                                                   "when one of its papers was edited since and every record is "
+                                                   "read, cleaned and matched again")),
         ("related() p50 ≤ 10 ms, p99 ≤ 25 ms at 100k",
          check(lk["related_p50"] <= 10 and lk["related_p99"] <= 25,
                f"p50 {lk['related_p50']:.1f} ms, p99 {lk['related_p99']:.1f} ms at {lk['papers']:,}")),
         ("1M vectors: ≥ 4x numpy exact, recall@10 ≥ 0.99, vectors ≤ 0.6 GB",
          check(lk["speedup"] >= 4 and lk["recall"] >= 0.99,
-               f"{lk['mapped_speedup']:.1f}x with {lk['codes_mb']:.0f} MB of codes in memory (the float32 rows "
-               f"re-ranked from a mapped file), {lk['speedup']:.1f}x with them in memory; recall@10 "
-               f"{lk['recall']:.3f} at {lk['vectors']:,}")),
+               f"{lk['mapped_speedup']:.1f}x with {lk['codes_mb']:.0f} MB in memory (sign bits and int8; the "
+               f"float32 rows re-ranked from a mapped file), {lk['speedup']:.1f}x with them in memory; recall@10 "
+               f"{lk['recall']:.3f} at {lk['vectors']:,} synthetic vectors. On real MiniLM vectors (CiteSeer, "
+               f"3,131 papers) the same shortlist fraction keeps 0.997 of the top-10")),
         ("start-up ≤ 2 s at 100k", check(ig["startup"] <= 2, f"{ig['startup']:.2f} s from a new process to the "
                                          f"first answer ({ig['startup_library']:.2f} s of it opening the library); "
                                          f"{ig['cold']:.0f} s without a saved index",

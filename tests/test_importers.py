@@ -126,3 +126,30 @@ def test_library_import_reports_failures_and_keeps_the_rest(empty_lib):
     bad = empty_lib.import_bytes(b"\x00\x01\x02", "blob.bin")
     assert bad.error and "binary" in bad.error
     assert empty_lib.stats().papers == 6  # nothing lost
+
+
+def test_the_same_file_again_costs_nothing_unless_its_papers_changed(empty_lib, tmp_path):
+    lib = empty_lib
+    first = lib.import_path(FIX / "mixed.jsonl")
+    assert len(first.added) == 3 and not first.unchanged_since
+    slow = lib.import_bytes((FIX / "mixed.jsonl").read_bytes() + b"\n", "edited.jsonl")  # other bytes: parsed
+    assert not slow.unchanged_since and len(slow.merged) == 3 and not any(m.changed for m in slow.merged)
+    again = lib.import_bytes((FIX / "mixed.jsonl").read_bytes(), "mixed.jsonl")
+    # Nothing parsed or merged: the first import's outcome, every record merged unchanged into its paper.
+    assert again.unchanged_since and not again.added
+    assert sorted((m.position, m.id) for m in again.merged) == sorted(
+        [(m.position, m.id) for m in slow.merged])
+    assert [m.id for m in sorted(again.merged, key=lambda m: m.position)] == [
+        m.id for m in sorted(slow.merged, key=lambda m: m.position)]
+    assert [f.position for f in again.failed] == [f.position for f in first.failed]
+    assert [(w.position, w.field) for w in again.warnings] == [("line 5", "year")]
+    # One of its papers in the trash: the file is imported for real, and brings it back.
+    lib.trash(first.added[0])
+    back = lib.import_path(FIX / "mixed.jsonl")
+    assert not back.unchanged_since and any(m.id == first.added[0] and m.changed for m in back.merged)
+    assert lib.get(first.added[0]).deleted_at is None
+    # Edited since (tags): imported for real again.
+    lib.update(first.added[1], tags=["mine"])
+    assert not lib.import_path(FIX / "mixed.jsonl").unchanged_since
+    assert lib.import_path(FIX / "mixed.jsonl").unchanged_since
+    assert lib.stats().papers == 3

@@ -150,3 +150,48 @@ def test_an_import_of_many_papers_into_a_loaded_index_equals_a_fresh_build(empty
     assert lib.index.snapshot().words.m < lib.index.snapshot().n  # a small write goes to the delta
     assert lib.search("graph kernels compare graphs", k=1)[0].title == "One more paper on graph kernels"
     assert_same_as_fresh(lib, queries=10)
+
+
+def test_compressed_vectors_find_the_exact_nearest_ones(sample_lib):
+    from papershelf import binary
+
+    s = sample_lib.index.snapshot()
+    mat = s.matrix[s.has_vec]
+    packed = binary.Compressed(mat)
+    assert packed.bits.shape == (len(mat), 6) and packed.bits.dtype == np.uint64  # 384 bits
+    # The popcount kernel against numpy's bit counting; the int8 dots against float32 within int8's error.
+    bits = packed.bits
+    want = np.unpackbits((bits ^ bits[0]).view(np.uint8), axis=1).sum(axis=1)
+    np.testing.assert_array_equal(binary.hamming(bits, bits[0]), want)
+    rows = np.arange(len(mat))
+    np.testing.assert_allclose(binary.int8_dots(packed.values, packed.scale, rows, mat[0]), mat @ mat[0], atol=0.01)
+    assert sorted(binary.nearest(want.astype(np.int32), 20).tolist()) == \
+        sorted(np.argsort(want, kind="stable")[:20].tolist())
+    # Real MiniLM vectors of one field: the nearest 17% by sign bits (50 of 289), ranked by int8, hold the exact
+    # top-5 of nearly every paper (measured: 0.97 of the top-10 over all 289; 0.997 with 5% on CiteSeer's 3,131).
+    found = []
+    for q in range(len(mat)):
+        exact = np.argsort(-(mat @ mat[q]), kind="stable")[:5]
+        got, sims = binary.top(mat, packed, mat[q], 5, fraction=0.17, least=10, rerank=30)
+        found.append(len(set(got.tolist()) & set(exact.tolist())) / 5)
+        np.testing.assert_allclose(sims, np.sort(mat[got] @ mat[q])[::-1], atol=1e-6)  # exact, best first
+    assert np.mean(found) >= 0.97
+
+
+def test_related_over_compressed_vectors_equals_the_exact_ranking(sample_lib, monkeypatch):
+    import papershelf.index as index_module
+    from papershelf import binary
+
+    lib = sample_lib
+    exact = {pid: [h.id for h in lib.related(pid, k=5)] for pid in lib.index.snapshot().ids[:60:3]}
+    # As a library above the threshold would: sign bits first, int8 for the nearest third, exact for 60 of 289.
+    monkeypatch.setattr(index_module, "BINARY_ABOVE", 50)
+    monkeypatch.setattr(index_module, "RERANK", 60)
+    monkeypatch.setattr(binary, "FRACTION", 0.33)
+    assert lib.index.snapshot().codes is not None
+    same = sum([h.id for h in lib.related(pid, k=5)] == want for pid, want in exact.items())
+    assert same == len(exact)
+    # A vector that arrives later is in the compressed copy too.
+    paper, _ = lib.save(Record(title="Sparse mixture of experts routing", abstract="Experts and routing."))
+    lib.embed_all()
+    assert lib.related(paper.id, k=3) and lib.index.codes.bits[lib.index.snapshot().row(paper.id)].any()

@@ -314,3 +314,11 @@ def test_lookups_during_an_import_use_the_library_as_it_was_and_see_it_once_fini
     assert not importer.is_alive()
     # The import returns only once lookups can see it.
     assert lib.search("holographic tensor networks", k=1)[0].title.startswith("Holographic")
+
+
+def test_the_shipped_function_words_are_scikit_learns():
+    from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
+
+    from papershelf.index import function_words
+
+    assert function_words() == ENGLISH_STOP_WORDS

@@ -11,7 +11,9 @@ data. Exact cosine over the numpy matrix is 3 ms at 100k papers here: no approxi
 
 from __future__ import annotations
 
+import ctypes
 import functools
+import gc
 import json
 import logging
 import re
@@ -19,11 +21,13 @@ import shutil
 import threading
 import time
 from collections import Counter
+from importlib import resources
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from . import binary
 from .models import Filters, PaperBrief
 from .postings import _STOP, _WORD, Counted, Postings, _stemmer, count, stems, term_key
 from .postings import counts as _counts
@@ -55,8 +59,23 @@ WHY_MAX_SHARE = 0.1
 DELTA_ROWS, DELTA_SHARE = 2_000, 0.05
 COMPACT_AFTER = 20.0
 CHUNK = 2_000  # papers read, counted and appended at a time
+# Above this many papers the vector scan reads compressed vectors first (binary.py; exact numpy costs 3 ms at
+# 100k, 30 ms at 1M): every row gets the cosine its sign bits estimate, the nearest 5% their int8 one, the
+# RERANK best of those their exact one, and related() re-ranks its RERANK best by the exact fusion. Below it,
+# every cosine is exact.
+BINARY_ABOVE = 300_000
+RERANK = 2_000
 CACHE_FORMAT = 1
 _WRITTEN = {"matrix", "df"}  # saved arrays changed in place after loading
+
+
+def _give_back_memory() -> None:
+    """Return freed heap to the system (glibc keeps it otherwise: a load's or compaction's temporaries stayed
+    resident, 120 MB at 100k papers). Nothing where there is no glibc."""
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
 
 
 def _grown(a: np.ndarray, need: int, fill=0) -> np.ndarray:
@@ -96,6 +115,7 @@ class Snapshot:
     matrix: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), dtype=np.float32))
     has_vec: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))  # live rows with a vector
     hub: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.float32))
+    codes: binary.Compressed | None = None  # the vectors compressed (libraries above BINARY_ABOVE)
     words: Postings = field(default_factory=Postings)
     version: int = 0  # changes with every write the index applies (caches key on it)
 
@@ -156,6 +176,7 @@ class Index:
         self.has_vec = np.zeros(0, dtype=bool)
         self.topsim = np.zeros((0, HUB_K), dtype=np.float32)
         self.hub = np.zeros(0, dtype=np.float32)
+        self.codes: binary.Compressed | None = None  # kept once the library passes BINARY_ABOVE
         self.version = 0
 
     # -- keeping in step with the store ---------------------------------------------------------------
@@ -184,10 +205,13 @@ class Index:
                     self._apply_lock.release()
         with self._lock:
             n = self.n
+            if n > BINARY_ABOVE and self.codes is None and self.matrix.shape[1]:
+                self.codes = binary.Compressed(self.matrix[:len(self.years)])
             alive = self.words.alive[:n]
             return Snapshot(n=n, ids=self.ids, pos=self.pos, texts=self.texts, tags=self.tags, briefs=self.briefs,
                             years=self.years[:n], alive=alive, matrix=self.matrix[:n],
                             has_vec=self.has_vec[:n] & alive, hub=self.hub[:n], words=self.words,
+                            codes=self.codes.view(n) if self.codes is not None and n > BINARY_ABOVE else None,
                             version=self.version)
 
     def refresh(self) -> None:
@@ -211,7 +235,10 @@ class Index:
             chunk = pids[a:a + CHUNK]
             live = {r[0]: r for r in self.store.texts(chunk)}
             refs = self.store.identifiers(chunk)
-            vids, vecs = self.store.vectors(self.model_id, [p for p in chunk if p in live])
+            # A vector to read: a new text, or a paper still waiting for one (a tag edit needs none).
+            need = [p for p in chunk if p in live and not ((r := self.pos.get(p)) is not None and
+                                                           self.hashes[r] == live[p][8] and self.has_vec[r])]
+            vids, vecs = self.store.vectors(self.model_id, need) if need else ([], [])
             kill, same, new = [], [], []
             for pid in chunk:
                 r, row = self.pos.get(pid), live.get(pid)
@@ -309,6 +336,8 @@ class Index:
             self.has_vec[replaced] = False
             self._forget(gone)
         self.matrix[idx] = np.stack([v for _, v in rows])
+        if self.codes is not None:
+            self.codes.put(idx, self.matrix[idx], len(self.years))
         self.has_vec[idx] = True
         self.topsim[idx] = np.nan
         self._update_neighbours(idx)
@@ -346,6 +375,8 @@ class Index:
             with self._lock:
                 self.words.adopt(main, norms, frozen[2])
                 self.version += 1
+            del main, norms, frozen
+            _give_back_memory()
 
     def _compact_later(self) -> None:
         """A compaction COMPACT_AFTER seconds after the last write (then the saved copy is brought up to date)."""
@@ -421,6 +452,17 @@ class Index:
 
     def _load(self) -> None:
         """Every live paper: from the saved index where it still matches the store, the rest read and counted."""
+        # Hundreds of thousands of new tuples and lists, none of them garbage: the cyclic collector would walk
+        # them again and again while they are made (a third of the load's time at 100k papers).
+        collecting = gc.isenabled()
+        gc.disable()
+        try:
+            self._load_all()
+        finally:
+            if collecting:
+                gc.enable()
+
+    def _load_all(self) -> None:
         t = time.perf_counter()
         self._reset()
         rows = self.store.texts()
@@ -482,6 +524,7 @@ class Index:
         with self._lock:
             self.version += 1
         self.loaded_from_saved = len(kept)
+        _give_back_memory()
         log.info("index of %d papers ready in %.2f s (%d from the saved copy)", self.n, time.perf_counter() - t,
                  len(kept))
         if missing or want or len(kept) != (len(saved["ids"]) if saved else 0):
@@ -489,10 +532,17 @@ class Index:
 
     # -- scoring ----------------------------------------------------------------------------------------
     def _dense(self, s: Snapshot, qvec: np.ndarray | None) -> np.ndarray:
-        """Cosine of every row to the query vector (0 for rows without a vector)."""
+        """Cosine of every row to the query vector (0 for rows without a vector); above BINARY_ABOVE papers,
+        estimated from sign bits, from int8 for the nearest 5%, and exact for the RERANK nearest of those."""
         if qvec is None or not s.has_vec.any() or s.matrix.shape[1] != len(qvec):
             return np.zeros(len(s), dtype=np.float32)
-        sims = s.matrix @ qvec.astype(np.float32)
+        qvec = qvec.astype(np.float32)
+        if s.codes is None:
+            sims = s.matrix @ qvec
+        else:
+            sims, near = s.codes.cosines(qvec, least=RERANK)
+            best = near[np.argpartition(-sims[near], RERANK - 1)[:RERANK]] if len(near) > RERANK else near
+            sims[best] = s.matrix[best] @ qvec
         return np.where(s.has_vec, sims, 0.0).astype(np.float32)
 
     def _keyword(self, s: Snapshot, toks: list[str], symmetric: bool = False) -> np.ndarray:
@@ -533,6 +583,16 @@ class Index:
         fused = fuse_weighted(np.where(s.has_vec, dense - s.hub / 2, 0.0), both.tfidf, kw,
                               DENSE_WEIGHT if qvec is not None else 0.0, ignore=excluded, live=s.alive)
         mask = self._mask(s, filters, excluded)
+        if s.codes is not None and qvec is not None:
+            # Estimated cosines decided which rows come near the top: those get their exact one, and only they
+            # can be returned (the exact best k are among them unless the estimates were far off).
+            near = np.array(top_k(np.where(mask, fused, -np.inf), RERANK), dtype=np.int64)
+            exact = np.where(s.has_vec[near], s.matrix[near] @ qvec.astype(np.float32), 0)
+            fused[near] += DENSE_WEIGHT * np.where(s.has_vec[near], exact - dense[near], 0)
+            dense[near] = exact
+            keep = np.zeros(len(s), dtype=bool)
+            keep[near] = True
+            mask &= keep
         rows = top_k(np.where(mask, fused, -np.inf), k)
         rows = [r for r in rows if mask[r] and (fused[r] > 0 or dense[r] > 0)]
         scores = [float(np.clip(fused[r], 0, 1)) for r in rows]
@@ -621,10 +681,10 @@ def _content_words(text: str) -> tuple[list[tuple[int, int, str]], list[str]]:
 
 @functools.cache
 def function_words() -> frozenset[str]:
-    """English function words (scikit-learn's list): "of" may join a phrase, never be one."""
-    from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS  # imported late: 0.6 s a command otherwise
-
-    return frozenset(ENGLISH_STOP_WORDS)
+    """English function words (scikit-learn's list, shipped as data/stopwords_en.txt): "of" may join a phrase,
+    never be one."""
+    text = resources.files("papershelf").joinpath("data/stopwords_en.txt").read_text()
+    return frozenset(w for w in text.split("\n") if w and not w.startswith("#"))
 
 
 @functools.cache

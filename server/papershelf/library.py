@@ -7,13 +7,16 @@ Data flows one way: importer → Library.import_* → Store.merge_records (dedup
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import logging
 import os
 import threading
 from collections.abc import Callable, Iterable
+from datetime import timezone
 from importlib import resources
 from pathlib import Path
 
+import msgspec
 import numpy as np
 import platformdirs
 
@@ -22,7 +25,7 @@ from .digest import Digest
 from .embed import BATCH_SIZE, Embedder, ModelError
 from .events import EventBus
 from .index import Index, Ranked, Snapshot
-from .models import Filters, ImportFailure, ImportReport, Paper, PaperBrief, Record, RelatedHit, SearchHit, Stats
+from .models import Filters, ImportFailure, ImportMerge, ImportReport, ImportWarning, Paper, PaperBrief, Record, RelatedHit, SearchHit, Stats
 from .store import Store, content_hash, embed_text
 
 log = logging.getLogger("papershelf")
@@ -100,6 +103,23 @@ class EmbedWorker:
                 self.busy = False
 
 
+class _ImportOutcome(msgspec.Struct):
+    """Where an imported file's records went (Store.record_import)."""
+
+    placed: list[tuple[str, str]]
+    failed: list[ImportFailure]
+    warnings: list[ImportWarning]
+
+
+def _file_sha256(path: Path) -> str:
+    """sha256 of a file, read in 1 MB pieces (a 200 MB export is never in memory twice)."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 20):
+            h.update(chunk)
+    return h.hexdigest()
+
+
 class Library:
     """A papershelf home: `library.duckdb`, the model cache, the inbox."""
 
@@ -135,17 +155,20 @@ class Library:
 
     # -- writing ------------------------------------------------------------------------------------------
     def import_items(self, items: Iterable[tuple[str, Record | str]], source: str = "",
-                     progress: Callable[[int], None] | None = None) -> ImportReport:
-        """Merge parsed items into the store in batches; failures are collected, never fatal."""
+                     progress: Callable[[int], None] | None = None,
+                     placed: list[tuple[str, str]] | None = None) -> ImportReport:
+        """Merge parsed items into the store in batches; failures are collected, never fatal. `placed`, if given,
+        gets (position, paper id) for every record that went in."""
         with self.index.writing():  # lookups meanwhile answer from the library as it was
-            report = self._import_items(items, source, progress)
+            report = self._import_items(items, source, progress, placed)
         # Announced once lookups can see it: a page that refreshes on this event gets the new papers.
         if not report.error and (report.added or any(m.changed for m in report.merged)):
             self.events.publish("library", change="import", source=source, added=report.added)
         return report
 
     def _import_items(self, items: Iterable[tuple[str, Record | str]], source: str,
-                      progress: Callable[[int], None] | None) -> ImportReport:
+                      progress: Callable[[int], None] | None, placed: list[tuple[str, str]] | None
+                      ) -> ImportReport:
         """import_items(), inside the index's write bracket."""
         report = ImportReport(source=source)
         batch: list[tuple[str, Record]] = []
@@ -153,7 +176,7 @@ class Library:
         def flush() -> None:
             if not batch:
                 return
-            added, merged, failed, warnings = self.store.merge_records(batch, source=source)
+            added, merged, failed, warnings = self.store.merge_records(batch, source=source, placed=placed)
             report.added += added
             report.merged += merged
             report.failed += failed
@@ -185,27 +208,53 @@ class Library:
     def import_bytes(self, data: bytes, name: str = "input", fmt: str | None = None,
                      progress: Callable[[int], None] | None = None) -> ImportReport:
         """Detect the format of some bytes and import them. Unreadable input gives a report with `error`."""
+        digest = hashlib.sha256(data).hexdigest()
+        if (again := self._imported_before(digest, name)) is not None:
+            return again
         try:
             fmt, items = importers.parse(data, name, fmt)
         except importers.FormatError as e:
             return ImportReport(source=name, error=str(e))
-        report = self.import_items(items, source=name, progress=progress)
-        report.format = fmt
-        return report
+        return self._import_file(digest, items, name, fmt, progress)
 
     def import_path(self, path: Path | str, fmt: str | None = None,
                     progress: Callable[[int], None] | None = None) -> ImportReport:
         """Import one file."""
         path = Path(path)
         try:
+            digest = _file_sha256(path)
+            if (again := self._imported_before(digest, path.name)) is not None:
+                return again
             fmt, items = importers.parse_path(path, fmt)
         except OSError as e:
             return ImportReport(source=str(path), error=f"cannot read {path}: {e.strerror or e}")
         except importers.FormatError as e:
             return ImportReport(source=str(path), error=str(e))
-        report = self.import_items(items, source=path.name, progress=progress)
+        return self._import_file(digest, items, path.name, fmt, progress)
+
+    def _import_file(self, digest: str, items, name: str, fmt: str, progress) -> ImportReport:
+        """Import a parsed file and remember where each of its records went."""
+        placed: list[tuple[str, str]] = []
+        report = self.import_items(items, source=name, progress=progress, placed=placed)
         report.format = fmt
+        if not report.error:
+            self.store.record_import(digest, fmt, msgspec.json.encode(
+                {"placed": placed, "failed": report.failed, "warnings": report.warnings}))
         return report
+
+    def _imported_before(self, digest: str, name: str) -> ImportReport | None:
+        """The report of an earlier import of the same bytes if none of its papers changed since (importing
+        them again would change nothing), else None."""
+        prior = self.store.prior_import(digest)
+        if prior is None:
+            return None
+        fmt, at, blob = prior
+        outcome = msgspec.json.decode(blob, type=_ImportOutcome)
+        if not self.store.unchanged_since([pid for _, pid in outcome.placed], at):
+            return None
+        return ImportReport(source=name, format=fmt, failed=outcome.failed, warnings=outcome.warnings,
+                            merged=[ImportMerge(position=p, id=pid, changed=False) for p, pid in outcome.placed],
+                            unchanged_since=at.replace(tzinfo=timezone.utc).isoformat())
 
     def save(self, record: Record, vector: np.ndarray | None = None) -> tuple[Paper, bool]:
         """Save one paper (from a page, or a digest candidate with the `vector` it was embedded with); returns

@@ -128,6 +128,9 @@ class ImportReport(msgspec.Struct):
     failed: list[ImportFailure] = []
     warnings: list[ImportWarning] = []
     error: str = ""
+    # Set when the same bytes were imported before (at this time, RFC 3339) and none of the papers they went
+    # to changed since: nothing was done, and the report is that import's, every record merged unchanged.
+    unchanged_since: str = ""
 
     def extend(self, other: "ImportReport") -> None:
         """Fold another report (of one more file) into this one."""

@@ -111,6 +111,16 @@ MIGRATIONS: list[tuple[int, str, str]] = [
             vector BLOB
         );
     """),
+    (4, "imported files", """
+        -- Each file imported, by the sha256 of its bytes: which paper every record went to, and what failed.
+        -- The same bytes again, with none of those papers changed since, need no work at all.
+        CREATE TABLE imports (
+            sha256 VARCHAR PRIMARY KEY,
+            format VARCHAR NOT NULL,
+            imported_at TIMESTAMP NOT NULL,
+            outcome BLOB NOT NULL
+        );
+    """),
 ]
 
 _PAPER_COLUMNS = ("id, title, abstract, authors, year, venue, url, tags, notes, source, added_at, updated_at, "
@@ -356,7 +366,8 @@ class Store:
                                 "excluded.value", [key, value])
 
     # -- writes ---------------------------------------------------------------------------------------
-    def merge_records(self, records: Iterable[tuple[str, Record]], source: str = ""
+    def merge_records(self, records: Iterable[tuple[str, Record]], source: str = "",
+                      placed: list[tuple[str, str]] | None = None
                       ) -> tuple[list[str], list[ImportMerge], list[ImportFailure], list[ImportWarning]]:
         """Add or merge a batch of (position, record) in one transaction; return added, merged, failed, and
         warnings for fields dropped from records that were kept. Every record is cleaned first (clean.record).
@@ -394,6 +405,8 @@ class Store:
                         added.append(pid)
                     else:
                         merged.append(ImportMerge(position=position, id=pid, changed=changed))
+                    if placed is not None:
+                        placed.append((position, pid))
                     warnings += [ImportWarning(position=position, id=pid, field=w.field, value=w.value,
                                                reason=w.reason) for w in dropped]
                 batch.flush()
@@ -727,6 +740,29 @@ class Store:
             return [], np.zeros((0, 0), dtype=np.float32)
         mat = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float32).reshape(len(rows), -1).copy()
         return [r[0] for r in rows], mat
+
+    def record_import(self, sha256: str, fmt: str, outcome: bytes) -> None:
+        """Remember an imported file (see prior_import)."""
+        with self._write_lock:
+            self._cur().execute("INSERT INTO imports VALUES (?, ?, ?, ?) ON CONFLICT (sha256) DO UPDATE SET "
+                                "format = excluded.format, imported_at = excluded.imported_at, "
+                                "outcome = excluded.outcome", [sha256, fmt, now(), outcome])
+
+    def prior_import(self, sha256: str) -> tuple[str, datetime, bytes] | None:
+        """(format, when, outcome) of the last import of the same bytes, if every paper it placed records in is
+        still in the library and unchanged since: importing them again would change nothing."""
+        row = self._cur().execute("SELECT format, imported_at, outcome FROM imports WHERE sha256 = ?",
+                                  [sha256]).fetchone()
+        return row
+
+    def unchanged_since(self, pids: list[str], t: datetime) -> bool:
+        """Every one of these papers is in the library, out of the trash, and not written since t."""
+        want = sorted(set(pids))
+        if not want:
+            return True
+        n = self._cur().execute("SELECT count(*) FROM papers WHERE id IN (SELECT unnest(?)) AND deleted_at IS NULL "
+                                "AND updated_at <= ?", [want, t]).fetchone()[0]
+        return n == len(want)
 
     def count_live(self) -> int:
         """Papers in the library (not in the trash): one count, for answers that need no more."""
