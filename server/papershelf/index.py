@@ -180,11 +180,6 @@ class Index:
         self.version = 0
 
     # -- keeping in step with the store ---------------------------------------------------------------
-    def invalidate(self) -> None:
-        """Kept for callers that changed the store behind its back: the next lookup checks every paper."""
-        with self._apply_lock:
-            self._loaded = False
-
     def writing(self) -> "_Writing":
         """Around a write: lookups meanwhile use the rows from before it, and the write ends by applying its
         changes in its own thread, so a lookup never waits for an import and sees every finished write."""
@@ -529,6 +524,8 @@ class Index:
                  len(kept))
         if missing or want or len(kept) != (len(saved["ids"]) if saved else 0):
             self._compact_later()  # and save
+        else:
+            self._saved_version = self.version  # the saved copy is this index: closing need not write it again
 
     # -- scoring ----------------------------------------------------------------------------------------
     def _dense(self, s: Snapshot, qvec: np.ndarray | None) -> np.ndarray:
