@@ -6,8 +6,8 @@ For 10k and 100k papers (bench/synthetic.py's records and libraries):
   (unchanged: the library remembers it), and again after one of its papers was edited (every record read);
 - save → visible: a save, then the search that finds it (the query embedded by the real model), p50 of 10
   (the embedding worker starts on each saved paper meanwhile, as in the server); tag edit → visible: a tag
-  edit, then related() to the paper's title filtered by that tag (the title embedded), p50 of 10, with the
-  embedding worker idle;
+  edit, then related() to another library paper filtered by that tag (the panel's lookup), p50 of 10, with
+  the embedding worker idle;
 - start-up, in a fresh process: from `python` to the first related() answer, and the library's own part
   (open + first answer), with the saved index and without it (a first start after an upgrade); resident memory
   after 60 lookups, and the peak.
@@ -111,10 +111,10 @@ def writes(n: int, vocab: list[str]) -> dict:
             saved.append((paper.id, title))
         lib.worker.stop()
         lib.embed_all()  # the saved papers' vectors: the tag edits below do not share the CPU with the model
-        for i, (pid, title) in enumerate(saved):
+        for i, (pid, _) in enumerate(saved):
             t = time.perf_counter()
             lib.update(pid, tags=[f"bench-{i}"])
-            hits = lib.related_text(title, k=3, filters=Filters(tags=[f"bench-{i}"]))
+            hits = lib.related(saved[i - 1][0], k=3, filters=Filters(tags=[f"bench-{i}"]))
             tags.append((time.perf_counter() - t) * 1000)
             assert [h.id for h in hits] == [pid]
         got["save"], got["tag"] = statistics.median(saves), statistics.median(tags)

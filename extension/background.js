@@ -60,7 +60,42 @@ async function save(paper) {
   return after.state === "in-library" ? after : { state: "in-library", paper: r.data.paper, related: [] };
 }
 
+const LOCAL = /^http:\/\/(127\.0\.0\.1|localhost)(:\d{1,5})?$/;
+const sameServer = (a, b) => (a || "").replace(/\/$/, "") === (b || "").replace(/\/$/, "");
+
+// Is this a papershelf server that takes this token? It must refuse a request without it (a server that
+// answers anything is not one) and answer /api/stats with it, in papershelf's shape.
+async function provesPapershelf(server, token) {
+  try {
+    const without = await fetch(`${server}/api/stats`);
+    if (without.status !== 401) return false;
+    const r = await fetch(`${server}/api/stats`, { headers: { Authorization: `Bearer ${token}` } });
+    if (!r.ok) return false;
+    const data = await r.json();
+    return !!(data && data.stats && typeof data.stats.papers === "number" && typeof data.stats.model_id === "string");
+  } catch {
+    return false;
+  }
+}
+
 const handlers = {
+  // From content/pair.js on a local page: is the extension paired with the server this page comes from?
+  pairedWith: async (m, sender) => {
+    const origin = sender.url ? new URL(sender.url).origin : "";
+    if (origin !== m.server || !LOCAL.test(origin)) return { paired: false };
+    const s = await settings();
+    if (!s.token || !sameServer(s.serverUrl, origin)) return { paired: false };
+    return { paired: await provesPapershelf(origin, s.token) };
+  },
+  // The library page's "Connect this browser": keep the server and its token once the server proves itself.
+  pair: async (m, sender) => {
+    const origin = sender.url ? new URL(sender.url).origin : "";
+    if (!sender.tab || origin !== m.server || !LOCAL.test(origin)) return { paired: false, error: "only a papershelf server's own page on this machine can pair" };
+    if (!/^[A-Za-z0-9_-]{20,200}$/.test(m.token || "")) return { paired: false, error: "that is not a papershelf token" };
+    if (!(await provesPapershelf(origin, m.token))) return { paired: false, error: `${origin} did not accept that token as a papershelf server` };
+    await chrome.storage.local.set({ serverUrl: origin, token: m.token });
+    return { paired: true };
+  },
   lookup: (m) => lookup(m.paper, m.k),
   save: (m) => save(m.paper),
   remove: async (m) => {
@@ -105,10 +140,10 @@ const handlers = {
   openOptions: async () => { await chrome.runtime.openOptionsPage(); return { ok: true }; },
 };
 
-chrome.runtime.onMessage.addListener((msg, _sender, reply) => {
+chrome.runtime.onMessage.addListener((msg, sender, reply) => {
   const h = handlers[msg && msg.type];
   if (!h) return false;
-  h(msg).then(reply, (e) => reply({ state: "error", error: String(e) }));
+  h(msg, sender).then(reply, (e) => reply({ state: "error", error: String(e) }));
   return true; // answered asynchronously
 });
 

@@ -36,7 +36,8 @@ export function problem(res) {
       el("code", {}, "make serve"), " or ", el("code", {}, "papershelf serve"), ", then reopen this.");
   }
   if (res.state === "unpaired") {
-    return el("p", { class: "problem" }, el("span", { class: "badge off" }, "not paired"), " Paste the token that ",
+    return el("p", { class: "problem" }, el("span", { class: "badge off" }, "not paired"), " Open the link ",
+      el("code", {}, "papershelf serve"), " printed and click Connect this browser, or paste the token that ",
       el("code", {}, "papershelf token"), " prints into the ", el("a", { href: "options.html", target: "_blank" }, "options"), ".");
   }
   return el("p", { class: "problem" }, res.error || "Something went wrong.");

@@ -10,6 +10,7 @@ async function load() {
   $("#minScore").value = s.minScore;
   $("#hideLoose").checked = s.hideLoose;
   for (const box of document.querySelectorAll("[data-site]")) box.checked = s.sites[box.dataset.site] !== false;
+  $("#paired-with").textContent = s.token ? `Paired with the papershelf server at ${s.serverUrl}.` : "Not paired yet.";
 }
 
 $("#form").addEventListener("submit", async (e) => {
@@ -23,6 +24,7 @@ $("#form").addEventListener("submit", async (e) => {
     hideLoose: $("#hideLoose").checked,
   });
   $("#saved").textContent = "Saved.";
+  load();
 });
 
 $("#test").addEventListener("click", async () => {

@@ -42,6 +42,7 @@ SITES = {
     ("journals.example.org", "/dc-only"): PAGES / "dc-only.html",
     ("proceedings.example.org", "/jsonld-only"): PAGES / "jsonld-only.html",
     ("hostile.example.org", "/paper"): PAGES / "hostile.html",
+    ("hostile.example.org", "/papershelf"): PAGES / "fake-papershelf.html",
     ("blog.example.org", "/post"): None,  # an ordinary page: no paper, no panel
 }
 HOSTS = sorted({h for h, _ in SITES})
@@ -540,3 +541,89 @@ def test_today_view_saves_and_rates_and_the_popup_counts_what_waits(paired, libr
         pop.close()
     finally:
         feeds.close()
+
+
+# -- pairing in one click ------------------------------------------------------------------------------------
+IMPOSTOR_PAGE = (PAGES / "fake-papershelf.html").read_bytes()  # looks like the library page, tries to pair itself
+
+
+@pytest.fixture
+def impostor():
+    """A local web server that is not papershelf: its page looks like the library page, and it answers every
+    request 200 with a stats-like body (it accepts any token, or none)."""
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            api = self.path.startswith("/api/")
+            body = b'{"stats": {"papers": 1, "model_id": "x"}}' if api else IMPOSTOR_PAGE
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json" if api else "text/html")
+            self.send_header("Access-Control-Allow-Origin", "*")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *a):
+            pass
+
+    httpd = socketserver.ThreadingTCPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    httpd.shutdown()
+
+
+def stored(ctx) -> dict:
+    return worker(ctx).evaluate("() => chrome.storage.local.get(['serverUrl', 'token'])")
+
+
+def extension_state(page, want: str) -> None:
+    page.wait_for_function(f"() => document.documentElement.dataset.extension === {json.dumps(want)}", timeout=15000)
+
+
+def test_the_library_page_pairs_the_extension_in_one_click(browser, library):
+    configure(browser, serverUrl="http://127.0.0.1:8765", token="")  # a new install: not paired
+    page = browser.new_page()
+    page.goto(f"{library.url}/#token={library.token}")
+    extension_state(page, "unpaired")
+    page.wait_for_selector("#pair-extension", state="visible")
+    shot(page, "pairing-before")
+    # A script on the page clicking the button does nothing: only the user's click pairs.
+    page.evaluate("() => document.getElementById('pair-extension').click()")
+    time.sleep(1)
+    assert stored(browser)["token"] == "" and page.evaluate("() => document.documentElement.dataset.extension") == "unpaired"
+    page.click("#pair-extension")
+    extension_state(page, "paired")
+    assert page.is_hidden("#pair-extension") and "connected" in page.text_content("#extension-status")
+    shot(page, "pairing-after")
+    assert stored(browser) == {"serverUrl": library.url, "token": library.token}
+    # Paper pages now get their badge, and the library page says "paired" on every visit.
+    visit(browser, "https://arxiv.org/abs/1706.03762").wait_for_selector(
+        '#papershelf-root[data-state="in-library"], #papershelf-root[data-state="not-in-library"]', state="attached",
+        timeout=15000)
+    again = browser.new_page()
+    again.goto(library.url + "/")
+    extension_state(again, "paired")
+    assert again.is_hidden("#pair-extension")
+    page.close()
+    again.close()
+
+
+def test_a_page_that_is_not_papershelf_cannot_pair_or_learn_the_token(browser, library, impostor):
+    configure(browser, serverUrl=library.url, token=library.token)  # paired with the real server
+    page = browser.new_page()
+    page.goto(impostor + "/")
+    extension_state(page, "unpaired")  # the extension is not paired with this "server"
+    page.click("#pair-extension")  # even a real click: the server does not prove it is papershelf
+    page.wait_for_function("() => !!document.documentElement.dataset.extensionError", timeout=15000)
+    assert "did not accept" in page.evaluate("() => document.documentElement.dataset.extensionError")
+    assert stored(browser) == {"serverUrl": library.url, "token": library.token}  # the pairing is untouched
+    assert library.token not in page.content()
+    # The same page on a public origin: the pairing script does not run there at all.
+    public = visit(browser, "https://hostile.example.org/papershelf")
+    public.wait_for_selector("#pair-extension")
+    public.click("#pair-extension")
+    time.sleep(1)
+    assert public.evaluate("() => document.documentElement.dataset.extension") is None
+    assert stored(browser) == {"serverUrl": library.url, "token": library.token}
+    page.close()
+    public.close()

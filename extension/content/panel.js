@@ -110,8 +110,9 @@
           el("code", {}, "make serve"), " or ", el("code", {}, "papershelf serve"), "."));
       } else if (view.state === "unpaired") {
         middle = [el("span", { class: "badge off" }, "not paired")];
-        body.push(el("div", { class: "status" }, "Pair the extension: paste the token that ", el("code", {}, "papershelf token"),
-          " prints into the extension's options. ",
+        body.push(el("div", { class: "status" }, "Connect the extension: open the link ", el("code", {}, "papershelf serve"),
+          " printed and click ", el("b", {}, "Connect this browser"), ". (Or paste the token that ", el("code", {}, "papershelf token"),
+          " prints into the options.) ",
           el("button", { onclick: () => chrome.runtime.sendMessage({ type: "openOptions" }) }, "Open options")));
       } else if (view.state === "in-library") {
         const p = view.paper;

@@ -49,11 +49,28 @@ def nearest(dist: np.ndarray, m: int) -> np.ndarray:
     small integers, so a histogram finds the cut-off without sorting a million of them."""
     if m >= len(dist):
         return np.arange(len(dist))
-    below = np.cumsum(np.bincount(dist))
-    cut = int(np.searchsorted(below, m))  # rows at distance < cut are fewer than m, at <= cut at least m
-    inside = np.flatnonzero(dist < cut)
-    edge = np.flatnonzero(dist == cut)[:m - len(inside)]
-    return np.sort(np.concatenate([inside, edge]))
+    return _nearest(dist, m, int(dist.max()))
+
+
+@numba.njit(cache=True, nogil=True)
+def _nearest(dist, m, most):  # pragma: no cover (compiled)
+    hist = np.zeros(most + 1, dtype=np.int64)
+    for x in dist:
+        hist[x] += 1
+    below, cut = 0, 0
+    while below + hist[cut] < m:  # rows at distance < cut are fewer than m, at <= cut at least m
+        below += hist[cut]
+        cut += 1
+    out = np.empty(m, dtype=np.int64)
+    k, edge = 0, m - below
+    for i in range(len(dist)):
+        x = dist[i]
+        if x < cut or (x == cut and edge > 0):
+            if x == cut:
+                edge -= 1
+            out[k] = i
+            k += 1
+    return out
 
 
 def int8(matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

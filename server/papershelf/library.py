@@ -29,6 +29,7 @@ from .models import Filters, ImportFailure, ImportMerge, ImportReport, ImportWar
 from .store import Store, content_hash, embed_text
 
 log = logging.getLogger("papershelf")
+SETTLE = 0.2  # seconds between a write waking the embedding worker and its first batch
 IMPORT_BATCH = 500  # records per transaction: a crash loses at most the batch in flight, never half a record
 
 
@@ -85,6 +86,9 @@ class EmbedWorker:
     def _run(self) -> None:
         while not self._stop.is_set():
             self._wake.wait(timeout=5)
+            # A write wakes us, and the lookups that follow it (the panel after a save, the search for what was
+            # just added) should not share the CPU with the model: a moment later is soon enough for a vector.
+            self._stop.wait(SETTLE)
             self._wake.clear()
             try:
                 while not self._stop.is_set() and self.lib.embed_batch() > 0:

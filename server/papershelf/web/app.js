@@ -223,8 +223,23 @@ function listenForEvents() {
   es.addEventListener("import", (e) => { const d = JSON.parse(e.data); $("#status").textContent = `importing ${d.source}: ${d.added} added`; });
 }
 
+// The papershelf extension marks this page (its content/pair.js): "unpaired" while it is not paired with this
+// server; a click on the button (a real one: the extension ignores clicks made by scripts) gives it this
+// server's token. Without the extension there is no mark and no button.
+function showExtension() {
+  const root = document.documentElement;
+  const state = root.dataset.extension;
+  const button = $("#pair-extension");
+  button.hidden = state !== "unpaired" || !token;
+  button.dataset.token = token || "";
+  $("#extension-status").textContent = state === "paired" ? "This browser's papershelf extension is connected."
+    : root.dataset.extensionError ? `Not connected: ${root.dataset.extensionError}` : "";
+}
+window.addEventListener("papershelf-extension", showExtension);
+
 async function start() {
   token = readToken();
+  showExtension();
   if (!token) return showPairing();
   try { await refreshStats(); } catch (e) { if (e.message !== "unpaired") $("#status").textContent = e.message; return; }
   $("#pair").hidden = true;
