@@ -7,6 +7,7 @@ PORT ?= 8765
 BENCH_DATA ?= bench/data/citeseer
 # The browser tests drive Debian's Chromium; nothing here ever downloads a browser of its own.
 CHROMIUM := /usr/lib/chromium/chromium
+FIREFOX := /usr/bin/firefox-esr
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: serve test install install-test bench quality digest-bench ingest-bench extension clean
@@ -28,8 +29,12 @@ $(CHROMIUM):
 	$(SUDO) apt-get update -qq
 	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
 
+$(FIREFOX):
+	$(SUDO) apt-get update -qq
+	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq firefox-esr >/dev/null
+
 install: $(VENV)/.installed
-install-test: $(VENV)/.installed-test $(CHROMIUM)
+install-test: $(VENV)/.installed-test $(CHROMIUM) $(FIREFOX)
 
 serve: install
 	$(BIN)/papershelf serve --port $(PORT)

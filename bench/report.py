@@ -65,8 +65,9 @@ def targets(lookup: dict, ingest: dict, http: dict) -> list[str]:
     lk, ig, hp = lookup["values"], ingest["values"], http["values"]
     n = f"{ig['papers']:,}"
     rows = [
-        ("save → visible ≤ 50 ms", check(ig["save_ms"] <= 50, f"{ig['save_ms']:.0f} ms at {n} (save, then the "
-                                                                 "search that finds it, the query embedded)")),
+        ("save → visible ≤ 50 ms", check(ig["save_ms"] <= 50, f"{ig['save_ms']:.0f} ms at {n} (save, then its "
+                                         f"related papers, as the extension asks); a search by its title then finds "
+                                         f"it in {ig['search_ms']:.0f} ms (the query embedded by the model)")),
         ("tag edit → visible ≤ 50 ms", check(ig["tag_ms"] <= 50, f"{ig['tag_ms']:.0f} ms at {n}")),
         ("import before embedding ≥ 5,000 papers/s", check(ig["import_rate"] >= 5000,
                                                           f"{ig['import_rate']:,.0f} papers/s at {n}")),

@@ -627,3 +627,83 @@ def test_a_page_that_is_not_papershelf_cannot_pair_or_learn_the_token(browser, l
     assert stored(browser) == {"serverUrl": library.url, "token": library.token}
     page.close()
     public.close()
+
+
+# -- the same extension in Firefox -----------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def firefox(tmp_path_factory, sites):
+    """Debian's firefox-esr with the Firefox build of the extension (`make extension`'s zip, unpacked)."""
+    import zipfile
+
+    from bidi import FIREFOX, Firefox, Tunnel
+
+    if not Path(FIREFOX).exists():
+        pytest.fail(f"{FIREFOX} is missing: `make test` installs Debian's firefox-esr (apt-get install firefox-esr)")
+    dist = tmp_path_factory.mktemp("dist")
+    subprocess.run(["python3", str(EXT / "package.py"), str(dist)], check=True, capture_output=True)
+    unpacked = tmp_path_factory.mktemp("firefox-extension")
+    with zipfile.ZipFile(next(dist.glob("papershelf-firefox-*.zip"))) as z:
+        z.extractall(unpacked)
+    tunnel = Tunnel(sites)
+    ff = Firefox(tmp_path_factory.mktemp("firefox-profile"), {
+        # Every https host goes through the tunnel to the tests' HTTPS server; 127.0.0.1 (papershelf) directly.
+        "network.proxy.type": 1, "network.proxy.ssl": "127.0.0.1", "network.proxy.ssl_port": tunnel.port,
+        "network.proxy.no_proxies_on": "127.0.0.1, localhost", "network.proxy.allow_hijacking_localhost": False,
+        "network.dns.disableIPv6": True, "browser.shell.checkDefaultBrowser": False, "app.update.enabled": False,
+        "datareporting.policy.dataSubmissionEnabled": False, "toolkit.telemetry.reportingpolicy.firstRun": False,
+        "extensions.webextensions.restrictedDomains": "", "browser.aboutwelcome.enabled": False})
+    ff.install(unpacked)
+    yield ff
+    ff.close()
+    tunnel.shutdown()
+
+
+PANEL = "document.getElementById('papershelf-root')"
+
+
+def test_firefox_pairs_through_the_library_page_then_badges_and_saves(firefox, library):
+    tab = firefox.tab()
+    tab.goto(f"{library.url}/#token={library.token}")
+    tab.wait("document.documentElement.dataset.extension === 'unpaired'")
+    tab.wait("!document.getElementById('pair-extension').hidden")
+    tab.click("document.getElementById('pair-extension')")
+    tab.wait("document.documentElement.dataset.extension === 'paired'")
+    assert "connected" in tab.eval("document.getElementById('extension-status').textContent")
+    # A paper page: the badge, then one click saves it with its abstract.
+    with library.client() as c:
+        c.delete("/api/papers/arxiv:1706.03762")  # (another test may have saved it)
+    tab.goto("https://arxiv.org/abs/1706.03762")
+    tab.wait(f"{PANEL} && {PANEL}.dataset.state === 'not-in-library'")
+    tab.wait(f"{PANEL}.shadowRoot.querySelectorAll('li[data-paper-id]').length > 0")
+    tab.screenshot(ARTIFACTS / "firefox-panel-not-in-library.png")
+    tab.click(f"{PANEL}.shadowRoot.querySelector('button.save')")
+    tab.wait(f"{PANEL}.dataset.state === 'in-library'")
+    tab.screenshot(ARTIFACTS / "firefox-panel-in-library.png")
+    r = lookup(library, arxiv="1706.03762")
+    assert r["found"] and r["paper"]["abstract"].startswith("The dominant sequence transduction models")
+    # A listing page marks what is in the library.
+    tab.goto("https://arxiv.org/list/gr-qc/new")
+    with library.client() as c:
+        c.post("/api/papers", json={"title": "Barrow Holographic Dark Energy in f (Q, T) gravity",
+                                    "identifiers": ["arxiv:2408.03961"]})
+    tab.goto("https://arxiv.org/list/gr-qc/new")
+    tab.wait("document.querySelectorAll('papershelf-mark').length > 0")
+
+
+def test_firefox_an_impostor_cannot_pair_and_an_ordinary_page_gets_no_panel(firefox, library, impostor):
+    tab = firefox.tab()
+    tab.goto(f"{library.url}/#token={library.token}")  # paired with the real server (as the test above left it)
+    tab.wait("document.documentElement.dataset.extension")
+    if tab.eval("document.documentElement.dataset.extension") == "unpaired":
+        tab.click("document.getElementById('pair-extension')")
+        tab.wait("document.documentElement.dataset.extension === 'paired'")
+    tab.goto(impostor + "/")
+    tab.wait("document.documentElement.dataset.extension === 'unpaired'")
+    tab.click("document.getElementById('pair-extension')")
+    assert "did not accept" in tab.wait("document.documentElement.dataset.extensionError")
+    # Still paired with the real server: a paper page gets its badge from it.
+    tab.goto("https://huggingface.co/papers/2202.09368")
+    tab.wait(f"{PANEL} && ['in-library', 'not-in-library'].includes({PANEL}.dataset.state)")
+    tab.goto("https://blog.example.org/post")
+    time.sleep(1.5)
+    assert tab.eval(f"{PANEL} === null")
