@@ -8,6 +8,8 @@ BENCH_DATA ?= bench/data/citeseer
 # The browser tests drive Debian's Chromium; nothing here ever downloads a browser of its own.
 CHROMIUM := /usr/lib/chromium/chromium
 FIREFOX := /usr/bin/firefox-esr
+# Mozilla's linter for the Firefox build, pinned, installed from npm into .tools/ (git ignores it).
+WEB_EXT := .tools/node_modules/.bin/web-ext
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: serve test install install-test bench quality digest-bench ingest-bench extension clean
@@ -34,7 +36,14 @@ $(FIREFOX):
 	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq firefox-esr >/dev/null
 
 install: $(VENV)/.installed
-install-test: $(VENV)/.installed-test $(CHROMIUM) $(FIREFOX)
+/usr/bin/npm:
+	$(SUDO) apt-get update -qq
+	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm >/dev/null
+
+$(WEB_EXT): | /usr/bin/npm
+	npm install --prefix .tools --no-audit --no-fund --silent web-ext@10.7.0
+
+install-test: $(VENV)/.installed-test $(CHROMIUM) $(FIREFOX) $(WEB_EXT)
 
 serve: install
 	$(BIN)/papershelf serve --port $(PORT)
