@@ -322,3 +322,12 @@ def test_the_shipped_function_words_are_scikit_learns():
     from papershelf.index import function_words
 
     assert function_words() == ENGLISH_STOP_WORDS
+
+
+def test_search_without_a_query_vector_ranks_by_words_alone(sample_lib):
+    """When the model cannot embed the query, search falls back to keywords: the zero 'semantic' scores of
+    every paper must not push the keyword hits down."""
+    s, ranked = sample_lib.index.search("mixture of experts routing", None, k=5)
+    kw = sample_lib.index._keyword(s, __import__("papershelf.postings", fromlist=["stems"]).stems(
+        "mixture of experts routing"))
+    assert ranked.rows == [int(r) for r in np.argsort(-kw, kind="stable")[:5]]

@@ -607,7 +607,9 @@ class Index:
         mask = self._mask(s, filters, [])
         depth = max(100, k * 5)
         kw_ranked = np.where(mask & (kw > 0), kw, -np.inf)
-        fused = fuse_rrf(np.where(mask & s.has_vec, dense, -np.inf), kw_ranked, depth=depth)
+        # Without a query vector (the model unavailable) the semantic ranking is no ranking at all: words alone.
+        semantic = np.where(mask & s.has_vec, dense, -np.inf) if qvec is not None else np.full(len(s), -np.inf)
+        fused = fuse_rrf(semantic, kw_ranked, depth=depth)
         if qvec is not None and not s.has_vec[mask].all():
             # A paper still waiting for its vector has no semantic rank: count its keyword rank for both, so a
             # paper saved a second ago is found by its own title.
