@@ -4,6 +4,7 @@ every record passes on its way into the store, on generated and real inputs, thr
 import html
 import json
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -111,3 +112,13 @@ def test_the_same_rule_in_every_importer(empty_lib):
         assert len(report.added) == 1 and report.failed == [], (name, report)
         assert [w.field for w in report.warnings] == ["year"], (name, report.warnings)
         assert empty_lib.get(report.added[0]).year is None
+
+
+@pytest.mark.parametrize("escaped, plain", [
+    ("&lt;A &gt;", "<A >"),  # an <a> that never closes: someone wrote "<A >" (found by hypothesis)
+    ("see &lt;b&gt; below", "see <b> below"),
+    ("&lt;h3&gt;ABSTRACT&lt;/h3&gt; &lt;p&gt;Cells divide.&lt;/p&gt;", "Cells divide."),  # escaped markup
+    ("line one&lt;br&gt;line two", "line one line two"),  # an empty element is complete when it opens
+])
+def test_an_escaped_fragment_is_read_twice_only_if_it_holds_real_markup(escaped, plain):
+    assert clean.text(escaped) == plain

@@ -212,6 +212,7 @@ const papershelf = globalThis.papershelf || (globalThis.papershelf = {});
   const BLOCK = /^(?:[\w-]+:)?(p|div|h[1-6]|title|label|sec|section|abstract|li|ul|ol|dl|dt|dd|br|hr|tr|td|th|table|tbody|thead|blockquote|caption|figure|figcaption|header|footer|article|aside|main|nav|pre|address|list|list-item|disp-quote|disp-formula|fig|table-wrap)$/i;
   const SECTION_HEADING = /^(?:[\w-]+:)?(h[1-6]|title)$/i;
   const HEADING_ONLY = /^\s*(abstract|summary)\s*[.:\-–—]?\s*$/i;
+  const VOID = /^(?:[\w-]+:)?(br|hr|img|wbr|col|mspace|break)$/i;
   const unknownTag = (e) => !e.localName.includes(":") && Object.prototype.toString.call(e) === "[object HTMLUnknownElement]";
 
   function unmark(s, abstract) {
@@ -224,7 +225,9 @@ const papershelf = globalThis.papershelf || (globalThis.papershelf = {});
       const attrs = [...e.attributes].map((a) => (a.value ? ` ${a.name}="${a.value}"` : ` ${a.name}`)).join("");
       e.replaceWith(`<${e.localName}${attrs}>`, ...e.childNodes);
     }
-    const sawElements = root.querySelector("*") !== null;
+    // Real markup is closed (<h3>…</h3>) or empty (<br>): "&lt;A &gt;" read twice is someone writing "<A >".
+    const closed = (e) => VOID.test(e.localName) || s.toLowerCase().includes(`</${e.localName.toLowerCase()}`);
+    const sawElements = [...root.querySelectorAll("*")].some(closed);
     root.querySelectorAll("script, style, noscript, template, object, svg").forEach((e) => e.remove());
     if (abstract) {
       const first = [...root.querySelectorAll("*")].find((e) => BLOCK.test(e.localName));
@@ -242,8 +245,8 @@ const papershelf = globalThis.papershelf || (globalThis.papershelf = {});
 
   const cleanText = (value, { abstract = false } = {}) => {
     let s = String(value || "");
-    // An escaped fragment (&lt;p&gt;…) is read a second time only if that reading finds real elements:
-    // a text that says "&lt;/ &gt;" means "</ >" (as server/papershelf/clean.py decides).
+    // An escaped fragment (&lt;p&gt;…) is read a second time only if that reading finds real elements, closed
+    // or empty: a text that says "&lt;/ &gt;" means "</ >" (as server/papershelf/clean.py decides).
     for (let pass = 0; pass < 2 && MARKUP.test(s); pass++) {
       const [out, sawElements] = unmark(s, abstract);
       if (out === s || (pass === 1 && !sawElements)) break;

@@ -10,6 +10,7 @@ read with the standard library's HTML parser, never with patterns over tags.
 from __future__ import annotations
 
 import re
+from collections import Counter
 from datetime import date
 from html.parser import HTMLParser
 from typing import Any
@@ -36,6 +37,7 @@ _INLINE = {"a", "abbr", "b", "bdi", "bdo", "big", "cite", "code", "data", "del",
            "underline", "monospace", "sc", "named-content", "inline-formula", "xref", "ext-link", "uri", "email",
            "tex-math", "alternatives", "styled-content", "break"}
 _KNOWN = _BLOCK | _HEADING | _SKIPPED | _INLINE
+_VOID = {"br", "hr", "img", "wbr", "col", "mspace", "break"}  # elements with no content: complete when opened
 # A first heading that only says what follows ("Abstract", "ABSTRACT:", "Summary.") is dropped.
 _HEADING_WORDS = re.compile(r"^\s*(abstract|summary)\s*[.:\-–—]?\s*$", re.I)
 # The same heading in plain text: on its own line, or followed by a colon/dot/dash, or in capitals.
@@ -55,6 +57,10 @@ class _Text(HTMLParser):
         self.dropped_heading = False
         self.section_start: int | None = None  # where the text of the heading we are in began
         self.saw_elements = False  # met an element of HTML, JATS or MathML (not only entities or stray "<")
+        # ...and one that is surely markup: closed after it opened (<h3>…</h3>), or empty (<br>, <br/>).
+        # "&lt;A &gt;" read twice gives an <a> that never closes: that is someone writing "<A >".
+        self.closed_elements = 0
+        self._open: Counter = Counter()
 
     @staticmethod
     def _local(tag: str) -> str:
@@ -71,6 +77,9 @@ class _Text(HTMLParser):
             return
         self.saw_elements = True
         name = self._local(tag)
+        self._open[name] += 1
+        if name in _VOID:
+            self.closed_elements += 1
         if name in _SKIPPED:
             self.skip += 1
         elif name in _BLOCK:
@@ -86,6 +95,7 @@ class _Text(HTMLParser):
             self.handle_data(self.get_starttag_text() or "")
             return
         self.saw_elements = True
+        self.closed_elements += 1
         if self._local(tag) in _BLOCK:
             self.parts.append(" ")
 
@@ -95,6 +105,9 @@ class _Text(HTMLParser):
             return
         self.saw_elements = True
         name = self._local(tag)
+        if self._open[name] > 0:
+            self._open[name] -= 1
+            self.closed_elements += 1
         if name in _SECTION_HEADING and self.section_start is not None:
             # A section heading of a structured abstract reads as one: "Significance: The inadequate …".
             said = "".join(self.parts[self.section_start:]).strip()
@@ -127,7 +140,8 @@ def has_markup(value: str) -> bool:
 
 def _unmarked(value: str) -> str:
     """The text of a fragment. A fragment escaped once more (&lt;p&gt;…) is read again, but only when that
-    second reading finds real elements: a text that says "&lt;/ &gt;" means "</ >"."""
+    second reading finds real elements, closed or empty: a text that says "&lt;/ &gt;" means "</ >", and one
+    that says "&lt;A &gt;" means "<A >"."""
     for second in (False, True):
         if not has_markup(value):
             break
@@ -135,7 +149,7 @@ def _unmarked(value: str) -> str:
         p.feed(value)
         p.close()
         read = "".join(p.parts)
-        if read == value or (second and not p.saw_elements):
+        if read == value or (second and not p.closed_elements):
             break
         value = read
     return value
