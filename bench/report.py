@@ -80,7 +80,10 @@ def targets(lookup: dict, ingest: dict, http: dict) -> list[str]:
                                                    "read, cleaned and matched again")),
         ("related() p50 ≤ 10 ms, p99 ≤ 25 ms at 100k",
          check(lk["related_p50"] <= 10 and lk["related_p99"] <= 25,
-               f"p50 {lk['related_p50']:.1f} ms, p99 {lk['related_p99']:.1f} ms at {lk['papers']:,}")),
+               f"p50 {lk['related_p50']:.1f} ms, p99 {lk['related_p99']:.1f} ms at {lk['papers']:,}",
+               "Close to the bound: the exact vector scan (numpy, bound by memory bandwidth: 154 MB read per query, "
+               "2.4-3.8 ms) and the keyword pass (2.6-2.8 ms) are most of it, and this shared machine's speed "
+               "varies by a third between runs (six runs while this was written: p50 8.8-10.4 ms).")),
         ("1M vectors: ≥ 4x numpy exact, recall@10 ≥ 0.99, vectors ≤ 0.6 GB",
          check(lk["speedup"] >= 4 and lk["recall"] >= 0.99,
                f"{lk['mapped_speedup']:.1f}x with {lk['codes_mb']:.0f} MB in memory (sign bits and int8; the "
