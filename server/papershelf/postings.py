@@ -275,6 +275,7 @@ class Postings:
         self.norm = np.zeros(0, dtype=np.float32)
         self.current: tuple[Main, dict[int, list]] = (Main(), {})
         self.delta_docs: list[tuple[int, Counted]] = []
+        self._k_cache: tuple[int, float, np.ndarray] | None = None
 
     @property
     def main(self) -> Main:
@@ -418,7 +419,7 @@ class Postings:
             sym_w = (b_idf * qtf * (BM25_K1 + 1) / (qtf + norm)).astype(np.float32)
         qw = ((1 + np.log(qtf)) * tfidf_idf(df, live) ** 2).astype(np.float32) if tfidf else \
             np.zeros(len(keys), dtype=np.float32)
-        k = (BM25_K1 * (1 - BM25_B + BM25_B * self.length[:n] / avgdl)).astype(np.float32)
+        k = self._length_norms(n, avgdl)
         keyword, cos = np.zeros(n, dtype=np.float32), np.zeros(n, dtype=np.float32)
         _accumulate(main.start, main.tids(keys), main.rows, main.tfs, k, b_idf, sym_w, qw, n, keyword, cos, _SUBLINEAR)
         for t, key in enumerate(keys.tolist() if delta else ()):
@@ -434,6 +435,15 @@ class Postings:
         if tfidf:
             cos /= np.maximum(self.norm[:n], 1e-12)
         return Scores(keyword=keyword, tfidf=cos)
+
+    def _length_norms(self, n: int, avgdl: float) -> np.ndarray:
+        """BM25's k1·(1 - b + b·dl/avgdl) of every row below n (kept until a write changes n or the mean)."""
+        cached = self._k_cache
+        if cached is not None and cached[0] == n and cached[1] == avgdl:
+            return cached[2]
+        k = (BM25_K1 * (1 - BM25_B + BM25_B * self.length[:n] / avgdl)).astype(np.float32)
+        self._k_cache = (n, avgdl, k)
+        return k
 
     # -- saving --------------------------------------------------------------------------------------------
     ARRAYS = (*Main.ARRAYS, "alive", "length", "norm")
