@@ -15,7 +15,6 @@ import numpy as np
 
 FRACTION, MIN_SHORTLIST = 0.05, 2_000  # the codes' shortlist: 5% of the library, at least 2,000 rows
 RERANK = 1_000  # of those, ranked by int8: the best re-ranked by the exact cosine
-SHORTLIST = RERANK  # (the exact cosines a caller gets back: index.py uses them for its own re-ranking)
 
 
 def codes(matrix: np.ndarray) -> np.ndarray:

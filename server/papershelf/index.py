@@ -127,10 +127,6 @@ class Snapshot:
         r = self.pos.get(pid)
         return r if r is not None and r < self.n and self.alive[r] else None
 
-    def live_rows(self) -> np.ndarray:
-        """Rows of the papers in the library."""
-        return np.flatnonzero(self.alive)
-
 
 @dataclass
 class Ranked:

@@ -121,13 +121,6 @@ class Counted:
                    keys=np.concatenate([p.keys for p in parts]), tfs=np.concatenate([p.tfs for p in parts]),
                    pair=np.concatenate([p.pair for p in parts]), length=np.concatenate([p.length for p in parts]))
 
-    def take(self, docs: np.ndarray) -> "Counted":
-        """The texts at these positions, in that order."""
-        sizes = np.diff(self.ptr)[docs]
-        idx = np.repeat(self.ptr[docs] - np.concatenate([[0], np.cumsum(sizes)[:-1]]), sizes) + np.arange(sizes.sum())
-        return Counted(ptr=np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64), keys=self.keys[idx],
-                       tfs=self.tfs[idx], pair=self.pair[idx], length=self.length[docs])
-
 
 def count(texts: list[str], stemmed: list[list[str]] | None = None) -> Counted:
     """Count the terms of texts (or of their stems, when the caller has them), all at once."""
