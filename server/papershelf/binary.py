@@ -125,31 +125,31 @@ class Compressed:
         out.bits, out.values, out.scale = self.bits[:n], self.values[:n], self.scale[:n]
         return out
 
+    def _near(self, qvec: np.ndarray, fraction: float, least: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Every row's sign-bit distance to qvec; the nearest `fraction` of rows (at least `least`); their
+        int8 cosines."""
+        dist = hamming(self.bits, codes(qvec[None])[0])
+        near = nearest(dist, min(len(dist), max(least, int(fraction * len(dist)))))
+        return dist, near, int8_dots(self.values, self.scale, near, qvec.astype(np.float32))
+
     def cosines(self, qvec: np.ndarray, least: int) -> tuple[np.ndarray, np.ndarray]:
         """Every row's cosine to qvec as the sign bits estimate it, with the int8 one for the nearest
         FRACTION (at least `least`); and those rows."""
-        dist = hamming(self.bits, codes(qvec[None])[0])
+        dist, near, rough = self._near(qvec, FRACTION, least)
         sims = estimated_cosine(dist, len(qvec))
-        near = nearest(dist, min(len(dist), max(least, int(FRACTION * len(dist)))))
-        sims[near] = int8_dots(self.values, self.scale, near, qvec.astype(np.float32))
+        sims[near] = rough
         return sims, near
+
+    def shortlist(self, qvec: np.ndarray, fraction: float = FRACTION, least: int = MIN_SHORTLIST,
+                  rerank: int = RERANK) -> np.ndarray:
+        """The `rerank` rows nearest qvec by int8, among the nearest `fraction` of the library by sign bits."""
+        _, near, rough = self._near(qvec, fraction, least)
+        r = min(rerank, len(near))
+        return near[np.argpartition(-rough, r - 1)[:r]] if r < len(near) else near
 
     @property
     def nbytes(self) -> int:
         return self.bits.nbytes + self.values.nbytes + self.scale.nbytes
-
-    def shortlist(self, qvec: np.ndarray, allowed: np.ndarray | None = None, fraction: float = FRACTION,
-                  least: int = MIN_SHORTLIST, rerank: int = RERANK) -> np.ndarray:
-        """The `rerank` rows nearest qvec by int8, among the nearest `fraction` of the library by sign bits."""
-        dist = hamming(self.bits, codes(qvec[None])[0])
-        if allowed is not None:
-            dist = np.where(allowed, dist, self.bits.shape[1] * 64 + 1)
-        near = nearest(dist, min(len(dist), max(least, int(fraction * len(dist)))))
-        if allowed is not None:
-            near = near[allowed[near]]
-        rough = int8_dots(self.values, self.scale, near, qvec.astype(np.float32))
-        r = min(rerank, len(near))
-        return near[np.argpartition(-rough, r - 1)[:r]] if r < len(near) else near
 
 
 def top(matrix: np.ndarray, packed: Compressed, qvec: np.ndarray, k: int, **shortlist) -> tuple[np.ndarray, np.ndarray]:

@@ -69,6 +69,12 @@ CACHE_FORMAT = 1
 _WRITTEN = {"matrix", "df"}  # saved arrays changed in place after loading
 
 
+def _meta(row: tuple) -> tuple:
+    """What Briefs needs of a Store.texts() row: (id, title, year, tags, authors, venue, url)."""
+    pid, title, _, year, tags, authors, venue, url, _ = row
+    return pid, title, year, tags, authors, venue, url
+
+
 def _give_back_memory() -> None:
     """Return freed heap to the system (glibc keeps it otherwise: a load's or compaction's temporaries stayed
     resident, 120 MB at 100k papers). Nothing where there is no glibc."""
@@ -280,10 +286,9 @@ class Index:
 
     def _set_fields(self, r: int, row: tuple) -> None:
         """A row's fields other than its text (tags, authors...) from a Store.texts() row."""
-        pid, title, _, year, tags, authors, venue, url, _ = row
-        self.tags[r] = tags
-        self.years[r] = year if year is not None else -1
-        self.meta[r] = (pid, title, year, tags, authors, venue, url)
+        self.tags[r] = row[4]
+        self.years[r] = row[3] if row[3] is not None else -1
+        self.meta[r] = _meta(row)
 
     def _append(self, rows: list[tuple], counted: Counted | None) -> range:
         """New rows for these store rows, their texts counted already (None: in the postings already); under
@@ -482,7 +487,7 @@ class Index:
                 mine = [live[pid] for pid in self.ids]
                 self.texts[:] = [embed_text(r[1], r[2]) for r in mine]
                 self.tags[:] = [r[4] for r in mine]
-                self.meta[:] = [(r[0], r[1], r[3], r[4], r[5], r[6], r[7]) for r in mine]
+                self.meta[:] = [_meta(r) for r in mine]
                 self.years = np.array([-1 if r[3] is None else r[3] for r in mine], dtype=np.int32)
                 same_model = saved["meta"].get("model_id") == self.model_id and saved["matrix"].ndim == 2
                 self.has_vec = np.zeros(self.n, dtype=bool)
@@ -743,13 +748,19 @@ def _forget_neighbours(matrix: np.ndarray, live_vec: np.ndarray, topsim: np.ndar
     affected = rows[(sims >= floor[:, None] - 1e-6).any(axis=1)]
     others = _sample(live_vec)
     for a in range(0, len(affected), block):
-        chunk = affected[a:a + block]
-        s = matrix[chunk] @ matrix[others].T
-        s[chunk[:, None] == others[None, :]] = -np.inf
-        k = min(HUB_K, s.shape[1])
-        top = -np.sort(-np.partition(s, s.shape[1] - k, axis=1)[:, -k:], axis=1)
-        topsim[chunk] = np.nan
-        topsim[chunk, :k] = np.where(np.isfinite(top), top, np.nan)
+        _top_neighbours(matrix, affected[a:a + block], others, topsim)
+
+
+def _top_neighbours(matrix: np.ndarray, chunk: np.ndarray, others: np.ndarray, topsim: np.ndarray) -> np.ndarray:
+    """The top-HUB_K similarities of `chunk`'s rows among `others` (themselves left out), into topsim; the
+    whole (chunk, others) similarity block, for the caller's other use of it."""
+    sims = matrix[chunk] @ matrix[others].T
+    sims[chunk[:, None] == others[None, :]] = -np.inf  # not one's own neighbour
+    k = min(HUB_K, sims.shape[1])
+    top = -np.sort(-np.partition(sims, sims.shape[1] - k, axis=1)[:, -k:], axis=1)
+    topsim[chunk] = np.nan
+    topsim[chunk, :k] = np.where(np.isfinite(top), top, np.nan)
+    return sims
 
 
 def _update_neighbours(matrix: np.ndarray, live_vec: np.ndarray, topsim: np.ndarray, rows: np.ndarray,
@@ -767,13 +778,7 @@ def _update_neighbours(matrix: np.ndarray, live_vec: np.ndarray, topsim: np.ndar
     fresh[rows] = True
     old = np.flatnonzero(~fresh[others])
     for a in range(0, len(rows), block):
-        chunk = rows[a:a + block]
-        sims = matrix[chunk] @ matrix[others].T  # (chunk, others)
-        sims[chunk[:, None] == others[None, :]] = -np.inf  # not one's own neighbour
-        k = min(HUB_K, sims.shape[1])
-        top = -np.sort(-np.partition(sims, sims.shape[1] - k, axis=1)[:, -k:], axis=1)
-        topsim[chunk] = np.nan
-        topsim[chunk, :k] = np.where(np.isfinite(top), top, np.nan)
+        sims = _top_neighbours(matrix, rows[a:a + block], others, topsim)
         # The new rows are also new neighbours of the papers we knew (fresh rows get theirs in full above).
         if len(old) == 0:
             continue

@@ -153,6 +153,15 @@ def bm25_idf(df: np.ndarray, n: int) -> np.ndarray:
     return np.log(1 + (n - df + 0.5) / (df + 0.5))
 
 
+def tfidf_norms(tfs: np.ndarray, pair: np.ndarray, df: np.ndarray, live: int, doc: np.ndarray, n: int
+                ) -> np.ndarray:
+    """The l2 norm of each of n texts' TF-IDF weights (sublinear tf × idf over their kept terms), from postings
+    given as (tf, is pair, document frequency, text number)."""
+    w = (1 + np.log(tfs.astype(np.float32))) * tfidf_idf(df, live).astype(np.float32)
+    w = np.where(kept(pair, df), w, 0)
+    return np.sqrt(np.bincount(doc, weights=w * w, minlength=n)).astype(np.float32)
+
+
 def kept(pair: np.ndarray, df: np.ndarray) -> np.ndarray:
     """Terms the TF-IDF cosine counts: every stem, and pairs at least two papers hold (a pair held by one paper
     can only match that paper itself; leaving it out of the norm does not mark down a paper full of phrases)."""
@@ -244,10 +253,8 @@ class Main:
 
     def norms(self, live: int) -> np.ndarray:
         """Every row's TF-IDF norm, with these document frequencies and `live` papers."""
-        df = self.df[self.fwd_tid]
-        w = (1 + np.log(self.fwd_tf.astype(np.float32))) * tfidf_idf(df, live).astype(np.float32)
-        w = np.where(kept(self.upair[self.fwd_tid], df), w, 0)
-        return np.sqrt(np.bincount(self.row_of(), weights=w * w, minlength=self.m)).astype(np.float32)
+        return tfidf_norms(self.fwd_tf, self.upair[self.fwd_tid], self.df[self.fwd_tid], live, self.row_of(),
+                           self.m)
 
 
 class Postings:
@@ -327,11 +334,8 @@ class Postings:
 
     def _norms_of(self, c: Counted) -> np.ndarray:
         """TF-IDF norms of counted texts (over their kept terms, with today's document frequencies)."""
-        df = self.doc_freqs(c.keys)
-        w = (1 + np.log(c.tfs.astype(np.float64))) * tfidf_idf(df, self.live)
-        w = np.where(kept(c.pair, df), w, 0.0)
         doc = np.repeat(np.arange(len(c)), np.diff(c.ptr))
-        return np.sqrt(np.bincount(doc, weights=w * w, minlength=len(c))).astype(np.float32)
+        return tfidf_norms(c.tfs, c.pair, self.doc_freqs(c.keys), self.live, doc, len(c))
 
     def kill(self, row: int) -> None:
         """A row's paper left (deleted, trashed, or its text changed: the new text is a new row)."""

@@ -749,11 +749,10 @@ class Store:
                                 "outcome = excluded.outcome", [sha256, fmt, now(), outcome])
 
     def prior_import(self, sha256: str) -> tuple[str, datetime, bytes] | None:
-        """(format, when, outcome) of the last import of the same bytes, if every paper it placed records in is
-        still in the library and unchanged since: importing them again would change nothing."""
-        row = self._cur().execute("SELECT format, imported_at, outcome FROM imports WHERE sha256 = ?",
-                                  [sha256]).fetchone()
-        return row
+        """(format, when, outcome) of the last import of the same bytes, or None (unchanged_since() says whether
+        importing them again would change anything)."""
+        return self._cur().execute("SELECT format, imported_at, outcome FROM imports WHERE sha256 = ?",
+                                   [sha256]).fetchone()
 
     def unchanged_since(self, pids: list[str], t: datetime) -> bool:
         """Every one of these papers is in the library, out of the trash, and not written since t."""
