@@ -3,14 +3,23 @@
 // script's own fetch would carry the page's origin, which the server rightly refuses.)
 export const DEFAULTS = { serverUrl: "http://127.0.0.1:8765", token: "", sites: {}, relatedCount: 5, minScore: 0, hideLoose: false, panel: true };
 
+// Read once per worker life and on every change: each page's lookup would otherwise wait on storage twice.
+let settingsRead = null;
+chrome.storage.onChanged.addListener(() => { settingsRead = null; });
 async function settings() {
-  return chrome.storage.local.get(DEFAULTS);
+  settingsRead = settingsRead || chrome.storage.local.get(DEFAULTS);
+  return settingsRead;
 }
 
-// → {ok, status, data} or {state: "offline" | "unpaired", ...}
-async function api(path, { method = "GET", body } = {}) {
+// A clock shared with the page's content script (both count from the epoch), for the panel's timing breakdown.
+const now = () => performance.timeOrigin + performance.now();
+
+// → {ok, status, data} or {state: "offline" | "unpaired", ...}. With `timing`, each call's time is added to
+// timing.calls: all of it, and the server's share (its Server-Timing header).
+async function api(path, { method = "GET", body, timing } = {}) {
   const s = await settings();
   if (!s.token) return { state: "unpaired" };
+  const started = now();
   let r;
   try {
     r = await fetch(s.serverUrl.replace(/\/$/, "") + path, {
@@ -24,30 +33,30 @@ async function api(path, { method = "GET", body } = {}) {
   if (r.status === 401) return { state: "unpaired" };
   let data = null;
   try { data = await r.json(); } catch { /* empty body */ }
+  if (timing) {
+    const server = /dur=([\d.]+)/.exec(r.headers.get("server-timing") || "");
+    timing.calls.push({ path: path.split("?")[0], ms: now() - started, server: server ? Number(server[1]) : null });
+  }
   if (!r.ok) return { state: "error", status: r.status, error: (data && data.detail) || `HTTP ${r.status}` };
   return { ok: true, data };
 }
 
+const switchedOff = (site, s) => !!site && s.sites[site] === false;
+
 // The user's floor: a minimum score, and (an option) no loosely related papers at all.
 const keep = (related, s) => (related || []).filter((h) => h.score >= (s.minScore || 0) && !(s.hideLoose && h.loose));
 
-async function lookup(paper, k) {
+// One round trip: the server finds the paper, or relates it by its title and abstract (embedded once, and
+// kept for a save that may follow).
+async function lookup(paper, k, timing) {
   const s = await settings();
-  const q = new URLSearchParams({ k: String(k || s.relatedCount) });
-  for (const id of paper.ids || []) q.append("ref", id);
-  if (paper.url) q.set("url", paper.url);
-  if (paper.title) q.set("title", paper.title.slice(0, 900));
-  const r = await api(`/api/lookup?${q}`);
+  const r = await api("/api/lookup", { method: "POST", timing, body: {
+    refs: (paper.ids || []).slice(0, 100).map((i) => i.slice(0, 500)), url: (paper.url || "").slice(0, 4000),
+    title: (paper.title || "").slice(0, 2000), abstract: (paper.abstract || "").slice(0, 50000),
+    k: Number(k || s.relatedCount) } });
   if (!r.ok) return r;
   if (r.data.found) return { state: "in-library", paper: r.data.paper, related: keep(r.data.related, s) };
-  // Not in the library: what in the library is related to it, from its title and abstract.
-  let related = [];
-  if (r.data.library_size > 0 && (paper.title || paper.abstract)) {
-    const rel = await api("/api/related", { method: "POST",
-      body: { title: (paper.title || "").slice(0, 2000), abstract: (paper.abstract || "").slice(0, 50000), k: Number(k || s.relatedCount) } });
-    if (rel.ok) related = keep(rel.data, s);
-  }
-  return { state: "not-in-library", related, librarySize: r.data.library_size };
+  return { state: "not-in-library", related: keep(r.data.related, s), librarySize: r.data.library_size };
 }
 
 async function save(paper) {
@@ -96,13 +105,22 @@ const handlers = {
     await chrome.storage.local.set({ serverUrl: origin, token: m.token });
     return { paired: true };
   },
-  lookup: (m) => lookup(m.paper, m.k),
+  // A page's paper (from content/main.js, with the adapter's site) or the popup's. "off": the user switched
+  // that site off; panel: false, the user hid the panel (the popup still shows the paper).
+  lookup: async (m) => {
+    const timing = { received: now(), calls: [] };
+    const s = await settings();
+    if (switchedOff(m.site, s)) return { state: "off" };
+    const res = await lookup(m.paper, m.k, timing);
+    return { ...res, panel: s.panel !== false, timing: { ...timing, replied: now() } };
+  },
   save: (m) => save(m.paper),
   remove: async (m) => {
     const r = await api(`/api/papers/${encodeURIComponent(m.id)}`, { method: "DELETE" });
     return r.ok ? { state: "removed" } : r;
   },
   batch: async (m) => {
+    if (switchedOff(m.site, await settings())) return { state: "off" };
     const ids = m.ids.slice(0, 200);
     const titles = Object.fromEntries(Object.entries(m.titles || {}).filter(([k]) => ids.includes(k)).map(([k, t]) => [k, t.slice(0, 1000)]));
     const r = await api("/api/lookup/batch", { method: "POST", body: { ids, titles } });

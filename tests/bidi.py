@@ -101,6 +101,9 @@ class Tab:
     def goto(self, url: str) -> None:
         self.ff.send("browsingContext.navigate", {"context": self.context, "url": url, "wait": "interactive"})
 
+    def close(self) -> None:
+        self.ff.send("browsingContext.close", {"context": self.context})
+
     def eval(self, expression: str):
         """The value of a JavaScript expression in the page (promises awaited; JSON-able values only)."""
         r = self.ff.send("script.evaluate", {"expression": f"(async () => JSON.stringify(await ({expression})))()",

@@ -16,7 +16,8 @@ from papershelf.pairing import EXTENSION_ID
 EXT_ORIGIN = f"chrome-extension://{EXTENSION_ID}"
 PROTECTED = [("GET", "/api/papers"), ("GET", "/api/stats"), ("GET", "/api/lookup?arxiv=1706.03762"),
              ("GET", "/api/search?q=x"), ("GET", "/api/related?text=x"), ("GET", "/api/export"),
-             ("POST", "/api/papers"), ("POST", "/api/lookup/batch"), ("POST", "/api/related"),
+             ("POST", "/api/papers"), ("POST", "/api/lookup"), ("POST", "/api/lookup/batch"),
+             ("POST", "/api/related"),
              ("POST", "/api/import"), ("GET", "/api/events"), ("GET", "/api/doctor"), ("DELETE", "/api/papers/x"),
              ("GET", "/api/feeds"), ("POST", "/api/feeds"), ("DELETE", "/api/feeds?source=hf:daily"),
              ("GET", "/api/digest"), ("POST", "/api/digest/fetch"), ("POST", "/api/digest/x/rate"),
@@ -177,6 +178,32 @@ def test_lookup_by_url_arxiv_doi_and_title(server):
         assert c.get("/api/lookup").status_code == 400
         c.delete(f"/api/papers/{p['id']}")
         assert not c.get("/api/lookup", params={"arxiv": "2105.05233"}).json()["found"]  # trash is not "in"
+
+
+def test_lookup_of_a_page_in_one_call(server):
+    """The extension's call: found by any identifier, URL or title; if not, related by the page's title and
+    abstract (markup cleaned), as /api/related would relate them."""
+    page = {"title": "Switch <i>Transformers</i>: Scaling to Trillion Parameter Models",
+            "abstract": "<p>We simplify the MoE routing algorithm and design intuitive improved models.</p>"}
+    with server.client() as c:
+        r = c.post("/api/lookup", json={"refs": ["arxiv:2101.03961"], "url": "https://arxiv.org/abs/2101.03961",
+                                        **page, "k": 4})
+        assert r.headers["server-timing"].startswith("app;dur=")  # the server's share, for the panel benchmark
+        miss = r.json()
+        assert not miss["found"] and miss["paper"] is None and miss["library_size"] == 289
+        alone = c.post("/api/related", json={**page, "k": 4}).json()
+        assert [h["id"] for h in miss["related"]] == [h["id"] for h in alone] and len(alone) == 4
+        assert c.post("/api/lookup", json={**page, "k": 0}).json()["related"] == []
+        p = save(c, title="Switch Transformers: Scaling to Trillion Parameter Models", abstract=page["abstract"],
+                 identifiers=["arxiv:2101.03961"])["paper"]
+        for found_by in ({"refs": ["2101.03961v3"]}, {"url": "https://huggingface.co/papers/2101.03961"},
+                         {"title": "Switch Transformers: scaling to trillion parameter models"}):
+            hit = c.post("/api/lookup", json={**found_by, "k": 3}).json()
+            assert hit["found"] and hit["paper"]["id"] == p["id"], found_by
+            assert len(hit["related"]) == 3 and p["id"] not in [h["id"] for h in hit["related"]]
+        assert c.post("/api/lookup", json={"abstract": "no title, no identifier"}).status_code == 400
+        assert c.post("/api/lookup", json={"refs": ["x"] * 101}).status_code == 400
+        assert c.post("/api/lookup", json={"title": "x", "unknown": 1}).status_code == 400
 
 
 def test_lookup_batch(server):

@@ -6,7 +6,6 @@ import http.server
 import json
 import socketserver
 import ssl
-import statistics
 import subprocess
 import threading
 import time
@@ -142,6 +141,9 @@ def visit(ctx, url: str, state: str | None = None, timeout: float = 15000):
     if state:
         page.wait_for_selector(f'#papershelf-root[data-state="{state}"]', state="attached", timeout=timeout)
     return page
+
+
+PANEL = "document.getElementById('papershelf-root')"
 
 
 def shot(page, name: str) -> None:
@@ -400,22 +402,27 @@ def test_context_menu_finds_related_papers_for_selected_text(paired):
     page.close()
 
 
-def test_time_from_domcontentloaded_to_related_papers(paired, library):
-    """Measured and reported, not asserted (wall time depends on the machine)."""
-    times = []
-    for _ in range(7):
-        page = visit(paired, "https://huggingface.co/papers/2202.09368")
-        page.wait_for_function("() => document.getElementById('papershelf-root')?.dataset.renderedAt", timeout=15000)
-        ms = page.evaluate("""() => parseFloat(document.getElementById('papershelf-root').dataset.renderedAt)
-            - performance.getEntriesByType('navigation')[0].domContentLoadedEventStart""")
-        times.append(ms)
+def test_one_server_call_per_page_and_the_panel_says_where_its_time_went(paired, library):
+    """In the library or not, a page costs one server call (the related papers of a paper not in the library
+    come with the lookup). The panel's timing breakdown (bench/panel.py reads it) covers the time from
+    DOMContentLoaded to the render. Wall times are measured by the benchmark, not asserted here."""
+    with library.client() as c:
+        c.delete("/api/papers/arxiv:1706.03762")  # (another test may have saved it)
+    for state in ("not-in-library", "in-library"):
+        page = visit(paired, "https://arxiv.org/abs/1706.03762", state)
+        page.wait_for_function(f"() => {PANEL}.dataset.timing", timeout=15000)
+        t = json.loads(page.evaluate(f"() => {PANEL}.dataset.timing"))
+        assert [c["path"] for c in t["calls"]] == ["/api/lookup"], t
+        if state == "not-in-library":
+            assert len(related_ids(page)) > 0  # related papers in the same answer
+            shadow_click(page, "button.save")
+            page.wait_for_selector('#papershelf-root[data-state="in-library"]', state="attached", timeout=15000)
+        call = t["calls"][0]
+        assert 0 <= call["server"] <= call["ms"] <= t["total"]
+        parts = t["script"] + t["page"] + t["toWorker"] + call["ms"] + t["back"] + t["render"]
+        assert all(t[k] >= -5 for k in ("script", "page", "toWorker", "back", "render")), t  # 5 ms: clocks of 2 processes
+        assert -5 <= t["total"] - parts <= 50, t  # the rest: the worker's own work around the call
         page.close()
-    report = {"runs": len(times), "median_ms": round(statistics.median(times), 1), "min_ms": round(min(times), 1),
-              "max_ms": round(max(times), 1)}
-    ARTIFACTS.mkdir(exist_ok=True)
-    (ARTIFACTS / "panel-timing.json").write_text(json.dumps(report))
-    print(f"\nDOMContentLoaded → related papers shown: {report}")
-    assert len(times) == 7
 
 
 def test_packaging_writes_chromium_and_firefox_zips(tmp_path):
@@ -656,9 +663,6 @@ def firefox(tmp_path_factory, sites):
     yield ff
     ff.close()
     tunnel.shutdown()
-
-
-PANEL = "document.getElementById('papershelf-root')"
 
 
 def test_firefox_pairs_through_the_library_page_then_badges_and_saves(firefox, library):

@@ -12,6 +12,7 @@ import asyncio
 import hmac
 import json
 import logging
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -102,6 +103,16 @@ class Lookup(msgspec.Struct):
     paper: Paper | None
     related: list[RelatedHit]
     library_size: int
+
+
+class PageIn(msgspec.Struct, forbid_unknown_fields=True):
+    """The paper on a page: found by its identifiers, URL or title; related by its title and abstract."""
+
+    refs: Annotated[list[Annotated[str, msgspec.Meta(max_length=500)]], msgspec.Meta(max_length=100)] = []
+    url: Annotated[str, msgspec.Meta(max_length=4000)] = ""
+    title: Annotated[str, msgspec.Meta(max_length=2000)] = ""
+    abstract: Annotated[str, msgspec.Meta(max_length=50_000)] = ""
+    k: Annotated[int, msgspec.Meta(ge=0, le=MAX_K)] = 5
 
 
 class BatchIn(msgspec.Struct, forbid_unknown_fields=True):
@@ -220,7 +231,16 @@ class Guard(ASGIMiddleware):
                 return await _reply(send, 401, "missing or wrong token: send `Authorization: Bearer <token>` "
                                                "(`papershelf token` prints it)",
                                     extra=[(b"www-authenticate", b"Bearer")])
-        await next_app(scope, receive, send)
+        started = time.perf_counter()
+
+        async def send_timed(message: dict) -> None:
+            # Server-Timing: how long the server took, so a client can tell it from the network and itself.
+            if message["type"] == "http.response.start":
+                took = f"app;dur={(time.perf_counter() - started) * 1000:.1f}".encode()
+                message = {**message, "headers": [*message.get("headers", []), (b"server-timing", took)]}
+            await send(message)
+
+        await next_app(scope, receive, send_timed)
 
 
 async def _reply(send: Send, status: int, detail: str, extra: list[tuple[bytes, bytes]] = ()) -> None:
@@ -310,6 +330,18 @@ class PaperController(Controller):
         return lib.store.get(pid)
 
 
+def _find_page_paper(lib: Library, refs: list[str], title: str) -> Paper | None:
+    """The library paper a page shows: by the first identifier or URL that resolves, else by title; never
+    one in the trash (that is not "in your library")."""
+    if not refs and not title:
+        raise ValidationException("give an identifier (ref, arxiv, doi), a url or a title")
+    pid = next((p for r in refs if (p := lib.store.resolve(r))), None)
+    if pid is None and title:
+        pid = lib.store.find_by_title(title)
+    paper = lib.get(pid) if pid else None
+    return paper if paper is not None and paper.deleted_at is None else None
+
+
 class LookupController(Controller):
     path = "/api/lookup"
     tags = ["lookup"]
@@ -323,19 +355,24 @@ class LookupController(Controller):
                title: Annotated[str | None, Parameter(max_length=1000)] = None,
                k: Annotated[int, Parameter(ge=0, le=MAX_K)] = 5) -> Lookup:
         refs = ([f"arxiv:{arxiv}"] if arxiv else []) + ([f"doi:{doi}"] if doi else []) + (ref or [])
-        if url:
-            refs.append(url)
-        if not refs and not title:
-            raise ValidationException("give url, arxiv, doi, ref or title")
-        pid = next((p for r in refs if (p := lib.store.resolve(r))), None)
-        if pid is None and title:
-            pid = lib.store.find_by_title(title)
-        paper = lib.get(pid) if pid else None
-        if paper is not None and paper.deleted_at is not None:
-            paper = None  # a trashed paper is not "in your library"
+        paper = _find_page_paper(lib, refs + ([url] if url else []), title or "")
         related = lib.related(paper.id, k=k) if (paper and k) else []
         return Lookup(found=paper is not None, paper=paper, related=related,
                       library_size=lib.store.count_live())
+
+    @post(sync_to_thread=True, status_code=200,
+          summary="A page's paper in one call: in the library or not, and what in the library is related to it")
+    def lookup_page(self, lib: Library, data: PageIn) -> Lookup:
+        """The extension's one round trip per page. A paper not in the library is related by its title and
+        abstract, embedded once: saving it next reuses that vector."""
+        title, abstract = clean.text(data.title), clean.abstract(data.abstract)  # a page's markup is not its text
+        paper = _find_page_paper(lib, data.refs + ([data.url] if data.url else []), title)
+        size = lib.store.count_live()
+        if paper is not None:
+            related = lib.related(paper.id, k=data.k) if data.k else []
+        else:
+            related = lib.related_page(title, abstract, k=data.k) if (data.k and size and (title or abstract)) else []
+        return Lookup(found=paper is not None, paper=paper, related=related, library_size=size)
 
     @post("/batch", sync_to_thread=True, status_code=200, summary="Which of up to 200 identifiers are in the library")
     def batch(self, lib: Library, data: BatchIn) -> BatchOut:

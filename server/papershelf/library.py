@@ -11,6 +11,7 @@ import hashlib
 import logging
 import os
 import threading
+from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from datetime import timezone
 from importlib import resources
@@ -20,7 +21,7 @@ import msgspec
 import numpy as np
 import platformdirs
 
-from . import importers
+from . import clean, importers
 from .digest import Digest
 from .embed import BATCH_SIZE, Embedder, ModelError
 from .events import EventBus
@@ -31,6 +32,7 @@ from .store import Store, content_hash, embed_text
 log = logging.getLogger("papershelf")
 SETTLE = 0.2  # seconds between a write waking the embedding worker and its first batch
 IMPORT_BATCH = 500  # records per transaction: a crash loses at most the batch in flight, never half a record
+PAGE_VECTORS_KEPT = 64  # recent pages' vectors (related_page): a save of one of them embeds nothing
 
 
 def default_home() -> Path:
@@ -140,6 +142,8 @@ class Library:
         self.events = EventBus()
         self.worker = EmbedWorker(self)
         self._embed_lock = threading.Lock()
+        self._page_vectors: OrderedDict[str, np.ndarray] = OrderedDict()  # content hash → vector (related_page)
+        self._page_vectors_lock = threading.Lock()
         self.digest = Digest(self)  # feeds and candidates beside the library (digest.py)
         previous = self.store.get_setting("model_id")
         if previous != self.model_id:
@@ -266,16 +270,21 @@ class Library:
         candidate = None
         if vector is None:  # a paper the digest brought, saved from its page: it keeps the digest's vector
             candidate, vector = self.digest.adopt(record)
+        cleaned = clean.record(record)[0]
+        text_hash = content_hash(cleaned.title, cleaned.abstract)  # of the text the store will keep
+        if vector is None:  # its page's panel embedded this text a moment ago (related_page)
+            with self._page_vectors_lock:
+                vector = self._page_vectors.get(text_hash)
         # With a vector, the worker must not embed the paper between the merge and its vector's arrival.
         with self.index.writing(), (self._embed_lock if vector is not None else contextlib.nullcontext()):
             added, merged, failed, _ = self.store.merge_records([("paper", record)], source=record.source or "api")
             if failed:
                 raise ValueError(failed[0].reason)
-            if vector is not None:
-                pid = added[0] if added else merged[0].id
-                p = self.store.get(pid)
+            pid = added[0] if added else merged[0].id
+            p = self.store.get(pid)
+            # Only a vector of the text now stored (a merge may keep another abstract); else the worker embeds it.
+            if vector is not None and (candidate or content_hash(p.title, p.abstract) == text_hash):
                 self.store.put_vectors(self.model_id, [(pid, content_hash(p.title, p.abstract), vector)])
-        pid = added[0] if added else merged[0].id
         if candidate:
             self.digest.mark_saved(candidate, pid)
         self.worker.wake()
@@ -395,6 +404,23 @@ class Library:
                      exclude: list[str] = ()) -> list[RelatedHit]:
         """Papers related to a text (a description, or a paper's title and abstract not in the library)."""
         s, ranked = self.index.related(text, self._embed_query(text), k=k, filters=filters, exclude=list(exclude))
+        return self._hits(s, ranked, text)
+
+    def related_page(self, title: str, abstract: str, k: int = 10) -> list[RelatedHit]:
+        """Papers related to a page's paper that is not in the library. Its vector is kept for a while: saving
+        the paper next reuses it instead of embedding the same text again."""
+        text = embed_text(title, abstract)
+        key = content_hash(title, abstract)
+        with self._page_vectors_lock:
+            vector = self._page_vectors.get(key)
+        if vector is None:
+            vector = self._embed_query(text)
+            if vector is not None:
+                with self._page_vectors_lock:
+                    self._page_vectors[key] = vector
+                    while len(self._page_vectors) > PAGE_VECTORS_KEPT:
+                        self._page_vectors.popitem(last=False)
+        s, ranked = self.index.related(text, vector, k=k)
         return self._hits(s, ranked, text)
 
     def search(self, query: str, k: int = 20, filters: Filters | None = None) -> list[SearchHit]:

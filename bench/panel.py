@@ -1,0 +1,298 @@
+"""The extension's panel: DOMContentLoaded → panel on screen, in Chromium and Firefox, against a warm server.
+
+20 article pages of papers in the library and 20 of papers that are not (the sample library; CiteSeer texts for
+the others), served over HTTPS under a journal's host name, each loaded in a fresh tab with the extension paired.
+The content script reports where the time went (extension/content/main.js, dataset.timing): its own start
+after DOMContentLoaded, reading the page, the message to the service worker (waking it), each server call and
+the server's share of it, the way back, the render, the next frame.
+
+The baseline, measured in the same run and browsers, is the extension as it was before the panel was made
+fast (`--baseline`, a git revision: a lookup, then a second call for the related papers of a page not in the
+library; content scripts at document_idle). Run: `bench/panel.py [--quick] [--write-doc]`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import html
+import http.server
+import json
+import os
+import shutil
+import socketserver
+import ssl
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import zipfile
+from pathlib import Path
+
+import httpx
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from http_load import serve  # noqa: E402
+from synthetic import CACHE, ROOT, percentile  # noqa: E402
+
+sys.path.insert(0, str(ROOT / "tests"))
+from bidi import FIREFOX, Firefox, Tunnel  # noqa: E402
+
+HOST = "journals.example.org"
+CHROMIUM = "/usr/lib/chromium/chromium"
+BASELINE = "536afa2"  # the last commit before one round trip per page (issue #13)
+DOC = ROOT / "docs" / "benchmarks.md"
+MARKS = ("<!-- panel benchmark -->", "<!-- /panel benchmark -->")
+
+
+def sample_home() -> Path:
+    """The shipped sample, imported and embedded once into bench/.cache/sample-home."""
+    home = CACHE / "sample-home"
+    if not (home / "library.duckdb").exists():
+        shutil.rmtree(home, ignore_errors=True)
+        subprocess.run([sys.executable, "-m", "papershelf.cli", "import", "--sample", "--home", str(home)], check=True,
+                       env=dict(os.environ, HF_HUB_OFFLINE="1", PYTHONPATH=str(ROOT / "server")),
+                       stdout=subprocess.DEVNULL)
+    return home
+
+
+def article(title: str, authors: list[str], abstract: str, ident: tuple[str, str]) -> bytes:
+    """A journal's article page: Highwire citation_* tags, then the body a reader sees (about 30 KB, as real ones)."""
+    metas = [("citation_title", title), *(("citation_author", a) for a in authors), ("citation_abstract", abstract),
+             ident, ("citation_journal_title", "Journal of Examples")]
+    head = "".join(f'<meta name="{n}" content="{html.escape(v)}">' for n, v in metas)
+    body = "".join(f"<p>{html.escape(abstract)}</p>" for _ in range(max(1, 30_000 // max(1, len(abstract)))))
+    return (f"<!doctype html><html><head><meta charset=utf-8><title>{html.escape(title)}</title>{head}</head>"
+            f"<body><h1>{html.escape(title)}</h1><p>{html.escape(', '.join(authors))}</p><h2>Abstract</h2>"
+            f"<section id=abstract>{html.escape(abstract)}</section><h2>Full text</h2>{body}</body></html>").encode()
+
+
+def pages(url: str, auth: dict, n: int) -> dict[str, bytes]:
+    """/in/K: papers of the library (the sample has no identifiers: found by title); /out/K: CiteSeer papers it
+    does not hold (with a DOI it does not know)."""
+    listed = httpx.get(f"{url}/api/papers", params={"limit": 200}, headers=auth).json()["papers"]
+    inside = [p for p in listed if p["abstract"]][:n]
+    out = {}
+    for k, p in enumerate(inside):
+        out[f"/in/{k}"] = article(p["title"], p["authors"][:6] or ["A. Author"], p["abstract"],
+                                  ("citation_publisher", "Example Press"))
+    with gzip.open(ROOT / "tests" / "fixtures" / "citeseer-1500.jsonl.gz", "rt") as f:
+        rows = [json.loads(line) for line in f.read().splitlines()[:n]]
+    for k, r in enumerate(rows):
+        words = r["text"].split()
+        out[f"/out/{k}"] = article(" ".join(words[:9]), ["A. Author", "B. Author"], " ".join(words[9:180]),
+                                   ("citation_doi", f"10.5555/panel.{k}"))
+    return out
+
+
+def https_server(site: dict[str, bytes], workdir: Path) -> socketserver.TCPServer:
+    """The pages over HTTPS (a throwaway self-signed certificate for HOST)."""
+    cert, key = workdir / "cert.pem", workdir / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", f"/CN={HOST}",
+                    "-addext", f"subjectAltName=DNS:{HOST}", "-keyout", str(key), "-out", str(cert)],
+                   check=True, capture_output=True)
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            body = site.get(self.path.split("?")[0])
+            if body is None:
+                self.send_error(404)
+                return
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html; charset=utf-8")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *a):
+            pass
+
+    class Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
+        daemon_threads = True
+
+    httpd = Server(("127.0.0.1", 0), Handler)
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(cert, key)
+    httpd.socket = ctx.wrap_socket(httpd.socket, server_side=True)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    return httpd
+
+
+def extension_at(rev: str | None, workdir: Path) -> Path:
+    """The extension folder: this tree's, or the one at git revision `rev`."""
+    if rev is None:
+        return ROOT / "extension"
+    dest = workdir / f"extension-{rev}"
+    dest.mkdir(parents=True, exist_ok=True)
+    archive = subprocess.run(["git", "-C", str(ROOT), "archive", rev, "extension"], check=True, capture_output=True)
+    subprocess.run(["tar", "-x", "-C", str(dest), "--strip-components=1"], input=archive.stdout, check=True)
+    return dest
+
+
+# What the page reports: this tree's extension writes dataset.timing; the baseline only dataset.renderedAt.
+READ = """() => {
+  const host = document.getElementById('papershelf-root');
+  if (!host || !['in-library', 'not-in-library'].includes(host.dataset.state)) return null;
+  if (host.dataset.timing) { const t = JSON.parse(host.dataset.timing); return t.frame ? t : null; }
+  if (!host.dataset.renderedAt) return null;
+  return { total: parseFloat(host.dataset.renderedAt) - performance.getEntriesByType('navigation')[0].domContentLoadedEventStart };
+}"""
+
+
+def chromium(ext: Path, server: str, token: str, port: int, paths: list[str], workdir: Path) -> list[dict]:
+    from playwright import sync_api as pw
+
+    p = pw.sync_playwright().start()
+    ctx = p.chromium.launch_persistent_context(
+        str(workdir / f"chromium-{ext.name}"), headless=True, executable_path=CHROMIUM,
+        ignore_default_args=["--disable-extensions"], ignore_https_errors=True,
+        args=["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
+              f"--disable-extensions-except={ext}", f"--load-extension={ext}",
+              f"--host-resolver-rules=MAP {HOST} 127.0.0.1:{port}, MAP * ~NOTFOUND, EXCLUDE 127.0.0.1"])
+    try:
+        sw = ctx.service_workers[0] if ctx.service_workers else ctx.wait_for_event("serviceworker", timeout=15000)
+        sw.evaluate("v => chrome.storage.local.set(v)", {"serverUrl": server, "token": token})
+        out = []
+        for path in paths:
+            page = ctx.new_page()
+            page.goto(f"https://{HOST}{path}", wait_until="domcontentloaded")
+            try:
+                handle = page.wait_for_function(READ, timeout=30000)
+            except pw.TimeoutError:
+                state = page.evaluate("() => document.getElementById('papershelf-root')?.outerHTML.slice(0, 300)")
+                raise RuntimeError(f"no panel on {path} in 30 s in Chromium: {state}") from None
+            out.append({"path": path, **handle.json_value()})
+            page.close()
+        return out
+    finally:
+        ctx.close()
+        p.stop()
+
+
+def firefox(ext: Path, server: str, token: str, port: int, paths: list[str], workdir: Path) -> list[dict]:
+    dist = workdir / f"dist-{ext.name}"
+    subprocess.run([sys.executable, str(ext / "package.py"), str(dist)], check=True, capture_output=True)
+    unpacked = workdir / f"firefox-{ext.name}"
+    with zipfile.ZipFile(next(dist.glob("papershelf-firefox-*.zip"))) as z:
+        z.extractall(unpacked)
+    tunnel = Tunnel(port)
+    ff = Firefox(workdir / f"firefox-profile-{ext.name}", {
+        "network.proxy.type": 1, "network.proxy.ssl": "127.0.0.1", "network.proxy.ssl_port": tunnel.port,
+        "network.proxy.no_proxies_on": "127.0.0.1, localhost", "network.proxy.allow_hijacking_localhost": False,
+        "browser.shell.checkDefaultBrowser": False, "app.update.enabled": False,
+        "datareporting.policy.dataSubmissionEnabled": False, "browser.aboutwelcome.enabled": False})
+    try:
+        ff.install(unpacked)
+        tab = ff.tab()  # pairing as a user does: the library page, Connect this browser
+        tab.goto(f"{server}/#token={token}")
+        tab.wait("document.documentElement.dataset.extension === 'unpaired'")
+        tab.click("document.getElementById('pair-extension')")
+        tab.wait("document.documentElement.dataset.extension === 'paired'")
+        tab.close()
+        out = []
+        for path in paths:
+            tab = ff.tab()
+            tab.goto(f"https://{HOST}{path}")
+            out.append({"path": path, **tab.wait(f"({READ})()", timeout=30)})
+            tab.close()
+        return out
+    finally:
+        ff.close()
+        tunnel.shutdown()
+
+
+def summary(runs: list[dict]) -> dict:
+    """p50/p95 of the total, and the median of each part, by page kind."""
+    out = {}
+    for kind in ("in", "out"):
+        rs = [r for r in runs if r["path"].startswith(f"/{kind}/")]
+        if not rs:
+            continue
+        total = [r["total"] for r in rs]
+        row = {"n": len(rs), "p50": percentile(total, 50), "p95": percentile(total, 95)}
+        if "script" in rs[0]:
+            for part in ("script", "page", "toWorker", "back", "render"):
+                row[part] = percentile([r[part] for r in rs], 50)
+            row["calls"] = percentile([sum(c["ms"] for c in r["calls"]) for r in rs], 50)
+            row["server"] = percentile([sum(c["server"] or 0 for c in r["calls"]) for r in rs], 50)
+            row["ncalls"] = max(len(r["calls"]) for r in rs)
+            row["frame"] = percentile([r["frame"] - r["total"] for r in rs], 50)
+        out[kind] = row
+    return out
+
+
+def markdown(results: dict, quick: bool) -> str:
+    kinds = {"in": "in the library", "out": "not in the library"}
+    lines = ["| browser | page | now: p50 / p95 ms | before: p50 / p95 ms | p95 before / now | "
+             "script start | read page | to worker | server calls (server's share) | back | render | next frame |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    for browser, r in results.items():
+        for kind, now in r["now"].items():
+            base = r["before"].get(kind)
+            before = f"{base['p50']:.0f} / {base['p95']:.0f}" if base else "–"
+            ratio = f"{base['p95'] / now['p95']:.1f}×" if base else "–"
+            lines.append(f"| {browser} | {kinds[kind]} | {now['p50']:.0f} / {now['p95']:.0f} | {before} | {ratio} | "
+                         f"{now['script']:.0f} | {now['page']:.0f} | {now['toWorker']:.0f} | "
+                         f"{now['calls']:.0f} in {now['ncalls']} ({now['server']:.0f}) | {now['back']:.0f} | "
+                         f"{now['render']:.0f} | +{now['frame']:.0f} |")
+    n = next(iter(next(iter(results.values()))["now"].values()))["n"]
+    return (f"{n} pages of each kind per browser{' (--quick)' if quick else ''}, each in a fresh tab; the server "
+            "warm (its index loaded, the model loaded); the extension paired. Times in ms from DOMContentLoaded to "
+            "the panel rendered with its related papers; the parts are medians (so they need not add up to the "
+            "p50). \"Before\" is the extension at " + BASELINE + " (two calls for a page not in the library, "
+            "content scripts at document_idle), measured in the same run.\n\n" + "\n".join(lines))
+
+
+def run(quick: bool = False, baseline: str = BASELINE) -> dict:
+    n = 5 if quick else 20
+    work = Path(tempfile.mkdtemp(prefix="panel-bench-"))
+    home = work / "home"
+    shutil.copytree(sample_home(), home, ignore=shutil.ignore_patterns("server.json"))
+    proc, url, auth = serve(home)
+    try:
+        token = auth["Authorization"].split()[1]
+        site = pages(url, auth, n)
+        warm = ["/in/0", "/out/0", "/in/1"]  # the service worker started, the browser's caches filled
+        paths = [p for k in range(n) for p in (f"/in/{k}", f"/out/{k}")]
+        httpd = https_server(site, work)
+        results = {}
+        for name, drive in (("Chromium", chromium), ("Firefox", firefox)):
+            results[name] = {}
+            for label, rev in (("now", None), ("before", baseline)):
+                ext = extension_at(rev, work)
+                runs = drive(ext, url, token, httpd.server_address[1], warm + paths, work)[len(warm):]
+                results[name][label] = summary(runs)
+                print(name, label, json.dumps(results[name][label]), flush=True)
+        httpd.shutdown()
+        return {"results": results, "markdown": markdown(results, quick)}
+    finally:
+        proc.terminate()
+        proc.wait(30)
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def write_doc(section: str) -> None:
+    """Put the table into docs/benchmarks.md between its markers (report.py writes them)."""
+    doc = DOC.read_text()
+    start, end = doc.index(MARKS[0]) + len(MARKS[0]), doc.index(MARKS[1])
+    DOC.write_text(doc[:start] + "\n" + section + "\n" + doc[end:])
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--quick", action="store_true", help="5 pages of each kind instead of 20")
+    ap.add_argument("--baseline", default=BASELINE, help="git revision of the extension to compare with")
+    ap.add_argument("--write-doc", action="store_true", help="update the panel table in docs/benchmarks.md")
+    args = ap.parse_args()
+    for need in (CHROMIUM, FIREFOX):
+        if not Path(need).exists():
+            sys.exit(f"{need} is missing: `make test` installs Debian's chromium and firefox-esr")
+    out = run(args.quick, args.baseline)
+    print(out["markdown"])
+    if args.write_doc:
+        write_doc(out["markdown"])
+
+
+if __name__ == "__main__":
+    main()
