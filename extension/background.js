@@ -14,12 +14,10 @@ async function settings() {
 // A clock shared with the page's content script (both count from the epoch), for the panel's timing breakdown.
 const now = () => performance.timeOrigin + performance.now();
 
-// → {ok, status, data} or {state: "offline" | "unpaired", ...}. With `timing`, each call's time is added to
-// timing.calls: all of it, and the server's share (its Server-Timing header).
-async function api(path, { method = "GET", body, timing } = {}) {
+// → {ok, status, data} or {state: "offline" | "unpaired", ...}
+async function api(path, { method = "GET", body } = {}) {
   const s = await settings();
   if (!s.token) return { state: "unpaired" };
-  const started = now();
   let r;
   try {
     r = await fetch(s.serverUrl.replace(/\/$/, "") + path, {
@@ -33,10 +31,6 @@ async function api(path, { method = "GET", body, timing } = {}) {
   if (r.status === 401) return { state: "unpaired" };
   let data = null;
   try { data = await r.json(); } catch { /* empty body */ }
-  if (timing) {
-    const server = /dur=([\d.]+)/.exec(r.headers.get("server-timing") || "");
-    timing.calls.push({ path: path.split("?")[0], ms: now() - started, server: server ? Number(server[1]) : null });
-  }
   if (!r.ok) return { state: "error", status: r.status, error: (data && data.detail) || `HTTP ${r.status}` };
   return { ok: true, data };
 }
@@ -48,16 +42,87 @@ const keep = (related, s) => (related || []).filter((h) => h.score >= (s.minScor
 
 // One round trip: the server finds the paper, or relates it by its title and abstract (embedded once, and
 // kept for a save that may follow).
-async function lookup(paper, k, timing) {
+async function lookup(paper, k) {
   const s = await settings();
-  const r = await api("/api/lookup", { method: "POST", timing, body: {
-    refs: (paper.ids || []).slice(0, 100).map((i) => i.slice(0, 500)), url: (paper.url || "").slice(0, 4000),
-    title: (paper.title || "").slice(0, 2000), abstract: (paper.abstract || "").slice(0, 50000),
-    k: Number(k || s.relatedCount) } });
+  const r = await api("/api/lookup", { method: "POST", body: pageBody(paper, k || s.relatedCount) });
   if (!r.ok) return r;
   if (r.data.found) return { state: "in-library", paper: r.data.paper, related: keep(r.data.related, s) };
   return { state: "not-in-library", related: keep(r.data.related, s), librarySize: r.data.library_size };
 }
+
+// The panel's lookup, streamed (/api/lookup/stream): `onPart` gets the paper's state as soon as the server
+// knows it (the badge), then its related papers (after the page's text is embedded, if it is not in the
+// library). One request; the time of each part goes into timing.calls.
+async function lookupInParts(paper, timing, onPart) {
+  const s = await settings();
+  if (!s.token) return onPart({ state: "unpaired" });
+  const started = now();
+  let r;
+  try {
+    r = await fetch(s.serverUrl.replace(/\/$/, "") + "/api/lookup/stream", {
+      method: "POST", headers: { Authorization: `Bearer ${s.token}`, "Content-Type": "application/json" },
+      body: JSON.stringify(pageBody(paper, s.relatedCount)) });
+  } catch (e) {
+    return onPart({ state: "offline", error: String(e) });
+  }
+  if (r.status === 401) return onPart({ state: "unpaired" });
+  if (!r.ok) {
+    let detail = null;
+    try { detail = (await r.json()).detail; } catch { /* not JSON */ }
+    return onPart({ state: "error", status: r.status, error: detail || `HTTP ${r.status}` });
+  }
+  const server = /dur=([\d.]+)/.exec(r.headers.get("server-timing") || "");
+  const call = { path: "/api/lookup/stream", server: server ? Number(server[1]) : null };
+  timing.calls.push(call);
+  const reader = r.body.pipeThrough(new TextDecoderStream()).getReader();
+  let buffered = "";
+  let state = null;
+  try {
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      buffered += value;
+      let nl;
+      while ((nl = buffered.indexOf("\n")) >= 0) {
+        const part = JSON.parse(buffered.slice(0, nl));
+        buffered = buffered.slice(nl + 1);
+        if (state === null) {
+          call.first = now() - started;
+          state = part.found ? "in-library" : "not-in-library";
+          onPart({ state, paper: part.paper, librarySize: part.library_size });
+        } else {
+          call.ms = now() - started;
+          call.related = part.took_ms;
+          return onPart({ state, related: keep(part.related, s) });
+        }
+      }
+    }
+  } catch (e) {
+    return onPart({ state: state || "offline", related: [], error: `the server stopped answering: ${e}` });
+  }
+  return onPart({ state: state || "error", related: [], error: "the server's answer was cut short" });
+}
+
+const pageBody = (paper, k) => ({
+  refs: (paper.ids || []).slice(0, 100).map((i) => i.slice(0, 500)), url: (paper.url || "").slice(0, 4000),
+  title: (paper.title || "").slice(0, 2000), abstract: (paper.abstract || "").slice(0, 50000), k: Number(k) });
+
+// content/main.js asks for a page's paper on a port ("lookup"): the parts come back as they are ready, the
+// last one with `last: true` and the timing. "off": the user switched that site off; panel: false, the user
+// hid the panel (the popup still shows the paper).
+chrome.runtime.onConnect.addListener((port) => {
+  if (port.name !== "lookup") return;
+  port.onMessage.addListener(async (m) => {
+    const timing = { received: now(), calls: [] };
+    const s = await settings();
+    const send = (part) => { try { port.postMessage(part); } catch { /* the tab went away */ } };
+    if (switchedOff(m.site, s)) return send({ state: "off", last: true });
+    await lookupInParts(m.paper, timing, (part) => {
+      const last = !(part.state === "in-library" || part.state === "not-in-library") || part.related !== undefined;
+      send({ ...part, panel: s.panel !== false, last, ...(last ? { timing: { ...timing, replied: now() } } : {}) });
+    });
+  });
+});
 
 async function save(paper) {
   const r = await api("/api/papers", { method: "POST", body: {
@@ -105,15 +170,7 @@ const handlers = {
     await chrome.storage.local.set({ serverUrl: origin, token: m.token });
     return { paired: true };
   },
-  // A page's paper (from content/main.js, with the adapter's site) or the popup's. "off": the user switched
-  // that site off; panel: false, the user hid the panel (the popup still shows the paper).
-  lookup: async (m) => {
-    const timing = { received: now(), calls: [] };
-    const s = await settings();
-    if (switchedOff(m.site, s)) return { state: "off" };
-    const res = await lookup(m.paper, m.k, timing);
-    return { ...res, panel: s.panel !== false, timing: { ...timing, replied: now() } };
-  },
+  lookup: (m) => lookup(m.paper, m.k), // the popup's (the panel's comes on a port: see onConnect above)
   save: (m) => save(m.paper),
   remove: async (m) => {
     const r = await api(`/api/papers/${encodeURIComponent(m.id)}`, { method: "DELETE" });

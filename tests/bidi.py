@@ -80,6 +80,16 @@ class Firefox:
     def tab(self) -> "Tab":
         return Tab(self, self.send("browsingContext.create", {"type": "tab"})["context"])
 
+    def wait_for_tab(self, matches, timeout: float = 15) -> "Tab":
+        """The first top-level tab whose URL `matches` (say, a page the extension opened), once there is one."""
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            for c in self.send("browsingContext.getTree", {"maxDepth": 0})["contexts"]:
+                if matches(c["url"]):
+                    return Tab(self, c["context"])
+            time.sleep(0.1)
+        raise BiDiError("no tab with a matching URL opened")
+
     def close(self) -> None:
         try:
             self.send("browser.close", timeout=10)
@@ -114,7 +124,7 @@ class Tab:
         return None if value is None else json.loads(value)
 
     def wait(self, expression: str, timeout: float = 15) -> object:
-        """Poll until the expression is truthy; its value."""
+        """Poll until the expression is truthy; its value. (An element is not JSON: wait for `!!element`.)"""
         deadline = time.time() + timeout
         while time.time() < deadline:
             v = self.eval(expression)

@@ -16,7 +16,8 @@ from papershelf.pairing import EXTENSION_ID
 EXT_ORIGIN = f"chrome-extension://{EXTENSION_ID}"
 PROTECTED = [("GET", "/api/papers"), ("GET", "/api/stats"), ("GET", "/api/lookup?arxiv=1706.03762"),
              ("GET", "/api/search?q=x"), ("GET", "/api/related?text=x"), ("GET", "/api/export"),
-             ("POST", "/api/papers"), ("POST", "/api/lookup"), ("POST", "/api/lookup/batch"),
+             ("POST", "/api/papers"), ("POST", "/api/lookup"), ("POST", "/api/lookup/stream"),
+             ("POST", "/api/lookup/batch"),
              ("POST", "/api/related"),
              ("POST", "/api/import"), ("GET", "/api/events"), ("GET", "/api/doctor"), ("DELETE", "/api/papers/x"),
              ("GET", "/api/feeds"), ("POST", "/api/feeds"), ("DELETE", "/api/feeds?source=hf:daily"),
@@ -194,6 +195,13 @@ def test_lookup_of_a_page_in_one_call(server):
         alone = c.post("/api/related", json={**page, "k": 4}).json()
         assert [h["id"] for h in miss["related"]] == [h["id"] for h in alone] and len(alone) == 4
         assert c.post("/api/lookup", json={**page, "k": 0}).json()["related"] == []
+        # Streamed: the same answer in two lines, the paper first (the badge), then its related papers.
+        with c.stream("POST", "/api/lookup/stream", json={"refs": ["arxiv:2101.03961"], **page, "k": 4}) as r:
+            assert r.headers["content-type"].startswith("application/x-ndjson")
+            lines = [json.loads(line) for line in r.iter_lines() if line]
+        assert lines[0] == {"found": False, "paper": None, "library_size": 289}
+        assert lines[1]["related"] == miss["related"] and lines[1]["took_ms"] >= 0 and len(lines) == 2
+        assert c.post("/api/lookup/stream", json={"abstract": "no title, no identifier"}).status_code == 400
         p = save(c, title="Switch Transformers: Scaling to Trillion Parameter Models", abstract=page["abstract"],
                  identifiers=["arxiv:2101.03961"])["paper"]
         for found_by in ({"refs": ["2101.03961v3"]}, {"url": "https://huggingface.co/papers/2101.03961"},
@@ -299,7 +307,7 @@ def test_openapi_schema_lists_every_route(shared_server):
     schema = httpx.get(f"{shared_server.url}/schema/openapi.json").json()
     paths = set(schema["paths"])
     for p in ("/api/health", "/api/papers", "/api/papers/{paper_id}", "/api/papers/{paper_id}/restore",
-              "/api/lookup", "/api/lookup/batch", "/api/related", "/api/search", "/api/import",
+              "/api/lookup", "/api/lookup/stream", "/api/lookup/batch", "/api/related", "/api/search", "/api/import",
               "/api/import/sample", "/api/export", "/api/stats", "/api/events", "/api/doctor", "/api/feeds",
               "/api/digest", "/api/digest/fetch", "/api/digest/{item_id}/rate", "/api/digest/{item_id}/save",
               "/api/digest/feedback", "/api/digest/feed-token", "/api/digest/send", "/api/digest/settings",

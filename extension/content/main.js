@@ -17,27 +17,39 @@
 
   // The paper is sent at once; the service worker holds the settings (a site switched off, the panel hidden,
   // how many related papers) and says what to show. Reading storage here first cost 5-20 ms per page.
-  async function showPaper(paper, site) {
+  // The answer comes in parts on a port: the badge as soon as the server knows, then the related papers.
+  function showPaper(paper, site) {
     current = paper;
-    const sent = now();
+    const t = { sent: now() };
     // A slow answer (the server just started) shows that the panel is looking, not nothing.
     const slow = setTimeout(() => { if (current === paper) placePanel().render({ state: "loading" }); }, LOADING_AFTER_MS);
-    const res = await ask({ type: "lookup", paper, site });
-    const answered = now();
-    clearTimeout(slow);
-    if (current !== paper) return; // navigated away meanwhile
-    if (res.state === "off") { removePanel(); return; }
-    if (res.panel === false) { panel?.remove(); panel = null; return; } // the popup still knows the paper
-    placePanel();
-    const view = { ...res };
-    view.onSave = async () => {
-      panel.render({ ...view, saving: true });
-      const saved = await ask({ type: "save", paper });
-      if (saved.state === "in-library") panel.render(saved);
-      else panel.render({ ...view, ...saved, state: saved.state === "error" ? "not-in-library" : saved.state, saving: false });
-    };
-    panel.render(view);
-    timed(panel.host, res.timing, { sent, answered, rendered: now() });
+    const port = chrome.runtime.connect({ name: "lookup" });
+    let view = null;
+    const done = () => { clearTimeout(slow); try { port.disconnect(); } catch { /* gone */ } };
+    port.onDisconnect.addListener(() => {
+      clearTimeout(slow);
+      if (!view && current === paper) placePanel().render({ state: "offline", error: "the extension's worker stopped" });
+    });
+    port.onMessage.addListener((res) => {
+      if (current !== paper) return done(); // navigated away meanwhile
+      if (res.state === "off") { removePanel(); return done(); }
+      if (res.panel === false) { panel?.remove(); panel = null; return done(); } // the popup still knows the paper
+      clearTimeout(slow);
+      t[view ? "answered" : "first"] = now();
+      view = { ...view, ...res };
+      view.onSave = () => save(paper, view);
+      placePanel().render(view);
+      t[res.last ? "rendered" : "badge"] = now();
+      if (res.last) { done(); timed(panel.host, res.timing, t); }
+    });
+    port.postMessage({ paper, site });
+  }
+
+  async function save(paper, view) {
+    panel.render({ ...view, saving: true });
+    const saved = await ask({ type: "save", paper });
+    if (saved.state === "in-library") panel.render(saved);
+    else panel.render({ ...view, ...saved, state: saved.state === "error" ? "not-in-library" : saved.state, saving: false });
   }
 
   function placePanel() {
@@ -49,14 +61,15 @@
   function removePanel() { panel?.remove(); panel = null; current = null; }
 
   // Where the time from DOMContentLoaded to the panel went, for bench/panel.py and anyone asking why a panel
-  // was slow: this script's start, reading the page, the message to the service worker (waking it), each
-  // server call (and the server's share), the answer's way back, the render; then the next frame.
+  // was slow: this script's start, reading the page, the message to the service worker (waking it), the
+  // server call (its first part, the server's share of it, the related part), the way back, the render;
+  // then the next frame. `badge`: when the badge was on screen, before the related papers.
   function timed(host, worker, t) {
     const nav = performance.getEntriesByType("navigation")[0];
     const dcl = performance.timeOrigin + (nav ? nav.domContentLoadedEventStart : 0);
-    const timing = { total: t.rendered - dcl, script: scriptStarted - dcl, page: t.sent - scriptStarted,
-      toWorker: worker ? worker.received - t.sent : null, calls: worker ? worker.calls : [],
-      back: worker ? t.answered - worker.replied : null, render: t.rendered - t.answered };
+    const timing = { total: t.rendered - dcl, badge: (t.badge || t.rendered) - dcl, script: scriptStarted - dcl,
+      page: t.sent - scriptStarted, toWorker: worker ? worker.received - t.sent : null, calls: worker ? worker.calls : [],
+      back: worker ? (t.answered || t.first) - worker.replied : null, render: t.rendered - (t.answered || t.first) };
     host.dataset.timing = JSON.stringify(timing);
     requestAnimationFrame(() => { host.dataset.timing = JSON.stringify({ ...timing, frame: now() - dcl }); });
   }

@@ -85,6 +85,8 @@
     }
 
     relatedList(related, empty) {
+      // The badge comes first; the related papers follow (a page not in the library has its text embedded).
+      if (related === undefined) return el("div", { class: "status pending" }, "Finding related papers…");
       if (!related || !related.length) return el("div", { class: "status empty" }, empty);
       return el("ol", { class: "related" }, related.map((h) => {
         const p = h.paper || h;

@@ -13,7 +13,7 @@ import hmac
 import json
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -103,6 +103,21 @@ class Lookup(msgspec.Struct):
     paper: Paper | None
     related: list[RelatedHit]
     library_size: int
+
+
+class PageFound(msgspec.Struct):
+    """The first line of a streamed page lookup: the page's paper in the library, or not."""
+
+    found: bool
+    paper: Paper | None
+    library_size: int
+
+
+class PageRelated(msgspec.Struct):
+    """The second line: what in the library is related to the page's paper, and the server's time for it."""
+
+    related: list[RelatedHit]
+    took_ms: float
 
 
 class PageIn(msgspec.Struct, forbid_unknown_fields=True):
@@ -333,13 +348,43 @@ class PaperController(Controller):
 def _find_page_paper(lib: Library, refs: list[str], title: str) -> Paper | None:
     """The library paper a page shows: by the first identifier or URL that resolves, else by title; never
     one in the trash (that is not "in your library")."""
-    if not refs and not title:
-        raise ValidationException("give an identifier (ref, arxiv, doi), a url or a title")
+    _need_page_ref(refs, title)
     pid = next((p for r in refs if (p := lib.store.resolve(r))), None)
     if pid is None and title:
         pid = lib.store.find_by_title(title)
     paper = lib.get(pid) if pid else None
     return paper if paper is not None and paper.deleted_at is None else None
+
+
+def _need_page_ref(refs: list[str], title: str) -> None:
+    if not refs and not title:
+        raise ValidationException("give an identifier (ref, arxiv, doi), a url or a title")
+
+
+def _page_parts(lib: Library, data: PageIn) -> Iterator[PageFound | PageRelated]:
+    """A page's lookup in its two parts, each as soon as it is known: the paper (found or not), then what is
+    related to it. A paper not in the library is related by its title and abstract, embedded once: saving it
+    next reuses that vector (Library.related_page)."""
+    title, abstract = clean.text(data.title), clean.abstract(data.abstract)  # a page's markup is not its text
+    paper = _find_page_paper(lib, data.refs + ([data.url] if data.url else []), title)
+    size = lib.store.count_live()
+    yield PageFound(found=paper is not None, paper=paper, library_size=size)
+    started = time.perf_counter()
+    if paper is not None:
+        related = lib.related(paper.id, k=data.k) if data.k else []
+    else:
+        related = lib.related_page(title, abstract, k=data.k) if (data.k and size and (title or abstract)) else []
+    yield PageRelated(related=related, took_ms=round((time.perf_counter() - started) * 1000, 1))
+
+
+@dataclass
+class LinesOperation(Operation):
+    """A streamed page lookup: JSON lines, PageFound then PageRelated."""
+
+    def __post_init__(self) -> None:
+        ok = self.responses and self.responses.get("200")
+        if ok is not None and not isinstance(ok, Reference):
+            ok.content = {"application/x-ndjson": OpenAPIMediaType(schema=Schema(type=OpenAPIType.STRING))}
 
 
 class LookupController(Controller):
@@ -363,16 +408,17 @@ class LookupController(Controller):
     @post(sync_to_thread=True, status_code=200,
           summary="A page's paper in one call: in the library or not, and what in the library is related to it")
     def lookup_page(self, lib: Library, data: PageIn) -> Lookup:
-        """The extension's one round trip per page. A paper not in the library is related by its title and
-        abstract, embedded once: saving it next reuses that vector."""
-        title, abstract = clean.text(data.title), clean.abstract(data.abstract)  # a page's markup is not its text
-        paper = _find_page_paper(lib, data.refs + ([data.url] if data.url else []), title)
-        size = lib.store.count_live()
-        if paper is not None:
-            related = lib.related(paper.id, k=data.k) if data.k else []
-        else:
-            related = lib.related_page(title, abstract, k=data.k) if (data.k and size and (title or abstract)) else []
-        return Lookup(found=paper is not None, paper=paper, related=related, library_size=size)
+        """The paper on a page and its related papers, in one answer (see /api/lookup/stream for two parts)."""
+        found, related = _page_parts(lib, data)
+        return Lookup(found=found.found, paper=found.paper, related=related.related, library_size=found.library_size)
+
+    @post("/stream", sync_to_thread=False, status_code=200, operation_class=LinesOperation,
+          summary="The same in two JSON lines, each as soon as it is ready: the paper (found or not), then its "
+                  "related papers (a page's badge need not wait for the related list's embedding)")
+    def lookup_page_stream(self, lib: Library, data: PageIn) -> Stream:
+        _need_page_ref(data.refs + ([data.url] if data.url else []), clean.text(data.title))  # a 400, not a cut stream
+        lines = (msgspec.json.encode(part) + b"\n" for part in _page_parts(lib, data))
+        return Stream(_threaded(lines), media_type="application/x-ndjson")
 
     @post("/batch", sync_to_thread=True, status_code=200, summary="Which of up to 200 identifiers are in the library")
     def batch(self, lib: Library, data: BatchIn) -> BatchOut:
