@@ -12,7 +12,7 @@ FIREFOX := /usr/bin/firefox-esr
 WEB_EXT := .tools/node_modules/.bin/web-ext
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: serve test install install-test bench quality digest-bench ingest-bench extension clean
+.PHONY: serve test install install-test bench quality digest-bench ingest-bench panel-bench extension clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -58,10 +58,15 @@ $(VENV)/.installed-bench: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install -q -e '.[bench]'
 	touch $@ $(VENV)/.installed
 
-# Performance (lookups, writes, start-up, the API under load): writes docs/benchmarks.md and its plot.
-# Needs no data folder; builds 10k- and 100k-paper libraries once into bench/.cache/ (about 10 minutes).
-bench: $(VENV)/.installed-bench
+# Performance (lookups, writes, start-up, the API under load, the extension's panel in both browsers): writes
+# docs/benchmarks.md and its plot. Needs no data folder; builds 10k- and 100k-paper libraries once into
+# bench/.cache/ (about 15 minutes).
+bench: $(VENV)/.installed-bench install-test
 	HF_HUB_OFFLINE=1 $(BIN)/python bench/report.py
+
+# The panel alone (about 3 minutes): its table in docs/benchmarks.md.
+panel-bench: install-test
+	HF_HUB_OFFLINE=1 $(BIN)/python bench/panel.py --write-doc
 
 digest-bench: install
 	HF_HUB_OFFLINE=1 $(BIN)/python bench/digest.py --data $(BENCH_DATA)

@@ -18,6 +18,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import http_load  # noqa: E402
 import ingest  # noqa: E402
 import lookup  # noqa: E402
+import panel  # noqa: E402
 from synthetic import ROOT  # noqa: E402
 
 
@@ -127,6 +128,7 @@ def main() -> None:
     out = (ROOT / "bench" / ".cache") if quick else (ROOT / "docs")
     out.mkdir(parents=True, exist_ok=True)
     looked, ingested, served = lookup.run(quick), ingest.run(quick), http_load.run(quick)
+    panels = panel.run(quick)
     plot(looked["points"], out / "lookup-latency.png")
     doc = f"""# Benchmarks
 
@@ -153,6 +155,12 @@ compares with a baseline measured in the same run. p50 and p99 are over 60 queri
 ## The API under load (`bench/http_load.py`; not `http.py`, which would shadow the standard library's `http`)
 
 {served["markdown"]}
+
+## The extension's panel (`bench/panel.py`, Chromium and Firefox)
+
+{panel.MARKS[0]}
+{panels["markdown"]}
+{panel.MARKS[1]}
 """
     (out / "benchmarks.md").write_text(doc)
     print(doc)

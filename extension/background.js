@@ -71,8 +71,7 @@ async function lookupInParts(paper, timing, onPart) {
     try { detail = (await r.json()).detail; } catch { /* not JSON */ }
     return onPart({ state: "error", status: r.status, error: detail || `HTTP ${r.status}` });
   }
-  const server = /dur=([\d.]+)/.exec(r.headers.get("server-timing") || "");
-  const call = { path: "/api/lookup/stream", server: server ? Number(server[1]) : null };
+  const call = { path: "/api/lookup/stream" };
   timing.calls.push(call);
   const reader = r.body.pipeThrough(new TextDecoderStream()).getReader();
   let buffered = "";
@@ -88,6 +87,7 @@ async function lookupInParts(paper, timing, onPart) {
         buffered = buffered.slice(nl + 1);
         if (state === null) {
           call.first = now() - started;
+          call.server = part.took_ms;
           state = part.found ? "in-library" : "not-in-library";
           onPart({ state, paper: part.paper, librarySize: part.library_size });
         } else {

@@ -36,6 +36,20 @@ def test_vectors_are_unit_length_and_meaningful(tmp_path):
     assert not list(tmp_path.glob("fastembed_cache"))  # nothing left in /tmp-style default caches
 
 
+def test_the_models_threads_sleep_while_they_wait_instead_of_spinning(tmp_path):
+    """On 2 cores shared with the browser, spinning onnxruntime threads doubled a page's embedding time at p95
+    (embed._threads_that_sleep). This fails if a fastembed upgrade stops building its session from
+    onnxruntime.SessionOptions()."""
+    import onnxruntime as ort
+
+    e = Embedder(tmp_path)
+    e.embed(["load the model"])
+    options = e._model.model.model.get_session_options()
+    assert options.get_session_config_entry("session.intra_op.allow_spinning") == "0"
+    with pytest.raises(RuntimeError, match="does not have configuration"):  # onnxruntime's own class is put back
+        ort.SessionOptions().get_session_config_entry("session.intra_op.allow_spinning")
+
+
 def test_damaged_weights_are_refused_with_a_clear_message(tmp_path, monkeypatch):
     monkeypatch.setattr(embed, "DEFAULT_WEIGHTS_SHA256", "0" * 64)
     e = Embedder(tmp_path)

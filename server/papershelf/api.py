@@ -106,11 +106,13 @@ class Lookup(msgspec.Struct):
 
 
 class PageFound(msgspec.Struct):
-    """The first line of a streamed page lookup: the page's paper in the library, or not."""
+    """The first line of a streamed page lookup: the page's paper in the library, or not, and the server's time
+    for it."""
 
     found: bool
     paper: Paper | None
     library_size: int
+    took_ms: float
 
 
 class PageRelated(msgspec.Struct):
@@ -365,10 +367,12 @@ def _page_parts(lib: Library, data: PageIn) -> Iterator[PageFound | PageRelated]
     """A page's lookup in its two parts, each as soon as it is known: the paper (found or not), then what is
     related to it. A paper not in the library is related by its title and abstract, embedded once: saving it
     next reuses that vector (Library.related_page)."""
+    started = time.perf_counter()
     title, abstract = clean.text(data.title), clean.abstract(data.abstract)  # a page's markup is not its text
     paper = _find_page_paper(lib, data.refs + ([data.url] if data.url else []), title)
     size = lib.store.count_live()
-    yield PageFound(found=paper is not None, paper=paper, library_size=size)
+    yield PageFound(found=paper is not None, paper=paper, library_size=size,
+                    took_ms=round((time.perf_counter() - started) * 1000, 1))
     started = time.perf_counter()
     if paper is not None:
         related = lib.related(paper.id, k=data.k) if data.k else []
