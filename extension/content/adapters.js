@@ -13,8 +13,14 @@ const papershelf = globalThis.papershelf || (globalThis.papershelf = {});
     }
     return "";
   };
-  const metaAll = (doc, ...names) => names.flatMap((n) =>
-    [...doc.querySelectorAll(`meta[name="${n}" i]`)].map((m) => m.content.trim()).filter(Boolean));
+  // Every value of the first of these tags the page has (names match in any case: dc.creator is DC.creator).
+  const metaAll = (doc, ...names) => {
+    for (const n of names) {
+      const values = [...doc.querySelectorAll(`meta[name="${n}" i]`)].map((m) => m.content.replace(/\s+/g, " ").trim()).filter(Boolean);
+      if (values.length) return values;
+    }
+    return [];
+  };
 
   // "Vaswani, Ashish" → "Ashish Vaswani"
   const personName = (s) => (s.includes(",") ? s.split(",").slice(1).join(" ").trim() + " " + s.split(",")[0].trim() : s).trim();
@@ -28,39 +34,133 @@ const papershelf = globalThis.papershelf || (globalThis.papershelf = {});
     return m ? m[0].replace(/[.,;]$/, "") : "";
   };
 
+  const SCHOLARLY = /ScholarlyArticle|MedicalScholarlyArticle|Thesis|Report|Chapter/i;
+
+  // A JSON-LD item that describes one piece of writing: {item, scholarly} (a blog's Article is not scholarly).
   function jsonLdArticle(doc) {
     for (const s of doc.querySelectorAll('script[type="application/ld+json"]')) {
       let data;
       try { data = JSON.parse(s.textContent); } catch { continue; }
-      const items = [].concat(data["@graph"] || data);
+      const items = [].concat(data["@graph"] || data).flatMap((it) => [it, ...[].concat((it && it.mainEntity) || [])]);
       for (const it of items) {
         const types = [].concat(it && it["@type"] || []);
-        if (types.some((t) => /ScholarlyArticle|Article|CreativeWork/i.test(t)) && (it.headline || it.name)) return it;
+        if (types.some((t) => /Article|CreativeWork|Thesis|Report|Chapter/i.test(t)) && (it.headline || it.name)) {
+          return { item: it, scholarly: types.some((t) => SCHOLARLY.test(t)) };
+        }
       }
     }
     return null;
   }
 
-  // Highwire citation_* tags (Google Scholar's), Dublin Core, then schema.org JSON-LD.
+  // The DOI a page's address says it is about: /doi/10.…, /article/10.…, a canonical link, og:url.
+  function doiOfAddress(doc, loc) {
+    const addresses = [loc.pathname, doc.querySelector('link[rel="canonical" i]')?.getAttribute("href"), meta(doc, "og:url")];
+    for (const a of addresses) {
+      let path = "";
+      try { path = decodeURIComponent(new URL(a || "", loc.href).pathname); } catch { continue; }
+      const m = path.match(/\/(?:doi(?:\/(?:abs|full|pdf|epdf|book|reader))?|article|articles|chapter)\/(10\.\d{4,9}\/[^\s?#]+)/i);
+      if (m) return doiOf(m[1]).replace(/\/(full|abstract|pdf|meta)$/i, "");
+    }
+    return "";
+  }
+
+  // The "Abstract" section of the page's body, as markup (extractPaper cleans it): a heading h1–h4 that says
+  // Abstract (any case) with what follows it, a section labelled so, or #abstract / .abstract.
+  const ABSTRACT_HEADING = /^\s*abstract\s*[.:]?\s*$/i;
+  // The parts of a structured abstract (NLM's categories): headings inside an abstract, not after it.
+  const STRUCTURED = /^(background|introduction|context|importance|objectives?|aims?|purpose|methods?|materials and methods|design|setting|participants|interventions?|measurements|main outcomes?( and measures?)?|results?|findings|conclusions?|interpretation|significance|limitations|discussion|funding)\s*[.:]?$/i;
+  function bodyAbstract(doc) {
+    for (const h of doc.querySelectorAll("h1, h2, h3, h4")) {
+      if (!ABSTRACT_HEADING.test(h.textContent)) continue;
+      // What follows the heading, up to the next heading that is not part of a structured abstract
+      // (ScienceDirect, Wiley, ACM, NeurIPS, PLOS). A heading alone in its box: what follows the box
+      // (Taylor & Francis).
+      const level = Number(h.tagName[1]);
+      const above = Array.from({ length: level }, (_, i) => `h${i + 1}`).join(", ");
+      const ends = (el) => el.matches(above) || [...el.matches("h1, h2, h3, h4, h5, h6") ? [el] : [], ...el.querySelectorAll("h1, h2, h3, h4, h5, h6")]
+        .some((x) => x.matches(above) || !STRUCTURED.test(x.textContent.trim()));
+      let node = h;
+      while (!node.nextElementSibling && node.parentElement && !/^(BODY|MAIN|ARTICLE)$/.test(node.parentElement.tagName)) node = node.parentElement;
+      const parts = [];
+      for (let el = node.nextElementSibling; el && !ends(el); el = el.nextElementSibling) parts.push(el.outerHTML);
+      const html = parts.join(" ");
+      if (cleanText(html, { abstract: true }).length >= 40) return html;
+    }
+    for (const sec of doc.querySelectorAll("section[aria-labelledby]")) {
+      const label = doc.getElementById(sec.getAttribute("aria-labelledby"));
+      if (label && ABSTRACT_HEADING.test(label.textContent)) return sec.innerHTML;
+    }
+    for (const el of doc.querySelectorAll('#abstract, .abstract, [role="doc-abstract"]')) {
+      if (cleanText(el.innerHTML, { abstract: true }).length >= 40) return el.innerHTML;
+    }
+    return "";
+  }
+
+  // Authors named in the body, for pages whose metadata names none.
+  function bodyAuthors(doc) {
+    const found = [...doc.querySelectorAll('[itemprop="author"] [itemprop="name"], a[rel="author"], .author-name, .authors .author, .loa__author-name')]
+      .map(text).filter((a) => a && a.length < 120);
+    return [...new Set(found)].slice(0, 500);
+  }
+
+  // Highwire citation_* tags (Google Scholar's), Dublin Core, schema.org JSON-LD, then the page's address and
+  // body. The abstract comes from the best source there is, in this order: citation_abstract, Dublin Core's
+  // description, JSON-LD, the body's Abstract section, and only then the page's description (often a teaser:
+  // abstractFrom says so).
   function fromMetadata(doc, loc) {
     const ids = [];
-    const doi = meta(doc, "citation_doi", "dc.identifier", "DC.identifier", "prism.doi", "bepress_citation_doi");
-    if (doiOf(doi)) ids.push(`doi:${doiOf(doi)}`);
+    const doi = doiOf(meta(doc, "citation_doi", "dc.identifier", "DC.identifier", "prism.doi", "bepress_citation_doi"))
+      || doiOfAddress(doc, loc);
+    if (doi) ids.push(`doi:${doi}`);
     const ax = meta(doc, "citation_arxiv_id");
     if (ax) ids.push(`arxiv:${ax}`);
-    let title = meta(doc, "citation_title", "dc.title", "DC.title", "bepress_citation_title");
-    let authors = metaAll(doc, "citation_author", "dc.creator", "DC.creator", "bepress_citation_author").map(personName);
-    let abstract = meta(doc, "citation_abstract", "dc.description", "DC.description", "description");
     const ld = jsonLdArticle(doc);
-    if (ld) {
-      title = title || text({ textContent: ld.headline || ld.name || "" });
-      if (!authors.length) authors = [].concat(ld.author || []).map((a) => (typeof a === "string" ? a : a.name || "")).filter(Boolean);
-      abstract = abstract.length > 80 ? abstract : (ld.abstract || ld.description || abstract);
-      const ldDoi = doiOf([].concat(ld.identifier || [], ld.sameAs || [], ld["@id"] || []).map((x) => (typeof x === "string" ? x : x.value || "")).join(" "));
-      if (ldDoi && !ids.length) ids.push(`doi:${ldDoi}`);
+    const item = ld ? ld.item : {};
+    let title = meta(doc, "citation_title", "dc.title", "DC.title", "bepress_citation_title") || text({ textContent: item.headline || item.name || "" });
+    let authors = metaAll(doc, "citation_author", "dc.creator", "bepress_citation_author").map(personName);
+    if (!authors.length) authors = [].concat(item.author || []).map((a) => (typeof a === "string" ? a : a.name || "")).filter(Boolean);
+    if (!authors.length) authors = bodyAuthors(doc);
+    const ldDoi = doiOf([].concat(item.identifier || [], item.sameAs || [], item["@id"] || []).map((x) => (typeof x === "string" ? x : x.value || "")).join(" "));
+    if (ldDoi && !ids.some((i) => i.startsWith("doi:"))) ids.push(`doi:${ldDoi}`);
+    let abstract = meta(doc, "citation_abstract") || meta(doc, "dc.description", "DC.description", "dcterms.abstract")
+      || (typeof item.abstract === "string" ? item.abstract : "") || bodyAbstract(doc);
+    let abstractFrom = abstract ? "abstract" : "";
+    if (!abstract) {
+      abstract = meta(doc, "description", "og:description") || (typeof item.description === "string" ? item.description : "");
+      abstractFrom = abstract ? "description" : "";
     }
+    // A page named by its DOI is an article even when it has no title tag (ACM): its heading is the title.
+    if (!title && doiOfAddress(doc, loc)) title = text(doc.querySelector("h1"));
     if (!title) return null;
-    return { ids, title, authors, abstract, url: meta(doc, "citation_abstract_html_url", "og:url") || loc.href.split("#")[0] };
+    const venue = meta(doc, "citation_journal_title", "citation_conference_title", "citation_publisher", "citation_inbook_title",
+      "citation_dissertation_institution", "citation_technical_report_institution", "prism.publicationName", "dc.publisher", "DC.publisher");
+    return { ids, title, authors, abstract, abstractFrom, url: meta(doc, "citation_abstract_html_url", "og:url") || loc.href.split("#")[0],
+      evidence: { doi: ids.some((i) => i.startsWith("doi:")), venue: !!venue, scholarly: !!(ld && ld.scholarly), arxiv: !!ax } };
+  }
+
+  // Is this page one scholarly article? A title plus a DOI, a title plus a journal/conference/publisher tag, or
+  // a ScholarlyArticle in JSON-LD (an identifier alone, such as an arXiv id, also counts).
+  const isArticle = (m) => !!m && !!m.title && (m.evidence.doi || m.evidence.venue || m.evidence.scholarly || m.evidence.arxiv);
+
+  // IEEE Xplore keeps an article's metadata in a script: `xplGlobal.document.metadata={…};`.
+  function xploreMetadata(doc) {
+    for (const s of doc.querySelectorAll("script")) {
+      const t = s.textContent;
+      const at = t.indexOf("xplGlobal.document.metadata");
+      if (at < 0) continue;
+      const start = t.indexOf("{", at);
+      let depth = 0, quote = null;
+      for (let i = start; start >= 0 && i < t.length; i++) {
+        const c = t[i];
+        if (quote) { if (c === "\\") i++; else if (c === quote) quote = null; continue; }
+        if (c === '"' || c === "'") quote = c;
+        else if (c === "{") depth++;
+        else if (c === "}" && --depth === 0) {
+          try { return JSON.parse(t.slice(start, i + 1)); } catch { return null; }
+        }
+      }
+    }
+    return null;
   }
 
   const withId = (paper, id) => paper && id && !paper.ids.includes(id) ? { ...paper, ids: [id, ...paper.ids] } : paper;
@@ -187,20 +287,78 @@ const papershelf = globalThis.papershelf || (globalThis.papershelf = {});
         return withId(m, doi && `doi:${doi}`);
       },
     },
+    // Publishers whose metadata is not enough; every other publisher is the generic adapter's (README: the table).
+    {
+      name: "sciencedirect", site: "sciencedirect",
+      // Elsevier: citation_title and citation_doi but no citation_author; the abstract only in the body.
+      test: (loc) => loc.hostname.endsWith("sciencedirect.com") && loc.pathname.startsWith("/science/article/"),
+      extract(doc, loc) {
+        const m = fromMetadata(doc, loc);
+        if (!isArticle(m)) return null;
+        const names = [...doc.querySelectorAll(".author-group .given-name")].map((g) =>
+          `${text(g)} ${text(g.parentElement.querySelector(".surname"))}`.trim());
+        return { ...m, authors: names.length ? names : m.authors };
+      },
+    },
+    {
+      name: "ieee", site: "ieee",
+      test: (loc) => loc.hostname.endsWith("ieeexplore.ieee.org") && /^\/(abstract\/)?document\/\d+/.test(loc.pathname),
+      extract(doc, loc) {
+        const x = xploreMetadata(doc);
+        if (!x || !x.title) return null;
+        const number = x.articleNumber || loc.pathname.match(/\d+/)[0];
+        return { ids: x.doi ? [`doi:${doiOf(x.doi)}`] : [], title: x.title, abstract: x.abstract || "", abstractFrom: "abstract",
+          authors: (x.authors || []).map((a) => a.name || `${a.firstName || ""} ${a.lastName || ""}`.trim()).filter(Boolean),
+          url: `https://ieeexplore.ieee.org/document/${number}` };
+      },
+    },
+    {
+      name: "pubmed", site: "pubmed",
+      // An article page with no citation tags: the heading, the author list and the abstract of the body.
+      test: (loc) => loc.hostname === "pubmed.ncbi.nlm.nih.gov" && /^\/\d+\/?$/.test(loc.pathname),
+      extract(doc, loc) {
+        const title = text(doc.querySelector("h1.heading-title"));
+        if (!title) return null;
+        const pmid = loc.pathname.match(/\d+/)[0];
+        const doi = doiOf(text(doc.querySelector(".identifier.doi .id-link")) || meta(doc, "citation_doi"));
+        const list = doc.querySelector(".authors-list");
+        const authors = list ? [...new Set([...list.querySelectorAll(".full-name")].map(text).filter(Boolean))] : [];
+        const abstract = doc.querySelector("#eng-abstract, #abstract .abstract-content")?.innerHTML || "";
+        return { ids: [`pmid:${pmid}`, ...(doi ? [`doi:${doi}`] : [])], title, authors, abstract, abstractFrom: "abstract",
+          url: `https://pubmed.ncbi.nlm.nih.gov/${pmid}/` };
+      },
+    },
+    {
+      name: "aps", site: "aps",
+      // APS journals: the abstract's paragraphs share a box with its figures and subject headings.
+      test: (loc) => /(^|\.)(journals|link)\.aps\.org$/.test(loc.hostname) && /^\/(\w+\/)?(abstract|doi)\//.test(loc.pathname),
+      extract(doc, loc) {
+        const m = fromMetadata(doc, loc);
+        if (!isArticle(m)) return null;
+        const paragraphs = [...doc.querySelectorAll("#abstract-section-content > p")].map((p) => p.outerHTML).join(" ");
+        return paragraphs ? { ...m, abstract: paragraphs, abstractFrom: "abstract" } : m;
+      },
+    },
+    {
+      name: "acm", site: "acm",
+      // The ACM Digital Library: no Highwire tags; the DOI is in the address, the authors in the body.
+      test: (loc) => loc.hostname.endsWith("dl.acm.org") && /^\/doi\/(abs\/|full\/|pdf\/)?10\./.test(loc.pathname),
+      extract(doc, loc) {
+        const m = fromMetadata(doc, loc);
+        if (!isArticle(m)) return null;
+        const title = text(doc.querySelector("h1.citation__title")) || m.title;
+        const authors = [...new Set([...doc.querySelectorAll(".loa__author-name, .loa .authors .author-name")].map(text).filter(Boolean))];
+        return { ...m, title, authors: authors.length ? authors : m.authors };
+      },
+    },
     {
       name: "generic", site: "generic",
-      // Any page with Highwire citation_* tags, Dublin Core tags or a schema.org ScholarlyArticle.
+      // Any page that is one scholarly article by its metadata (isArticle): Highwire citation_* tags, Dublin
+      // Core, schema.org JSON-LD, a DOI in its address. A search results page is none of these.
       test: () => true,
       extract(doc, loc) {
-        const hasMeta = doc.querySelector('meta[name^="citation_title" i], meta[name="dc.title" i], script[type="application/ld+json"]');
-        if (!hasMeta) return null;
         const m = fromMetadata(doc, loc);
-        // A page that only has a generic JSON-LD Article (a blog post) is not a paper: require an author and
-        // either an identifier, Highwire tags or a ScholarlyArticle type.
-        if (!m || !m.authors.length) return null;
-        const scholarly = doc.querySelector('meta[name^="citation_" i], meta[name^="dc." i]') ||
-          /ScholarlyArticle/.test([...doc.querySelectorAll('script[type="application/ld+json"]')].map((s) => s.textContent).join(" "));
-        return scholarly ? m : null;
+        return isArticle(m) ? m : null;
       },
     },
   ];
@@ -260,7 +418,9 @@ const papershelf = globalThis.papershelf || (globalThis.papershelf = {});
   papershelf.extractPaper = (adapter, doc, loc) => {
     const p = adapter.extract(doc, loc);
     if (!p) return p;
-    return { ...p, title: cleanText(p.title), abstract: cleanText(p.abstract, { abstract: true }),
+    const { evidence, ...paper } = p;
+    const abstract = cleanText(p.abstract, { abstract: true });
+    return { ...paper, title: cleanText(p.title), abstract, abstractFrom: abstract ? p.abstractFrom || "abstract" : "",
       authors: (p.authors || []).map((a) => cleanText(a)).filter(Boolean) };
   };
 
@@ -269,5 +429,5 @@ const papershelf = globalThis.papershelf || (globalThis.papershelf = {});
     const a = papershelf.adapters.find((x) => x.test(loc));
     return a && (!enabledSites || enabledSites[a.site] !== false) ? a : null;
   };
-  papershelf.util = { text, meta, arxivId, doiOf, cleanText };
+  papershelf.util = { text, meta, arxivId, doiOf, cleanText, isArticle };
 })();

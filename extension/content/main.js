@@ -36,7 +36,7 @@
       if (res.panel === false) { panel?.remove(); panel = null; return done(); } // the popup still knows the paper
       clearTimeout(slow);
       t[view ? "answered" : "first"] = now();
-      view = { ...view, ...res };
+      view = { ...view, ...res, teaser: paper.abstractFrom === "description" };
       view.onSave = () => save(paper, view);
       placePanel().render(view);
       t[res.last ? "rendered" : "badge"] = now();

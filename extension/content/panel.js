@@ -127,6 +127,10 @@
       } else if (view.state === "not-in-library") {
         middle = [el("button", { class: "save", onclick: () => view.onSave && view.onSave() }, view.saving ? "Saving…" : "Save to library")];
         if (view.error) body.push(el("div", { class: "status error" }, view.error));
+        if (view.teaser) {
+          body.push(el("div", { class: "status teaser" }, "This page gives only a short description, not its abstract: "
+            + "saving keeps that until a fuller abstract arrives (an import, another page)."));
+        }
         body.push(el("h4", {}, "Related in your library"));
         body.push(this.relatedList(view.related, view.librarySize === 0
           ? "Your library is empty: save this paper to start it."

@@ -1,0 +1,159 @@
+"""What the extension's site adapters read from each publisher's article page, page by page: the adapters'
+own code (extension/content/adapters.js) in a real Chromium DOM, on saved or hand-written pages (parsed, so none
+of the page's scripts run), with the address each page has in daily use. The browser suite
+(test_extension.py) then serves a sample of them under their real hosts with the extension installed."""
+
+import re
+from pathlib import Path
+
+import pytest
+
+from conftest import REAL
+
+from playwright import sync_api as pw  # installed by `make test` (the test extra); missing = failing
+
+ROOT = Path(__file__).resolve().parent.parent
+PUBLISHERS = Path(__file__).parent / "fixtures" / "pages" / "publishers"
+PAGES = Path(__file__).parent / "fixtures" / "pages"
+CHROMIUM = "/usr/lib/chromium/chromium"
+
+# url, page, adapter, identifiers it must find, title, (first author, number of authors), the abstract's first
+# words, where the abstract came from ("abstract": a real one; "description": the page's teaser).
+ARTICLES = [
+    ("https://www.sciencedirect.com/science/article/pii/S0021999124001234", PUBLISHERS / "sciencedirect.html",
+     "sciencedirect", ["doi:10.1016/j.jcp.2024.112345"], "Learning sparse sensor placements for flow reconstruction",
+     ("Marta Okafor", 2), "Reconstructing a flow field from a handful of point sensors depends on where", "abstract"),
+    ("https://ieeexplore.ieee.org/document/10234567", PUBLISHERS / "ieee.html", "ieee",
+     ["doi:10.1109/TNNLS.2024.3351234"], "Robust Federated Averaging Under Client Drift", ("Aiko Tanaka", 2),
+     "Federated averaging degrades when the clients' data drift apart. We bound", "abstract"),
+    ("https://onlinelibrary.wiley.com/doi/full/10.1002/anie.202312345", PUBLISHERS / "wiley.html", "generic",
+     ["doi:10.1002/anie.202312345"], "Photocatalytic Reduction of CO2 on Layered Perovskites", ("Eva Novak", 3),
+     "Layered perovskites reduce CO2 under visible light, but charge carriers", "abstract"),
+    ("https://www.tandfonline.com/doi/full/10.1080/01621459.2024.2123456", PUBLISHERS / "tandf.html", "generic",
+     ["doi:10.1080/01621459.2024.2123456"], "Bayesian Variable Selection for Survival Data with Cure Fractions",
+     ("Lena Fischer", 2), "Survival data in oncology often include patients who will never experience the event. "
+     "Cure models", "abstract"),
+    ("https://pubmed.ncbi.nlm.nih.gov/38012345/", PUBLISHERS / "pubmed.html", "pubmed",
+     ["pmid:38012345", "doi:10.1111/jsr.14012"], "Sleep spindles predict overnight memory consolidation in older adults",
+     ("Carmen Alvarez", 2), "Background: Sleep spindles have been linked to memory, but mostly in young adults. "
+     "Methods: We recorded", "abstract"),
+    ("https://www.mdpi.com/2071-1050/16/2/789", PUBLISHERS / "mdpi.html", "generic", ["doi:10.3390/su16020789"],
+     "Rooftop Solar Adoption and Neighbourhood Effects in Mid-Sized Cities", ("Ingrid Holm", 2),
+     "Households install rooftop solar panels more often when their neighbours have them. We estimate", "abstract"),
+    ("https://www.frontiersin.org/journals/neuroscience/articles/10.3389/fnins.2024.1234567/full",
+     PUBLISHERS / "frontiers.html", "generic", ["doi:10.3389/fnins.2024.1234567"],
+     "Theta oscillations coordinate place cells during route planning", ("Thandi Mbeki", 3),
+     "Place cells fire in sequences that sweep ahead of the animal. We recorded", "abstract"),
+    ("https://proceedings.mlr.press/v202/nakamura23a.html", PUBLISHERS / "pmlr.html", "generic", [],
+     "Contrastive Pretraining Scales with Negative Diversity", ("Haruto Nakamura", 2),
+     "We show that contrastive pretraining improves with the diversity of its negatives more than", "abstract"),
+    ("https://proceedings.neurips.cc/paper_files/paper/2023/hash/0123456789abcdef0123456789abcdef-Abstract-Conference.html",
+     PUBLISHERS / "neurips.html", "generic", [], "Sparse Mixture of Adapters for Continual Learning",
+     ("Anna Kowalski", 2), "Continual learners forget because every task updates the same weights.", "abstract"),
+    ("https://www.nature.com/articles/s41586-024-07001-0", PUBLISHERS / "nature.html", "generic",
+     ["doi:10.1038/s41586-024-07001-0"], "A room-temperature superconducting qubit coupler", ("Lucas Ferreira", 3),
+     "Coupling superconducting qubits needs millikelvin temperatures at every stage of the wiring. Here", "abstract"),
+    ("https://journals.plos.org/plosone/article?id=10.1371/journal.pone.0299999", PUBLISHERS / "plos.html", "generic",
+     ["doi:10.1371/journal.pone.0299999"], "Urban green space and childhood asthma: A cohort study in five cities",
+     ("Jane Whitfield", 2), "Background: Children in greener neighbourhoods may have less asthma", "abstract"),
+    ("https://journals.example.org/teaser-only", PUBLISHERS / "teaser-only.html", "generic",
+     ["doi:10.5555/teaser.2024.7"], "Tidal heating in the moons of giant planets", ("Yusuf Ahmed", 1),
+     "Tidal heating keeps the oceans of icy moons liquid", "description"),
+    # Real pages saved by other projects (fixtures/real/SOURCES.md).
+    ("https://dl.acm.org/doi/10.1145/3371158.3371232", REAL / "acm" / "acm-paper-page_10.1145_3371158.3371232.html",
+     "acm", ["doi:10.1145/3371158.3371232"], "Graph-based Deep Learning in Natural Language Processing", None,
+     "This tutorial aims to introduce recent advances in graph-based deep learning", "abstract"),
+    ("https://journals.aps.org/prx/abstract/10.1103/PhysRevX.12.041027", REAL / "aps" / "APS_PhysRevX.12.041027.html",
+     "aps", ["doi:10.1103/PhysRevX.12.041027"], "Tearing Instability and Current-Sheet Disruption in the Turbulent "
+     "Dynamo", ("Alisa K. Galishnikova", 3), "Turbulence in a conducting plasma can amplify seed magnetic fields",
+     "abstract"),
+    ("https://link.springer.com/article/10.1007/s10924-010-0192-1", REAL / "springer" / "SpringerLink_s10924-010-0192-1.html",
+     "generic", ["doi:10.1007/s10924-010-0192-1"], "In Vitro Cytotoxicity of Amylose-Based Bioplastic for Packaging "
+     "Applications", None, "Amylose containing polysaccharides are one of the most abundant", "abstract"),
+    ("https://www.biorxiv.org/content/10.1101/2024.01.30.577970v1", PAGES / "biorxiv.html", "biorxiv",
+     ["doi:10.1101/2024.01.30.577970"], None, None, None, "abstract"),
+]
+
+# Search results and other pages that list many papers: no single-article badge.
+LISTINGS = [
+    ("https://www.sciencedirect.com/search?qs=sparse%20sensor%20placement", PUBLISHERS / "sciencedirect-search.html"),
+    ("https://ieeexplore.ieee.org/search/searchresult.jsp?queryText=federated", PUBLISHERS / "ieee-search.html"),
+    ("https://pubmed.ncbi.nlm.nih.gov/?term=sleep+spindles+memory", PUBLISHERS / "pubmed-search.html"),
+    ("https://www.medrxiv.org/search/abstract_title%3Amachine", REAL / "medrxiv" / "medrxiv_search_page_sample.html"),
+]
+
+EXTRACT = """([html, url]) => {
+  const doc = new DOMParser().parseFromString(html, "text/html");
+  const loc = new URL(url);
+  const adapter = papershelf.findAdapter(loc);
+  if (!adapter) return { adapter: null, paper: null };
+  if (adapter.listing) return { adapter: adapter.name, paper: null, listing: true };
+  const paper = papershelf.extractPaper(adapter, doc, loc);
+  return { adapter: adapter.name, paper: paper && paper.title ? paper : null };
+}"""
+
+
+@pytest.fixture(scope="module")
+def page():
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is missing: .ci/run installs Debian's chromium (apt-get install chromium)")
+    p = pw.sync_playwright().start()
+    browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--no-sandbox", "--disable-gpu"])
+    tab = browser.new_page()
+    tab.add_script_tag(content=(ROOT / "extension" / "content" / "adapters.js").read_text())
+    yield tab
+    browser.close()
+    p.stop()
+
+
+def extract(page, url: str, path: Path) -> dict:
+    return page.evaluate(EXTRACT, [path.read_text(encoding="utf-8", errors="replace"), url])
+
+
+@pytest.mark.parametrize("url, path, adapter, ids, title, authors, abstract, source", ARTICLES,
+                         ids=[a[1].stem for a in ARTICLES])
+def test_each_publishers_article_page(page, url, path, adapter, ids, title, authors, abstract, source):
+    got = extract(page, url, path)
+    assert got["adapter"] == adapter and got["paper"], got
+    p = got["paper"]
+    assert set(ids) <= set(p["ids"]), p["ids"]
+    if title:
+        assert p["title"] == title
+    if authors:
+        assert p["authors"][0] == authors[0] and len(p["authors"]) == authors[1], p["authors"]
+    else:
+        assert p["authors"], "no authors"
+    if abstract:
+        assert p["abstract"].startswith(abstract), p["abstract"][:200]
+    assert len(p["abstract"]) > 60 and not re.search(r"<[a-zA-Z/!]|&[a-z]+;", p["abstract"])
+    assert not p["abstract"].lower().startswith("abstract")
+    assert p["abstractFrom"] == source
+
+
+@pytest.mark.parametrize("url, path", LISTINGS, ids=[p.stem for _, p in LISTINGS])
+def test_search_results_get_no_single_article_badge(page, url, path):
+    assert extract(page, url, path)["paper"] is None
+
+
+def test_the_generic_adapter_wants_scholarly_evidence_not_one_tag(page):
+    """A title plus a DOI, a venue tag or a ScholarlyArticle makes an article; a blog post's title and author
+    tags, or its JSON-LD Article, do not."""
+    def page_with(head: str, url: str = "https://blog.example.org/post") -> dict | None:
+        return extract_html(page, f"<!doctype html><html><head>{head}</head><body><h1>x</h1></body></html>", url)
+
+    title = '<meta name="citation_title" content="A study of things">'
+    assert page_with(title) is None
+    assert page_with(title + '<meta name="citation_author" content="Doe, Jane">') is None
+    assert page_with(title + '<meta name="citation_doi" content="10.5555/x.1">')["ids"] == ["doi:10.5555/x.1"]
+    assert page_with(title + '<meta name="citation_conference_title" content="Proc. of Things">')
+    assert page_with(title, "https://journals.example.org/doi/10.5555/x.2")["ids"] == ["doi:10.5555/x.2"]
+    assert page_with(title + '<link rel="canonical" href="https://example.org/article/10.5555/x.3">')["ids"] == ["doi:10.5555/x.3"]
+    blog = '<script type="application/ld+json">{"@type": "BlogPosting", "headline": "My holiday", "author": "Me"}</script>'
+    assert page_with(blog) is None
+    paper = '<script type="application/ld+json">{"@type": "ScholarlyArticle", "headline": "On things", "abstract": "We study things at length and find that they are many."}</script>'
+    got = page_with(paper)
+    assert got["title"] == "On things" and got["abstract"].startswith("We study things") and got["authors"] == []
+
+
+def extract_html(page, html: str, url: str) -> dict | None:
+    return page.evaluate(EXTRACT, [html, url])["paper"]
