@@ -109,31 +109,31 @@ const papershelf = globalThis.papershelf || (globalThis.papershelf = {});
   // abstractFrom says so).
   function fromMetadata(doc, loc) {
     const ids = [];
-    const doi = doiOf(meta(doc, "citation_doi", "dc.identifier", "DC.identifier", "prism.doi", "bepress_citation_doi"))
-      || doiOfAddress(doc, loc);
+    const addressDoi = doiOfAddress(doc, loc);
+    const doi = doiOf(meta(doc, "citation_doi", "dc.identifier", "DC.identifier", "prism.doi", "bepress_citation_doi")) || addressDoi;
     if (doi) ids.push(`doi:${doi}`);
     const ax = meta(doc, "citation_arxiv_id");
     if (ax) ids.push(`arxiv:${ax}`);
     const ld = jsonLdArticle(doc);
     const item = ld ? ld.item : {};
-    let title = meta(doc, "citation_title", "dc.title", "DC.title", "bepress_citation_title") || text({ textContent: item.headline || item.name || "" });
+    // A page named by its DOI is an article even when it has no title tag (ACM): its heading is the title.
+    const title = meta(doc, "citation_title", "dc.title", "bepress_citation_title") || text({ textContent: item.headline || item.name || "" })
+      || (addressDoi ? text(doc.querySelector("h1")) : "");
+    if (!title) return null; // most pages on the web: nothing more to read
     let authors = metaAll(doc, "citation_author", "dc.creator", "bepress_citation_author").map(personName);
     if (!authors.length) authors = [].concat(item.author || []).map((a) => (typeof a === "string" ? a : a.name || "")).filter(Boolean);
     if (!authors.length) authors = bodyAuthors(doc);
     const ldDoi = doiOf([].concat(item.identifier || [], item.sameAs || [], item["@id"] || []).map((x) => (typeof x === "string" ? x : x.value || "")).join(" "));
     if (ldDoi && !ids.some((i) => i.startsWith("doi:"))) ids.push(`doi:${ldDoi}`);
-    let abstract = meta(doc, "citation_abstract") || meta(doc, "dc.description", "DC.description", "dcterms.abstract")
+    let abstract = meta(doc, "citation_abstract") || meta(doc, "dc.description", "dcterms.abstract")
       || (typeof item.abstract === "string" ? item.abstract : "") || bodyAbstract(doc);
     let abstractFrom = abstract ? "abstract" : "";
     if (!abstract) {
       abstract = meta(doc, "description", "og:description") || (typeof item.description === "string" ? item.description : "");
       abstractFrom = abstract ? "description" : "";
     }
-    // A page named by its DOI is an article even when it has no title tag (ACM): its heading is the title.
-    if (!title && doiOfAddress(doc, loc)) title = text(doc.querySelector("h1"));
-    if (!title) return null;
     const venue = meta(doc, "citation_journal_title", "citation_conference_title", "citation_publisher", "citation_inbook_title",
-      "citation_dissertation_institution", "citation_technical_report_institution", "prism.publicationName", "dc.publisher", "DC.publisher");
+      "citation_dissertation_institution", "citation_technical_report_institution", "prism.publicationName", "dc.publisher");
     return { ids, title, authors, abstract, abstractFrom, url: meta(doc, "citation_abstract_html_url", "og:url") || loc.href.split("#")[0],
       evidence: { doi: ids.some((i) => i.startsWith("doi:")), venue: !!venue, scholarly: !!(ld && ld.scholarly), arxiv: !!ax } };
   }
