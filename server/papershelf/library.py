@@ -26,6 +26,7 @@ from .digest import Digest
 from .embed import BATCH_SIZE, Embedder, ModelError
 from .events import EventBus
 from .index import Index, Ranked, Snapshot
+from .map import LibraryMap
 from .models import Filters, ImportFailure, ImportMerge, ImportReport, ImportWarning, Paper, PaperBrief, Record, RelatedHit, SearchHit, Stats
 from .store import Store, content_hash, embed_text
 
@@ -145,6 +146,7 @@ class Library:
         self._page_vectors: OrderedDict[str, np.ndarray] = OrderedDict()  # content hash → vector (related_page)
         self._page_vectors_lock = threading.Lock()
         self.digest = Digest(self)  # feeds and candidates beside the library (digest.py)
+        self.map = LibraryMap(self, self.home / "map")  # the library in 2D (map.py)
         previous = self.store.get_setting("model_id")
         if previous != self.model_id:
             # A new model: every paper is pending for it, and the worker re-embeds in the background.
