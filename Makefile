@@ -12,7 +12,7 @@ FIREFOX := /usr/bin/firefox-esr
 WEB_EXT := .tools/node_modules/.bin/web-ext
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: serve test install install-test bench quality digest-bench ingest-bench panel-bench extension clean
+.PHONY: serve test install install-test bench quality digest-bench ingest-bench panel-bench page-bench extension clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -67,6 +67,10 @@ bench: $(VENV)/.installed-bench install-test
 # The panel alone (about 3 minutes): its table in docs/benchmarks.md.
 panel-bench: install-test
 	HF_HUB_OFFLINE=1 $(BIN)/python bench/panel.py --write-doc
+
+# The library page and its map at 100,000 papers (a few minutes; the library is built once): its table.
+page-bench: install-test
+	HF_HUB_OFFLINE=1 $(BIN)/python bench/page.py --write-doc
 
 digest-bench: install
 	HF_HUB_OFFLINE=1 $(BIN)/python bench/digest.py --data $(BENCH_DATA)

@@ -297,10 +297,10 @@ def run(quick: bool = False, baseline: str = BASELINE) -> dict:
         shutil.rmtree(work, ignore_errors=True)
 
 
-def write_doc(section: str) -> None:
-    """Put the table into docs/benchmarks.md between its markers (report.py writes them)."""
+def write_doc(section: str, marks: tuple[str, str] = MARKS) -> None:
+    """Put a benchmark's section into docs/benchmarks.md between its markers (report.py writes them)."""
     doc = DOC.read_text()
-    start, end = doc.index(MARKS[0]) + len(MARKS[0]), doc.index(MARKS[1])
+    start, end = doc.index(marks[0]) + len(marks[0]), doc.index(marks[1])
     DOC.write_text(doc[:start] + "\n" + section + "\n" + doc[end:])
 
 

@@ -18,6 +18,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import http_load  # noqa: E402
 import ingest  # noqa: E402
 import lookup  # noqa: E402
+import page  # noqa: E402
 import panel  # noqa: E402
 from synthetic import ROOT  # noqa: E402
 
@@ -128,7 +129,7 @@ def main() -> None:
     out = (ROOT / "bench" / ".cache") if quick else (ROOT / "docs")
     out.mkdir(parents=True, exist_ok=True)
     looked, ingested, served = lookup.run(quick), ingest.run(quick), http_load.run(quick)
-    panels = panel.run(quick)
+    panels, pages = panel.run(quick), page.run(quick)
     plot(looked["points"], out / "lookup-latency.png")
     doc = f"""# Benchmarks
 
@@ -161,6 +162,12 @@ compares with a baseline measured in the same run. p50 and p99 are over 60 queri
 {panel.MARKS[0]}
 {panels["markdown"]}
 {panel.MARKS[1]}
+
+## The library page and its map (`bench/page.py`, Chromium)
+
+{page.MARKS[0]}
+{pages["markdown"]}
+{page.MARKS[1]}
 """
     (out / "benchmarks.md").write_text(doc)
     print(doc)

@@ -15,7 +15,7 @@ from papershelf.pairing import EXTENSION_ID
 
 EXT_ORIGIN = f"chrome-extension://{EXTENSION_ID}"
 PROTECTED = [("GET", "/api/papers"), ("GET", "/api/stats"), ("GET", "/api/lookup?arxiv=1706.03762"),
-             ("GET", "/api/search?q=x"), ("GET", "/api/related?text=x"), ("GET", "/api/export"),
+             ("GET", "/api/search?q=x"), ("GET", "/api/related?text=x"), ("GET", "/api/export"), ("GET", "/api/map"),
              ("POST", "/api/papers"), ("POST", "/api/lookup"), ("POST", "/api/lookup/stream"),
              ("POST", "/api/lookup/batch"),
              ("POST", "/api/related"),
@@ -308,7 +308,7 @@ def test_openapi_schema_lists_every_route(shared_server):
     paths = set(schema["paths"])
     for p in ("/api/health", "/api/papers", "/api/papers/{paper_id}", "/api/papers/{paper_id}/restore",
               "/api/lookup", "/api/lookup/stream", "/api/lookup/batch", "/api/related", "/api/search", "/api/import",
-              "/api/import/sample", "/api/export", "/api/stats", "/api/events", "/api/doctor", "/api/feeds",
+              "/api/import/sample", "/api/export", "/api/stats", "/api/events", "/api/doctor", "/api/feeds", "/api/map",
               "/api/digest", "/api/digest/fetch", "/api/digest/{item_id}/rate", "/api/digest/{item_id}/save",
               "/api/digest/feedback", "/api/digest/feed-token", "/api/digest/send", "/api/digest/settings",
               "/digest.atom"):

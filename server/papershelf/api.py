@@ -126,6 +126,7 @@ class MapPoints(msgspec.Struct):
     y: bytes
     cluster: bytes
     clusters: list[MapCluster]
+    tags: dict[str, list[int]]  # each tag: the positions (in ids) of its papers, to colour the map by tag
     not_embedded: int  # papers in the library not drawn yet (no vector)
 
 
@@ -480,12 +481,17 @@ class MapController(Controller):
         m = lib.map.current()
         s = lib.index.snapshot()
         live = int(s.alive[: s.n].sum())
+        tagged: dict[str, list[int]] = {}
+        for i, pid in enumerate(m.ids):
+            r = s.row(pid)
+            for t in s.tags[r] if r is not None else ():
+                tagged.setdefault(t, []).append(i)
         return MapPoints(count=len(m.ids), method=m.method, laid_out=m.laid_out, ids=m.ids,
                          x=np.ascontiguousarray(m.xy[:, 0], dtype="<f4").tobytes(),
                          y=np.ascontiguousarray(m.xy[:, 1], dtype="<f4").tobytes(),
                          cluster=m.cluster.astype("<i2").tobytes(),
                          clusters=[MapCluster(id=c.id, label=c.label, size=c.size, x=c.x, y=c.y) for c in m.clusters],
-                         not_embedded=live - len(m.ids))
+                         tags=tagged, not_embedded=live - len(m.ids))
 
 
 class RelatedController(Controller):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import sys
 import threading
@@ -574,8 +575,16 @@ def cmd_serve(args) -> int:
         from .schedule import DailyFetch
 
         lib.worker.start()
-        # The index loads now, not on the first page's lookup (a lookup meanwhile waits for it).
-        threading.Thread(target=lib.index.snapshot, name="index-load", daemon=True).start()
+        # The index loads now, not on the first page's lookup (a lookup meanwhile waits for it); then the map,
+        # so that opening it does not wait for a first layout (seconds at 100,000 papers).
+        def warm_up():
+            lib.index.snapshot()
+            try:
+                lib.map.current()
+            except Exception:  # a view: the library goes on without it
+                logging.getLogger("papershelf").exception("laying out the map failed")
+
+        threading.Thread(target=warm_up, name="index-load", daemon=True).start()
         stop = asyncio.Event()
         watcher = asyncio.create_task(inbox.run(stop)) if inbox else None
         daily = DailyFetch(lib, send=lambda: mail.send_digest(lib, url) if mail.configured(home) else None)

@@ -59,7 +59,7 @@ class Layout:
 
 
 def project(vectors: np.ndarray, method: str) -> np.ndarray:
-    """2D positions of unit vectors, scaled to [-1, 1]."""
+    """2D positions of unit vectors, within 1.2 of the centre (see below)."""
     if len(vectors) < 3:
         xy = np.zeros((len(vectors), 2), dtype=np.float32)
         xy[:, 0] = np.arange(len(vectors), dtype=np.float32)
@@ -75,8 +75,14 @@ def project(vectors: np.ndarray, method: str) -> np.ndarray:
     xy = np.asarray(xy, dtype=np.float32)
     if not len(xy):
         return xy
-    xy -= xy.mean(axis=0)
-    return xy / max(float(np.abs(xy).max()), 1e-6)
+    xy -= np.median(xy, axis=0)
+    # Scaled so that 98% of the papers fill the square; the few far out are pulled in to its rim (1 to 1.2)
+    # rather than shrinking everyone else into the middle.
+    xy /= max(float(np.percentile(np.abs(xy), 98)), 1e-6)
+    r = np.linalg.norm(xy, axis=1, keepdims=True)
+    far = r > 1
+    xy = np.where(far, xy / np.maximum(r, 1e-6) * (1 + 0.2 * np.tanh(r - 1)), xy)
+    return xy.astype(np.float32)
 
 
 def clusters_of(vectors: np.ndarray) -> np.ndarray:

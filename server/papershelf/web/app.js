@@ -1,5 +1,7 @@
 // The library page: plain JS against the local API. The token comes from the link `papershelf serve`
 // prints (#token=…) or is pasted once, and is kept in this origin's localStorage.
+import { LibraryMap } from "./map.js";
+
 const $ = (sel) => document.querySelector(sel);
 const PAGE = 25;
 let token = null;
@@ -10,7 +12,8 @@ function readToken() {
   const m = location.hash.match(/token=([^&]+)/);
   if (m) {
     localStorage.setItem("papershelf-token", decodeURIComponent(m[1]));
-    history.replaceState(null, "", location.pathname + (location.hash.includes("today") ? "#today" : "")); // keep the token out of the address bar
+    const view = ["today", "map"].find((v) => location.hash.includes(v));
+    history.replaceState(null, "", location.pathname + (view ? `#${view}` : "")); // keep the token out of the address bar
   }
   return localStorage.getItem("papershelf-token");
 }
@@ -174,10 +177,7 @@ async function showFeeds() {
 
 async function showToday(day) {
   mode = "today";
-  $("#today").hidden = false;
-  $("#library-view").hidden = true;
-  $("#view-today").classList.add("current");
-  $("#view-library").classList.remove("current");
+  showView("today");
   const page = await api(`/api/digest${day ? `?day=${day}` : ""}`);
   put($("#digest-day"), page.days.map((d) => el("option", { value: d, ...(d === page.day ? { selected: "" } : {}) }, d)));
   $("#digest-note").textContent = page.day ? `${page.total} papers from your feeds` + (page.method === "model"
@@ -186,15 +186,46 @@ async function showToday(day) {
   showFeeds();
 }
 
-function showLibraryView() {
-  $("#today").hidden = true;
-  $("#library-view").hidden = false;
-  $("#view-library").classList.add("current");
-  $("#view-today").classList.remove("current");
+// One of the three views: the library's list, its map, today's papers.
+function showView(name) {
+  for (const [view, box] of [["library", "#library-view"], ["map", "#map-view"], ["today", "#today"]]) {
+    $(box).hidden = view !== name;
+    $(`#view-${view}`).classList.toggle("current", view === name);
+  }
+}
+
+function showLibraryView() { showView("library"); }
+
+let map = null;
+async function showMap() {
+  mode = "map";
+  showView("map");
+  map = map || new LibraryMap($("#library-map"), { api, open: showPaper });
+  $("#library-map").map = map; // where a paper is drawn (map.project): for links to it, and the browser tests
+  const m = await map.load();
+  const colour = $("#map-colour").value;
+  put($("#map-colour"), el("option", { value: "cluster" }, "cluster"),
+    Object.keys(m.tags).sort().map((t) => el("option", { value: t }, `tag: ${t}`)));
+  $("#map-colour").value = m.tags[colour] || colour === "cluster" ? colour : "cluster";
+  map.colourBy = $("#map-colour").value;
+  $("#map-note").textContent = m.count ? `${m.count} papers` + (m.not_embedded ? `; ${m.not_embedded} not drawn yet (being embedded)` : "")
+    + (m.method === "pca" && m.count > 2 ? "; a finer layout is on its way" : "")
+    : "No papers to draw yet: import some (on the left) or save them with the extension.";
+  const q = $("#q").value.trim();
+  if (q) lightSearch(q);
+  else map.draw();
+}
+
+async function lightSearch(q) {
+  // The papers a signal really matched (search ranks every paper; the tail matched nothing).
+  const hits = (await api(`/api/search?q=${encodeURIComponent(q)}&k=100`)).filter((h) => h.matched.length);
+  map.light(hits.map((h) => h.id));
+  $("#map-note").textContent = `${hits.length} papers match “${q}”: lit on the map`;
 }
 
 function reload() {
   if (mode === "today") return showToday($("#digest-day").value || undefined);
+  if (mode === "map") return showMap();
   refreshStats();
   return mode === "search" && $("#q").value ? search($("#q").value) : showList();
 }
@@ -219,6 +250,7 @@ function listenForEvents() {
     refreshStats();
   });
   es.addEventListener("library", later);
+  es.addEventListener("map", () => { if (mode === "map") showMap(); });
   es.addEventListener("digest", (e) => { if (mode === "today" && ["fetch", "embedded"].includes(JSON.parse(e.data).change)) later(); });
   es.addEventListener("import", (e) => { const d = JSON.parse(e.data); $("#status").textContent = `importing ${d.source}: ${d.added} added`; });
 }
@@ -244,12 +276,14 @@ async function start() {
   try { await refreshStats(); } catch (e) { if (e.message !== "unpaired") $("#status").textContent = e.message; return; }
   $("#pair").hidden = true;
   $("#app").hidden = false;
-  await (location.hash === "#today" ? showToday() : showList());
+  await (location.hash === "#today" ? showToday() : location.hash === "#map" ? showMap() : showList());
   listenForEvents();
 }
 
 $("#view-today").addEventListener("click", (e) => { e.preventDefault(); history.replaceState(null, "", "#today"); showToday(); });
 $("#view-library").addEventListener("click", (e) => { e.preventDefault(); history.replaceState(null, "", location.pathname); offset = 0; showList(); });
+$("#view-map").addEventListener("click", (e) => { e.preventDefault(); history.replaceState(null, "", "#map"); showMap(); });
+$("#map-colour").addEventListener("change", () => { map.colourBy = $("#map-colour").value; map.draw(); });
 $("#digest-day").addEventListener("change", () => showToday($("#digest-day").value));
 $("#fetch-now").addEventListener("click", async () => {
   $("#fetch-now").disabled = true;
@@ -279,6 +313,7 @@ $("#pair-form").addEventListener("submit", (e) => {
 $("#search-form").addEventListener("submit", (e) => {
   e.preventDefault();
   const q = $("#q").value.trim();
+  if (mode === "map") return q ? lightSearch(q) : (map.light(null), showMap());
   q ? search(q) : (offset = 0, showList());
 });
 $("#sort").addEventListener("change", () => { offset = 0; showList(); });
