@@ -15,7 +15,7 @@ from papershelf.pairing import EXTENSION_ID
 
 EXT_ORIGIN = f"chrome-extension://{EXTENSION_ID}"
 PROTECTED = [("GET", "/api/papers"), ("GET", "/api/stats"), ("GET", "/api/lookup?arxiv=1706.03762"),
-             ("GET", "/api/search?q=x"), ("GET", "/api/related?text=x"), ("GET", "/api/export"), ("GET", "/api/map"),
+             ("GET", "/api/search?q=x"), ("GET", "/api/related?text=x"), ("GET", "/api/export"), ("GET", "/api/map"), ("GET", "/api/facets"),
              ("POST", "/api/papers"), ("POST", "/api/lookup"), ("POST", "/api/lookup/stream"),
              ("POST", "/api/lookup/batch"),
              ("POST", "/api/related"),
@@ -160,6 +160,36 @@ def test_papers_list_get_update_trash_restore(server):
         assert c.get("/api/papers", params={"trashed": True}).json()["total"] == 1
         assert c.post(f"/api/papers/{pid}/restore").json()["deleted_at"] is None
         assert c.get("/api/papers").json()["total"] == 289
+
+
+def test_filters_combine_and_facets_count_what_they_find(server):
+    with server.client() as c:
+        a = save(c, title="Faceted paper one about sparse experts", abstract="", tags=["moe", "to-read"],
+                 year=2019, venue="ICML")["paper"]
+        b = save(c, title="Faceted paper two about sparse experts", abstract="Something said here.", tags=["moe"],
+                 year=2021, venue="NeurIPS")["paper"]
+        both = {"q": "faceted paper", "tag": "moe"}
+        page = c.get("/api/papers", params=both).json()
+        assert page["total"] == 2 and {p["id"] for p in page["papers"]} == {a["id"], b["id"]}
+        f = c.get("/api/facets", params=both).json()
+        assert f["total"] == 2 and {"value": "moe", "count": 2} in f["tags"] and {"value": "to-read", "count": 1} in f["tags"]
+        assert f["years"] == [{"value": "2019", "count": 1}, {"value": "2021", "count": 1}]
+        assert {v["value"] for v in f["venues"]} == {"ICML", "NeurIPS"} and f["no_abstract"] == 1
+        assert f["sources"] == [{"value": "api", "count": 2}]
+        narrow = {**both, "tag": ["moe", "to-read"]}
+        assert [p["id"] for p in c.get("/api/papers", params=narrow).json()["papers"]] == [a["id"]]
+        assert c.get("/api/papers", params={**both, "year_min": 2020}).json()["total"] == 1
+        assert c.get("/api/papers", params={**both, "year_min": 2018, "year_max": 2020}).json()["papers"][0]["id"] == a["id"]
+        assert c.get("/api/papers", params={**both, "venue": "NeurIPS"}).json()["papers"][0]["id"] == b["id"]
+        assert c.get("/api/papers", params={**both, "no_abstract": True}).json()["papers"][0]["id"] == a["id"]
+        # Once the worker has embedded them, nothing is left "not embedded yet".
+        deadline = time.time() + 60
+        while c.get("/api/stats").json()["stats"]["pending"] and time.time() < deadline:
+            time.sleep(0.2)
+        assert c.get("/api/papers", params={**both, "not_embedded": True}).json()["total"] == 0
+        sample = c.get("/api/facets").json()
+        assert sample["total"] == 291 and sample["years"] and sample["not_embedded"] == 0
+        assert c.get("/api/papers", params={"tag": ["x"] * 21}).status_code == 400
 
 
 def test_lookup_by_url_arxiv_doi_and_title(server):
@@ -308,7 +338,7 @@ def test_openapi_schema_lists_every_route(shared_server):
     paths = set(schema["paths"])
     for p in ("/api/health", "/api/papers", "/api/papers/{paper_id}", "/api/papers/{paper_id}/restore",
               "/api/lookup", "/api/lookup/stream", "/api/lookup/batch", "/api/related", "/api/search", "/api/import",
-              "/api/import/sample", "/api/export", "/api/stats", "/api/events", "/api/doctor", "/api/feeds", "/api/map",
+              "/api/import/sample", "/api/export", "/api/stats", "/api/events", "/api/doctor", "/api/feeds", "/api/map", "/api/facets",
               "/api/digest", "/api/digest/fetch", "/api/digest/{item_id}/rate", "/api/digest/{item_id}/save",
               "/api/digest/feedback", "/api/digest/feed-token", "/api/digest/send", "/api/digest/settings",
               "/digest.atom"):

@@ -43,7 +43,7 @@ from .digest import DigestError
 from .feeds import FeedError
 from .mail import MailError
 from .models import Digest as DigestPage
-from .models import (DigestSettings, FeedbackRow, FeedInfo, FeedReport, Filters, ImportReport, Paper, Record, RelatedHit,
+from .models import (DigestSettings, Facets, FeedbackRow, FeedInfo, FeedReport, Filters, ImportReport, Paper, PaperQuery, Record, RelatedHit,
                      SearchHit, Stats)
 from .pairing import EXTENSION_ORIGIN_REGEX
 
@@ -323,18 +323,23 @@ class PaperController(Controller):
     path = "/api/papers"
     tags = ["papers"]
 
-    @get(sync_to_thread=True, summary="List papers, a page at a time")
+    @get(sync_to_thread=True, summary="List papers, a page at a time (filters as /api/facets)")
     def list_papers(self, lib: Library,
                     offset: Annotated[int, Parameter(ge=0, le=10_000_000)] = 0,
                     limit: Annotated[int, Parameter(ge=1, le=MAX_PAGE)] = 50,
                     sort: Literal["added", "-added", "title", "-title", "year", "-year", "updated", "-updated"]
                     = "-added",
-                    tag: Annotated[str | None, Parameter(max_length=200)] = None,
+                    tag: Annotated[list[Annotated[str, Parameter(max_length=200)]] | None, Parameter(max_length=20)] = None,
                     year: Annotated[int | None, Parameter(ge=1000, le=2200)] = None,
+                    year_min: Annotated[int | None, Parameter(ge=1000, le=2200)] = None,
+                    year_max: Annotated[int | None, Parameter(ge=1000, le=2200)] = None,
+                    venue: Annotated[str | None, Parameter(max_length=1000)] = None,
+                    source: Annotated[str | None, Parameter(max_length=200)] = None,
+                    no_abstract: bool = False, not_embedded: bool = False,
                     q: Annotated[str | None, Parameter(max_length=500)] = None,
                     trashed: bool = False) -> PaperPage:
-        total, papers = lib.store.list_papers(offset=offset, limit=limit, sort=sort, tag=tag, year=year, text=q,
-                                              trashed=trashed)
+        query = _paper_query(tag, year, year_min, year_max, venue, source, no_abstract, not_embedded, q, trashed)
+        total, papers = lib.store.list_papers(offset=offset, limit=limit, sort=sort, query=query, model_id=lib.model_id)
         return PaperPage(total=total, offset=offset, limit=limit, papers=papers)
 
     @post(sync_to_thread=True, summary="Save a paper (merges with one already in the library)", status_code=201)
@@ -414,6 +419,32 @@ class LinesOperation(Operation):
         ok = self.responses and self.responses.get("200")
         if ok is not None and not isinstance(ok, Reference):
             ok.content = {"application/x-ndjson": OpenAPIMediaType(schema=Schema(type=OpenAPIType.STRING))}
+
+
+def _paper_query(tag, year, year_min, year_max, venue, source, no_abstract, not_embedded, q, trashed) -> PaperQuery:
+    """The filters of /api/papers and /api/facets (`year` is year_min = year_max)."""
+    return PaperQuery(text=q or "", tags=tag or [], year_min=year if year is not None else year_min,
+                      year_max=year if year is not None else year_max, venue=venue or "", source=source or "",
+                      no_abstract=no_abstract, not_embedded=not_embedded, trashed=trashed)
+
+
+class FacetController(Controller):
+    path = "/api/facets"
+    tags = ["papers"]
+
+    @get(sync_to_thread=True, summary="How the papers a filter finds spread over tags, years, venues, sources")
+    def facets(self, lib: Library,
+               tag: Annotated[list[Annotated[str, Parameter(max_length=200)]] | None, Parameter(max_length=20)] = None,
+               year: Annotated[int | None, Parameter(ge=1000, le=2200)] = None,
+               year_min: Annotated[int | None, Parameter(ge=1000, le=2200)] = None,
+               year_max: Annotated[int | None, Parameter(ge=1000, le=2200)] = None,
+               venue: Annotated[str | None, Parameter(max_length=1000)] = None,
+               source: Annotated[str | None, Parameter(max_length=200)] = None,
+               no_abstract: bool = False, not_embedded: bool = False,
+               q: Annotated[str | None, Parameter(max_length=500)] = None,
+               trashed: bool = False) -> Facets:
+        query = _paper_query(tag, year, year_min, year_max, venue, source, no_abstract, not_embedded, q, trashed)
+        return lib.store.facets(query, lib.model_id)
 
 
 class LookupController(Controller):
@@ -791,7 +822,8 @@ def create_app(library: Library, token: str, port: int, allowed_hosts: list[str]
     web = create_static_files_router(path="/", directories=[WEB_DIR], html_mode=True, name="web",
                                      include_in_schema=False)
     return Litestar(
-        route_handlers=[HealthController, PaperController, LookupController, RelatedController, SearchController, MapController,
+        route_handlers=[HealthController, PaperController, FacetController, LookupController, RelatedController,
+                        SearchController, MapController,
                         LibraryController, FeedController, DigestController, AtomController, web],
         dependencies={"lib": Provide(provide_library, sync_to_thread=False)},
         middleware=[Guard(token=token, port=port, allowed_hosts=allowed_hosts)],

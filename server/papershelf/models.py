@@ -175,6 +175,37 @@ class Filters(msgspec.Struct, omit_defaults=True):
     exclude: list[str] = []
 
 
+class PaperQuery(msgspec.Struct, omit_defaults=True):
+    """Which papers a list or its facet counts are about: all of these must hold."""
+
+    text: str = ""  # in the title or the authors
+    tags: list[str] = []  # every one of them
+    year_min: int | None = None
+    year_max: int | None = None
+    venue: str = ""
+    source: str = ""  # how the paper came in: a file's format, "api", "extension"…
+    no_abstract: bool = False
+    not_embedded: bool = False  # no vector yet for the current model
+    trashed: bool = False
+
+
+class Count(msgspec.Struct):
+    value: str
+    count: int
+
+
+class Facets(msgspec.Struct):
+    """How the papers a query finds spread over tags, years, venues and sources, with their counts."""
+
+    total: int
+    tags: list[Count]
+    years: list[Count]
+    venues: list[Count]
+    sources: list[Count]
+    no_abstract: int
+    not_embedded: int
+
+
 Format = Literal["jsonl", "json", "bibtex", "listing", "ris", "csljson", "arxiv", "openalex", "s2", "hf"]
 
 

@@ -19,7 +19,7 @@ import numpy as np
 
 from . import clean, ids
 from .clean import clean_tags
-from .models import ImportFailure, ImportMerge, ImportWarning, Paper, Record
+from .models import Count, Facets, ImportFailure, ImportMerge, ImportWarning, Paper, PaperQuery, Record
 
 # Numbered migrations, applied in order and recorded in schema_migrations. Never edit one that has shipped:
 # add the next number.
@@ -645,32 +645,77 @@ class Store:
                                    [norm]).fetchall()
         return rows[0][0] if len(rows) == 1 else None
 
+    def _where(self, query: PaperQuery, model_id: str) -> tuple[str, list]:
+        """A query as SQL over `papers p`: the condition and its parameters."""
+        where = ["p.deleted_at IS NOT NULL" if query.trashed else "p.deleted_at IS NULL"]
+        params: list = []
+        for tag in query.tags:
+            where.append("list_contains(p.tags, ?)")
+            params.append(tag)
+        if query.year_min is not None:
+            where.append("p.year >= ?")
+            params.append(query.year_min)
+        if query.year_max is not None:
+            where.append("p.year <= ?")
+            params.append(query.year_max)
+        if query.venue:
+            where.append("p.venue = ?")
+            params.append(query.venue)
+        if query.source:
+            where.append("p.source = ?")
+            params.append(query.source)
+        if query.no_abstract:
+            where.append("p.abstract = ''")
+        if query.not_embedded:
+            where.append("NOT EXISTS (SELECT 1 FROM embeddings e WHERE e.paper_id = p.id AND e.model_id = ? "
+                         "AND e.content_hash = p.content_hash)")
+            params.append(model_id)
+        if query.text:
+            where.append("(p.title ILIKE ? OR array_to_string(p.authors, ' ') ILIKE ?)")
+            like = "%" + query.text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+            params += [like, like]
+        return " AND ".join(where), params
+
     def list_papers(self, *, offset: int = 0, limit: int = 50, sort: str = "-added", tag: str | None = None,
-                    year: int | None = None, text: str | None = None, trashed: bool = False
-                    ) -> tuple[int, list[Paper]]:
-        """A page of papers with the total count, filtered by tag, year and a substring of title/authors."""
+                    year: int | None = None, text: str | None = None, trashed: bool = False,
+                    query: PaperQuery | None = None, model_id: str = "") -> tuple[int, list[Paper]]:
+        """A page of papers with the total count: those a query finds (or a tag, a year and a substring of the
+        title or authors)."""
         order = {"added": "added_at", "-added": "added_at DESC", "title": "title_norm", "-title": "title_norm DESC",
                  "year": "year NULLS FIRST", "-year": "year DESC NULLS LAST", "updated": "updated_at",
                  "-updated": "updated_at DESC"}[sort]
-        where = ["deleted_at IS NOT NULL" if trashed else "deleted_at IS NULL"]
-        params: list = []
-        if tag:
-            where.append("list_contains(tags, ?)")
-            params.append(tag)
-        if year is not None:
-            where.append("year = ?")
-            params.append(year)
-        if text:
-            where.append("(title ILIKE ? OR array_to_string(authors, ' ') ILIKE ?)")
-            like = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-            params += [like, like]
-        w = " AND ".join(where)
+        if query is None:
+            query = PaperQuery(text=text or "", tags=[tag] if tag else [], year_min=year, year_max=year,
+                               trashed=trashed)
+        w, params = self._where(query, model_id)
         c = self._cur()
-        total = c.execute(f"SELECT count(*) FROM papers WHERE {w}", params).fetchone()[0]
-        rows = c.execute(f"SELECT id FROM papers WHERE {w} ORDER BY {order}, id LIMIT ? OFFSET ?",
+        total = c.execute(f"SELECT count(*) FROM papers p WHERE {w}", params).fetchone()[0]
+        rows = c.execute(f"SELECT p.id FROM papers p WHERE {w} ORDER BY {order}, id LIMIT ? OFFSET ?",
                          params + [limit, offset]).fetchall()
         got = self.get_many([r[0] for r in rows])
         return total, [got[r[0]] for r in rows if r[0] in got]
+
+    def facets(self, query: PaperQuery, model_id: str, top: int = 30) -> Facets:
+        """How the papers a query finds spread over tags, years, venues and sources (the top ones of each)."""
+        w, params = self._where(query, model_id)
+        found = (f"WITH f AS (SELECT p.id, p.tags, p.year, p.venue, p.source, p.abstract = '' AS no_abstract, "
+                 f"p.content_hash FROM papers p WHERE {w}) ")
+        c = self._cur()
+
+        def counts(sql: str) -> list[Count]:
+            return [Count(value=str(v), count=n) for v, n in c.execute(found + sql, params).fetchall()]
+
+        total, no_abstract = c.execute(found + "SELECT count(*), count(*) FILTER (WHERE no_abstract) FROM f",
+                                       params).fetchone()
+        not_embedded = c.execute(
+            found + "SELECT count(*) FROM f LEFT JOIN embeddings e ON e.paper_id = f.id AND e.model_id = ? "
+            "AND e.content_hash = f.content_hash WHERE e.paper_id IS NULL", params + [model_id]).fetchone()[0]
+        return Facets(
+            total=total, no_abstract=no_abstract, not_embedded=not_embedded,
+            tags=counts(f"SELECT t, count(*) n FROM (SELECT unnest(tags) t FROM f) GROUP BY t ORDER BY n DESC, t LIMIT {top}"),
+            years=counts("SELECT year, count(*) FROM f WHERE year IS NOT NULL GROUP BY year ORDER BY year"),
+            venues=counts(f"SELECT venue, count(*) n FROM f WHERE venue <> '' GROUP BY venue ORDER BY n DESC, venue LIMIT {top}"),
+            sources=counts(f"SELECT source, count(*) n FROM f WHERE source <> '' GROUP BY source ORDER BY n DESC, source LIMIT {top}"))
 
     def iter_papers(self, batch: int = 500) -> Iterator[Paper]:
         """Every live paper, oldest first, in batches (for export)."""
