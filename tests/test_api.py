@@ -15,7 +15,7 @@ from papershelf.pairing import EXTENSION_ID
 
 EXT_ORIGIN = f"chrome-extension://{EXTENSION_ID}"
 PROTECTED = [("GET", "/api/papers"), ("GET", "/api/stats"), ("GET", "/api/lookup?arxiv=1706.03762"),
-             ("GET", "/api/search?q=x"), ("GET", "/api/related?text=x"), ("GET", "/api/export"), ("GET", "/api/map"), ("GET", "/api/facets"),
+             ("GET", "/api/search?q=x"), ("GET", "/api/related?text=x"), ("GET", "/api/export"), ("GET", "/api/map"), ("GET", "/api/facets"), ("POST", "/api/papers/bulk"),
              ("POST", "/api/papers"), ("POST", "/api/lookup"), ("POST", "/api/lookup/stream"),
              ("POST", "/api/lookup/batch"),
              ("POST", "/api/related"),
@@ -190,6 +190,35 @@ def test_filters_combine_and_facets_count_what_they_find(server):
         sample = c.get("/api/facets").json()
         assert sample["total"] == 291 and sample["years"] and sample["not_embedded"] == 0
         assert c.get("/api/papers", params={"tag": ["x"] * 21}).status_code == 400
+
+
+def test_bulk_tag_untag_trash_restore_by_ids_or_by_filter(server):
+    with server.client() as c:
+        page = c.get("/api/papers", params={"q": "diffusion", "limit": 200}).json()
+        ids = [p["id"] for p in page["papers"]]
+        assert len(ids) >= 3
+        r = c.post("/api/papers/bulk", json={"action": "tag", "ids": ids[:2], "tags": ["bulk-a", "bulk-b"]}).json()
+        assert r == {"changed": 2, "ids": r["ids"]} and set(r["ids"]) == set(ids[:2])
+        assert c.post("/api/papers/bulk", json={"action": "tag", "ids": ids[:2], "tags": ["bulk-a"]}).json()["changed"] == 0
+        assert c.get("/api/papers", params={"tag": ["bulk-a", "bulk-b"]}).json()["total"] == 2
+        # Every paper a filter finds: the whole "diffusion" list.
+        r = c.post("/api/papers/bulk", json={"action": "tag", "query": {"text": "diffusion"}, "tags": ["bulk-a"]})
+        assert r.status_code == 200, r.text
+        r = r.json()
+        assert r["changed"] == page["total"] - 2
+        assert c.post("/api/papers/bulk", json={"action": "untag", "ids": ids, "tags": ["bulk-b"]}).json()["changed"] == 2
+        assert c.get("/api/papers", params={"tag": "bulk-b"}).json()["total"] == 0
+        assert c.post("/api/papers/bulk", json={"action": "trash", "ids": ids[:3]}).json()["changed"] == 3
+        assert c.get("/api/papers", params={"q": "diffusion"}).json()["total"] == page["total"] - 3
+        assert c.post("/api/papers/bulk", json={"action": "restore", "ids": ids[:3]}).json()["changed"] == 3
+        # Export what is selected, or what a filter finds.
+        chosen = c.get("/api/export", params={"format": "jsonl", "id": ids[:2]}).text.splitlines()
+        assert [json.loads(line)["id"] for line in chosen] == ids[:2]
+        tagged = c.get("/api/export", params={"format": "jsonl", "tag": "bulk-a"}).text.splitlines()
+        assert len(tagged) == page["total"]
+        assert c.post("/api/papers/bulk", json={"action": "tag", "ids": ids}).status_code == 400  # which tags?
+        assert c.post("/api/papers/bulk", json={"action": "trash"}).status_code == 400  # ids or a query
+        assert c.post("/api/papers/bulk", json={"action": "trash", "ids": ["no-such-paper"]}).status_code == 404
 
 
 def test_lookup_by_url_arxiv_doi_and_title(server):

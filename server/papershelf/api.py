@@ -130,6 +130,23 @@ class MapPoints(msgspec.Struct):
     not_embedded: int  # papers in the library not drawn yet (no vector)
 
 
+MAX_BULK = 100_000
+
+
+class BulkIn(msgspec.Struct, forbid_unknown_fields=True):
+    """Many papers at once: these ids, or every paper a filter finds (as /api/papers takes it)."""
+
+    action: Literal["tag", "untag", "trash", "restore"]
+    ids: Annotated[list[Annotated[str, msgspec.Meta(max_length=500)]], msgspec.Meta(max_length=MAX_BULK)] = []
+    query: PaperQuery | None = None
+    tags: Annotated[list[Annotated[str, msgspec.Meta(max_length=200)]], msgspec.Meta(max_length=50)] = []
+
+
+class BulkOut(msgspec.Struct):
+    changed: int
+    ids: list[str]  # the papers that changed (a tag already there, or a paper already in the trash, is no change)
+
+
 class PageFound(msgspec.Struct):
     """The first line of a streamed page lookup: the page's paper in the library, or not, and the server's time
     for it."""
@@ -341,6 +358,21 @@ class PaperController(Controller):
         query = _paper_query(tag, year, year_min, year_max, venue, source, no_abstract, not_embedded, q, trashed)
         total, papers = lib.store.list_papers(offset=offset, limit=limit, sort=sort, query=query, model_id=lib.model_id)
         return PaperPage(total=total, offset=offset, limit=limit, papers=papers)
+
+    @post("/bulk", sync_to_thread=True, status_code=200,
+          summary="Tag, untag, trash or restore many papers: by ids, or every paper a filter finds")
+    def bulk(self, lib: Library, data: BulkIn) -> BulkOut:
+        if bool(data.ids) == (data.query is not None):
+            raise ValidationException("give ids or a query, not both")
+        if data.action in ("tag", "untag") and not data.tags:
+            raise ValidationException("give the tags to add or take away")
+        if data.ids:  # library ids in one query; any other identifier resolved on its own (404 if unknown)
+            known = lib.store.known_ids(data.ids)
+            pids = [i if i in known else lib.resolve(i) for i in data.ids]
+        else:
+            pids = lib.store.ids_matching(data.query, lib.model_id, MAX_BULK)
+        changed = lib.bulk(pids, data.action, data.tags)
+        return BulkOut(changed=len(changed), ids=changed)
 
     @post(sync_to_thread=True, summary="Save a paper (merges with one already in the library)", status_code=201)
     def save(self, lib: Library, data: PaperIn) -> SaveResult:
@@ -623,8 +655,24 @@ class LibraryController(Controller):
         return lib.import_path(sample_path())
 
     @get("/export", sync_to_thread=False, operation_class=ExportOperation, summary="The whole library as JSONL, BibTeX, CSL-JSON or RIS")
-    def export_library(self, lib: Library, format: Literal["jsonl", "bibtex", "csljson", "ris"] = "jsonl") -> Stream:
-        chunks = export(lib.store.iter_papers(), format)
+    def export_library(self, lib: Library, format: Literal["jsonl", "bibtex", "csljson", "ris"] = "jsonl",
+                       id: Annotated[list[Annotated[str, Parameter(max_length=500)]] | None, Parameter(max_length=1000)] = None,
+                       tag: Annotated[list[Annotated[str, Parameter(max_length=200)]] | None, Parameter(max_length=20)] = None,
+                       year_min: Annotated[int | None, Parameter(ge=1000, le=2200)] = None,
+                       year_max: Annotated[int | None, Parameter(ge=1000, le=2200)] = None,
+                       venue: Annotated[str | None, Parameter(max_length=1000)] = None,
+                       source: Annotated[str | None, Parameter(max_length=200)] = None,
+                       no_abstract: bool = False, not_embedded: bool = False,
+                       q: Annotated[str | None, Parameter(max_length=500)] = None) -> Stream:
+        """The whole library; or these papers (id, repeated); or the papers a filter finds (as /api/papers)."""
+        query = _paper_query(tag, None, year_min, year_max, venue, source, no_abstract, not_embedded, q, False)
+        if id:
+            pids = [lib.resolve(i) for i in id]
+        elif query != PaperQuery():
+            pids = lib.store.ids_matching(query, lib.model_id, MAX_BULK)
+        else:
+            pids = None
+        chunks = export(lib.store.iter_papers(pids), format)
         return Stream(_threaded(chunks), media_type=EXPORT_FORMATS[format], headers={
             "content-disposition": f'attachment; filename="papershelf.{EXPORT_EXTENSIONS[format]}"'})
 

@@ -302,6 +302,14 @@ class Library:
         self.events.publish("library", change="update", id=pid)
         return p
 
+    def bulk(self, pids: list[str], action: str, tags: list[str] = ()) -> list[str]:
+        """Tag, untag, trash or restore many papers at once; the ids that changed."""
+        with self.index.writing():
+            changed = self.store.bulk(pids, action, tags)
+        if changed:
+            self.events.publish("library", change=action, ids=changed[:1000], count=len(changed))
+        return changed
+
     def trash(self, pid: str) -> bool:
         """Move to the trash."""
         with self.index.writing():

@@ -528,6 +528,40 @@ class Store:
             self._touch([pid])
             return self._get(c, pid)
 
+    def bulk(self, pids: list[str], action: str, tags: list[str] = ()) -> list[str]:
+        """Tag, untag, trash or restore many papers in one transaction; the ids it changed."""
+        tags = clean_tags(list(tags))
+        sql = {
+            "tag": "UPDATE papers SET tags = list_distinct(list_concat(tags, ?::VARCHAR[])), updated_at = ? "
+                   "WHERE id IN (SELECT unnest(?)) AND NOT list_has_all(tags, ?::VARCHAR[]) RETURNING id",
+            "untag": "UPDATE papers SET tags = list_filter(tags, lambda t: NOT list_contains(?::VARCHAR[], t)), "
+                     "updated_at = ? WHERE id IN (SELECT unnest(?)) AND list_has_any(tags, ?::VARCHAR[]) RETURNING id",
+            "trash": "UPDATE papers SET deleted_at = ? WHERE id IN (SELECT unnest(?)) AND deleted_at IS NULL RETURNING id",
+            "restore": "UPDATE papers SET deleted_at = NULL WHERE id IN (SELECT unnest(?)) AND deleted_at IS NOT NULL "
+                       "RETURNING id",
+        }[action]
+        params = {"tag": [tags, now(), pids, tags], "untag": [tags, now(), pids, tags], "trash": [now(), pids],
+                  "restore": [pids]}[action]
+        if action in ("tag", "untag") and not tags:
+            return []
+        with self._write_lock:
+            c = self._cur()
+            c.execute("BEGIN")
+            try:
+                changed = [r[0] for r in c.execute(sql, params).fetchall()]
+                c.execute("COMMIT")
+            except BaseException:
+                c.execute("ROLLBACK")
+                raise
+            self._touch(changed)
+            return changed
+
+    def ids_matching(self, query: PaperQuery, model_id: str, limit: int) -> list[str]:
+        """The ids of the papers a query finds (at most `limit`), newest first."""
+        w, params = self._where(query, model_id)
+        return [r[0] for r in self._cur().execute(
+            f"SELECT p.id FROM papers p WHERE {w} ORDER BY p.added_at DESC, p.id LIMIT ?", params + [limit]).fetchall()]
+
     def trash(self, pid: str) -> bool:
         """Move a paper to the trash (restorable); return whether it was there to move."""
         with self._write_lock:
@@ -629,6 +663,11 @@ class Store:
                 return rows[r]
         return None
 
+    def known_ids(self, pids: list[str]) -> set[str]:
+        """Which of these are library ids (one query)."""
+        return {r[0] for r in self._cur().execute("SELECT id FROM papers WHERE id IN (SELECT unnest(?))",
+                                                  [pids]).fetchall()} if pids else set()
+
     def resolve_many(self, refs: list[str]) -> dict[str, str]:
         """`scheme:value` → library id for those that are in the library (one query)."""
         if not refs:
@@ -717,11 +756,11 @@ class Store:
             venues=counts(f"SELECT venue, count(*) n FROM f WHERE venue <> '' GROUP BY venue ORDER BY n DESC, venue LIMIT {top}"),
             sources=counts(f"SELECT source, count(*) n FROM f WHERE source <> '' GROUP BY source ORDER BY n DESC, source LIMIT {top}"))
 
-    def iter_papers(self, batch: int = 500) -> Iterator[Paper]:
-        """Every live paper, oldest first, in batches (for export)."""
+    def iter_papers(self, pids: list[str] | None = None, batch: int = 500) -> Iterator[Paper]:
+        """Every live paper, oldest first (or these papers, in this order), in batches (for export)."""
         c = self._cur()
-        ids_ = [r[0] for r in c.execute("SELECT id FROM papers WHERE deleted_at IS NULL ORDER BY added_at, id")
-                .fetchall()]
+        ids_ = pids if pids is not None else [
+            r[0] for r in c.execute("SELECT id FROM papers WHERE deleted_at IS NULL ORDER BY added_at, id").fetchall()]
         for i in range(0, len(ids_), batch):
             chunk = ids_[i:i + batch]
             got = self.get_many(chunk)
