@@ -61,8 +61,8 @@ def test_the_map_draws_every_embedded_paper_and_a_click_opens_the_right_one(page
     # A search lights its hits on the map and dims the rest.
     page.fill("#q", "mixture of experts")
     page.press("#q", "Enter")
-    page.wait_for_function("() => +document.getElementById('library-map').dataset.lit > 0")
-    assert "match" in page.text_content("#map-note")
+    page.wait_for_function("() => +document.getElementById('library-map').dataset.lit > 0"
+                           " && document.getElementById('map-note').textContent.includes('match')")
     # The first map is PCA; the PaCMAP layout arrives by itself (the server's "map" event), the search still lit.
     page.wait_for_selector('#library-map[data-method="pacmap"]', timeout=60_000)
     page.wait_for_function("() => +document.getElementById('library-map').dataset.lit > 0")
@@ -76,3 +76,115 @@ def test_the_map_draws_every_embedded_paper_and_a_click_opens_the_right_one(page
     page.mouse.wheel(0, -400)
     after = page.evaluate(f"() => document.getElementById('library-map').map.project({json.dumps(target['id'])})")
     assert abs(after["x"] - before["x"]) + abs(after["y"] - before["y"]) > 5
+
+
+def list_ids(page) -> list[str]:
+    return page.evaluate("() => [...document.querySelectorAll('#list > li[data-paper-id]')].map(li => li.dataset.paperId)")
+
+
+def test_facets_and_instant_search_combine_and_page_on_the_server(page, shared_server):
+    with shared_server.client() as c:  # the sample has no years: two papers that do
+        for year in (2019, 2024):
+            c.post("/api/papers", json={"title": f"Latent diffusion for molecules, the {year} version", "year": year})
+        found = c.get("/api/papers", params={"q": "diffusion"}).json()["total"]
+        newer = c.get("/api/papers", params={"q": "diffusion", "year_min": 2023}).json()["total"]
+    assert found > newer == 1
+    page.fill("#q", "diffusion")  # no Enter: the list follows the box
+    page.wait_for_function(f"() => document.getElementById('list-title').textContent === '{found} papers found'")
+    page.fill("#facet-year_min", "2023")
+    page.dispatch_event("#facet-year_min", "change")
+    page.wait_for_function(f"() => document.getElementById('list-title').textContent === '{newer} papers found'")
+    with shared_server.client() as c:
+        want = [p["id"] for p in c.get("/api/papers", params={"q": "diffusion", "year_min": 2023, "limit": 25}).json()["papers"]]
+    assert list_ids(page) == want
+    page.click("#clear-filters")
+    page.wait_for_function("() => document.getElementById('list-title').textContent === 'Library'")
+    assert page.input_value("#q") == ""
+
+
+def test_select_with_shift_click_and_tag_in_bulk_then_all_matching(page, shared_server):
+    page.wait_for_selector("#list input.pick")
+    ids = list_ids(page)
+    boxes = page.locator("#list input.pick")
+    boxes.nth(0).click()
+    boxes.nth(2).click(modifiers=["Shift"])  # a range: the first three
+    assert page.text_content("#selection") == "3 selected"
+    page.fill("#bulk-tags", "bulk-picked")
+    page.click("#bulk-tag")
+    page.wait_for_selector("#facets input[data-facet=tag][value=bulk-picked]")
+    with shared_server.client() as c:
+        assert {p["id"] for p in c.get("/api/papers", params={"tag": "bulk-picked"}).json()["papers"]} == set(ids[:3])
+    # Narrow by the new tag's facet, then select every paper the filter finds (more than one page) and tag them.
+    page.fill("#q", "language")
+    page.wait_for_function("() => document.getElementById('list-title').textContent.endsWith('papers found')")
+    with shared_server.client() as c:
+        matching = c.get("/api/papers", params={"q": "language"}).json()["total"]
+    assert matching > 25
+    page.check("#select-page")
+    page.click("#select-all")
+    page.wait_for_function(f"() => document.getElementById('selection').textContent === '{matching} selected'")
+    page.fill("#bulk-tags", "bulk-all")
+    page.click("#bulk-tag")
+    page.wait_for_selector("#facets input[data-facet=tag][value=bulk-all]")
+    with shared_server.client() as c:
+        assert c.get("/api/papers", params={"tag": "bulk-all"}).json()["total"] == matching
+    page.screenshot(path=str(ARTIFACTS / "library-list.png"))
+
+
+def test_keyboard_moves_opens_selects_and_searches(page, shared_server):
+    page.wait_for_selector("#list input.pick")
+    ids = list_ids(page)
+    page.keyboard.press("j")
+    page.keyboard.press("j")
+    page.keyboard.press("k")
+    page.keyboard.press("ArrowDown")  # first, second, first, second
+    assert page.get_attribute("#list", "data-cursor") == ids[1]
+    page.keyboard.press("x")
+    assert page.text_content("#selection") == "1 selected"
+    page.keyboard.press("Enter")
+    page.wait_for_selector("#detail:not([hidden]) h2")
+    with shared_server.client() as c:
+        assert page.text_content("#detail h2") == c.get(f"/api/papers/{ids[1]}").json()["title"]
+    page.keyboard.press("/")
+    assert page.evaluate("() => document.activeElement.id") == "q"
+
+
+def test_the_paper_view_links_every_identifier_and_the_pdf(page, shared_server):
+    with shared_server.client() as c:
+        p = c.post("/api/papers", json={"title": "A paper with many identifiers to follow",
+                                        "identifiers": ["arxiv:2101.00001", "doi:10.5555/links.1", "pmid:12345"]}).json()["paper"]
+    page.fill("#q", "many identifiers to follow")
+    page.wait_for_selector(f'#list li[data-paper-id="{p["id"]}"] a.title')
+    page.click(f'#list li[data-paper-id="{p["id"]}"] a.title')
+    page.wait_for_selector("#detail:not([hidden]) .ids a")
+    links = page.evaluate("() => [...document.querySelectorAll('#detail .ids a')].map(a => [a.textContent, a.href])")
+    assert ["arxiv:2101.00001", "https://arxiv.org/abs/2101.00001"] in links
+    assert ["doi:10.5555/links.1", "https://doi.org/10.5555/links.1"] in links
+    assert ["pmid:12345", "https://pubmed.ncbi.nlm.nih.gov/12345/"] in links
+    assert ["open PDF", "https://arxiv.org/pdf/2101.00001"] in links
+
+
+def test_dropping_files_imports_them_with_progress_and_a_report_that_stays(page, shared_server):
+    bib = ("@article{drop1, title={Dropped paper about graph neural networks for molecules}, author={Doe, Jane}, year={2024}}\n"
+           "@article{drop2, title={Another dropped paper on protein language models}, author={Roe, Rick}, year={2023}}\n"
+           "@article{drop3, author={Nobody}}\n")
+    page.wait_for_selector("body[data-live=yes]")  # the server's events reach the page
+    page.evaluate("""() => { window.progressSeen = [];
+        new MutationObserver(() => { const t = document.getElementById('import-progress').textContent; if (t) window.progressSeen.push(t); })
+          .observe(document.getElementById('import-progress'), { childList: true, characterData: true, subtree: true }); }""")
+    page.evaluate("""(text) => {
+        const dt = new DataTransfer();
+        dt.items.add(new File([text], 'dropped.bib', { type: 'text/plain' }));
+        window.dispatchEvent(new DragEvent('dragenter', { dataTransfer: dt }));
+        window.dispatchEvent(new DragEvent('drop', { dataTransfer: dt, cancelable: true }));
+    }""", bib)
+    page.wait_for_selector("#import-report .report")
+    report = page.text_content("#import-report")
+    assert "added 2" in report and "failed 1" in report and "record" in report
+    assert any("importing dropped.bib" in t for t in page.evaluate("() => window.progressSeen"))
+    page.wait_for_timeout(1000)  # the list reloads; the report stays
+    assert page.query_selector("#import-report .report")
+    page.click("#import-report .dismiss")
+    assert page.query_selector("#import-report .report") is None
+    with shared_server.client() as c:
+        assert c.get("/api/papers", params={"q": "Dropped paper about graph"}).json()["total"] == 1

@@ -51,8 +51,10 @@ function byline(p) {
   return [authors, p.year, p.venue].filter(Boolean).join(" · ");
 }
 
-function paperItem(p, extra) {
+function paperItem(p, extra, selectable) {
   return el("li", { "data-paper-id": p.id },
+    selectable ? el("input", { type: "checkbox", class: "pick", "aria-label": `select “${p.title}”`,
+      ...(selected.has(p.id) || allMatching ? { checked: "" } : {}), onclick: (e) => pick(p.id, e) }) : null,
     el("a", { href: "#", class: "title", onclick: (e) => { e.preventDefault(); showPaper(p.id); } }, p.title),
     el("div", { class: "meta" }, byline(p)),
     p.tags?.length ? el("div", { class: "tags" }, p.tags.map((t) => el("span", { class: "tag" }, t))) : null,
@@ -71,20 +73,173 @@ async function refreshStats() {
   $("#sample-btn").hidden = st.papers > 0;
 }
 
+// -- the list: facets, instant search, selection, bulk actions ----------------------------------------------
+const filters = { tags: new Set(), year_min: "", year_max: "", venue: "", source: "", no_abstract: false, not_embedded: false };
+const selected = new Set(); // paper ids picked on any page
+let allMatching = false; // "select all N matching": the bulk actions apply to the filter, not to ids
+let listed = []; // the papers on this page, in order
+let lastPicked = null; // for shift-click ranges
+let cursor = -1; // the keyboard's place in the list
+
+// The list's filter as query parameters (what /api/papers, /api/facets and /api/export take).
+function filterParams() {
+  const q = new URLSearchParams();
+  for (const t of filters.tags) q.append("tag", t);
+  for (const k of ["year_min", "year_max", "venue", "source"]) if (filters[k]) q.set(k, filters[k]);
+  for (const k of ["no_abstract", "not_embedded"]) if (filters[k]) q.set(k, "true");
+  const text = $("#q").value.trim();
+  if (text) q.set("q", text);
+  if ($("#show-trash").checked) q.set("trashed", "true");
+  return q;
+}
+
+// The same filter as /api/papers/bulk's query.
+function filterQuery() {
+  const q = { tags: [...filters.tags], text: $("#q").value.trim(), no_abstract: filters.no_abstract,
+    not_embedded: filters.not_embedded, trashed: $("#show-trash").checked, venue: filters.venue, source: filters.source };
+  if (filters.year_min) q.year_min = +filters.year_min;
+  if (filters.year_max) q.year_max = +filters.year_max;
+  return q;
+}
+
+const filtering = () => filters.tags.size || filters.year_min || filters.year_max || filters.venue || filters.source
+  || filters.no_abstract || filters.not_embedded || $("#q").value.trim();
+
 async function showList() {
   mode = "list";
   showLibraryView();
   const trashed = $("#show-trash").checked;
-  const page = await api(`/api/papers?offset=${offset}&limit=${PAGE}&sort=${$("#sort").value}&trashed=${trashed}`);
-  $("#list-title").textContent = trashed ? "Trash" : "Library";
-  $("#list").replaceChildren(...page.papers.map((p) => paperItem(p)));
-  if (!page.total) $("#list").append(el("li", { class: "empty" }, trashed ? "The trash is empty." :
-    "Your library is empty: import a file, or the sample library, on the left."));
+  const q = filterParams();
+  const [page, facets] = await Promise.all([
+    api(`/api/papers?offset=${offset}&limit=${PAGE}&sort=${$("#sort").value}&${q}`), api(`/api/facets?${q}`)]);
+  listed = page.papers;
+  cursor = Math.min(cursor, listed.length - 1);
+  $("#list-title").textContent = trashed ? "Trash" : filtering() ? `${page.total} papers found` : "Library";
+  $("#list").replaceChildren(...page.papers.map((p) => paperItem(p, null, true)));
+  if (!page.total) $("#list").append(trashed ? el("li", { class: "empty" }, "The trash is empty.")
+    : filtering() ? el("li", { class: "empty" }, "No paper matches: loosen a filter on the left.") : emptyLibrary());
   $("#pager").hidden = page.total <= PAGE;
   $("#page").textContent = `${offset + 1}–${Math.min(offset + PAGE, page.total)} of ${page.total}`;
   $("#prev").disabled = offset === 0;
   $("#next").disabled = offset + PAGE >= page.total;
+  renderFacets(facets);
+  renderSelection(page.total);
+  markCursor();
 }
+
+// An empty library says how to fill it.
+function emptyLibrary() {
+  return el("li", { class: "empty welcome" },
+    el("h3", {}, "Your library is empty. Add papers:"),
+    el("ul", {},
+      el("li", {}, el("b", {}, "Drop files anywhere on this page"), " (BibTeX, RIS, CSL-JSON, JSON lines, arXiv, OpenAlex, Semantic Scholar or Hugging Face answers, a pasted listing page), or choose them on the left."),
+      el("li", {}, el("b", {}, "The inbox folder"), ": files put there are imported while ", el("code", {}, "papershelf serve"), " runs."),
+      el("li", {}, el("b", {}, "The browser extension"), ": one click saves the paper you are reading (", el("i", {}, "Connect this browser"), " at the top right)."),
+      el("li", {}, el("button", { type: "button", onclick: () => $("#sample-btn").click() }, "Import the sample library"), " (289 papers) to try it out.")));
+}
+
+function renderFacets(f) {
+  const change = () => { offset = 0; allMatching = false; showList(); };
+  const option = (value, label, current) => el("option", { value, ...(value === current ? { selected: "" } : {}) }, label);
+  const tags = f.tags.map((c) => el("label", { class: "facet" },
+    el("input", { type: "checkbox", "data-facet": "tag", value: c.value, ...(filters.tags.has(c.value) ? { checked: "" } : {}),
+      onchange: (e) => { e.target.checked ? filters.tags.add(c.value) : filters.tags.delete(c.value); change(); } }),
+    ` ${c.value} `, el("span", { class: "count" }, c.count)));
+  for (const t of filters.tags) if (!f.tags.some((c) => c.value === t)) tags.push(el("label", { class: "facet" }, el("input", { type: "checkbox", checked: "", onchange: () => { filters.tags.delete(t); change(); } }), ` ${t}`));
+  const years = f.years.map((c) => +c.value);
+  const yearInput = (key, label) => el("input", { type: "number", id: `facet-${key}`, min: 1000, max: 2200, size: 5, "aria-label": label,
+    placeholder: years.length ? String(key === "year_min" ? years[0] : years[years.length - 1]) : "", value: filters[key] || null,
+    onchange: (e) => { filters[key] = e.target.value; change(); } });
+  const pick = (key, counts, any) => el("select", { id: `facet-${key}`, "aria-label": any, onchange: (e) => { filters[key] = e.target.value; change(); } },
+    option("", any, filters[key]), counts.map((c) => option(c.value, `${c.value} (${c.count})`, filters[key])),
+    filters[key] && !counts.some((c) => c.value === filters[key]) ? option(filters[key], filters[key], filters[key]) : null);
+  const flag = (key, label, count) => el("label", { class: "facet" }, el("input", { type: "checkbox", id: `facet-${key}`,
+    ...(filters[key] ? { checked: "" } : {}), onchange: (e) => { filters[key] = e.target.checked; change(); } }), ` ${label} `, el("span", { class: "count" }, count));
+  put($("#facets"),
+    tags.length ? el("fieldset", {}, el("legend", {}, "Tags"), tags) : null,
+    el("fieldset", {}, el("legend", {}, "Year"), yearInput("year_min", "from year"), " to ", yearInput("year_max", "to year")),
+    f.venues.length || filters.venue ? el("fieldset", {}, el("legend", {}, "Venue"), pick("venue", f.venues, "any venue")) : null,
+    f.sources.length || filters.source ? el("fieldset", {}, el("legend", {}, "Came from"), pick("source", f.sources, "anywhere")) : null,
+    el("fieldset", {}, el("legend", {}, "Missing"), flag("no_abstract", "no abstract", f.no_abstract), el("br"),
+      flag("not_embedded", "not embedded yet", f.not_embedded)),
+    filtering() ? el("button", { type: "button", id: "clear-filters", onclick: () => {
+      Object.assign(filters, { tags: new Set(), year_min: "", year_max: "", venue: "", source: "", no_abstract: false, not_embedded: false });
+      $("#q").value = ""; change(); } }, "Clear all") : null);
+}
+
+function pick(id, e) {
+  e.stopPropagation();
+  if (allMatching) { allMatching = false; for (const p of listed) selected.add(p.id); }
+  const i = listed.findIndex((p) => p.id === id);
+  const j = lastPicked === null ? -1 : listed.findIndex((p) => p.id === lastPicked);
+  const on = e.target.checked;
+  if (e.shiftKey && j >= 0) { // a range, as file managers do
+    for (let k = Math.min(i, j); k <= Math.max(i, j); k++) on ? selected.add(listed[k].id) : selected.delete(listed[k].id);
+    for (const box of document.querySelectorAll("#list input.pick")) box.checked = selected.has(box.closest("li").dataset.paperId);
+  } else if (on) selected.add(id); else selected.delete(id);
+  lastPicked = id;
+  renderSelection();
+}
+
+let matchingTotal = 0;
+function renderSelection(total) {
+  if (total !== undefined) matchingTotal = total;
+  const n = allMatching ? matchingTotal : selected.size;
+  $("#selection").textContent = n ? `${n} selected` : "";
+  $(".bulk-actions").hidden = !n;
+  const all = $("#select-all");
+  all.hidden = !(selected.size && !allMatching && matchingTotal > selected.size);
+  all.textContent = `Select all ${matchingTotal} matching`;
+  $("#select-page").checked = listed.length > 0 && listed.every((p) => allMatching || selected.has(p.id));
+}
+
+// What the bulk actions apply to: the filter ("all matching") or the picked ids.
+const target = () => (allMatching ? { query: filterQuery() } : { ids: [...selected] });
+
+async function bulk(action) {
+  const tags = $("#bulk-tags").value.split(",").map((t) => t.trim()).filter(Boolean);
+  if ((action === "tag" || action === "untag") && !tags.length) { $("#bulk-tags").focus(); return; }
+  const r = await api("/api/papers/bulk", json({ action, tags, ...target() }));
+  $("#status").textContent = `${r.changed} papers ${{ tag: "tagged", untag: "untagged", trash: "moved to the trash", restore: "restored" }[action]}`;
+  if (action === "trash") { selected.clear(); allMatching = false; }
+  await showList();
+}
+
+async function exportSelection() {
+  const q = allMatching ? filterParams() : new URLSearchParams([...selected].map((id) => ["id", id]));
+  if (!allMatching && !selected.size) { if (cursor >= 0) q.append("id", listed[cursor].id); else return; }
+  const text = await api(`/api/export?format=bibtex&${q}`);
+  el("a", { href: URL.createObjectURL(new Blob([text], { type: "text/plain" })), download: "papershelf-selection.bib" }).click();
+}
+
+function markCursor() {
+  const items = [...document.querySelectorAll("#list > li[data-paper-id]")];
+  items.forEach((li, i) => li.classList.toggle("cursor", i === cursor));
+  if (items[cursor]) items[cursor].scrollIntoView({ block: "nearest" });
+  $("#list").dataset.cursor = cursor >= 0 && listed[cursor] ? listed[cursor].id : "";
+}
+
+// Keys on the list (never while typing in a field): j/k or arrows move, Enter opens, x or space selects,
+// / searches, t tags the selection (or the current paper), e exports it.
+document.addEventListener("keydown", (e) => {
+  if (e.target.closest("input, textarea, select") || e.ctrlKey || e.metaKey || e.altKey || mode !== "list") return;
+  const key = e.key;
+  if (key === "/") { e.preventDefault(); $("#q").focus(); return; }
+  if (["j", "ArrowDown"].includes(key)) { e.preventDefault(); cursor = Math.min(listed.length - 1, cursor + 1); markCursor(); }
+  else if (["k", "ArrowUp"].includes(key)) { e.preventDefault(); cursor = Math.max(0, cursor - 1); markCursor(); }
+  else if (key === "Enter" && listed[cursor]) { e.preventDefault(); showPaper(listed[cursor].id); }
+  else if ((key === "x" || key === " ") && listed[cursor]) {
+    e.preventDefault();
+    const box = document.querySelectorAll("#list > li[data-paper-id] input.pick")[cursor];
+    box.checked = !box.checked;
+    pick(listed[cursor].id, { target: box, shiftKey: false, stopPropagation() {} });
+  } else if (key === "t") {
+    e.preventDefault();
+    if (!selected.size && !allMatching && listed[cursor]) { selected.add(listed[cursor].id); showList(); }
+    renderSelection();
+    $("#bulk-tags").focus();
+  } else if (key === "e") { e.preventDefault(); exportSelection(); }
+});
 
 async function search(q) {
   mode = "search";
@@ -116,7 +271,10 @@ async function showPaper(id) {
     el("button", { type: "button", class: "close", onclick: () => { $("#detail").hidden = true; } }, "×"),
     el("h2", {}, p.url ? el("a", { href: p.url, target: "_blank", rel: "noopener" }, p.title) : p.title),
     el("div", { class: "meta" }, byline(p)),
-    el("div", { class: "ids" }, [`id ${p.id}`, ...p.identifiers].join("  ·  ")),
+    el("div", { class: "ids" }, `id ${p.id}`, p.identifiers.flatMap((i) => {
+      const href = identifierLink(i);
+      return ["  ·  ", href ? el("a", { href, target: "_blank", rel: "noopener" }, i) : i];
+    }), pdfLink(p) ? ["  ·  ", el("a", { href: pdfLink(p), target: "_blank", rel: "noopener", class: "pdf" }, "open PDF")] : null),
     p.deleted_at ? el("p", { class: "error" }, "In the trash.") : null,
     el("p", { class: "abstract" }, p.abstract || "(no abstract)"),
     el("div", {}, el("label", {}, "Tags ", tags)), el("div", {}, el("label", {}, "Notes ", notes)),
@@ -126,6 +284,29 @@ async function showPaper(id) {
       el("div", { class: "why" }, el("span", { class: "bar", style: `width:${Math.round(h.score * 100)}px` }),
         ` ${h.score.toFixed(2)}`, h.loose ? " · loosely related" : "", h.why.length ? ` — ${h.why.join(", ")}` : ""))))
       : el("p", { class: "hint" }, "Nothing related yet."));
+}
+
+// Where an identifier leads (arXiv, DOI, OpenAlex, Semantic Scholar, PubMed, OpenReview, ACL Anthology).
+function identifierLink(ref) {
+  const i = ref.indexOf(":");
+  const [scheme, value] = [ref.slice(0, i), ref.slice(i + 1)];
+  return {
+    arxiv: `https://arxiv.org/abs/${value}`, doi: `https://doi.org/${value}`, openalex: `https://openalex.org/${value}`,
+    s2: `https://www.semanticscholar.org/paper/${value}`, corpusid: `https://api.semanticscholar.org/CorpusID:${value}`,
+    pmid: `https://pubmed.ncbi.nlm.nih.gov/${value}/`, openreview: `https://openreview.net/forum?id=${value}`,
+    acl: `https://aclanthology.org/${value}/`,
+  }[scheme] || null;
+}
+
+// A PDF where the paper's identifiers say where one is (arXiv, ACL Anthology, OpenReview).
+function pdfLink(p) {
+  for (const ref of p.identifiers) {
+    const [scheme, value] = [ref.slice(0, ref.indexOf(":")), ref.slice(ref.indexOf(":") + 1)];
+    if (scheme === "arxiv") return `https://arxiv.org/pdf/${value}`;
+    if (scheme === "acl") return `https://aclanthology.org/${value}.pdf`;
+    if (scheme === "openreview") return `https://openreview.net/pdf?id=${value}`;
+  }
+  return /\.pdf($|\?)/i.test(p.url || "") ? p.url : null;
 }
 
 // -- Today: the daily digest ------------------------------------------------------------------------------
@@ -230,12 +411,19 @@ function reload() {
   return mode === "search" && $("#q").value ? search($("#q").value) : showList();
 }
 
+// An import's report stays until dismissed: added, merged, warnings, and each failure with its reason.
 function showReport(r) {
-  const unchanged = r.merged.filter((m) => !m.changed).length;
-  put($("#import-report"),
-    el("p", {}, `${r.source}: added ${r.added.length}, merged ${r.merged.length}` +
-      (unchanged ? ` (${unchanged} already there)` : "") + `, failed ${r.failed.length}`),
-    r.failed.length ? el("ul", { class: "error" }, r.failed.slice(0, 20).map((f) => el("li", {}, `${f.position}: ${f.reason}`))) : null);
+  const reports = Array.isArray(r) ? r : [r];
+  put($("#import-report"), el("div", { class: "report", role: "status" },
+    el("button", { type: "button", class: "dismiss", "aria-label": "Dismiss the import report", onclick: () => $("#import-report").replaceChildren() }, "×"),
+    reports.flatMap((r) => {
+      const unchanged = r.merged.filter((m) => !m.changed).length;
+      return [el("p", {}, el("b", {}, r.source), `: added ${r.added.length}, merged ${r.merged.length}` +
+        (unchanged ? ` (${unchanged} already there)` : "") + `, ${r.warnings.length} warnings, failed ${r.failed.length}`),
+      r.failed.length ? el("ul", { class: "error" }, r.failed.slice(0, 20).map((f) => el("li", {}, `record ${f.position}: ${f.reason}`))) : null,
+      r.warnings.length ? el("details", {}, el("summary", {}, "warnings"), el("ul", {}, r.warnings.slice(0, 50).map((w) =>
+        el("li", {}, `record ${w.position}: ${w.field ? `${w.field}: ` : ""}${w.reason}`)))) : null];
+    })));
 }
 
 function listenForEvents() {
@@ -249,10 +437,16 @@ function listenForEvents() {
     if (d.pending) $("#progress-text").textContent = `embedding: ${d.pending} waiting`;
     refreshStats();
   });
+  // Live: the server's events reach this page (import progress, changes made elsewhere).
+  es.addEventListener("hello", () => { document.body.dataset.live = "yes"; });
+  es.addEventListener("error", () => { document.body.dataset.live = "no"; });
   es.addEventListener("library", later);
   es.addEventListener("map", () => { if (mode === "map") showMap(); });
   es.addEventListener("digest", (e) => { if (mode === "today" && ["fetch", "embedded"].includes(JSON.parse(e.data).change)) later(); });
-  es.addEventListener("import", (e) => { const d = JSON.parse(e.data); $("#status").textContent = `importing ${d.source}: ${d.added} added`; });
+  es.addEventListener("import", (e) => {
+    const d = JSON.parse(e.data);
+    $("#import-progress").textContent = `importing ${d.source}: ${d.added} added, ${d.merged} merged, ${d.failed} failed so far`;
+  });
 }
 
 // The papershelf extension marks this page (its content/pair.js): "unpaired" while it is not paired with this
@@ -316,19 +510,52 @@ $("#search-form").addEventListener("submit", (e) => {
   if (mode === "map") return q ? lightSearch(q) : (map.light(null), showMap());
   q ? search(q) : (offset = 0, showList());
 });
+let typing = null; // instant search: the list follows the box as you type (a moment after the last key)
+$("#q").addEventListener("input", () => {
+  clearTimeout(typing);
+  typing = setTimeout(() => { if (mode === "list" || mode === "search") { offset = 0; allMatching = false; showList(); } }, 250);
+});
+$("#select-all").addEventListener("click", () => { allMatching = true; showList(); });
+$("#select-page").addEventListener("change", (e) => {
+  allMatching = false;
+  for (const p of listed) e.target.checked ? selected.add(p.id) : selected.delete(p.id);
+  showList();
+});
+$("#bulk-tag").addEventListener("click", () => bulk("tag"));
+$("#bulk-untag").addEventListener("click", () => bulk("untag"));
+$("#bulk-trash").addEventListener("click", () => bulk($("#show-trash").checked ? "restore" : "trash"));
+$("#bulk-export").addEventListener("click", exportSelection);
+$("#bulk-tags").addEventListener("keydown", (e) => { if (e.key === "Enter") { e.preventDefault(); bulk("tag"); } });
+
+// Drop files anywhere: they are imported, with the server's progress events and the report kept until dismissed.
+let dragging = 0;
+window.addEventListener("dragenter", (e) => { if (token && e.dataTransfer?.types?.includes("Files")) { dragging++; $("#drop-zone").hidden = false; } });
+window.addEventListener("dragleave", () => { if (--dragging <= 0) { dragging = 0; $("#drop-zone").hidden = true; } });
+window.addEventListener("dragover", (e) => { if (e.dataTransfer?.types?.includes("Files")) e.preventDefault(); });
+window.addEventListener("drop", (e) => {
+  if (!e.dataTransfer?.files?.length) return;
+  e.preventDefault();
+  dragging = 0;
+  $("#drop-zone").hidden = true;
+  importFiles(e.dataTransfer.files);
+});
+
+async function importFiles(files) {
+  const form = new FormData();
+  for (const f of files) form.append(f.name, f, f.name);
+  $("#import-report").textContent = `importing ${[...files].map((f) => f.name).join(", ")}…`;
+  try { showReport(await api("/api/import", { method: "POST", body: form })); } catch (err) { $("#import-report").textContent = err.message; }
+  $("#import-progress").textContent = "";
+  reload();
+}
+
 $("#sort").addEventListener("change", () => { offset = 0; showList(); });
 $("#show-trash").addEventListener("change", () => { offset = 0; showList(); });
 $("#prev").addEventListener("click", () => { offset = Math.max(0, offset - PAGE); showList(); });
 $("#next").addEventListener("click", () => { offset += PAGE; showList(); });
-$("#import-form").addEventListener("submit", async (e) => {
+$("#import-form").addEventListener("submit", (e) => {
   e.preventDefault();
-  const files = $("#import-file").files;
-  if (!files.length) return;
-  const form = new FormData();
-  for (const f of files) form.append(f.name, f, f.name);
-  $("#import-report").textContent = "importing…";
-  try { showReport(await api("/api/import", { method: "POST", body: form })); } catch (err) { $("#import-report").textContent = err.message; }
-  reload();
+  if ($("#import-file").files.length) importFiles($("#import-file").files);
 });
 $("#sample-btn").addEventListener("click", async () => {
   $("#import-report").textContent = "importing the sample…";
