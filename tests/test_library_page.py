@@ -188,3 +188,38 @@ def test_dropping_files_imports_them_with_progress_and_a_report_that_stays(page,
     assert page.query_selector("#import-report .report") is None
     with shared_server.client() as c:
         assert c.get("/api/papers", params={"q": "Dropped paper about graph"}).json()["total"] == 1
+
+
+def test_the_duplicates_review_merges_undoes_and_keeps_both(page, shared_server):
+    with shared_server.client() as c:
+        a = c.post("/api/papers", json={"title": "Scaling laws for neural language models revisited",
+                                        "authors": ["Jared Kaplan"], "identifiers": ["arxiv:2001.08361"],
+                                        "tags": ["scaling"]}).json()["paper"]
+        b = c.post("/api/papers", json={"title": "Scaling Laws for Neural Language Models Revisited",
+                                        "authors": ["Someone Else"], "abstract": "A second look at the laws.",
+                                        "identifiers": ["doi:10.5555/scaling.2"]}).json()["paper"]
+    assert a["id"] != b["id"]  # another first author: the automatic merge left them apart
+    page.click("#view-duplicates")
+    pair = f'#duplicates li[data-pair="{min(a["id"], b["id"])} {max(a["id"], b["id"])}"]'
+    page.wait_for_selector(pair)
+    assert "another first author" in page.text_content(f"{pair} .why")
+    page.screenshot(path=str(ARTIFACTS / "library-duplicates.png"))
+    keep_a = "keep-a" if min(a["id"], b["id"]) == a["id"] else "keep-b"
+    page.click(f"{pair} button.{keep_a}")  # keep the first paper; the second goes into it
+    page.wait_for_selector("#undo-merge")
+    with shared_server.client() as c:
+        kept = c.get(f"/api/papers/{a['id']}").json()
+        assert set(kept["identifiers"]) == {"arxiv:2001.08361", "doi:10.5555/scaling.2"}
+        assert kept["abstract"] == "A second look at the laws." and kept["tags"] == ["scaling"]
+        assert c.get(f"/api/papers/{b['id']}").json()["id"] == a["id"]  # its id now names the kept paper
+    assert page.query_selector(pair) is None
+    page.click("#undo-merge")
+    page.wait_for_selector(pair)
+    with shared_server.client() as c:
+        assert c.get(f"/api/papers/{a['id']}").json()["identifiers"] == ["arxiv:2001.08361"]
+        back = c.get(f"/api/papers/{b['id']}").json()
+        assert back["id"] == b["id"] and back["identifiers"] == ["doi:10.5555/scaling.2"]
+    page.click(f"{pair} button.keep-both")
+    page.wait_for_selector(pair, state="detached")
+    with shared_server.client() as c:
+        assert not [p for p in c.get("/api/duplicates").json() if {p["a"]["id"], p["b"]["id"]} == {a["id"], b["id"]}]

@@ -249,3 +249,53 @@ def test_bulk_merge_equals_merging_one_record_at_a_time(tmp_path, seed, monkeypa
         s.close()
     assert results["bulk"] == results["one at a time"]
 
+
+
+def test_duplicates_review_offers_what_the_merge_left_apart_and_merges_undoably(tmp_path):
+    """Same title with another first author, a preprint and its published version: offered side by side. A
+    merge takes everything into the kept paper; undoing it gives both back exactly; "keep both" is final."""
+    import numpy as np
+
+    from papershelf.store import Store, content_hash
+
+    store = Store(tmp_path / "lib.duckdb")
+    recs = [Record(title="Attention Is All You Need", authors=["Ashish Vaswani"], year=2017, identifiers=["arxiv:1706.03762"],
+                   tags=["transformers"]),
+            Record(title="Attention is all you need", authors=["Jane Other"], year=2017, abstract="Another paper.",
+                   identifiers=["doi:10.5555/other"]),
+            Record(title="Deep residual learning for image recognition", authors=["Kaiming He"], year=2015,
+                   identifiers=["arxiv:1512.03385"]),
+            Record(title="Deep residual learning for image recognition (CVPR)", authors=["Kaiming He"], year=2016,
+                   abstract="We present a residual learning framework.", identifiers=["doi:10.1109/cvpr.2016.90"],
+                   tags=["vision"]),
+            Record(title="Something else entirely, on sparse experts", authors=["A. Person"])]
+    added, _, failed, _ = store.merge_records([("t", r) for r in recs], source="test")
+    assert not failed and len(added) == 5
+    attention_a, attention_b, resnet_pre, resnet_pub, _ = added
+    pub = store.get(resnet_pub)
+    assert store.put_vectors("m", [(resnet_pub, content_hash(pub.title, pub.abstract), np.ones(4, dtype=np.float32))]) == 1
+    pairs = {(a, b): why for a, b, why in store.duplicate_pairs()}
+    assert set(pairs) == {tuple(sorted((attention_a, attention_b))), tuple(sorted((resnet_pre, resnet_pub)))}
+    assert "another first author" in pairs[tuple(sorted((attention_a, attention_b)))]
+    assert "nearly the same title" in pairs[tuple(sorted((resnet_pre, resnet_pub)))]
+    assert "one is an arXiv preprint" in pairs[tuple(sorted((resnet_pre, resnet_pub)))]
+    before = {pid: store.get(pid) for pid in added}
+    vectors_before = store._rows(store._cur(), "embeddings", "paper_id", resnet_pub)
+    mid = store.merge_pair(resnet_pre, resnet_pub)
+    kept = store.get(resnet_pre)
+    assert store.get(resnet_pub) is None and store.resolve(f"id:{resnet_pub}") == resnet_pre
+    assert set(kept.identifiers) == {"arxiv:1512.03385", "doi:10.1109/cvpr.2016.90"}
+    assert kept.abstract == "We present a residual learning framework." and kept.tags == ["vision"]
+    assert store.resolve("doi:10.1109/cvpr.2016.90") == resnet_pre
+    assert len(store.duplicate_pairs()) == 1
+    assert store.undo_merge(mid) == (resnet_pre, resnet_pub)
+    for pid in added:
+        assert store.get(pid) == before[pid], pid
+    assert store.resolve("doi:10.1109/cvpr.2016.90") == resnet_pub and store.resolve(f"id:{resnet_pub}") == resnet_pub
+    assert len(vectors_before) == 1
+    assert store._rows(store._cur(), "embeddings", "paper_id", resnet_pub) == vectors_before
+    with pytest.raises(ValueError, match="already undone"):
+        store.undo_merge(mid)
+    store.keep_apart(attention_b, attention_a)
+    assert [tuple(sorted(p[:2])) for p in store.duplicate_pairs()] == [tuple(sorted((resnet_pre, resnet_pub)))]
+    store.close()

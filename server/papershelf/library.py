@@ -302,6 +302,22 @@ class Library:
         self.events.publish("library", change="update", id=pid)
         return p
 
+    def merge(self, keep: str, gone: str) -> str:
+        """Merge a duplicate the user confirmed into the paper they keep; the merge's id (for undo)."""
+        with self.index.writing():
+            mid = self.store.merge_pair(keep, gone)
+        self.worker.wake()  # the kept paper's text may have grown: a new vector
+        self.events.publish("library", change="merge", id=keep, merged=gone, merge=mid)
+        return mid
+
+    def undo_merge(self, mid: str) -> tuple[str, str]:
+        """Both papers as they were before that merge."""
+        with self.index.writing():
+            keep, gone = self.store.undo_merge(mid)
+        self.worker.wake()
+        self.events.publish("library", change="unmerge", id=keep, restored=gone, merge=mid)
+        return keep, gone
+
     def bulk(self, pids: list[str], action: str, tags: list[str] = ()) -> list[str]:
         """Tag, untag, trash or restore many papers at once; the ids that changed."""
         with self.index.writing():

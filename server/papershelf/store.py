@@ -7,6 +7,7 @@ either all of a batch or none of it.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import secrets
 import threading
@@ -15,6 +16,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import duckdb
+import msgspec
 import numpy as np
 
 from . import clean, ids
@@ -121,6 +123,25 @@ MIGRATIONS: list[tuple[int, str, str]] = [
             outcome BLOB NOT NULL
         );
     """),
+    (5, "duplicate review: merges and decisions", """
+        -- Merges the user confirmed, with what undoing one needs: both papers' rows, the merged one's
+        -- identifiers and vectors, as they were (JSON).
+        CREATE TABLE merges (
+            id VARCHAR PRIMARY KEY,
+            keep_id VARCHAR NOT NULL,
+            gone_id VARCHAR NOT NULL,
+            before BLOB NOT NULL,
+            merged_at TIMESTAMP NOT NULL,
+            undone_at TIMESTAMP
+        );
+        -- Pairs the user said are two papers ("keep both"): not offered again. a < b.
+        CREATE TABLE distinct_pairs (
+            a VARCHAR NOT NULL,
+            b VARCHAR NOT NULL,
+            decided_at TIMESTAMP NOT NULL,
+            PRIMARY KEY (a, b)
+        );
+    """),
 ]
 
 _PAPER_COLUMNS = ("id, title, abstract, authors, year, venue, url, tags, notes, source, added_at, updated_at, "
@@ -174,6 +195,29 @@ def _merged(row: tuple, rec: Record) -> dict | None:
     old = dict(title=title, abstract=abstract, authors=list(authors), year=year, venue=venue, url=url,
                tags=list(tags))
     return None if new == old and deleted_at is None else new
+
+
+CLOSE_TITLES = 0.93  # Jaro-Winkler similarity of normalised titles: a preprint's and its published version's
+
+
+def _why_apart(a: Paper, b: Paper, similarity: float | None) -> str:
+    """Why two papers may be one, and why the automatic merge left them apart."""
+    if similarity is not None:
+        why = f"nearly the same title ({similarity:.2f})"
+        if any(i.startswith("arxiv:") for i in a.identifiers) != any(i.startswith("arxiv:") for i in b.identifiers):
+            why += "; one is an arXiv preprint"
+        return why
+    reasons = []
+    fa, fb = (ids.author_key(p.authors[0]) if p.authors else "" for p in (a, b))
+    if fa and fb and fa != fb:
+        reasons.append(f"another first author ({a.authors[0]}; {b.authors[0]})")
+    if a.year and b.year and abs(a.year - b.year) > 2:
+        reasons.append(f"years {a.year} and {b.year}")
+    sa = {i.split(":", 1)[0]: i for i in a.identifiers}
+    clash = [f"{sa[i.split(':', 1)[0]]} and {i}" for i in b.identifiers if i.split(":", 1)[0] in sa and sa[i.split(":", 1)[0]] != i]
+    if clash:
+        reasons.append("different identifiers (" + "; ".join(clash[:2]) + ")")
+    return "the same title, but " + ", ".join(reasons) if reasons else "the same title"
 
 
 QUEUED_TEXT = 4 << 20  # text queued for one bulk insert: DuckDB copies it a few times while inserting
@@ -514,6 +558,105 @@ class Store:
                   [ids.format_identifier("id", other), into])
         c.execute("DELETE FROM embeddings WHERE paper_id = ?", [other])
         c.execute("DELETE FROM papers WHERE id = ?", [other])
+
+    # -- the duplicates review ---------------------------------------------------------------------------------
+    def duplicate_pairs(self, limit: int = 200) -> list[tuple[str, str, str]]:
+        """Pairs of live papers the automatic merge left apart that may be one paper, with why: the same title
+        (but another first author, years far apart or different identifiers), or titles nearly the same (a
+        preprint and its published version). Pairs the user kept apart are not offered again."""
+        c = self._cur()
+        same = c.execute(
+            "SELECT a.id, b.id FROM papers a JOIN papers b ON a.title_norm = b.title_norm AND a.id < b.id "
+            "WHERE a.deleted_at IS NULL AND b.deleted_at IS NULL AND length(a.title_norm) >= 12 "
+            "AND NOT EXISTS (SELECT 1 FROM distinct_pairs d WHERE d.a = a.id AND d.b = b.id) "
+            "ORDER BY a.added_at DESC LIMIT ?", [limit]).fetchall()
+        close = c.execute(
+            "SELECT a.id, b.id, jaro_winkler_similarity(a.title_norm, b.title_norm) s FROM papers a JOIN papers b "
+            "ON left(a.title_norm, 12) = left(b.title_norm, 12) AND a.id < b.id AND a.title_norm <> b.title_norm "
+            "WHERE a.deleted_at IS NULL AND b.deleted_at IS NULL AND length(a.title_norm) >= 20 "
+            "AND jaro_winkler_similarity(a.title_norm, b.title_norm) >= ? "
+            "AND NOT EXISTS (SELECT 1 FROM distinct_pairs d WHERE d.a = a.id AND d.b = b.id) "
+            "ORDER BY s DESC LIMIT ?", [CLOSE_TITLES, limit]).fetchall()
+        papers = self.get_many(sorted({x for a, b, *_ in same + close for x in (a, b)}))
+        out = []
+        for a, b, *sim in same + close:
+            pa, pb = papers.get(a), papers.get(b)
+            if pa and pb:
+                out.append((a, b, _why_apart(pa, pb, sim[0] if sim else None)))
+        return out[:limit]
+
+    def keep_apart(self, a: str, b: str) -> None:
+        """The user says these are two papers: never offer the pair again."""
+        a, b = sorted((a, b))
+        with self._write_lock:
+            self._cur().execute("INSERT INTO distinct_pairs VALUES (?, ?, ?) ON CONFLICT DO NOTHING", [a, b, now()])
+
+    def merge_pair(self, keep: str, gone: str) -> str:
+        """Merge paper `gone` into `keep` (a duplicate the user confirmed), so that it can be undone; the
+        merge's id. `gone`'s identifiers, tags, notes and richer fields go to `keep`; its id becomes an alias."""
+        with self._write_lock:
+            c = self._cur()
+            c.execute("BEGIN")
+            try:
+                before = {"keep": self._row(c, "papers", "id", keep), "gone": self._row(c, "papers", "id", gone),
+                          "gone_refs": [r[0] for r in c.execute("SELECT ref FROM identifiers WHERE paper_id = ?",
+                                                                [gone]).fetchall()],
+                          "gone_vectors": self._rows(c, "embeddings", "paper_id", gone)}
+                if keep == gone or not before["keep"] or not before["gone"]:
+                    raise KeyError(gone if before["keep"] else keep)
+                self._fold(c, gone, keep)
+                mid = new_paper_id()
+                c.execute("INSERT INTO merges VALUES (?, ?, ?, ?, ?, NULL)",
+                          [mid, keep, gone, msgspec.json.encode(before), now()])
+                c.execute("COMMIT")
+            except BaseException:
+                c.execute("ROLLBACK")
+                raise
+            self._touch([keep, gone])
+            return mid
+
+    def undo_merge(self, mid: str) -> tuple[str, str]:
+        """Put both papers back as they were before the merge: (kept id, merged id)."""
+        with self._write_lock:
+            c = self._cur()
+            row = c.execute("SELECT keep_id, gone_id, before, undone_at FROM merges WHERE id = ?", [mid]).fetchone()
+            if row is None:
+                raise KeyError(mid)
+            keep, gone, blob, undone = row
+            if undone is not None:
+                raise ValueError(f"merge {mid} was already undone")
+            before = msgspec.json.decode(blob)
+            c.execute("BEGIN")
+            try:
+                c.execute("DELETE FROM identifiers WHERE ref = ?", [ids.format_identifier("id", gone)])
+                self._put_row(c, "papers", before["gone"])
+                c.execute("UPDATE identifiers SET paper_id = ? WHERE ref IN (SELECT unnest(?))", [gone, before["gone_refs"]])
+                for v in before["gone_vectors"]:
+                    self._put_row(c, "embeddings", {**v, "vector": base64.b64decode(v["vector"])})
+                cols = [k for k in before["keep"] if k != "id"]
+                c.execute(f"UPDATE papers SET {', '.join(f'{k} = ?' for k in cols)} WHERE id = ?",
+                          [before["keep"][k] for k in cols] + [keep])
+                c.execute("UPDATE merges SET undone_at = ? WHERE id = ?", [now(), mid])
+                c.execute("COMMIT")
+            except BaseException:
+                c.execute("ROLLBACK")
+                raise
+            self._touch([keep, gone])
+            return keep, gone
+
+    @staticmethod
+    def _rows(c, table: str, key: str, value: str) -> list[dict]:
+        cur = c.execute(f"SELECT * FROM {table} WHERE {key} = ?", [value])
+        cols = [d[0] for d in cur.description]
+        return [dict(zip(cols, r)) for r in cur.fetchall()]
+
+    def _row(self, c, table: str, key: str, value: str) -> dict | None:
+        rows = self._rows(c, table, key, value)
+        return rows[0] if rows else None
+
+    @staticmethod
+    def _put_row(c, table: str, row: dict) -> None:
+        c.execute(f"INSERT INTO {table} ({', '.join(row)}) VALUES ({', '.join('?' for _ in row)})", list(row.values()))
 
     def update(self, pid: str, *, tags: list[str] | None = None, notes: str | None = None) -> Paper | None:
         """Set a paper's tags and/or notes (the user's own fields)."""

@@ -12,7 +12,7 @@ function readToken() {
   const m = location.hash.match(/token=([^&]+)/);
   if (m) {
     localStorage.setItem("papershelf-token", decodeURIComponent(m[1]));
-    const view = ["today", "map"].find((v) => location.hash.includes(v));
+    const view = ["today", "map", "duplicates"].find((v) => location.hash.includes(v));
     history.replaceState(null, "", location.pathname + (view ? `#${view}` : "")); // keep the token out of the address bar
   }
   return localStorage.getItem("papershelf-token");
@@ -369,7 +369,7 @@ async function showToday(day) {
 
 // One of the three views: the library's list, its map, today's papers.
 function showView(name) {
-  for (const [view, box] of [["library", "#library-view"], ["map", "#map-view"], ["today", "#today"]]) {
+  for (const [view, box] of [["library", "#library-view"], ["map", "#map-view"], ["duplicates", "#duplicates-view"], ["today", "#today"]]) {
     $(box).hidden = view !== name;
     $(`#view-${view}`).classList.toggle("current", view === name);
   }
@@ -397,6 +397,44 @@ async function showMap() {
   else map.draw();
 }
 
+// -- the duplicates review ----------------------------------------------------------------------------------
+function paperCard(p) {
+  return el("div", { class: "card", "data-paper-id": p.id },
+    el("a", { href: "#", class: "title", onclick: (e) => { e.preventDefault(); showPaper(p.id); } }, p.title),
+    el("div", { class: "meta" }, byline(p) || "no authors, year or venue"),
+    el("div", { class: "ids" }, p.identifiers.join(" · ") || "no identifiers"),
+    p.tags.length ? el("div", { class: "tags" }, p.tags.map((t) => el("span", { class: "tag" }, t))) : null,
+    el("p", { class: "excerpt" }, p.abstract ? p.abstract.slice(0, 300) + (p.abstract.length > 300 ? "…" : "") : "(no abstract)"));
+}
+
+async function showDuplicates() {
+  mode = "duplicates";
+  showView("duplicates");
+  const pairs = await api("/api/duplicates");
+  put($("#duplicates"), pairs.length ? pairs.map((pair) => {
+    const keep = (kept, gone) => async () => {
+      const r = await api("/api/duplicates/merge", json({ keep: kept.id, gone: gone.id }));
+      put($("#merge-notice"), el("p", { class: "notice" }, `Merged “${gone.title}” into “${kept.title}”. `,
+        el("button", { type: "button", id: "undo-merge", onclick: async () => {
+          await api("/api/duplicates/undo", json({ merge: r.merge }));
+          put($("#merge-notice"), el("p", { class: "notice" }, "Undone: both papers are back as they were."));
+          showDuplicates();
+        } }, "Undo")));
+      showDuplicates();
+      refreshStats();
+    };
+    return el("li", { class: "pair", "data-pair": `${pair.a.id} ${pair.b.id}` },
+      el("p", { class: "why" }, pair.why),
+      el("div", { class: "side-by-side" },
+        el("div", {}, paperCard(pair.a), el("button", { type: "button", class: "keep-a", onclick: keep(pair.a, pair.b) }, "Keep this one")),
+        el("div", {}, paperCard(pair.b), el("button", { type: "button", class: "keep-b", onclick: keep(pair.b, pair.a) }, "Keep this one"))),
+      el("button", { type: "button", class: "keep-both", onclick: async () => {
+        await api("/api/duplicates/keep-both", json({ keep: pair.a.id, gone: pair.b.id }));
+        showDuplicates();
+      } }, "Keep both: two papers"));
+  }) : el("li", { class: "empty" }, "No possible duplicates: every paper that looked like another was merged or kept apart."));
+}
+
 async function lightSearch(q) {
   // The papers a signal really matched (search ranks every paper; the tail matched nothing).
   const hits = (await api(`/api/search?q=${encodeURIComponent(q)}&k=100`)).filter((h) => h.matched.length);
@@ -407,6 +445,7 @@ async function lightSearch(q) {
 function reload() {
   if (mode === "today") return showToday($("#digest-day").value || undefined);
   if (mode === "map") return showMap();
+  if (mode === "duplicates") return showDuplicates();
   refreshStats();
   return mode === "search" && $("#q").value ? search($("#q").value) : showList();
 }
@@ -470,13 +509,14 @@ async function start() {
   try { await refreshStats(); } catch (e) { if (e.message !== "unpaired") $("#status").textContent = e.message; return; }
   $("#pair").hidden = true;
   $("#app").hidden = false;
-  await (location.hash === "#today" ? showToday() : location.hash === "#map" ? showMap() : showList());
+  await ({ "#today": showToday, "#map": showMap, "#duplicates": showDuplicates }[location.hash] || showList)();
   listenForEvents();
 }
 
 $("#view-today").addEventListener("click", (e) => { e.preventDefault(); history.replaceState(null, "", "#today"); showToday(); });
 $("#view-library").addEventListener("click", (e) => { e.preventDefault(); history.replaceState(null, "", location.pathname); offset = 0; showList(); });
 $("#view-map").addEventListener("click", (e) => { e.preventDefault(); history.replaceState(null, "", "#map"); showMap(); });
+$("#view-duplicates").addEventListener("click", (e) => { e.preventDefault(); history.replaceState(null, "", "#duplicates"); showDuplicates(); });
 $("#map-colour").addEventListener("change", () => { map.colourBy = $("#map-colour").value; map.draw(); });
 $("#digest-day").addEventListener("change", () => showToday($("#digest-day").value));
 $("#fetch-now").addEventListener("click", async () => {
