@@ -382,3 +382,20 @@ def test_a_tags_digest_ranks_for_that_tags_papers(digest, feed_server, sample_li
         sample_lib.update(pid, tags=["merging"])
     page = digest.day(tag="merging")
     assert page.items[0].title.startswith("Merging Fine-Tuned Models")  # for this tag, merging comes first
+
+
+def test_the_days_new_papers_land_on_the_map_beside_what_they_resemble(digest, feed_server, sample_lib):
+    digest.add_feed(feed_server.url + "/hf")
+    sample_lib.embed_all()
+    day = digest.days()[0]
+    items, vectors = digest.embedded_candidates(day)
+    assert len(items) == len(vectors) > 10 and all(link.startswith("https://") for _, _, link in items)
+    m = sample_lib.map.current()
+    xy = sample_lib.map.place_others(vectors)
+    assert xy.shape == (len(items), 2) and np.isfinite(xy).all()
+    # A paper exactly like one in the library lands next to it: nearer than most library papers are to each other.
+    s = sample_lib.index.snapshot()
+    one = m.ids[0]
+    at = sample_lib.map.place_others(np.asarray(s.matrix[[s.row(one)]]))[0]
+    typical = np.median(np.linalg.norm(m.xy - m.xy.mean(axis=0), axis=1))
+    assert np.linalg.norm(at - m.xy[0]) < typical / 2

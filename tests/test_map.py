@@ -79,3 +79,9 @@ def test_the_api_sends_the_map_in_one_compact_answer(shared_server):
     cluster = np.frombuffer(base64.b64decode(m["cluster"]), dtype="<i2")
     assert len(x) == len(y) == len(cluster) == n and np.isfinite(x).all()
     assert {c["id"] for c in m["clusters"]} == set(cluster.tolist())
+
+
+def test_the_digest_overlay_is_empty_without_a_digest_and_refuses_a_bad_day(shared_server):
+    with shared_server.client() as c:
+        assert c.get("/api/map/digest").json() == {"day": None, "ids": [], "titles": [], "links": [], "x": "", "y": ""}
+        assert c.get("/api/map/digest", params={"day": "yesterday"}).status_code == 400

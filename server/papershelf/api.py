@@ -147,6 +147,17 @@ class BulkOut(msgspec.Struct):
     ids: list[str]  # the papers that changed (a tag already there, or a paper already in the trash, is no change)
 
 
+class MapOverlay(msgspec.Struct):
+    """A digest day's new papers, where they would sit on the map (`x`, `y`: base64 float32, as /api/map)."""
+
+    day: str | None
+    ids: list[str]
+    titles: list[str]
+    links: list[str]
+    x: bytes
+    y: bytes
+
+
 class DuplicatePair(msgspec.Struct):
     """Two papers that may be one, side by side, and why the automatic merge left them apart."""
 
@@ -617,6 +628,22 @@ class MapController(Controller):
                          cluster=m.cluster.astype("<i2").tobytes(),
                          clusters=[MapCluster(id=c.id, label=c.label, size=c.size, x=c.x, y=c.y) for c in m.clusters],
                          tags=tagged, not_embedded=live - len(m.ids))
+
+
+    @get("/digest", sync_to_thread=True, summary="Where a digest day's new papers land on the map")
+    def digest_overlay(self, lib: Library, day: Annotated[str | None, Parameter(max_length=10)] = None) -> MapOverlay:
+        days = lib.digest.days()
+        day = day or (days[0] if days else None)
+        if day is None:
+            return MapOverlay(day=None, ids=[], titles=[], links=[], x=b"", y=b"")
+        try:
+            items, vectors = lib.digest.embedded_candidates(day)
+        except ValueError:
+            raise ValidationException(f"{day!r} is not a date (YYYY-MM-DD)") from None
+        xy = lib.map.place_others(vectors) if items else np.zeros((0, 2), dtype=np.float32)
+        return MapOverlay(day=day, ids=[i for i, _, _ in items], titles=[t for _, t, _ in items],
+                          links=[u for _, _, u in items], x=np.ascontiguousarray(xy[:, 0], dtype="<f4").tobytes(),
+                          y=np.ascontiguousarray(xy[:, 1], dtype="<f4").tobytes())
 
 
 class RelatedController(Controller):

@@ -125,6 +125,22 @@ def labels(texts: list[str], cluster: np.ndarray, rng: np.random.Generator) -> d
     return out
 
 
+def place(vectors: np.ndarray, placed: np.ndarray, xy: np.ndarray, cluster: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Positions for new vectors: the mean of their nearest placed neighbours' (weighted by similarity), in the
+    cluster most of those are in."""
+    out_xy = np.zeros((len(vectors), 2), dtype=np.float32)
+    out_cluster = np.zeros(len(vectors), dtype=np.int16)
+    k = min(NEIGHBOURS, len(placed))
+    for start in range(0, len(vectors), 2048):
+        sims = vectors[start:start + 2048] @ placed.T
+        near = np.argpartition(-sims, k - 1, axis=1)[:, :k]
+        for j in range(len(sims)):
+            w = np.maximum(sims[j, near[j]], 0) + 1e-3
+            out_xy[start + j] = (xy[near[j]] * w[:, None]).sum(axis=0) / w.sum()
+            out_cluster[start + j] = Counter(cluster[near[j]].tolist()).most_common(1)[0][0]
+    return out_xy, out_cluster
+
+
 class LibraryMap:
     """The library's map, kept up to date from the index (see the module's docstring)."""
 
@@ -188,19 +204,23 @@ class LibraryMap:
             xy[keep] = old.xy[at]
             cluster[keep] = old.cluster[at]
         if new and keep:
-            placed = np.asarray(s.matrix[rows[keep]], dtype=np.float32)
-            for start in range(0, len(new), 2048):
-                chunk = new[start:start + 2048]
-                sims = np.asarray(s.matrix[rows[chunk]], dtype=np.float32) @ placed.T
-                near = np.argpartition(-sims, min(NEIGHBOURS, len(keep)) - 1, axis=1)[:, :NEIGHBOURS]
-                for j, i in enumerate(chunk):
-                    w = np.maximum(sims[j, near[j]], 0) + 1e-3
-                    xy[i] = (xy[np.asarray(keep)[near[j]]] * w[:, None]).sum(axis=0) / w.sum()
-                    cluster[i] = Counter(cluster[np.asarray(keep)[near[j]]].tolist()).most_common(1)[0][0]
+            xy[new], cluster[new] = place(np.asarray(s.matrix[rows[new]], dtype=np.float32),
+                                          np.asarray(s.matrix[rows[keep]], dtype=np.float32), xy[keep], cluster[keep])
         named = {c.id: c.label for c in old.clusters}
         laid_out = min(old.laid_out, len(keep))
         return Layout(ids=ids, xy=xy, cluster=cluster, clusters=self._clusters(xy, cluster, named) if ids else [],
                       method=old.method, laid_out=laid_out, model_id=old.model_id)
+
+    def place_others(self, vectors: np.ndarray) -> np.ndarray:
+        """Where papers that are not in the library (the digest's) would sit on the map: (n, 2)."""
+        m = self.current()
+        s = self.lib.index.snapshot()
+        rows = [s.row(pid) for pid in m.ids]
+        ok = [i for i, r in enumerate(rows) if r is not None]
+        if not ok or not len(vectors):
+            return np.zeros((len(vectors), 2), dtype=np.float32)
+        placed = np.asarray(s.matrix[[rows[i] for i in ok]], dtype=np.float32)
+        return place(np.asarray(vectors, dtype=np.float32), placed, m.xy[ok], m.cluster[ok])[0]
 
     def _relayout(self) -> None:
         """A full PaCMAP layout in a background thread (one at a time); a "map" event when it is ready."""

@@ -395,6 +395,7 @@ async function showMap() {
   const q = $("#q").value.trim();
   if (q) lightSearch(q);
   else map.draw();
+  if ($("#map-digest").checked) showDigestOverlay();
 }
 
 // -- the duplicates review ----------------------------------------------------------------------------------
@@ -518,6 +519,15 @@ $("#view-library").addEventListener("click", (e) => { e.preventDefault(); histor
 $("#view-map").addEventListener("click", (e) => { e.preventDefault(); history.replaceState(null, "", "#map"); showMap(); });
 $("#view-duplicates").addEventListener("click", (e) => { e.preventDefault(); history.replaceState(null, "", "#duplicates"); showDuplicates(); });
 $("#map-colour").addEventListener("change", () => { map.colourBy = $("#map-colour").value; map.draw(); });
+$("#map-digest").addEventListener("change", () => showDigestOverlay());
+
+// The digest's newest day on the map: its new papers as rings where they would sit.
+async function showDigestOverlay() {
+  if (!$("#map-digest").checked) { map.overlay(null); return; }
+  const o = await api("/api/map/digest");
+  map.overlay(o);
+  $("#map-note").textContent = o.day ? `${o.ids.length} new papers of ${o.day}: the rings` : "No digest yet: add feeds in Today.";
+}
 $("#digest-day").addEventListener("change", () => showToday($("#digest-day").value));
 $("#fetch-now").addEventListener("click", async () => {
   $("#fetch-now").disabled = true;

@@ -125,6 +125,16 @@ export class LibraryMap {
     ctx.font = "600 12px system-ui, sans-serif";
     const style = getComputedStyle(this.box);
     ctx.textAlign = "center";
+    if (this.extra) { // the day's new papers: rings over the library's points
+      ctx.lineWidth = 1.5;
+      ctx.strokeStyle = style.getPropertyValue("--map-label") || "#222";
+      for (let i = 0; i < this.extra.ids.length; i++) {
+        const [sx, sy] = this.toScreen(this.extra.x[i], this.extra.y[i]);
+        ctx.beginPath();
+        ctx.arc(sx, sy, 5, 0, 2 * Math.PI);
+        ctx.stroke();
+      }
+    }
     const placed = []; // the labels drawn so far: a label that would cover one is left out (the larger go first)
     for (const c of [...this.data.clusters].sort((a, b) => b.size - a.size)) {
       if (!c.label || c.size < Math.max(3, this.ids.length / 200)) continue;
@@ -172,6 +182,24 @@ export class LibraryMap {
     this.tip.style.top = `${sy + 12 + this.tip.offsetHeight > h ? sy - 12 - this.tip.offsetHeight : sy + 12}px`;
   }
 
+  // The digest's new papers of a day, as rings where they would sit (GET /api/map/digest), or null.
+  overlay(o) {
+    this.extra = o && o.ids.length ? { ...o, x: decode(o.x, Float32Array), y: decode(o.y, Float32Array) } : null;
+    this.box.dataset.overlay = this.extra ? String(this.extra.ids.length) : "";
+    this.draw();
+  }
+
+  nearestExtra(sx, sy) {
+    if (!this.extra) return -1;
+    let best = -1, bestD = (HOVER_PX + 2) ** 2;
+    for (let i = 0; i < this.extra.ids.length; i++) {
+      const [px, py] = this.toScreen(this.extra.x[i], this.extra.y[i]);
+      const d = (px - sx) ** 2 + (py - sy) ** 2;
+      if (d <= bestD) { best = i; bestD = d; }
+    }
+    return best;
+  }
+
   // Light up these papers (a search's hits), dim the rest; null: all as they are.
   light(ids) {
     this.highlight = ids ? new Set(ids.map((id) => this.pos.get(id)).filter((i) => i !== undefined)) : null;
@@ -206,12 +234,24 @@ export class LibraryMap {
         this.draw();
         return;
       }
+      const extra = this.nearestExtra(sx, sy);
+      if (extra >= 0) { // one of the day's new papers
+        this.hovered = -2 - extra;
+        this.box.dataset.hoverId = this.extra.ids[extra];
+        this.tip.textContent = `new today: ${this.extra.titles[extra]}`;
+        this.tip.hidden = false;
+        this.tip.style.left = `${sx + 12}px`;
+        this.tip.style.top = `${sy + 12}px`;
+        return;
+      }
       const i = this.nearest(sx, sy);
       if (i !== this.hovered) this.hover(i, sx, sy);
     });
     this.canvas.addEventListener("pointerleave", () => this.hover(-1, 0, 0));
     this.canvas.addEventListener("click", (e) => {
       if (drag && drag.moved) return;
+      const extra = this.nearestExtra(...at(e));
+      if (extra >= 0) { window.open(this.extra.links[extra], "_blank", "noopener"); return; }
       const i = this.nearest(...at(e));
       if (i >= 0) this.open(this.ids[i]);
     });
