@@ -2,6 +2,7 @@
 the list, against a real server over a copy of the sample library. Screenshots go to tests/artifacts/."""
 
 import json
+import time
 from pathlib import Path
 
 import pytest
@@ -223,3 +224,29 @@ def test_the_duplicates_review_merges_undoes_and_keeps_both(page, shared_server)
     page.wait_for_selector(pair, state="detached")
     with shared_server.client() as c:
         assert not [p for p in c.get("/api/duplicates").json() if {p["a"]["id"], p["b"]["id"]} == {a["id"], b["id"]}]
+
+
+def test_todays_papers_show_on_the_map_as_rings_that_name_themselves(page, shared_server):
+    from test_digest import FeedServer
+
+    feeds = FeedServer()
+    try:
+        with shared_server.client() as c:
+            assert c.post("/api/feeds", json={"source": feeds.url + "/rss"}).status_code == 201
+            deadline = time.time() + 60
+            while c.get("/api/digest").json()["pending"] and time.time() < deadline:
+                time.sleep(0.2)  # the server embeds the new candidates in the background
+            overlay = c.get("/api/map/digest").json()
+        assert len(overlay["ids"]) == 4  # the feed's five papers, but one is in the library already
+        page.click("#view-map")
+        page.wait_for_selector("#library-map[data-points]")
+        page.check("#map-digest")
+        page.wait_for_selector('#library-map[data-overlay="4"]')
+        where = page.evaluate("""() => { const m = document.getElementById('library-map').map;
+            const [x, y] = m.toScreen(m.extra.x[0], m.extra.y[0]); return { x, y, id: m.extra.ids[0] }; }""")
+        box = page.locator("#library-map canvas").bounding_box()
+        page.mouse.move(box["x"] + where["x"], box["y"] + where["y"])
+        page.wait_for_selector(f'#library-map[data-hover-id="{where["id"]}"]')
+        assert page.text_content(".map-tip") == "new today: " + overlay["titles"][0]
+    finally:
+        feeds.close()
