@@ -374,27 +374,36 @@ class HealthController(Controller):
         return Health(name="papershelf", version=__version__, ready=state.library is not None)
 
 
+def paper_query(tag: Annotated[list[Annotated[str, Parameter(max_length=200)]] | None, Parameter(max_length=20)] = None,
+                year: Annotated[int | None, Parameter(ge=1000, le=2200)] = None,
+                year_min: Annotated[int | None, Parameter(ge=1000, le=2200)] = None,
+                year_max: Annotated[int | None, Parameter(ge=1000, le=2200)] = None,
+                venue: Annotated[str | None, Parameter(max_length=1000)] = None,
+                source: Annotated[str | None, Parameter(max_length=200)] = None,
+                no_abstract: bool = False, not_embedded: bool = False,
+                q: Annotated[str | None, Parameter(max_length=500)] = None,
+                trashed: bool = False) -> PaperQuery:
+    """The filters /api/papers, /api/facets and /api/export share, from the query string: every `tag`, a year
+    (or a range), venue, source, no abstract, not embedded yet, `q` in the title or authors, the trash."""
+    return PaperQuery(text=q or "", tags=tag or [], year_min=year if year is not None else year_min,
+                      year_max=year if year is not None else year_max, venue=venue or "", source=source or "",
+                      no_abstract=no_abstract, not_embedded=not_embedded, trashed=trashed)
+
+
+FILTERS = {"filters": Provide(paper_query, sync_to_thread=False)}
+
+
 class PaperController(Controller):
     path = "/api/papers"
     tags = ["papers"]
 
-    @get(sync_to_thread=True, summary="List papers, a page at a time (filters as /api/facets)")
-    def list_papers(self, lib: Library,
+    @get(sync_to_thread=True, dependencies=FILTERS, summary="List papers, a page at a time (filters as /api/facets)")
+    def list_papers(self, lib: Library, filters: PaperQuery,
                     offset: Annotated[int, Parameter(ge=0, le=10_000_000)] = 0,
                     limit: Annotated[int, Parameter(ge=1, le=MAX_PAGE)] = 50,
                     sort: Literal["added", "-added", "title", "-title", "year", "-year", "updated", "-updated"]
-                    = "-added",
-                    tag: Annotated[list[Annotated[str, Parameter(max_length=200)]] | None, Parameter(max_length=20)] = None,
-                    year: Annotated[int | None, Parameter(ge=1000, le=2200)] = None,
-                    year_min: Annotated[int | None, Parameter(ge=1000, le=2200)] = None,
-                    year_max: Annotated[int | None, Parameter(ge=1000, le=2200)] = None,
-                    venue: Annotated[str | None, Parameter(max_length=1000)] = None,
-                    source: Annotated[str | None, Parameter(max_length=200)] = None,
-                    no_abstract: bool = False, not_embedded: bool = False,
-                    q: Annotated[str | None, Parameter(max_length=500)] = None,
-                    trashed: bool = False) -> PaperPage:
-        query = _paper_query(tag, year, year_min, year_max, venue, source, no_abstract, not_embedded, q, trashed)
-        total, papers = lib.store.list_papers(offset=offset, limit=limit, sort=sort, query=query, model_id=lib.model_id)
+                    = "-added") -> PaperPage:
+        total, papers = lib.store.list_papers(offset=offset, limit=limit, sort=sort, query=filters, model_id=lib.model_id)
         return PaperPage(total=total, offset=offset, limit=limit, papers=papers)
 
     @post("/bulk", sync_to_thread=True, status_code=200,
@@ -491,30 +500,16 @@ class LinesOperation(Operation):
             ok.content = {"application/x-ndjson": OpenAPIMediaType(schema=Schema(type=OpenAPIType.STRING))}
 
 
-def _paper_query(tag, year, year_min, year_max, venue, source, no_abstract, not_embedded, q, trashed) -> PaperQuery:
-    """The filters of /api/papers and /api/facets (`year` is year_min = year_max)."""
-    return PaperQuery(text=q or "", tags=tag or [], year_min=year if year is not None else year_min,
-                      year_max=year if year is not None else year_max, venue=venue or "", source=source or "",
-                      no_abstract=no_abstract, not_embedded=not_embedded, trashed=trashed)
 
 
 class FacetController(Controller):
     path = "/api/facets"
     tags = ["papers"]
 
-    @get(sync_to_thread=True, summary="How the papers a filter finds spread over tags, years, venues, sources")
-    def facets(self, lib: Library,
-               tag: Annotated[list[Annotated[str, Parameter(max_length=200)]] | None, Parameter(max_length=20)] = None,
-               year: Annotated[int | None, Parameter(ge=1000, le=2200)] = None,
-               year_min: Annotated[int | None, Parameter(ge=1000, le=2200)] = None,
-               year_max: Annotated[int | None, Parameter(ge=1000, le=2200)] = None,
-               venue: Annotated[str | None, Parameter(max_length=1000)] = None,
-               source: Annotated[str | None, Parameter(max_length=200)] = None,
-               no_abstract: bool = False, not_embedded: bool = False,
-               q: Annotated[str | None, Parameter(max_length=500)] = None,
-               trashed: bool = False) -> Facets:
-        query = _paper_query(tag, year, year_min, year_max, venue, source, no_abstract, not_embedded, q, trashed)
-        return lib.store.facets(query, lib.model_id)
+    @get(sync_to_thread=True, dependencies=FILTERS,
+         summary="How the papers a filter finds spread over tags, years, venues, sources")
+    def facets(self, lib: Library, filters: PaperQuery) -> Facets:
+        return lib.store.facets(filters, lib.model_id)
 
 
 class LookupController(Controller):
@@ -743,22 +738,17 @@ class LibraryController(Controller):
     def import_sample(self, lib: Library) -> ImportReport:
         return lib.import_path(sample_path())
 
-    @get("/export", sync_to_thread=False, operation_class=ExportOperation, summary="The whole library as JSONL, BibTeX, CSL-JSON or RIS")
-    def export_library(self, lib: Library, format: Literal["jsonl", "bibtex", "csljson", "ris"] = "jsonl",
-                       id: Annotated[list[Annotated[str, Parameter(max_length=500)]] | None, Parameter(max_length=1000)] = None,
-                       tag: Annotated[list[Annotated[str, Parameter(max_length=200)]] | None, Parameter(max_length=20)] = None,
-                       year_min: Annotated[int | None, Parameter(ge=1000, le=2200)] = None,
-                       year_max: Annotated[int | None, Parameter(ge=1000, le=2200)] = None,
-                       venue: Annotated[str | None, Parameter(max_length=1000)] = None,
-                       source: Annotated[str | None, Parameter(max_length=200)] = None,
-                       no_abstract: bool = False, not_embedded: bool = False,
-                       q: Annotated[str | None, Parameter(max_length=500)] = None) -> Stream:
+    @get("/export", sync_to_thread=False, operation_class=ExportOperation, dependencies=FILTERS,
+         summary="The whole library as JSONL, BibTeX, CSL-JSON or RIS")
+    def export_library(self, lib: Library, filters: PaperQuery,
+                       format: Literal["jsonl", "bibtex", "csljson", "ris"] = "jsonl",
+                       id: Annotated[list[Annotated[str, Parameter(max_length=500)]] | None, Parameter(max_length=1000)] = None
+                       ) -> Stream:
         """The whole library; or these papers (id, repeated); or the papers a filter finds (as /api/papers)."""
-        query = _paper_query(tag, None, year_min, year_max, venue, source, no_abstract, not_embedded, q, False)
         if id:
             pids = [lib.resolve(i) for i in id]
-        elif query != PaperQuery():
-            pids = lib.store.ids_matching(query, lib.model_id, MAX_BULK)
+        elif filters != PaperQuery():
+            pids = lib.store.ids_matching(filters, lib.model_id, MAX_BULK)
         else:
             pids = None
         chunks = export(lib.store.iter_papers(pids), format)

@@ -22,7 +22,7 @@ import numpy as np
 from . import clean, feeds, ids, ranking
 from .models import (ClosePaper, Digest as DigestPage, DigestItem, DigestSettings, DigestWhy, FeedbackRow, FeedInfo,
                      FeedReport, Paper, Record)
-from .store import content_hash, embed_text, new_paper_id, now
+from .store import content_hash, embed_text, new_paper_id, now, transaction
 
 log = logging.getLogger("papershelf.digest")
 PRUNE_DAYS = 30  # unsaved candidates older than this go (settings: digest_prune_days)
@@ -138,8 +138,7 @@ class Digest:
         t, day = now(), today()
         with self.store._write_lock:
             c = self.store._cur()
-            c.execute("BEGIN")
-            try:
+            with transaction(c):
                 for rec, announce in zip(got.records, got.announce):
                     kind = self._add_candidate(c, rec, feed.source, announce, day, t)
                     setattr(report, kind, getattr(report, kind) + 1)
@@ -147,10 +146,6 @@ class Digest:
                           "etag = coalesce(?, etag), last_modified = coalesce(?, last_modified), "
                           "last_count = CASE WHEN ? THEN last_count ELSE ? END WHERE source = ?",
                           [t, t, got.etag, got.last_modified, got.not_modified, len(got.records), feed.source])
-                c.execute("COMMIT")
-            except BaseException:
-                c.execute("ROLLBACK")
-                raise
         return report
 
     def _add_candidate(self, c, rec: Record, feed: str, announce: str, day: date, t: datetime) -> str:

@@ -8,6 +8,7 @@ either all of a batch or none of it.
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import secrets
 import threading
@@ -159,6 +160,18 @@ class StoreError(Exception):
 def now() -> datetime:
     """UTC now without tzinfo, as stored."""
     return datetime.now(timezone.utc).replace(tzinfo=None)
+
+
+@contextlib.contextmanager
+def transaction(c):
+    """All of the block's writes on this cursor, or none of them."""
+    c.execute("BEGIN")
+    try:
+        yield c
+        c.execute("COMMIT")
+    except BaseException:
+        c.execute("ROLLBACK")
+        raise
 
 
 def new_paper_id() -> str:
@@ -383,14 +396,9 @@ class Store:
             for version, name, sql in MIGRATIONS:
                 if version in done:
                     continue
-                c.execute("BEGIN")
-                try:
+                with transaction(c):
                     c.execute(sql)
                     c.execute("INSERT INTO schema_migrations VALUES (?, ?, ?)", [version, name, now()])
-                    c.execute("COMMIT")
-                except Exception:
-                    c.execute("ROLLBACK")
-                    raise
                 applied.append(version)
             return applied
 
@@ -436,28 +444,24 @@ class Store:
         batch = None
         with self._write_lock:
             c = self._cur()
-            c.execute("BEGIN")
             try:
-                batch = _BatchMerge(self, c, source, [(rec, pairs) for _, rec, pairs, _ in ready])
-                for position, rec, pairs, dropped in ready:
-                    try:
-                        pid, was_added, changed = batch.merge(rec, pairs)
-                    except (ValueError, TypeError, duckdb.ConversionException) as e:
-                        failed.append(ImportFailure(position=position, reason=str(e)))
-                        continue
-                    if was_added:
-                        added.append(pid)
-                    else:
-                        merged.append(ImportMerge(position=position, id=pid, changed=changed))
-                    if placed is not None:
-                        placed.append((position, pid))
-                    warnings += [ImportWarning(position=position, id=pid, field=w.field, value=w.value,
-                                               reason=w.reason) for w in dropped]
-                batch.flush()
-                c.execute("COMMIT")
-            except BaseException:
-                c.execute("ROLLBACK")
-                raise
+                with transaction(c):
+                    batch = _BatchMerge(self, c, source, [(rec, pairs) for _, rec, pairs, _ in ready])
+                    for position, rec, pairs, dropped in ready:
+                        try:
+                            pid, was_added, changed = batch.merge(rec, pairs)
+                        except (ValueError, TypeError, duckdb.ConversionException) as e:
+                            failed.append(ImportFailure(position=position, reason=str(e)))
+                            continue
+                        if was_added:
+                            added.append(pid)
+                        else:
+                            merged.append(ImportMerge(position=position, id=pid, changed=changed))
+                        if placed is not None:
+                            placed.append((position, pid))
+                        warnings += [ImportWarning(position=position, id=pid, field=w.field, value=w.value,
+                                                   reason=w.reason) for w in dropped]
+                    batch.flush()
             finally:  # rolled back: the index finds them unchanged, which costs one read
                 self._touch(added + [m.id for m in merged if m.changed] + (batch.folded if batch else []))
         return added, merged, failed, warnings
@@ -596,8 +600,7 @@ class Store:
         merge's id. `gone`'s identifiers, tags, notes and richer fields go to `keep`; its id becomes an alias."""
         with self._write_lock:
             c = self._cur()
-            c.execute("BEGIN")
-            try:
+            with transaction(c):
                 before = {"keep": self._row(c, "papers", "id", keep), "gone": self._row(c, "papers", "id", gone),
                           "gone_refs": [r[0] for r in c.execute("SELECT ref FROM identifiers WHERE paper_id = ?",
                                                                 [gone]).fetchall()],
@@ -608,10 +611,6 @@ class Store:
                 mid = new_paper_id()
                 c.execute("INSERT INTO merges VALUES (?, ?, ?, ?, ?, NULL)",
                           [mid, keep, gone, msgspec.json.encode(before), now()])
-                c.execute("COMMIT")
-            except BaseException:
-                c.execute("ROLLBACK")
-                raise
             self._touch([keep, gone])
             return mid
 
@@ -626,8 +625,7 @@ class Store:
             if undone is not None:
                 raise ValueError(f"merge {mid} was already undone")
             before = msgspec.json.decode(blob)
-            c.execute("BEGIN")
-            try:
+            with transaction(c):
                 c.execute("DELETE FROM identifiers WHERE ref = ?", [ids.format_identifier("id", gone)])
                 self._put_row(c, "papers", before["gone"])
                 c.execute("UPDATE identifiers SET paper_id = ? WHERE ref IN (SELECT unnest(?))", [gone, before["gone_refs"]])
@@ -637,10 +635,6 @@ class Store:
                 c.execute(f"UPDATE papers SET {', '.join(f'{k} = ?' for k in cols)} WHERE id = ?",
                           [before["keep"][k] for k in cols] + [keep])
                 c.execute("UPDATE merges SET undone_at = ? WHERE id = ?", [now(), mid])
-                c.execute("COMMIT")
-            except BaseException:
-                c.execute("ROLLBACK")
-                raise
             self._touch([keep, gone])
             return keep, gone
 
@@ -689,13 +683,8 @@ class Store:
             return []
         with self._write_lock:
             c = self._cur()
-            c.execute("BEGIN")
-            try:
+            with transaction(c):
                 changed = [r[0] for r in c.execute(sql, params).fetchall()]
-                c.execute("COMMIT")
-            except BaseException:
-                c.execute("ROLLBACK")
-                raise
             self._touch(changed)
             return changed
 
@@ -728,8 +717,7 @@ class Store:
         t = now()
         with self._write_lock:
             c = self._cur()
-            c.execute("BEGIN")
-            try:
+            with transaction(c):
                 current = dict(c.execute("SELECT id, content_hash FROM papers WHERE id IN (SELECT unnest(?))",
                                          [[pid for pid, _, _ in rows]]).fetchall())
                 # Deleted or edited while it was being embedded: the worker comes back to it.
@@ -741,10 +729,6 @@ class Store:
                               "ON CONFLICT (paper_id, model_id) DO UPDATE SET content_hash = excluded.content_hash, "
                               "vector = excluded.vector, embedded_at = excluded.embedded_at",
                               [pids, model_id, hashes, blobs, t])
-                c.execute("COMMIT")
-            except BaseException:
-                c.execute("ROLLBACK")
-                raise
             self._touch(pid for pid, _, _ in keep)
         return len(keep)
 
