@@ -16,17 +16,12 @@ from __future__ import annotations
 import argparse
 import gzip
 import html
-import http.server
 import json
 import os
 import shutil
-import socketserver
-import ssl
 import subprocess
 import sys
 import tempfile
-import threading
-import time
 import zipfile
 from pathlib import Path
 
@@ -38,6 +33,7 @@ from synthetic import CACHE, ROOT, percentile  # noqa: E402
 
 sys.path.insert(0, str(ROOT / "tests"))
 from bidi import FIREFOX, Firefox, Tunnel  # noqa: E402
+from https_pages import PageServer, certificate  # noqa: E402
 
 HOST = "journals.example.org"
 CHROMIUM = "/usr/lib/chromium/chromium"
@@ -86,39 +82,6 @@ def pages(url: str, auth: dict, n: int, n_out: int) -> dict[str, bytes]:
         out[f"/out/{k}"] = article(" ".join(words[:9]), ["A. Author", "B. Author"], " ".join(words[9:180]),
                                    ("citation_doi", f"10.5555/panel.{k}"))
     return out
-
-
-def https_server(site: dict[str, bytes], workdir: Path) -> socketserver.TCPServer:
-    """The pages over HTTPS (a throwaway self-signed certificate for HOST)."""
-    cert, key = workdir / "cert.pem", workdir / "key.pem"
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", f"/CN={HOST}",
-                    "-addext", f"subjectAltName=DNS:{HOST}", "-keyout", str(key), "-out", str(cert)],
-                   check=True, capture_output=True)
-
-    class Handler(http.server.BaseHTTPRequestHandler):
-        def do_GET(self):
-            body = site.get(self.path.split("?")[0])
-            if body is None:
-                self.send_error(404)
-                return
-            self.send_response(200)
-            self.send_header("Content-Type", "text/html; charset=utf-8")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *a):
-            pass
-
-    class Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
-        daemon_threads = True
-
-    httpd = Server(("127.0.0.1", 0), Handler)
-    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    ctx.load_cert_chain(cert, key)
-    httpd.socket = ctx.wrap_socket(httpd.socket, server_side=True)
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    return httpd
 
 
 def extension_at(rev: str | None, workdir: Path) -> Path:
@@ -275,7 +238,7 @@ def run(quick: bool = False, baseline: str = BASELINE) -> dict:
     try:
         token = auth["Authorization"].split()[1]
         site = pages(url, auth, n, 4 * (n + 1))
-        httpd = https_server(site, work)
+        httpd = PageServer(lambda host, path: site.get(path) if host == HOST else None, *certificate(work, [HOST]))
         results = {}
         run_number = 0
         for name, drive in (("Chromium", chromium), ("Firefox", firefox)):
@@ -286,7 +249,7 @@ def run(quick: bool = False, baseline: str = BASELINE) -> dict:
                 warm = ["/in/0", f"/out/{first}", "/in/1"]  # the service worker started, the browser's caches filled
                 paths = [p for k in range(n) for p in (f"/in/{k}", f"/out/{first + 1 + k}")]
                 ext = extension_at(rev, work)
-                runs = drive(ext, url, token, httpd.server_address[1], warm + paths, work)[len(warm):]
+                runs = drive(ext, url, token, httpd.port, warm + paths, work)[len(warm):]
                 results[name][label] = summary(runs)
                 print(name, label, json.dumps(results[name][label]), flush=True)
         httpd.shutdown()

@@ -167,3 +167,26 @@ def shared_server(tmp_path_factory, sample_home):
     srv = start_server(home)
     yield srv
     srv.stop()
+
+
+@pytest.fixture(scope="session")
+def playwright():
+    """Playwright, once per run: its sync API allows one instance per thread."""
+    from playwright import sync_api as pw  # installed by `make test` (the test extra); missing = failing
+
+    p = pw.sync_playwright().start()
+    yield p
+    p.stop()
+
+
+CHROMIUM = "/usr/lib/chromium/chromium"
+
+
+@pytest.fixture(scope="session")
+def chromium(playwright):
+    """Debian's Chromium, headless and without the extension (the library page, the adapters on saved pages)."""
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is missing: .ci/run installs Debian's chromium (apt-get install chromium)")
+    browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--no-sandbox", "--disable-gpu"])
+    yield browser
+    browser.close()

@@ -10,12 +10,9 @@ import pytest
 
 from conftest import REAL
 
-from playwright import sync_api as pw  # installed by `make test` (the test extra); missing = failing
-
 ROOT = Path(__file__).resolve().parent.parent
 PUBLISHERS = Path(__file__).parent / "fixtures" / "pages" / "publishers"
 PAGES = Path(__file__).parent / "fixtures" / "pages"
-CHROMIUM = "/usr/lib/chromium/chromium"
 
 # url, page, adapter, identifiers it must find, title, (first author, number of authors), the abstract's first
 # words, where the abstract came from ("abstract": a real one; "description": the page's teaser).
@@ -94,16 +91,11 @@ EXTRACT = """([html, url]) => {
 
 
 @pytest.fixture(scope="module")
-def page():
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"{CHROMIUM} is missing: .ci/run installs Debian's chromium (apt-get install chromium)")
-    p = pw.sync_playwright().start()
-    browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--no-sandbox", "--disable-gpu"])
-    tab = browser.new_page()
+def page(chromium):
+    tab = chromium.new_page()
     tab.add_script_tag(content=(ROOT / "extension" / "content" / "adapters.js").read_text())
     yield tab
-    browser.close()
-    p.stop()
+    tab.close()
 
 
 def extract(page, url: str, path: Path) -> dict:

@@ -83,6 +83,14 @@ class FeedServer:
         self.httpd.shutdown()
 
 
+def add_feed_and_wait(client, url: str) -> None:
+    """Add a feed to a running server and wait until its new papers are embedded (in the background)."""
+    assert client.post("/api/feeds", json={"source": url}).status_code == 201
+    deadline = time.time() + 60
+    while client.get("/api/digest").json()["pending"] and time.time() < deadline:
+        time.sleep(0.2)
+
+
 @pytest.fixture(scope="module")
 def feed_server():
     srv = FeedServer()

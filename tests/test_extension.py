@@ -6,7 +6,6 @@ import http.server
 import json
 import re
 import socketserver
-import ssl
 import subprocess
 import threading
 import time
@@ -14,17 +13,15 @@ from pathlib import Path
 
 import pytest
 
-from conftest import REAL
+from conftest import CHROMIUM, REAL
 from papershelf.pairing import EXTENSION_ID
 
-from playwright import sync_api as pw  # installed by `make test` (the test extra); missing = failing
 
 ROOT = Path(__file__).resolve().parent.parent
 EXT = ROOT / "extension"
 PAGES = Path(__file__).parent / "fixtures" / "pages"
 PUBLISHERS = PAGES / "publishers"
 ARTIFACTS = Path(__file__).parent / "artifacts"
-CHROMIUM = "/usr/lib/chromium/chromium"
 
 # (host, path) → file. Real saved pages (fixtures/real) where one exists, hand-written ones (fixtures/pages) elsewhere.
 SITES = {
@@ -60,50 +57,20 @@ SITES = {
 HOSTS = sorted({h for h, _ in SITES})
 
 
-@pytest.fixture(scope="module")
-def cert(tmp_path_factory) -> tuple[Path, Path]:
-    d = tmp_path_factory.mktemp("cert")
-    san = ",".join(f"DNS:{h}" for h in HOSTS)
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=arxiv.org",
-                    "-addext", f"subjectAltName={san}", "-keyout", str(d / "key.pem"), "-out", str(d / "cert.pem")],
-                   check=True, capture_output=True)
-    return d / "cert.pem", d / "key.pem"
+BLOG = b"<!doctype html><title>A blog post</title><h1>My holiday</h1><p>Nothing academic.</p>"
 
 
 @pytest.fixture(scope="module")
-def sites(cert):
-    """One HTTPS server answering for every host name above (the browser maps them all to it)."""
+def sites(tmp_path_factory):
+    """One HTTPS server answering for every host name above (the browser maps them all to it); its port."""
+    from https_pages import PageServer, certificate
 
-    class Handler(http.server.BaseHTTPRequestHandler):
-        def do_GET(self):
-            host = self.headers.get("Host", "").split(":")[0]
-            path = self.path.split("?")[0]
-            f = SITES.get((host, path))
-            if f is None and (host, path) == ("blog.example.org", "/post"):
-                body = b"<!doctype html><title>A blog post</title><h1>My holiday</h1><p>Nothing academic.</p>"
-            elif f is None:
-                self.send_error(404)
-                return
-            else:
-                body = f.read_bytes()
-            self.send_response(200)
-            self.send_header("Content-Type", "text/html; charset=utf-8")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
+    def page(host: str, path: str) -> bytes | None:
+        f = SITES.get((host, path))
+        return f.read_bytes() if f else BLOG if (host, path) == ("blog.example.org", "/post") else None
 
-        def log_message(self, *a):
-            pass
-
-    class Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
-        daemon_threads = True
-
-    httpd = Server(("127.0.0.1", 0), Handler)
-    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    ctx.load_cert_chain(*cert)
-    httpd.socket = ctx.wrap_socket(httpd.socket, server_side=True)
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    yield httpd.server_address[1]
+    httpd = PageServer(page, *certificate(tmp_path_factory.mktemp("cert"), HOSTS))
+    yield httpd.port
     httpd.shutdown()
 
 
@@ -114,12 +81,11 @@ def library(shared_server):
 
 
 @pytest.fixture(scope="module")
-def browser(tmp_path_factory, sites):
+def browser(tmp_path_factory, sites, playwright):
     if not Path(CHROMIUM).exists():
         pytest.fail(f"{CHROMIUM} is missing: .ci/run installs Debian's chromium (apt-get install chromium)")
     rules = ", ".join(f"MAP {h} 127.0.0.1:{sites}" for h in HOSTS) + ", MAP * ~NOTFOUND, EXCLUDE 127.0.0.1"
-    p = pw.sync_playwright().start()
-    ctx = p.chromium.launch_persistent_context(
+    ctx = playwright.chromium.launch_persistent_context(
         str(tmp_path_factory.mktemp("profile")), headless=True, executable_path=CHROMIUM,
         ignore_default_args=["--disable-extensions"], ignore_https_errors=True, viewport={"width": 1280, "height": 900},
         args=["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
@@ -127,7 +93,6 @@ def browser(tmp_path_factory, sites):
               f"--load-extension={EXT}", f"--host-resolver-rules={rules}"])
     yield ctx
     ctx.close()
-    p.stop()
 
 
 def worker(ctx):
@@ -557,15 +522,12 @@ def test_markup_in_a_pages_metadata_is_cleaned_before_it_is_sent(paired, library
 
 def test_today_view_saves_and_rates_and_the_popup_counts_what_waits(paired, library):
     """The library page's Today view (save, 👍, 👎) and the popup's count and top three, in a real browser."""
-    from test_digest import FeedServer
+    from test_digest import FeedServer, add_feed_and_wait
 
     feeds = FeedServer()
     try:
         with library.client() as c:
-            assert c.post("/api/feeds", json={"source": feeds.url + "/rss"}).status_code == 201
-            deadline = time.time() + 60
-            while c.get("/api/digest").json()["pending"] and time.time() < deadline:
-                time.sleep(0.2)  # the server embeds the new candidates in the background
+            add_feed_and_wait(c, feeds.url + "/rss")
         page = paired.new_page()
         page.goto(f"{library.url}/#token={library.token}")
         page.click("#view-today")

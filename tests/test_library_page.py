@@ -2,31 +2,16 @@
 the list, against a real server over a copy of the sample library. Screenshots go to tests/artifacts/."""
 
 import json
-import time
 from pathlib import Path
 
 import pytest
 
-from playwright import sync_api as pw  # installed by `make test` (the test extra); missing = failing
-
-CHROMIUM = "/usr/lib/chromium/chromium"
 ARTIFACTS = Path(__file__).parent / "artifacts"
 
 
-@pytest.fixture(scope="module")
-def browser():
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"{CHROMIUM} is missing: .ci/run installs Debian's chromium (apt-get install chromium)")
-    p = pw.sync_playwright().start()
-    b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--no-sandbox", "--disable-gpu"])
-    yield b
-    b.close()
-    p.stop()
-
-
 @pytest.fixture
-def page(browser, shared_server):
-    ctx = browser.new_context(viewport={"width": 1400, "height": 900})
+def page(chromium, shared_server):
+    ctx = chromium.new_context(viewport={"width": 1400, "height": 900})
     tab = ctx.new_page()
     tab.goto(f"{shared_server.url}/#token={shared_server.token}")
     tab.wait_for_selector("#app:not([hidden])")
@@ -227,15 +212,12 @@ def test_the_duplicates_review_merges_undoes_and_keeps_both(page, shared_server)
 
 
 def test_todays_papers_show_on_the_map_as_rings_that_name_themselves(page, shared_server):
-    from test_digest import FeedServer
+    from test_digest import FeedServer, add_feed_and_wait
 
     feeds = FeedServer()
     try:
         with shared_server.client() as c:
-            assert c.post("/api/feeds", json={"source": feeds.url + "/rss"}).status_code == 201
-            deadline = time.time() + 60
-            while c.get("/api/digest").json()["pending"] and time.time() < deadline:
-                time.sleep(0.2)  # the server embeds the new candidates in the background
+            add_feed_and_wait(c, feeds.url + "/rss")
             overlay = c.get("/api/map/digest").json()
         assert len(overlay["ids"]) == 4  # the feed's five papers, but one is in the library already
         page.click("#view-map")

@@ -6,7 +6,7 @@ import base64
 import numpy as np
 
 from papershelf.library import Library
-from papershelf.map import LibraryMap, project
+from papershelf.map import project
 from papershelf.models import Record
 
 
