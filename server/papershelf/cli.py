@@ -30,7 +30,7 @@ console = Console(stderr=True)
 out = Console(soft_wrap=True)
 DEFAULT_PORT = 8765
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
-
+FIRST_MAP_AFTER = 30  # seconds after start: a library's first map is laid out then (or when first opened)
 
 class CLIError(Exception):
     """A problem to show the user as one message, exit status 1."""
@@ -575,14 +575,23 @@ def cmd_serve(args) -> int:
         from .schedule import DailyFetch
 
         lib.worker.start()
-        # The index loads now, not on the first page's lookup (a lookup meanwhile waits for it); then the map,
-        # so that opening it does not wait for a first layout (seconds at 100,000 papers).
-        def warm_up():
-            lib.index.snapshot()
+        # The index loads now, not on the first page's lookup (a lookup meanwhile waits for it). Then the map, so
+        # that opening it does not wait for a first layout (seconds at 100,000 papers): a kept one is brought up
+        # to date at once (cheap), a first one is made a little later, when start-up's work is done.
+        def map_up():
             try:
                 lib.map.current()
             except Exception:  # a view: the library goes on without it
                 logging.getLogger("papershelf").exception("laying out the map failed")
+
+        def warm_up():
+            lib.index.snapshot()
+            if lib.map.kept:
+                map_up()
+            else:
+                later = threading.Timer(FIRST_MAP_AFTER, map_up)
+                later.daemon = True
+                later.start()
 
         threading.Thread(target=warm_up, name="index-load", daemon=True).start()
         stop = asyncio.Event()

@@ -153,6 +153,11 @@ class LibraryMap:
         self._background: threading.Thread | None = None
         self._load()
 
+    @property
+    def kept(self) -> bool:
+        """Is there a layout already (kept from an earlier run, or made in this one)?"""
+        return self._layout is not None
+
     def current(self) -> Layout:
         """The map of the library as it is now (see the module's docstring)."""
         with self._lock:
