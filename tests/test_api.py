@@ -221,6 +221,17 @@ def test_bulk_tag_untag_trash_restore_by_ids_or_by_filter(server):
         assert c.post("/api/papers/bulk", json={"action": "trash", "ids": ["no-such-paper"]}).status_code == 404
 
 
+def test_a_paper_is_reachable_by_its_doi_with_the_slash_percent_encoded(server):
+    with server.client() as c:
+        p = save(c, title="A paper known by its DOI alone", identifiers=["doi:10.5555/slash.1"])["paper"]
+        ref = "/api/papers/doi:10.5555%2Fslash.1"
+        assert c.get(ref).json()["id"] == p["id"]
+        assert c.patch(ref, json={"tags": ["doi-path"]}).json()["tags"] == ["doi-path"]
+        assert c.delete(ref).json()["deleted_at"]
+        assert c.post(ref + "/restore").json()["deleted_at"] is None
+        assert c.get("/api/papers/doi:10.5555%2Fno.such").status_code == 404
+
+
 def test_lookup_by_url_arxiv_doi_and_title(server):
     with server.client() as c:
         p = save(c, title="Diffusion Models Beat GANs on Image Synthesis", abstract="We show diffusion models "

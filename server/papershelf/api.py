@@ -16,6 +16,7 @@ import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import unquote
 from typing import Annotated, Any, Literal
 
 import msgspec
@@ -340,6 +341,28 @@ class Guard(ASGIMiddleware):
         await next_app(scope, receive, send_timed)
 
 
+class EncodedSlashes:
+    """A paper's identifier in /api/papers/{id} may hold a slash (a DOI). Clients send it percent-encoded
+    (`doi:10.1038%2Fnature14539`, as encodeURIComponent does), but ASGI servers decode the path before any
+    router sees it, and the slash would end the segment. This keeps an encoded slash encoded in those paths;
+    the handlers decode their id (`_ref`)."""
+
+    def __init__(self, app: ASGIApp):
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        raw = scope.get("raw_path") or b""
+        if scope["type"] == "http" and raw.startswith(b"/api/papers/") and b"%2f" in raw.lower():
+            path = raw.decode("latin-1").replace("%2F", "%252F").replace("%2f", "%252F")
+            scope = {**scope, "path": unquote(path)}
+        await self.app(scope, receive, send)
+
+
+def _ref(paper_id: str) -> str:
+    """A paper reference from the path, its encoded slashes decoded (EncodedSlashes)."""
+    return unquote(paper_id)
+
+
 async def _reply(send: Send, status: int, detail: str, extra: list[tuple[bytes, bytes]] = ()) -> None:
     body = json.dumps({"status_code": status, "detail": detail}).encode()
     await send({"type": "http.response.start", "status": status,
@@ -431,18 +454,19 @@ class PaperController(Controller):
             raise ValidationException(str(e)) from e
         return SaveResult(paper=paper, added=added)
 
-    @get("/{paper_id:str}", sync_to_thread=True, summary="One paper, by library id or any identifier")
+    @get("/{paper_id:str}", sync_to_thread=True,
+         summary="One paper, by library id or any identifier (percent-encoded: a DOI's slash as %2F)")
     def get_paper(self, lib: Library, paper_id: str) -> Paper:
-        return lib.get(paper_id)
+        return lib.get(_ref(paper_id))
 
     @patch("/{paper_id:str}", sync_to_thread=True, summary="Change a paper's tags or notes")
     def update(self, lib: Library, paper_id: str, data: PaperPatch) -> Paper:
-        return lib.update(lib.resolve(paper_id), tags=data.tags, notes=data.notes)
+        return lib.update(lib.resolve(_ref(paper_id)), tags=data.tags, notes=data.notes)
 
     @delete("/{paper_id:str}", sync_to_thread=True, summary="Move a paper to the trash (restorable)",
             status_code=200)
     def trash(self, lib: Library, paper_id: str) -> Paper:
-        pid = lib.resolve(paper_id)
+        pid = lib.resolve(_ref(paper_id))
         if not lib.trash(pid):
             raise HTTPException(status_code=409, detail=f"{paper_id} is already in the trash")
         return lib.store.get(pid)
@@ -450,7 +474,7 @@ class PaperController(Controller):
     @post("/{paper_id:str}/restore", sync_to_thread=True, summary="Bring a paper back from the trash",
           status_code=200)
     def restore(self, lib: Library, paper_id: str) -> Paper:
-        pid = lib.resolve(paper_id)
+        pid = lib.resolve(_ref(paper_id))
         if not lib.restore(pid):
             raise HTTPException(status_code=409, detail=f"{paper_id} is not in the trash")
         return lib.store.get(pid)

@@ -529,7 +529,7 @@ def cmd_serve(args) -> int:
     # back after every database call: at 1 ms a lookup during an import waits a fifth as long.
     sys.setswitchinterval(0.001)
 
-    from .api import create_app
+    from .api import EncodedSlashes, create_app
     from .library import Library
     from .store import StoreError
 
@@ -610,7 +610,7 @@ def cmd_serve(args) -> int:
             lib.close()  # waits for the write in flight: a transaction either commits or rolls back
 
     app = create_app(lib, token=token, port=args.port, allowed_hosts=hosts, lifespan=[lifespan])
-    config = uvicorn.Config(app, host=args.host, port=args.port, log_level="warning", lifespan="on",
+    config = uvicorn.Config(EncodedSlashes(app), host=args.host, port=args.port, log_level="warning", lifespan="on",
                             timeout_graceful_shutdown=10)
     server = uvicorn.Server(config)
 
