@@ -14,8 +14,9 @@ async function settings() {
 // A clock shared with the page's content script (both count from the epoch), for the panel's timing breakdown.
 const now = () => performance.timeOrigin + performance.now();
 
-// → {ok, status, data} or {state: "offline" | "unpaired", ...}
-async function api(path, { method = "GET", body } = {}) {
+// One request to the server with the token: {response} when it answered 2xx, else {state: "offline" |
+// "unpaired" | "error", ...}.
+async function request(path, { method = "GET", body } = {}) {
   const s = await settings();
   if (!s.token) return { state: "unpaired" };
   let r;
@@ -29,9 +30,20 @@ async function api(path, { method = "GET", body } = {}) {
     return { state: "offline", error: String(e) };
   }
   if (r.status === 401) return { state: "unpaired" };
+  if (!r.ok) {
+    let detail = null;
+    try { detail = (await r.json()).detail; } catch { /* not JSON */ }
+    return { state: "error", status: r.status, error: detail || `HTTP ${r.status}` };
+  }
+  return { response: r };
+}
+
+// → {ok, data} or {state: "offline" | "unpaired" | "error", ...}
+async function api(path, options) {
+  const r = await request(path, options);
+  if (!r.response) return r;
   let data = null;
-  try { data = await r.json(); } catch { /* empty body */ }
-  if (!r.ok) return { state: "error", status: r.status, error: (data && data.detail) || `HTTP ${r.status}` };
+  try { data = await r.response.json(); } catch { /* empty body */ }
   return { ok: true, data };
 }
 
@@ -55,25 +67,12 @@ async function lookup(paper, k) {
 // library). One request; the time of each part goes into timing.calls.
 async function lookupInParts(paper, timing, onPart) {
   const s = await settings();
-  if (!s.token) return onPart({ state: "unpaired" });
   const started = now();
-  let r;
-  try {
-    r = await fetch(s.serverUrl.replace(/\/$/, "") + "/api/lookup/stream", {
-      method: "POST", headers: { Authorization: `Bearer ${s.token}`, "Content-Type": "application/json" },
-      body: JSON.stringify(pageBody(paper, s.relatedCount)) });
-  } catch (e) {
-    return onPart({ state: "offline", error: String(e) });
-  }
-  if (r.status === 401) return onPart({ state: "unpaired" });
-  if (!r.ok) {
-    let detail = null;
-    try { detail = (await r.json()).detail; } catch { /* not JSON */ }
-    return onPart({ state: "error", status: r.status, error: detail || `HTTP ${r.status}` });
-  }
+  const { response, ...problem } = await request("/api/lookup/stream", { method: "POST", body: pageBody(paper, s.relatedCount) });
+  if (!response) return onPart(problem);
   const call = { path: "/api/lookup/stream" };
   timing.calls.push(call);
-  const reader = r.body.pipeThrough(new TextDecoderStream()).getReader();
+  const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
   let buffered = "";
   let state = null;
   try {

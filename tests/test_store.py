@@ -7,7 +7,7 @@ import sys
 import duckdb
 import pytest
 
-from papershelf.models import Record
+from papershelf.models import PaperQuery, Record
 from papershelf.store import MIGRATIONS, Store, StoreError
 
 
@@ -175,7 +175,7 @@ def test_any_identifier_resolves(store):
 def test_trash_and_restore(store):
     a, _, _ = put(store, Record(title="Trash me please", identifiers=["arxiv:2101.00003"]))
     assert store.trash(a[0]) and not store.trash(a[0])
-    assert store.list_papers()[0] == 0 and store.list_papers(trashed=True)[0] == 1
+    assert store.list_papers()[0] == 0 and store.list_papers(PaperQuery(trashed=True))[0] == 1
     assert store.restore(a[0])
     assert store.list_papers()[0] == 1
 
@@ -274,7 +274,7 @@ def test_duplicates_review_offers_what_the_merge_left_apart_and_merges_undoably(
     attention_a, attention_b, resnet_pre, resnet_pub, _ = added
     pub = store.get(resnet_pub)
     assert store.put_vectors("m", [(resnet_pub, content_hash(pub.title, pub.abstract), np.ones(4, dtype=np.float32))]) == 1
-    pairs = {(a, b): why for a, b, why in store.duplicate_pairs()}
+    pairs = {(a.id, b.id): why for a, b, why in store.duplicate_pairs()}
     assert set(pairs) == {tuple(sorted((attention_a, attention_b))), tuple(sorted((resnet_pre, resnet_pub)))}
     assert "another first author" in pairs[tuple(sorted((attention_a, attention_b)))]
     assert "nearly the same title" in pairs[tuple(sorted((resnet_pre, resnet_pub)))]
@@ -297,5 +297,5 @@ def test_duplicates_review_offers_what_the_merge_left_apart_and_merges_undoably(
     with pytest.raises(ValueError, match="already undone"):
         store.undo_merge(mid)
     store.keep_apart(attention_b, attention_a)
-    assert [tuple(sorted(p[:2])) for p in store.duplicate_pairs()] == [tuple(sorted((resnet_pre, resnet_pub)))]
+    assert [tuple(sorted((a.id, b.id))) for a, b, _ in store.duplicate_pairs()] == [tuple(sorted((resnet_pre, resnet_pub)))]
     store.close()

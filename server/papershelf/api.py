@@ -426,7 +426,7 @@ class PaperController(Controller):
                     limit: Annotated[int, Parameter(ge=1, le=MAX_PAGE)] = 50,
                     sort: Literal["added", "-added", "title", "-title", "year", "-year", "updated", "-updated"]
                     = "-added") -> PaperPage:
-        total, papers = lib.store.list_papers(offset=offset, limit=limit, sort=sort, query=filters, model_id=lib.model_id)
+        total, papers = lib.store.list_papers(filters, offset=offset, limit=limit, sort=sort, model_id=lib.model_id)
         return PaperPage(total=total, offset=offset, limit=limit, papers=papers)
 
     @post("/bulk", sync_to_thread=True, status_code=200,
@@ -598,9 +598,7 @@ class DuplicateController(Controller):
 
     @get(sync_to_thread=True, summary="Pairs that may be one paper, which the automatic merge was not sure of")
     def pairs(self, lib: Library, limit: Annotated[int, Parameter(ge=1, le=MAX_PAGE)] = 50) -> list[DuplicatePair]:
-        got = lib.store.duplicate_pairs(limit)
-        papers = lib.store.get_many(sorted({x for a, b, _ in got for x in (a, b)}))
-        return [DuplicatePair(a=papers[a], b=papers[b], why=why) for a, b, why in got if a in papers and b in papers]
+        return [DuplicatePair(a=a, b=b, why=why) for a, b, why in lib.store.duplicate_pairs(limit)]
 
     @post("/merge", sync_to_thread=True, status_code=200, summary="Merge one paper into the other (undoable)")
     def merge(self, lib: Library, data: MergeIn) -> MergeOut:

@@ -262,8 +262,7 @@ class Digest:
             "SELECT id, title, url, identifiers, vector, model_id FROM candidates WHERE day = ? AND paper_id IS NULL "
             "ORDER BY id", [date.fromisoformat(day)]).fetchall()
         kept = [(r, v) for r in rows if (v := self._vec(r[4], r[5])) is not None]
-        link = lambda url, refs: next((f"https://arxiv.org/abs/{x[6:]}" for x in refs if x.startswith("arxiv:")), url)  # noqa: E731
-        return ([(r[0], r[1], link(r[2], r[3])) for r, _ in kept],
+        return ([(r[0], r[1], ids.paper_link(r[3], r[2])) for r, _ in kept],
                 np.stack([v for _, v in kept]) if kept else np.zeros((0, 0), dtype=np.float32))
 
     def _examples(self, s, the_day: date, tag: str | None, exclude: set[str]) -> ranking.Examples:

@@ -200,6 +200,15 @@ _LIGATURES = (("---", "—"), ("--", "–"), ("``", "“"), ("''", "”"))
 _MATH = re.compile(r"(?<!\\)\$[^$]+(?<!\\)\$")
 
 
+def paper_link(identifiers: list[str], url: str) -> str:
+    """Where a paper lives: arXiv for arXiv papers, else its own URL or its DOI ("" when none is known)."""
+    ax = next((i[6:] for i in identifiers if i.startswith("arxiv:")), None)
+    if ax:
+        return f"https://arxiv.org/abs/{ax}"
+    doi = next((i[4:] for i in identifiers if i.startswith("doi:")), None)
+    return url or (f"https://doi.org/{doi}" if doi else "")
+
+
 def strip_latex(text: str) -> str:
     """Plain Unicode from LaTeX, in linear time: accents (\\"o → ö), letters (\\ss → ß), escapes (\\% → %),
     ligatures (-- → –; an empty group -{}- breaks one), other commands dropped, braces removed, inline math

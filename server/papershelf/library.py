@@ -21,7 +21,7 @@ import msgspec
 import numpy as np
 import platformdirs
 
-from . import clean, importers
+from . import importers
 from .digest import Digest
 from .embed import BATCH_SIZE, Embedder, ModelError
 from .events import EventBus
@@ -272,21 +272,21 @@ class Library:
         candidate = None
         if vector is None:  # a paper the digest brought, saved from its page: it keeps the digest's vector
             candidate, vector = self.digest.adopt(record)
-        cleaned = clean.record(record)[0]
-        text_hash = content_hash(cleaned.title, cleaned.abstract)  # of the text the store will keep
-        if vector is None:  # its page's panel embedded this text a moment ago (related_page)
-            with self._page_vectors_lock:
-                vector = self._page_vectors.get(text_hash)
-        # With a vector, the worker must not embed the paper between the merge and its vector's arrival.
-        with self.index.writing(), (self._embed_lock if vector is not None else contextlib.nullcontext()):
+        # With a vector (the digest's, or one its page's panel made: related_page), the worker must not embed
+        # the paper between the merge and its vector's arrival.
+        with self.index.writing(), (self._embed_lock if vector is not None or self._page_vectors
+                                    else contextlib.nullcontext()):
             added, merged, failed, _ = self.store.merge_records([("paper", record)], source=record.source or "api")
             if failed:
                 raise ValueError(failed[0].reason)
             pid = added[0] if added else merged[0].id
             p = self.store.get(pid)
-            # Only a vector of the text now stored (a merge may keep another abstract); else the worker embeds it.
-            if vector is not None and (candidate or content_hash(p.title, p.abstract) == text_hash):
-                self.store.put_vectors(self.model_id, [(pid, content_hash(p.title, p.abstract), vector)])
+            stored = content_hash(p.title, p.abstract)
+            if vector is None:  # a vector of the text now stored (a merge may keep another abstract), if any
+                with self._page_vectors_lock:
+                    vector = self._page_vectors.get(stored)
+            if vector is not None:
+                self.store.put_vectors(self.model_id, [(pid, stored, vector)])
         if candidate:
             self.digest.mark_saved(candidate, pid)
         self.worker.wake()

@@ -22,6 +22,7 @@ from xml.etree import ElementTree as ET
 
 import msgspec
 
+from . import ids
 from .models import DigestItem
 
 CONFIG_FILE = "smtp.json"
@@ -78,12 +79,8 @@ def configured(home: Path) -> bool:
 
 
 def link(item: DigestItem) -> str:
-    """Where a paper lives: arXiv for arXiv papers, else its own URL or DOI."""
-    ax = next((i[6:] for i in item.identifiers if i.startswith("arxiv:")), None)
-    if ax:
-        return f"https://arxiv.org/abs/{ax}"
-    doi = next((i[4:] for i in item.identifiers if i.startswith("doi:")), None)
-    return item.url or (f"https://doi.org/{doi}" if doi else "")
+    """Where a paper lives (ids.paper_link)."""
+    return ids.paper_link(item.identifiers, item.url)
 
 
 def _why(item: DigestItem) -> str:

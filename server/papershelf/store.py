@@ -564,7 +564,7 @@ class Store:
         c.execute("DELETE FROM papers WHERE id = ?", [other])
 
     # -- the duplicates review ---------------------------------------------------------------------------------
-    def duplicate_pairs(self, limit: int = 200) -> list[tuple[str, str, str]]:
+    def duplicate_pairs(self, limit: int = 200) -> list[tuple[Paper, Paper, str]]:
         """Pairs of live papers the automatic merge left apart that may be one paper, with why: the same title
         (but another first author, years far apart or different identifiers), or titles nearly the same (a
         preprint and its published version). Pairs the user kept apart are not offered again."""
@@ -586,7 +586,7 @@ class Store:
         for a, b, *sim in same + close:
             pa, pb = papers.get(a), papers.get(b)
             if pa and pb:
-                out.append((a, b, _why_apart(pa, pb, sim[0] if sim else None)))
+                out.append((pa, pb, _why_apart(pa, pb, sim[0] if sim else None)))
         return out[:limit]
 
     def keep_apart(self, a: str, b: str) -> None:
@@ -842,17 +842,12 @@ class Store:
             params += [like, like]
         return " AND ".join(where), params
 
-    def list_papers(self, *, offset: int = 0, limit: int = 50, sort: str = "-added", tag: str | None = None,
-                    year: int | None = None, text: str | None = None, trashed: bool = False,
-                    query: PaperQuery | None = None, model_id: str = "") -> tuple[int, list[Paper]]:
-        """A page of papers with the total count: those a query finds (or a tag, a year and a substring of the
-        title or authors)."""
+    def list_papers(self, query: PaperQuery = PaperQuery(), *, offset: int = 0, limit: int = 50, sort: str = "-added",
+                    model_id: str = "") -> tuple[int, list[Paper]]:
+        """A page of the papers a query finds, with their total count."""
         order = {"added": "added_at", "-added": "added_at DESC", "title": "title_norm", "-title": "title_norm DESC",
                  "year": "year NULLS FIRST", "-year": "year DESC NULLS LAST", "updated": "updated_at",
                  "-updated": "updated_at DESC"}[sort]
-        if query is None:
-            query = PaperQuery(text=text or "", tags=[tag] if tag else [], year_min=year, year_max=year,
-                               trashed=trashed)
         w, params = self._where(query, model_id)
         c = self._cur()
         total = c.execute(f"SELECT count(*) FROM papers p WHERE {w}", params).fetchone()[0]
