@@ -8,7 +8,8 @@ import duckdb
 import pytest
 
 from papershelf.models import PaperQuery, Record
-from papershelf.store import MIGRATIONS, Store, StoreError
+from papershelf.migrations import MIGRATIONS
+from papershelf.store import Store, StoreError
 
 
 @pytest.fixture

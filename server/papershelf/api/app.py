@@ -1,0 +1,69 @@
+"""The Litestar app around one Library: the controllers of each resource, the guard, CORS for the extension
+alone, the exception handlers and the OpenAPI description."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from litestar import Litestar, Request, Response
+from litestar.config.cors import CORSConfig
+from litestar.datastructures import State
+from litestar.di import Provide
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.spec import Components, SecurityScheme
+from litestar.static_files import create_static_files_router
+
+from .. import __version__
+from ..digest import DigestError
+from ..feeds import FeedError
+from ..library import Library, NotFound
+from ..mail import MailError
+from ..pairing import EXTENSION_ORIGIN_REGEX
+from .atom import AtomController
+from .digest import DigestController, FeedController
+from .duplicates import DuplicateController
+from .guard import MAX_BODY, Guard
+from .health import HealthController
+from .library import LibraryController
+from .lookup import LookupController
+from .map import MapController
+from .papers import FacetController, PaperController
+from .related import RelatedController, SearchController
+from .shapes import bad_request, provide_library
+
+
+WEB_DIR = Path(__file__).resolve().parent.parent / "web"
+
+
+def _not_found(_: Request, exc: NotFound) -> Response:
+    return Response({"status_code": 404, "detail": f"no paper in the library for {exc.args[0]!r}"}, status_code=404)
+
+
+def create_app(library: Library, token: str, port: int, allowed_hosts: list[str] | None = None,
+               lifespan: list | None = None) -> Litestar:
+    """The Litestar app around one Library."""
+    web = create_static_files_router(path="/", directories=[WEB_DIR], html_mode=True, name="web",
+                                     include_in_schema=False)
+    return Litestar(
+        route_handlers=[HealthController, PaperController, FacetController, LookupController, RelatedController,
+                        SearchController, MapController, DuplicateController,
+                        LibraryController, FeedController, DigestController, AtomController, web],
+        dependencies={"lib": Provide(provide_library, sync_to_thread=False)},
+        middleware=[Guard(token=token, port=port, allowed_hosts=allowed_hosts)],
+        cors_config=CORSConfig(allow_origins=[], allow_origin_regex=EXTENSION_ORIGIN_REGEX,
+                               allow_methods=["GET", "POST", "PATCH", "DELETE", "OPTIONS"],
+                               allow_headers=["authorization", "content-type"], max_age=600),
+        exception_handlers={NotFound: _not_found, FeedError: bad_request, DigestError: bad_request,
+                            MailError: bad_request},
+        request_max_body_size=MAX_BODY,
+        state=State({"library": library}),
+        lifespan=lifespan or [],
+        openapi_config=OpenAPIConfig(
+            title="papershelf", version=__version__,
+            description="Local API of papershelf. Every route but /api/health needs `Authorization: Bearer "
+                        "<token>` (`papershelf token` prints it).",
+            security=[{"bearer": []}],
+            components=Components(security_schemes={"bearer": SecurityScheme(type="http", scheme="bearer")}),
+        ),
+        debug=False,
+    )

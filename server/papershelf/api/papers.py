@@ -1,0 +1,135 @@
+"""The papers themselves: list (with filters), facets, save, one paper, tags and notes, trash and restore, bulk edits."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+import msgspec
+from litestar import Controller, delete, get, patch, post
+from litestar.exceptions import HTTPException, ValidationException
+from litestar.params import Parameter
+
+from ..library import Library
+from ..models import Facets, Paper, PaperQuery, Record
+from .guard import paper_ref
+from .shapes import FILTERS, MAX_BULK, MAX_PAGE
+
+
+class PaperIn(msgspec.Struct, forbid_unknown_fields=True):
+    """A paper to save, as a page or a script describes it."""
+
+    title: Annotated[str, msgspec.Meta(min_length=1, max_length=2000)]
+    abstract: Annotated[str, msgspec.Meta(max_length=50_000)] = ""
+    authors: Annotated[list[Annotated[str, msgspec.Meta(max_length=500)]], msgspec.Meta(max_length=2000)] = []
+    year: Annotated[int, msgspec.Meta(ge=1000, le=2200)] | None = None
+    venue: Annotated[str, msgspec.Meta(max_length=1000)] = ""
+    url: Annotated[str, msgspec.Meta(max_length=4000)] = ""
+    identifiers: Annotated[list[Annotated[str, msgspec.Meta(max_length=500)]], msgspec.Meta(max_length=100)] = []
+    tags: Annotated[list[Annotated[str, msgspec.Meta(max_length=200)]], msgspec.Meta(max_length=200)] = []
+
+
+class PaperPatch(msgspec.Struct, forbid_unknown_fields=True):
+    """The user's own fields of a paper."""
+
+    tags: Annotated[list[Annotated[str, msgspec.Meta(max_length=200)]], msgspec.Meta(max_length=200)] | None = None
+    notes: Annotated[str, msgspec.Meta(max_length=100_000)] | None = None
+
+
+class SaveResult(msgspec.Struct):
+    paper: Paper
+    added: bool
+
+
+class PaperPage(msgspec.Struct):
+    total: int
+    offset: int
+    limit: int
+    papers: list[Paper]
+
+
+class BulkIn(msgspec.Struct, forbid_unknown_fields=True):
+    """Many papers at once: these ids, or every paper a filter finds (as /api/papers takes it)."""
+
+    action: Literal["tag", "untag", "trash", "restore"]
+    ids: Annotated[list[Annotated[str, msgspec.Meta(max_length=500)]], msgspec.Meta(max_length=MAX_BULK)] = []
+    query: PaperQuery | None = None
+    tags: Annotated[list[Annotated[str, msgspec.Meta(max_length=200)]], msgspec.Meta(max_length=50)] = []
+
+
+class BulkOut(msgspec.Struct):
+    changed: int
+    ids: list[str]  # the papers that changed (a tag already there, or a paper already in the trash, is no change)
+
+
+class PaperController(Controller):
+    path = "/api/papers"
+    tags = ["papers"]
+
+    @get(sync_to_thread=True, dependencies=FILTERS, summary="List papers, a page at a time (filters as /api/facets)")
+    def list_papers(self, lib: Library, filters: PaperQuery,
+                    offset: Annotated[int, Parameter(ge=0, le=10_000_000)] = 0,
+                    limit: Annotated[int, Parameter(ge=1, le=MAX_PAGE)] = 50,
+                    sort: Literal["added", "-added", "title", "-title", "year", "-year", "updated", "-updated"]
+                    = "-added") -> PaperPage:
+        total, papers = lib.store.list_papers(filters, offset=offset, limit=limit, sort=sort, model_id=lib.model_id)
+        return PaperPage(total=total, offset=offset, limit=limit, papers=papers)
+
+    @post("/bulk", sync_to_thread=True, status_code=200,
+          summary="Tag, untag, trash or restore many papers: by ids, or every paper a filter finds")
+    def bulk(self, lib: Library, data: BulkIn) -> BulkOut:
+        if bool(data.ids) == (data.query is not None):
+            raise ValidationException("give ids or a query, not both")
+        if data.action in ("tag", "untag") and not data.tags:
+            raise ValidationException("give the tags to add or take away")
+        if data.ids:  # library ids in one query; any other identifier resolved on its own (404 if unknown)
+            known = lib.store.known_ids(data.ids)
+            pids = [i if i in known else lib.resolve(i) for i in data.ids]
+        else:
+            pids = lib.store.ids_matching(data.query, lib.model_id, MAX_BULK)
+        changed = lib.bulk(pids, data.action, data.tags)
+        return BulkOut(changed=len(changed), ids=changed)
+
+    @post(sync_to_thread=True, summary="Save a paper (merges with one already in the library)", status_code=201)
+    def save(self, lib: Library, data: PaperIn) -> SaveResult:
+        rec = Record(title=data.title, abstract=data.abstract, authors=data.authors, year=data.year,
+                     venue=data.venue, url=data.url, tags=data.tags, identifiers=data.identifiers, source="api")
+        try:
+            paper, added = lib.save(rec)
+        except ValueError as e:
+            raise ValidationException(str(e)) from e
+        return SaveResult(paper=paper, added=added)
+
+    @get("/{paper_id:str}", sync_to_thread=True,
+         summary="One paper, by library id or any identifier (percent-encoded: a DOI's slash as %2F)")
+    def get_paper(self, lib: Library, paper_id: str) -> Paper:
+        return lib.get(paper_ref(paper_id))
+
+    @patch("/{paper_id:str}", sync_to_thread=True, summary="Change a paper's tags or notes")
+    def update(self, lib: Library, paper_id: str, data: PaperPatch) -> Paper:
+        return lib.update(lib.resolve(paper_ref(paper_id)), tags=data.tags, notes=data.notes)
+
+    @delete("/{paper_id:str}", sync_to_thread=True, summary="Move a paper to the trash (restorable)",
+            status_code=200)
+    def trash(self, lib: Library, paper_id: str) -> Paper:
+        pid = lib.resolve(paper_ref(paper_id))
+        if not lib.trash(pid):
+            raise HTTPException(status_code=409, detail=f"{paper_id} is already in the trash")
+        return lib.store.get(pid)
+
+    @post("/{paper_id:str}/restore", sync_to_thread=True, summary="Bring a paper back from the trash",
+          status_code=200)
+    def restore(self, lib: Library, paper_id: str) -> Paper:
+        pid = lib.resolve(paper_ref(paper_id))
+        if not lib.restore(pid):
+            raise HTTPException(status_code=409, detail=f"{paper_id} is not in the trash")
+        return lib.store.get(pid)
+
+
+class FacetController(Controller):
+    path = "/api/facets"
+    tags = ["papers"]
+
+    @get(sync_to_thread=True, dependencies=FILTERS,
+         summary="How the papers a filter finds spread over tags, years, venues, sources")
+    def facets(self, lib: Library, filters: PaperQuery) -> Facets:
+        return lib.store.facets(filters, lib.model_id)

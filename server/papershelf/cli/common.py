@@ -1,0 +1,35 @@
+"""What every command shares: the consoles, the error it shows the user, the library's home."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import msgspec
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+
+console = Console(stderr=True)
+out = Console(soft_wrap=True)
+DEFAULT_PORT = 8765
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
+class CLIError(Exception):
+    """A problem to show the user as one message, exit status 1."""
+
+
+def home_of(args) -> Path:
+    from ..library import default_home
+
+    return Path(args.home).expanduser() if getattr(args, "home", None) else default_home()
+
+
+def builtins(obj: Any) -> Any:
+    return msgspec.to_builtins(obj)
+
+
+def progress_bar() -> Progress:
+    return Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                    TimeElapsedColumn(), console=console, transient=False, disable=not console.is_terminal)

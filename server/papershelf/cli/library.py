@@ -1,0 +1,231 @@
+"""The commands on the library: import, related, search, show, export, stats, doctor, watch, token."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+from rich.table import Table
+
+from ..pairing import ensure_token
+from .client import connect
+from .common import CLIError, console, home_of, out, progress_bar
+
+
+def cmd_import(args) -> int:
+    from ..library import sample_path
+
+    paths = [Path(p) for p in args.paths]
+    if args.sample:
+        paths.insert(0, sample_path())
+    if not paths:
+        raise CLIError("give one or more files to import, or --sample")
+    be = connect(args)
+    totals = {"added": [], "merged": [], "failed": [], "warnings": [], "files": []}
+    try:
+        with progress_bar() as prog:
+            for path in paths:
+                task = prog.add_task(f"reading {path.name}", total=None)
+                rep = be.import_file(path, args.format, lambda n, t=task: prog.advance(t, n))
+                prog.update(task, total=prog.tasks[task].completed or 1, completed=prog.tasks[task].completed or 1)
+                totals["files"].append({"file": str(path), "format": rep.get("format", ""),
+                                        "error": rep.get("error", ""), "added": len(rep.get("added", [])),
+                                        "merged": len(rep.get("merged", [])), "failed": len(rep.get("failed", []))})
+                totals["added"] += rep.get("added", [])
+                totals["merged"] += rep.get("merged", [])
+                totals["failed"] += [dict(f, file=str(path)) for f in rep.get("failed", [])]
+                totals["warnings"] += [dict(w, file=str(path)) for w in rep.get("warnings", [])]
+                if rep.get("error"):
+                    totals["failed"].append({"file": str(path), "position": "file", "reason": rep["error"]})
+            if not args.no_wait and be.pending():
+                task = prog.add_task("embedding", total=be.pending())
+                be.embed(lambda done, total: prog.update(task, completed=done, total=total))
+        pending = be.pending()
+    finally:
+        be.close()
+    unchanged = sum(1 for m in totals["merged"] if not m.get("changed"))
+    if args.json:
+        out.print_json(json.dumps({"added": len(totals["added"]), "merged": len(totals["merged"]),
+                                   "unchanged": unchanged, "failed": totals["failed"],
+                                   "warnings": totals["warnings"], "pending": pending,
+                                   "files": totals["files"], "added_ids": totals["added"]}))
+    else:
+        for f in totals["failed"]:
+            console.print(f"[red]failed[/red] {f['file']} {f['position']}: {f['reason']}", highlight=False)
+        for w in totals["warnings"]:
+            console.print(f"[yellow]warning[/yellow] {w['file']} {w['position']}: {w['field']} {w['value']!r} "
+                          f"{w['reason']} (the paper is imported)", highlight=False, markup=True)
+        msg = f"added {len(totals['added'])}, merged {len(totals['merged'])}"
+        if unchanged:
+            msg += f" ({unchanged} already in the library, unchanged)"
+        msg += f", failed {len(totals['failed'])}"
+        if totals["warnings"]:
+            msg += f", {len(totals['warnings'])} fields dropped (warnings above)"
+        if not totals["added"] and totals["merged"] and unchanged == len(totals["merged"]):
+            msg += " — nothing new: every record was already in the library"
+        if pending:
+            msg += f"; {pending} papers waiting for vectors" + (" (the server embeds them)" if be.remote else
+                                                                 " (run any command without --no-wait to embed)")
+        out.print(msg, highlight=False)
+    return 1 if totals["failed"] and not totals["added"] and not totals["merged"] else 0
+
+
+def _filters(args) -> dict:
+    return {"year_min": args.year_min, "year_max": args.year_max, "tag": args.tag}
+
+
+def _print_hits(hits: list[dict], as_json: bool, what: str) -> None:
+    if as_json:
+        out.print_json(json.dumps([{"id": h["id"], "title": h["title"], "score": h["score"],
+                                    "identifiers": h["identifiers"], "why": h["why"],
+                                    **({"matched": h["matched"]} if "matched" in h else {}),
+                                    "year": h["paper"]["year"], "authors": h["paper"]["authors"]} for h in hits]))
+        return
+    if not hits:
+        out.print(f"no {what} in the library")
+        return
+    t = Table(show_header=True, header_style="bold", box=None, pad_edge=False)
+    for col in ("score", "id", "year", "title", "why"):
+        t.add_column(col, overflow="fold")
+    for h in hits:
+        t.add_row(f"{h['score']:.3f}", h["id"], str(h["paper"]["year"] or ""), h["title"],
+                  ", ".join(h["why"] + [f"[{m}]" for m in h.get("matched", [])]))
+    out.print(t)
+
+
+def cmd_related(args) -> int:
+    if bool(args.id) == bool(args.text):
+        raise CLIError("give a paper (an id, arXiv id, DOI, URL or key) or --text TEXT, not both")
+    be = connect(args)
+    try:
+        hits = be.related(args.id, args.text, args.limit, _filters(args))
+    except LookupError as e:
+        raise CLIError(f"no paper in the library for {e.args[0]!r}") from e
+    finally:
+        be.close()
+    _print_hits(hits, args.json, "related papers")
+    return 0
+
+
+def cmd_search(args) -> int:
+    be = connect(args)
+    try:
+        hits = be.search(" ".join(args.query), args.limit)
+    finally:
+        be.close()
+    _print_hits(hits, args.json, "matches")
+    return 0
+
+
+def cmd_show(args) -> int:
+    be = connect(args)
+    try:
+        p = be.show(args.id)
+    except LookupError as e:
+        raise CLIError(f"no paper in the library for {e.args[0]!r}") from e
+    finally:
+        be.close()
+    if args.json:
+        out.print_json(json.dumps(p, default=str))
+        return 0
+    out.print(f"[bold]{p['title']}[/bold]")
+    out.print(", ".join(p["authors"]) or "(no authors)", highlight=False)
+    out.print(" · ".join(str(x) for x in (p["year"], p["venue"]) if x), highlight=False)
+    out.print(f"id {p['id']}   " + "   ".join(p["identifiers"]), highlight=False)
+    if p["url"]:
+        out.print(p["url"], highlight=False)
+    if p["tags"]:
+        out.print("tags: " + ", ".join(p["tags"]), highlight=False)
+    if p.get("deleted_at"):
+        out.print("[yellow]in the trash[/yellow]")
+    out.print()
+    out.print(p["abstract"] or "(no abstract)", highlight=False)
+    return 0
+
+
+def cmd_export(args) -> int:
+    be = connect(args)
+    try:
+        chunks = be.export(args.format)
+        if args.output:
+            tmp = Path(args.output + ".partial")
+            with open(tmp, "w", encoding="utf-8") as f:
+                for c in chunks:
+                    f.write(c)
+            tmp.replace(args.output)
+        else:
+            for c in chunks:
+                sys.stdout.write(c)
+    finally:
+        be.close()
+    return 0
+
+
+def cmd_stats(args) -> int:
+    be = connect(args)
+    try:
+        s = be.stats()
+    finally:
+        be.close()
+    if args.json:
+        out.print_json(json.dumps(s))
+    else:
+        out.print(f"papers   {s['papers']}\nembedded {s['embedded']}\npending  {s['pending']}\n"
+                  f"trashed  {s['trashed']}\nmodel    {s['model_id']}\ndatabase {s['db_bytes'] / 1e6:.1f} MB\n"
+                  f"home     {s['home']}", highlight=False)
+        if s.get("feeds"):
+            failing = f", [red]{s['feeds_failing']} failing[/red] (`papershelf feeds list` says why)" \
+                if s["feeds_failing"] else ""
+            out.print(f"digest   {s['candidates']} new papers waiting, {s['feeds']} feeds{failing}", highlight=False)
+    return 0
+
+
+def cmd_doctor(args) -> int:
+    be = connect(args)
+    try:
+        checks = be.doctor()
+    finally:
+        be.close()
+    if args.json:
+        out.print_json(json.dumps(checks))
+    else:
+        for c in checks:
+            mark = "[green]ok[/green]  " if c["ok"] else "[red]FAIL[/red]"
+            out.print(f"{mark} {c['name']}: {c['detail']}", highlight=False)
+    return 0 if all(c["ok"] for c in checks) else 1
+
+
+def cmd_watch(args) -> int:
+    import asyncio
+
+    from ..watch import Inbox
+
+    be = connect(args)
+
+    def import_file(path: Path) -> dict:
+        return be.import_file(path, None, None)
+
+    def filed(target: Path, report: dict) -> None:
+        n = lambda k: len(report.get(k, []))  # noqa: E731
+        status = "[red]failed[/red]" if target.parent.name == "failed" else "[green]done[/green]"
+        out.print(f"{status} {target.name}: added {n('added')}, merged {n('merged')}, failed {n('failed')}"
+                  + (f" — {report['error']}" if report.get("error") else ""), highlight=False)
+
+    inbox = Inbox(Path(args.dir).expanduser(), import_file, filed)
+    if not be.remote:
+        be.lib.worker.start()  # embed in the background, as the server would
+    console.print(f"watching {inbox.folder} (through {'the server at ' + be.url if be.remote else 'the library file'}"
+                  "); Ctrl-C stops", highlight=False)
+    try:
+        asyncio.run(inbox.run())
+    except KeyboardInterrupt:
+        pass
+    finally:
+        be.close()
+    return 0
+
+
+def cmd_token(args) -> int:
+    out.print(ensure_token(home_of(args)), highlight=False)
+    return 0

@@ -1,0 +1,122 @@
+"""The library's schema, as numbered migrations that Store.migrate applies in order and records in
+schema_migrations."""
+
+# Never edit a migration that has shipped: add the next number.
+MIGRATIONS: list[tuple[int, str, str]] = [
+    (1, "papers, identifiers, embeddings", """
+        CREATE TABLE papers (
+            id VARCHAR PRIMARY KEY,
+            title VARCHAR NOT NULL,
+            title_norm VARCHAR NOT NULL,
+            abstract VARCHAR NOT NULL DEFAULT '',
+            authors VARCHAR[] NOT NULL DEFAULT [],
+            year INTEGER,
+            venue VARCHAR NOT NULL DEFAULT '',
+            url VARCHAR NOT NULL DEFAULT '',
+            tags VARCHAR[] NOT NULL DEFAULT [],
+            notes VARCHAR NOT NULL DEFAULT '',
+            source VARCHAR NOT NULL DEFAULT '',
+            content_hash VARCHAR NOT NULL,
+            added_at TIMESTAMP NOT NULL,
+            updated_at TIMESTAMP NOT NULL,
+            deleted_at TIMESTAMP
+        );
+        CREATE INDEX papers_title_norm ON papers(title_norm);
+        -- ref is `scheme:value`; one ref belongs to one paper.
+        CREATE TABLE identifiers (
+            ref VARCHAR PRIMARY KEY,
+            paper_id VARCHAR NOT NULL
+        );
+        CREATE INDEX identifiers_paper ON identifiers(paper_id);
+        -- One vector per paper and model; content_hash says which text it is of, so unchanged text
+        -- is never embedded again and a changed one is.
+        CREATE TABLE embeddings (
+            paper_id VARCHAR NOT NULL,
+            model_id VARCHAR NOT NULL,
+            content_hash VARCHAR NOT NULL,
+            vector BLOB NOT NULL,
+            embedded_at TIMESTAMP NOT NULL,
+            PRIMARY KEY (paper_id, model_id)
+        );
+    """),
+    (2, "settings", """
+        CREATE TABLE settings (key VARCHAR PRIMARY KEY, value VARCHAR NOT NULL);
+    """),
+    (3, "feeds, digest candidates, feedback", """
+        -- Where new papers come from, and how the last fetch of each went.
+        CREATE TABLE feeds (
+            source VARCHAR PRIMARY KEY,
+            url VARCHAR NOT NULL,
+            added_at TIMESTAMP NOT NULL,
+            etag VARCHAR,
+            last_modified VARCHAR,
+            last_fetch_at TIMESTAMP,
+            last_success_at TIMESTAMP,
+            last_error VARCHAR,
+            last_error_at TIMESTAMP,
+            last_count INTEGER
+        );
+        -- Papers the feeds brought: beside the library, never in it until the user saves one. `day` is the
+        -- digest they first appeared in; paper_id is set when the library has (or gets) the same paper.
+        CREATE TABLE candidates (
+            id VARCHAR PRIMARY KEY,
+            title VARCHAR NOT NULL,
+            abstract VARCHAR NOT NULL DEFAULT '',
+            authors VARCHAR[] NOT NULL DEFAULT [],
+            year INTEGER,
+            venue VARCHAR NOT NULL DEFAULT '',
+            url VARCHAR NOT NULL DEFAULT '',
+            identifiers VARCHAR[] NOT NULL DEFAULT [],
+            feed VARCHAR NOT NULL,
+            announce VARCHAR NOT NULL DEFAULT '',
+            day DATE NOT NULL,
+            fetched_at TIMESTAMP NOT NULL,
+            content_hash VARCHAR NOT NULL,
+            model_id VARCHAR,
+            vector BLOB,
+            paper_id VARCHAR
+        );
+        CREATE INDEX candidates_day ON candidates(day);
+        CREATE TABLE candidate_refs (ref VARCHAR PRIMARY KEY, candidate_id VARCHAR NOT NULL);
+        -- Every 👍/👎, kept forever with the text and vector it was given on (candidates are pruned).
+        CREATE TABLE feedback (
+            candidate_id VARCHAR PRIMARY KEY,
+            title VARCHAR NOT NULL,
+            abstract VARCHAR NOT NULL DEFAULT '',
+            identifiers VARCHAR[] NOT NULL DEFAULT [],
+            rating INTEGER NOT NULL,
+            rated_at TIMESTAMP NOT NULL,
+            model_id VARCHAR,
+            vector BLOB
+        );
+    """),
+    (4, "imported files", """
+        -- Each file imported, by the sha256 of its bytes: which paper every record went to, and what failed.
+        -- The same bytes again, with none of those papers changed since, need no work at all.
+        CREATE TABLE imports (
+            sha256 VARCHAR PRIMARY KEY,
+            format VARCHAR NOT NULL,
+            imported_at TIMESTAMP NOT NULL,
+            outcome BLOB NOT NULL
+        );
+    """),
+    (5, "duplicate review: merges and decisions", """
+        -- Merges the user confirmed, with what undoing one needs: both papers' rows, the merged one's
+        -- identifiers and vectors, as they were (JSON).
+        CREATE TABLE merges (
+            id VARCHAR PRIMARY KEY,
+            keep_id VARCHAR NOT NULL,
+            gone_id VARCHAR NOT NULL,
+            before BLOB NOT NULL,
+            merged_at TIMESTAMP NOT NULL,
+            undone_at TIMESTAMP
+        );
+        -- Pairs the user said are two papers ("keep both"): not offered again. a < b.
+        CREATE TABLE distinct_pairs (
+            a VARCHAR NOT NULL,
+            b VARCHAR NOT NULL,
+            decided_at TIMESTAMP NOT NULL,
+            PRIMARY KEY (a, b)
+        );
+    """),
+]
