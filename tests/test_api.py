@@ -109,6 +109,22 @@ def test_bodies_and_query_strings_are_limited(server):
         assert r.status_code == 200 and len(r.json()["added"]) == 1000
 
 
+DEEP = 100_000  # deeper than any decoder recurses
+
+
+@pytest.mark.parametrize("method, path", [("POST", "/api/papers"), ("POST", "/api/lookup"), ("POST", "/api/lookup/stream"),
+                                          ("POST", "/api/related"), ("POST", "/api/papers/bulk"), ("POST", "/api/import"),
+                                          ("PATCH", "/api/papers/nosuchpaper"), ("POST", "/api/duplicates/merge")])
+@pytest.mark.parametrize("body", [b"[" * DEEP + b"]" * DEEP, b'{"title": ' + b"[" * DEEP + b"]" * DEEP + b"}",
+                                  b'{"tags": ' + b'{"a":' * DEEP + b"1" + b"}" * DEEP + b"}"], ids=["array", "field", "object"])
+def test_a_body_nested_100000_deep_is_a_bad_request_with_a_reason(shared_server, method, path, body):
+    with shared_server.client() as c:
+        r = c.request(method, path, content=body, headers={"content-type": "application/json"})
+        assert r.status_code == 400, r.text
+        assert r.json()["detail"]
+        assert c.get("/api/health").status_code == 200
+
+
 def test_binds_loopback_only_unless_told(sample_copy):
     p = run_cli("serve", "--host", "0.0.0.0", "--port", str(free_port()), home=sample_copy, check=False)
     assert p.returncode == 1 and "--allow-remote" in p.stderr

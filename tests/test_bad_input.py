@@ -108,6 +108,15 @@ def test_invalid_utf8_in_a_big_bibtex_file_keeps_everything_before_it(tmp_path, 
     assert empty_lib.stats().papers == 400
 
 
+def test_a_json_file_nested_too_deeply_fails_that_record_only(empty_lib):
+    deep = b"[" * 100_000 + b"]" * 100_000
+    report = empty_lib.import_bytes(b'{"title": "Before"}\n' + deep + b'\n{"title": "After"}\n', "deep.jsonl")
+    assert len(report.added) == 2 and [f.position for f in report.failed] == ["line 2"]
+    assert "nested too deeply" in report.failed[0].reason
+    report = empty_lib.import_bytes(deep, "deep.json")
+    assert not report.added and "nested too deeply" in (report.error or report.failed[0].reason)
+
+
 def test_unknown_format_names_the_formats_we_read(empty_lib):
     report = empty_lib.import_bytes(b"Name,Title\nA,B\n", "table.csv")
     for word in ("BibTeX", "RIS", "CSL-JSON", "OpenAlex", "Semantic Scholar", "Hugging Face", "arXiv"):

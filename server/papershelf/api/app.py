@@ -39,6 +39,13 @@ def _not_found(_: Request, exc: NotFound) -> Response:
     return Response({"status_code": 404, "detail": f"no paper in the library for {exc.args[0]!r}"}, status_code=404)
 
 
+def _nested_too_deep(_: Request, exc: RecursionError) -> Response:
+    """A JSON body nested deeper than the decoder goes (`[[[[…`): a bad request, not a server error."""
+    if "deserializ" not in str(exc):  # msgspec's words; any other recursion is our bug, and stays a 500
+        raise exc
+    return Response({"status_code": 400, "detail": "the JSON body is nested too deeply"}, status_code=400)
+
+
 def create_app(library: Library, token: str, port: int, allowed_hosts: list[str] | None = None,
                lifespan: list | None = None) -> Litestar:
     """The Litestar app around one Library."""
@@ -53,7 +60,7 @@ def create_app(library: Library, token: str, port: int, allowed_hosts: list[str]
         cors_config=CORSConfig(allow_origins=[], allow_origin_regex=EXTENSION_ORIGIN_REGEX,
                                allow_methods=["GET", "POST", "PATCH", "DELETE", "OPTIONS"],
                                allow_headers=["authorization", "content-type"], max_age=600),
-        exception_handlers={NotFound: _not_found, FeedError: bad_request, DigestError: bad_request,
+        exception_handlers={NotFound: _not_found, RecursionError: _nested_too_deep, FeedError: bad_request, DigestError: bad_request,
                             MailError: bad_request},
         request_max_body_size=MAX_BODY,
         state=State({"library": library}),

@@ -25,6 +25,14 @@ class _Bad(str):
     """A reason, not an object (so a JSON string value is not mistaken for a failure)."""
 
 
+def _loads(text: str) -> Any:
+    """json.loads; a document nested deeper than Python recurses (`[[[[…`) is not valid JSON either."""
+    try:
+        return json.loads(text)
+    except RecursionError:
+        raise json.JSONDecodeError("nested too deeply", text, 0) from None
+
+
 def sniff(text: str) -> bool:
     """Looks like JSON or JSON Lines."""
     return text.lstrip()[:1] in ("{", "[")
@@ -53,11 +61,11 @@ def _unwrap(doc: Any) -> Any:
 def objects(text: str) -> Iterator[tuple[str, Any]]:
     """(position, object) of a JSON document or JSON Lines; what is not JSON comes as a _Bad reason."""
     try:
-        doc = json.loads(text)
+        doc = _loads(text)
     except json.JSONDecodeError as whole:
         first = next((l for l in text.splitlines() if l.strip()), "")
         try:
-            json.loads(first)
+            _loads(first)
         except json.JSONDecodeError:
             yield f"line {whole.lineno}", _Bad(f"not valid JSON ({whole.msg} at line {whole.lineno}, "
                                                f"column {whole.colno})")
@@ -81,7 +89,7 @@ def lines(stream: Iterable[str]) -> Iterator[tuple[str, Any]]:
         if not line.strip():
             continue
         try:
-            yield f"line {n}", json.loads(line)
+            yield f"line {n}", _loads(line)
         except json.JSONDecodeError as e:
             yield f"line {n}", _Bad(f"not valid JSON ({e.msg} at column {e.colno})")
 
@@ -90,7 +98,7 @@ def is_json_lines(head: str) -> bool:
     """The first non-empty line is a whole JSON object (so the file can be read a line at a time)."""
     first = next((l for l in head.splitlines() if l.strip()), "")
     try:
-        return isinstance(json.loads(first), dict)
+        return isinstance(_loads(first), dict)
     except json.JSONDecodeError:
         return False
 
