@@ -116,3 +116,20 @@ def test_cli_goes_through_the_running_server(sample_copy):
     assert not (sample_copy / "server.json").exists()
     # After the server stopped, the CLI opens the file directly again.
     assert json.loads(run_cli("stats", "--json", home=sample_copy).stdout)["papers"] == 292
+
+
+@pytest.mark.parametrize("args", [("export", "--format", "jsonl"), ("export", "--format", "bibtex")])
+def test_a_command_piped_into_head_stops_quietly(sample_copy, args):
+    """`papershelf export | head`: the reader goes away after one line; no traceback, as `git log | head`."""
+    import os
+    import subprocess
+
+    from conftest import papershelf_cmd
+
+    p = subprocess.Popen([*papershelf_cmd(), *args, "--home", str(sample_copy)], stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, env=dict(os.environ, HF_HUB_OFFLINE="1"))
+    assert p.stdout.readline()
+    p.stdout.close()  # what head does once it has its lines
+    err = p.stderr.read().decode()
+    assert p.wait(120) in (0, 141), err
+    assert "Traceback" not in err and "BrokenPipe" not in err and "Exception ignored" not in err, err

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 
 from .. import __version__
 from .common import DEFAULT_PORT, CLIError, console
@@ -120,3 +121,8 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        # The reader went away (`papershelf export | head`): stop quietly, as `git log | head` does. Python
+        # would complain once more when it flushes stdout at exit, so stdout points at /dev/null first.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 128 + 13  # SIGPIPE, as a shell reports a program it ended
