@@ -133,3 +133,25 @@ def test_a_command_piped_into_head_stops_quietly(sample_copy, args):
     err = p.stderr.read().decode()
     assert p.wait(120) in (0, 141), err
     assert "Traceback" not in err and "BrokenPipe" not in err and "Exception ignored" not in err, err
+
+
+def test_a_folder_is_imported_recursively_with_one_report(tmp_path):
+    lib = tmp_path / "papers"
+    (lib / "2024" / "nested").mkdir(parents=True)
+    (lib / ".git").mkdir()
+    shutil.copy(FIXTURES / "zotero.bib", lib / "zotero.bib")
+    shutil.copy(FIXTURES / "mixed.jsonl", lib / "2024" / "mixed.jsonl")
+    shutil.copy(FIXTURES / "zotero.ris", lib / "2024" / "nested" / "export.ris")
+    (lib / "2024" / "broken.json").write_text('{"title": ')  # read by an importer, and fails
+    (lib / "2024" / "notes.docx").write_bytes(b"PK\x03\x04 not ours")  # no importer reads it
+    (lib / ".git" / "config.json").write_text('{"title": "not a paper"}')  # hidden: never read
+    home = tmp_path / "h"
+    p = run_cli("import", str(lib), "--json", "--no-wait", home=home)
+    out = json.loads(p.stdout)
+    assert sorted(f["file"].removeprefix(str(lib) + "/") for f in out["files"]) == \
+        ["2024/broken.json", "2024/mixed.jsonl", "2024/nested/export.ris", "zotero.bib"]
+    assert out["skipped"] == [str(lib / "2024" / "notes.docx")]
+    assert out["added"] >= 5 and any(f["file"].endswith("broken.json") for f in out["failed"])
+    p = run_cli("import", str(lib), "--no-wait", home=tmp_path / "h2")
+    assert p.returncode == 0 and "Is a directory" not in p.stderr + p.stdout
+    assert "4 files: added" in p.stdout and "skipped 1 file in no format" in p.stderr

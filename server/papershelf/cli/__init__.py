@@ -47,8 +47,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("dir", help="the folder to watch; imported files move to done/ or failed/")
     s.set_defaults(func=cmd_watch)
 
-    s = sub.add_parser("import", parents=[common, json_opt], help="import files (format detected from content)")
-    s.add_argument("paths", nargs="*", help="files to import")
+    s = sub.add_parser("import", parents=[common, json_opt], help="import files and folders (format detected from content)")
+    s.add_argument("paths", nargs="*", help="files to import, or folders (every file below them that papershelf reads)")
     s.add_argument("--sample", action="store_true", help="import the sample library that ships with papershelf")
     s.add_argument("--format", help="force a format instead of detecting it")
     s.add_argument("--no-wait", action="store_true", help="do not wait for the new papers to be embedded")

@@ -14,13 +14,21 @@ from .common import CLIError, console, home_of, out, progress_bar
 
 
 def cmd_import(args) -> int:
+    from .. import importers
     from ..library import sample_path
 
-    paths = [Path(p) for p in args.paths]
+    paths, skipped = [], []
+    for given in (Path(p).expanduser() for p in args.paths):
+        if given.is_dir():  # a folder: every file below it that an importer reads, in one report
+            readable, other = importers.files_in(given)
+            paths += readable
+            skipped += other
+        else:
+            paths.append(given)
     if args.sample:
         paths.insert(0, sample_path())
-    if not paths:
-        raise CLIError("give one or more files to import, or --sample")
+    if not paths and not skipped:
+        raise CLIError("give one or more files or folders to import, or --sample")
     be = connect(args)
     totals = {"added": [], "merged": [], "failed": [], "warnings": [], "files": []}
     try:
@@ -49,14 +57,20 @@ def cmd_import(args) -> int:
         out.print_json(json.dumps({"added": len(totals["added"]), "merged": len(totals["merged"]),
                                    "unchanged": unchanged, "failed": totals["failed"],
                                    "warnings": totals["warnings"], "pending": pending,
-                                   "files": totals["files"], "added_ids": totals["added"]}))
+                                   "files": totals["files"], "skipped": [str(p) for p in skipped],
+                                   "added_ids": totals["added"]}))
     else:
         for f in totals["failed"]:
             console.print(f"[red]failed[/red] {f['file']} {f['position']}: {f['reason']}", highlight=False)
         for w in totals["warnings"]:
             console.print(f"[yellow]warning[/yellow] {w['file']} {w['position']}: {w['field']} {w['value']!r} "
                           f"{w['reason']} (the paper is imported)", highlight=False, markup=True)
-        msg = f"added {len(totals['added'])}, merged {len(totals['merged'])}"
+        if skipped:
+            shown = ", ".join(str(p) for p in skipped[:5]) + (f" and {len(skipped) - 5} more" if len(skipped) > 5 else "")
+            console.print(f"[yellow]skipped[/yellow] {len(skipped)} file{'s' * (len(skipped) != 1)} in no format papershelf reads: {shown}",
+                          highlight=False)
+        msg = (f"{len(paths)} files: " if len(paths) > 1 or skipped else "") + \
+            f"added {len(totals['added'])}, merged {len(totals['merged'])}"
         if unchanged:
             msg += f" ({unchanged} already in the library, unchanged)"
         msg += f", failed {len(totals['failed'])}"

@@ -8,6 +8,7 @@ the file still imports. BibTeX and JSON Lines files are read a bounded piece at 
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -33,6 +34,20 @@ def formats_we_read() -> str:
     return ("BibTeX/BibLaTeX, RIS, CSL-JSON, JSON/JSON Lines (ours), arXiv API Atom feeds, OpenAlex works JSON, "
             "Semantic Scholar Graph API JSON, Hugging Face Papers API JSON, pasted listing pages "
             "(a title line, then an abstract line)")
+
+
+def files_in(folder: Path) -> tuple[list[Path], list[Path]]:
+    """(files an importer reads, other files) below a folder, recursively, in name order. Hidden files and
+    folders (`.git`, `.DS_Store`) are neither; symlinked folders are not followed (no loops)."""
+    readable, other = [], []
+    for root, dirs, names in os.walk(folder):
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        for name in sorted(names):
+            if name.startswith("."):
+                continue
+            path = Path(root) / name
+            (readable if path.suffix.lower() in EXTENSIONS else other).append(path)
+    return readable, other
 
 
 def _check_bytes(head: bytes, name: str) -> None:
