@@ -232,3 +232,54 @@ def test_todays_papers_show_on_the_map_as_rings_that_name_themselves(page, share
         assert page.text_content(".map-tip") == "new today: " + overlay["titles"][0]
     finally:
         feeds.close()
+
+
+def visible_view(page) -> str:
+    return page.evaluate("""() => [['library', 'library-view'], ['map', 'map-view'], ['duplicates', 'duplicates-view'],
+        ['today', 'today']].filter(([, box]) => !document.getElementById(box).hidden).map(([v]) => v).join(',')""")
+
+
+def wait_for_view(page, view: str, paper_title: str | None = None) -> None:
+    boxes = {"library": "library-view", "map": "map-view", "duplicates": "duplicates-view", "today": "today"}
+    page.wait_for_selector(f"#{boxes[view]}:not([hidden])")
+    assert visible_view(page) == view
+    if paper_title is None:
+        page.wait_for_selector("#detail", state="hidden")
+    else:
+        page.wait_for_function("t => !document.getElementById('detail').hidden && "
+                               "document.querySelector('#detail h2')?.textContent === t", arg=paper_title)
+
+
+def test_every_view_and_opened_paper_is_a_history_entry_and_switching_views_closes_the_paper(page, shared_server):
+    first = page.locator("#list > li[data-paper-id] a.title").first
+    title, pid = first.text_content(), page.locator("#list > li[data-paper-id]").first.get_attribute("data-paper-id")
+    first.click()
+    wait_for_view(page, "library", title)
+    assert page.evaluate("location.hash") == f"#paper/{pid}"
+    page.click("#view-map")
+    wait_for_view(page, "map")  # the paper closed: it covered half of the map
+    page.click("#view-today")
+    wait_for_view(page, "today")
+    page.click("#view-duplicates")
+    wait_for_view(page, "duplicates")
+    # Back through all of it, and forward again.
+    for view, paper in [("today", None), ("map", None), ("library", title), ("library", None)]:
+        page.go_back()
+        wait_for_view(page, view, paper)
+    page.go_forward()
+    wait_for_view(page, "library", title)
+    page.go_forward()
+    wait_for_view(page, "map")
+    # An address typed into the bar: a view, and a paper open in a view.
+    page.goto(f"{shared_server.url}/#today")
+    wait_for_view(page, "today")
+    page.goto(f"{shared_server.url}/#map/paper/{pid}")
+    wait_for_view(page, "map", title)
+    page.click("#detail .close")
+    wait_for_view(page, "map")
+    assert page.evaluate("location.hash") == "#map"
+    # A fresh load of a paper's address opens it.
+    page.goto(f"{shared_server.url}/")
+    page.goto(f"{shared_server.url}/#paper/{pid}")
+    page.reload()
+    wait_for_view(page, "library", title)

@@ -55,7 +55,7 @@ function paperItem(p, extra, selectable) {
   return el("li", { "data-paper-id": p.id },
     selectable ? el("input", { type: "checkbox", class: "pick", "aria-label": `select “${p.title}”`,
       ...(selected.has(p.id) || allMatching ? { checked: "" } : {}), onclick: (e) => pick(p.id, e) }) : null,
-    el("a", { href: "#", class: "title", onclick: (e) => { e.preventDefault(); showPaper(p.id); } }, p.title),
+    el("a", { href: paperHash(p.id), class: "title", onclick: (e) => { e.preventDefault(); openPaper(p.id); } }, p.title),
     el("div", { class: "meta" }, byline(p)),
     p.tags?.length ? el("div", { class: "tags" }, p.tags.map((t) => el("span", { class: "tag" }, t))) : null,
     extra || null);
@@ -227,7 +227,7 @@ document.addEventListener("keydown", (e) => {
   if (key === "/") { e.preventDefault(); $("#q").focus(); return; }
   if (["j", "ArrowDown"].includes(key)) { e.preventDefault(); cursor = Math.min(listed.length - 1, cursor + 1); markCursor(); }
   else if (["k", "ArrowUp"].includes(key)) { e.preventDefault(); cursor = Math.max(0, cursor - 1); markCursor(); }
-  else if (key === "Enter" && listed[cursor]) { e.preventDefault(); showPaper(listed[cursor].id); }
+  else if (key === "Enter" && listed[cursor]) { e.preventDefault(); openPaper(listed[cursor].id); }
   else if ((key === "x" || key === " ") && listed[cursor]) {
     e.preventDefault();
     const box = document.querySelectorAll("#list > li[data-paper-id] input.pick")[cursor];
@@ -268,7 +268,7 @@ async function showPaper(id) {
     : el("button", { type: "button", onclick: async () => { await api(`/api/papers/${p.id}`, { method: "DELETE" }); showPaper(p.id); reload(); } }, "Move to trash");
   $("#detail").hidden = false;
   put($("#detail"),
-    el("button", { type: "button", class: "close", onclick: () => { $("#detail").hidden = true; } }, "×"),
+    el("button", { type: "button", class: "close", onclick: () => navigate(viewHash(route().view)) }, "×"),
     el("h2", {}, p.url ? el("a", { href: p.url, target: "_blank", rel: "noopener" }, p.title) : p.title),
     el("div", { class: "meta" }, byline(p)),
     el("div", { class: "ids" }, `id ${p.id}`, p.identifiers.flatMap((i) => {
@@ -381,7 +381,7 @@ let map = null;
 async function showMap() {
   mode = "map";
   showView("map");
-  map = map || new LibraryMap($("#library-map"), { api, open: showPaper });
+  map = map || new LibraryMap($("#library-map"), { api, open: openPaper });
   $("#library-map").map = map; // where a paper is drawn (map.project): for links to it, and the browser tests
   const m = await map.load();
   const colour = $("#map-colour").value;
@@ -401,7 +401,7 @@ async function showMap() {
 // -- the duplicates review ----------------------------------------------------------------------------------
 function paperCard(p) {
   return el("div", { class: "card", "data-paper-id": p.id },
-    el("a", { href: "#", class: "title", onclick: (e) => { e.preventDefault(); showPaper(p.id); } }, p.title),
+    el("a", { href: paperHash(p.id), class: "title", onclick: (e) => { e.preventDefault(); openPaper(p.id); } }, p.title),
     el("div", { class: "meta" }, byline(p) || "no authors, year or venue"),
     el("div", { class: "ids" }, p.identifiers.join(" · ") || "no identifiers"),
     p.tags.length ? el("div", { class: "tags" }, p.tags.map((t) => el("span", { class: "tag" }, t))) : null,
@@ -510,14 +510,60 @@ async function start() {
   try { await refreshStats(); } catch (e) { if (e.message !== "unpaired") $("#status").textContent = e.message; return; }
   $("#pair").hidden = true;
   $("#app").hidden = false;
-  await ({ "#today": showToday, "#map": showMap, "#duplicates": showDuplicates }[location.hash] || showList)();
+  await render(true);
   listenForEvents();
 }
 
-$("#view-today").addEventListener("click", (e) => { e.preventDefault(); history.replaceState(null, "", "#today"); showToday(); });
-$("#view-library").addEventListener("click", (e) => { e.preventDefault(); history.replaceState(null, "", location.pathname); offset = 0; showList(); });
-$("#view-map").addEventListener("click", (e) => { e.preventDefault(); history.replaceState(null, "", "#map"); showMap(); });
-$("#view-duplicates").addEventListener("click", (e) => { e.preventDefault(); history.replaceState(null, "", "#duplicates"); showDuplicates(); });
+// The address says what is shown: a view (#map, #duplicates, #today; the library has none) and the paper open
+// in it (#map/paper/ID, #paper/ID). Each view and each opened paper is a history entry, so Back, Forward and an
+// address typed or pasted all work; switching views closes the paper.
+const VIEWS = { library: () => showList(), map: () => showMap(), duplicates: () => showDuplicates(), today: () => showToday() };
+
+function route() {
+  const [first, ...rest] = location.hash.slice(1).split("/");
+  const view = first in VIEWS && first !== "library" ? first : "library";
+  const tail = first === "paper" ? rest : rest[0] === "paper" ? rest.slice(1) : [];
+  return { view, paper: tail.length ? decodeURIComponent(tail.join("/")) : null };
+}
+
+const viewHash = (view) => (view === "library" ? "" : `#${view}`);
+const paperHash = (id, view = route().view) => `${view === "library" ? "#" : `${viewHash(view)}/`}paper/${encodeURIComponent(id)}`;
+
+let shown = { view: null, paper: null }; // what render() last drew
+
+// Show what the address says; a view is drawn again only when it changes (or when asked: `redraw`).
+async function render(redraw = false) {
+  if (!token || $("#app").hidden) return;
+  const want = route();
+  const viewChanged = redraw || want.view !== shown.view;
+  const paperChanged = viewChanged || want.paper !== shown.paper;
+  shown = want; // before drawing: popstate and hashchange may both ask for the same address
+  if (!want.paper) $("#detail").hidden = true;
+  if (viewChanged) await VIEWS[want.view]();
+  if (want.paper && paperChanged) {
+    try { await showPaper(want.paper); } catch (e) { if (e.message !== "unpaired") $("#status").textContent = e.message; }
+  }
+}
+
+// A new history entry for an address, then show it.
+function navigate(hash, redraw = false) {
+  if (hash !== location.hash && !(hash === "" && !location.hash)) history.pushState(null, "", hash || location.pathname);
+  return render(redraw);
+}
+
+function openPaper(id) { return navigate(paperHash(id)); }
+
+// Back and Forward fire popstate; a hash typed into the address bar fires hashchange (and popstate too).
+window.addEventListener("popstate", () => render());
+window.addEventListener("hashchange", () => render());
+
+for (const view of Object.keys(VIEWS)) {
+  $(`#view-${view}`).addEventListener("click", (e) => {
+    e.preventDefault();
+    if (view === "library") offset = 0;
+    navigate(viewHash(view), view === "library"); // the library's own link also takes it back to its first page
+  });
+}
 $("#map-colour").addEventListener("change", () => { map.colourBy = $("#map-colour").value; map.draw(); });
 $("#map-digest").addEventListener("change", () => showDigestOverlay());
 
