@@ -811,3 +811,32 @@ def test_web_ext_lint_finds_no_error_in_the_firefox_build(tmp_path):
     report = json.loads(out.stdout)
     assert report["errors"] == [], report["errors"]
     assert [(w["code"], w["file"]) for w in report["warnings"]] == [("UNSAFE_VAR_ASSIGNMENT", "content/adapters.js")]
+
+
+def test_the_panels_save_button_survives_the_related_list_arriving_under_a_click(chromium):
+    """The badge is drawn first and the related papers after it: a click on Save that is landing (mouse down)
+    when the list arrives (mouse up after it) still saves, because the button is not replaced."""
+    ctx = chromium.new_context()
+    page = ctx.new_page()
+    page.set_content("<!doctype html><title>A paper</title><body><h1>A paper</h1></body>")
+    page.add_script_tag(content="globalThis.papershelf = {}; window.saved = 0;")
+    page.add_script_tag(path=str(EXT / "content" / "panel.js"))
+    page.evaluate("""() => {
+        window.panel = new papershelf.Panel();
+        window.view = { state: 'not-in-library', librarySize: 289, onSave: () => { window.saved += 1; } };
+        panel.render(window.view); }""")
+    save = page.locator("#papershelf-root button.save")
+    box = save.bounding_box()
+    page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    page.mouse.down()
+    page.evaluate("""() => panel.render({ ...view, related: [{ id: 'p1', title: 'A related paper', score: 0.61,
+        why: ['sparse'], paper: { authors: ['Ada Lovelace'], year: 2024, identifiers: ['arxiv:2401.00001'] } }] })""")
+    page.mouse.up()
+    assert page.evaluate("window.saved") == 1
+    assert page.locator("#papershelf-root li[data-paper-id='p1']").count() == 1
+    # In the library after the save: the badge, and the related list kept.
+    page.evaluate("""() => panel.render({ state: 'in-library', paper: { id: 'x1', tags: [] },
+        related: [{ id: 'p1', title: 'A related paper', score: 0.61, why: [], paper: {} }] })""")
+    assert page.locator("#papershelf-root .badge.in").count() == 1
+    assert page.locator("#papershelf-root button.save").count() == 0
+    ctx.close()

@@ -30,6 +30,7 @@
     li.loose { opacity: .6; }
     .bar { display: inline-block; height: 5px; border-radius: 3px; background: #2f5fd0; vertical-align: middle; margin-right: 5px; }
     .collapsed .body { display: none; }
+    .status.pending { min-height: 180px; } /* room for the list that replaces it: the card need not grow */
   `;
 
   function el(tag, attrs = {}, ...children) {
@@ -99,9 +100,43 @@
       }));
     }
 
+    // Redraws only what changed: the related list arrives after the badge, and replacing the whole card then
+    // would swap the Save button under a click that is landing on it. The header and the status are drawn
+    // again only when what they show changes; the related list has a box of its own.
     render(view) {
       this.host.dataset.state = view.state;
       this.view = view;
+      const shape = JSON.stringify([view.state, view.saving, view.error, view.teaser, view.librarySize === 0,
+        view.paper && [view.paper.id, view.paper.added_at, view.paper.tags]]);
+      if (shape !== this.shape) {
+        this.shape = shape;
+        this.shownRelated = null;
+        this.relatedBox = el("div", { class: "related-box" });
+        const { middle, body } = this.parts(view);
+        this.card.replaceChildren(this.header(...middle), el("div", { class: "body" }, body));
+      }
+      if (this.relatedBox.isConnected && view.related !== this.shownRelated) {
+        if (this.shownRelated === undefined) this.holdTop(); // the list replaces its placeholder
+        this.shownRelated = view.related;
+        this.relatedBox.replaceChildren(this.relatedList(view.related, view.state === "in-library"
+          ? "Nothing else in your library is related yet."
+          : view.librarySize === 0 ? "Your library is empty: save this paper to start it."
+            : "Nothing in your library is related to this paper."));
+      }
+    }
+
+    // Anchored at the bottom, the card grows upward as the list fills in, and its header (Save, collapse,
+    // close) would jump away from a pointer about to click it. From now on the top stays where it is: the list
+    // takes the placeholder's room, and the rest of the screen below it, and scrolls inside the card.
+    holdTop() {
+      const top = Math.max(8, this.host.getBoundingClientRect().top);
+      this.host.style.setProperty("top", `${top}px`, "important");
+      this.host.style.setProperty("bottom", "auto", "important");
+      this.card.style.maxHeight = `${Math.max(160, innerHeight - top - 16)}px`;
+    }
+
+    // The header's middle and the body of a state; the related list goes into this.relatedBox.
+    parts(view) {
       const body = [];
       let middle = [];
       if (view.state === "loading") {
@@ -122,21 +157,18 @@
         middle = [el("span", { class: "badge in", title: `library id ${p.id}` }, "In your library")];
         body.push(el("div", { class: "status" }, added ? `Added ${added}` : "",
           p.tags && p.tags.length ? el("span", { class: "tags" }, " ", p.tags.map((t) => el("span", {}, t))) : ""));
-        body.push(el("h4", {}, "Related in your library"));
-        body.push(this.relatedList(view.related, "Nothing else in your library is related yet."));
+        body.push(el("h4", {}, "Related in your library"), this.relatedBox);
       } else if (view.state === "not-in-library") {
-        middle = [el("button", { class: "save", onclick: () => view.onSave && view.onSave() }, view.saving ? "Saving…" : "Save to library")];
+        // this.view, not view: the button outlives the view it was drawn for.
+        middle = [el("button", { class: "save", onclick: () => this.view.onSave && this.view.onSave() }, view.saving ? "Saving…" : "Save to library")];
         if (view.error) body.push(el("div", { class: "status error" }, view.error));
         if (view.teaser) {
           body.push(el("div", { class: "status teaser" }, "This page gives only a short description, not its abstract: "
             + "saving keeps that until a fuller abstract arrives (an import, another page)."));
         }
-        body.push(el("h4", {}, "Related in your library"));
-        body.push(this.relatedList(view.related, view.librarySize === 0
-          ? "Your library is empty: save this paper to start it."
-          : "Nothing in your library is related to this paper."));
+        body.push(el("h4", {}, "Related in your library"), this.relatedBox);
       }
-      this.card.replaceChildren(this.header(...middle), el("div", { class: "body" }, body));
+      return { middle, body };
     }
   }
 
