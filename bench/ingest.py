@@ -145,11 +145,11 @@ def writes(n: int, vocab: list[str]) -> dict:
 
 
 def end_to_end() -> tuple[float, float]:
-    """Papers/s imported and embedded, and raw fastembed's on the same 256 real texts."""
-    import gzip
+    """Papers/s imported and embedded, and raw fastembed's on the same 256 texts (of real abstracts' sentences)."""
+    sys.path.insert(0, str(ROOT / "tests"))
+    from corpus import generated_papers
 
-    with gzip.open(ROOT / "tests" / "fixtures" / "citeseer-1500.jsonl.gz", "rt") as f:
-        texts = [json.loads(line)["text"] for line in f][:256]
+    texts = [p["abstract"] for p in generated_papers(256)]
     recs = [(str(i), Record(title=t.split(".")[0][:200] + f" ({i})", abstract=t)) for i, t in enumerate(texts)]
     with tempfile.TemporaryDirectory() as d:
         lib = Library(Path(d))

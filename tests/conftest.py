@@ -3,7 +3,6 @@ and a real `papershelf serve` subprocess for API tests."""
 
 from __future__ import annotations
 
-import gzip
 import json
 import os
 import shutil
@@ -21,13 +20,8 @@ os.environ["HF_HUB_OFFLINE"] = "1"  # any accidental hub call fails fast instead
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).parent / "fixtures"
-REAL = FIXTURES / "real"  # real pages and API responses, each one's origin and licence in REAL/SOURCES.md
-
-
-def citeseer_rows(n: int | None = None) -> list[dict]:
-    """Real paper texts: the first 1,500 of CiteSeer (fixtures/SOURCES.md), as {paper_id, text, label}."""
-    with gzip.open(FIXTURES / "citeseer-1500.jsonl.gz", "rt") as f:
-        return [json.loads(line) for line in f.read().splitlines()[:n]]
+API = FIXTURES / "api"  # API responses and exports in each source's format, written by api/make.py
+PAGES = FIXTURES / "pages"  # article and listing pages in each site's structure, with invented papers
 
 
 class SampleImport(NamedTuple):

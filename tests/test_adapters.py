@@ -1,5 +1,5 @@
 """What the extension's site adapters read from each publisher's article page, page by page: the adapters'
-own code (extension/content/adapters.js) in a real Chromium DOM, on saved or hand-written pages (parsed, so none
+own code (extension/content/adapters.js) in a real Chromium DOM, on pages written in each site's structure (parsed, so none
 of the page's scripts run), with the address each page has in daily use. The browser suite
 (test_extension.py) then serves a sample of them under their real hosts with the extension installed."""
 
@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 
-from conftest import REAL
 
 ROOT = Path(__file__).resolve().parent.parent
 PUBLISHERS = Path(__file__).parent / "fixtures" / "pages" / "publishers"
@@ -56,17 +55,28 @@ ARTICLES = [
     ("https://journals.example.org/teaser-only", PUBLISHERS / "teaser-only.html", "generic",
      ["doi:10.5555/teaser.2024.7"], "Tidal heating in the moons of giant planets", ("Yusuf Ahmed", 1),
      "Tidal heating keeps the oceans of icy moons liquid", "description"),
-    # Real pages saved by other projects (fixtures/real/SOURCES.md).
-    ("https://dl.acm.org/doi/10.1145/3371158.3371232", REAL / "acm" / "acm-paper-page_10.1145_3371158.3371232.html",
-     "acm", ["doi:10.1145/3371158.3371232"], "Graph-based Deep Learning in Natural Language Processing", None,
-     "This tutorial aims to introduce recent advances in graph-based deep learning", "abstract"),
-    ("https://journals.aps.org/prx/abstract/10.1103/PhysRevX.12.041027", REAL / "aps" / "APS_PhysRevX.12.041027.html",
-     "aps", ["doi:10.1103/PhysRevX.12.041027"], "Tearing Instability and Current-Sheet Disruption in the Turbulent "
-     "Dynamo", ("Alisa K. Galishnikova", 3), "Turbulence in a conducting plasma can amplify seed magnetic fields",
-     "abstract"),
-    ("https://link.springer.com/article/10.1007/s10924-010-0192-1", REAL / "springer" / "SpringerLink_s10924-010-0192-1.html",
-     "generic", ["doi:10.1007/s10924-010-0192-1"], "In Vitro Cytotoxicity of Amylose-Based Bioplastic for Packaging "
-     "Applications", None, "Amylose containing polysaccharides are one of the most abundant", "abstract"),
+    ("https://dl.acm.org/doi/10.1145/3637528.3671001", PAGES / "acm.html", "acm", ["doi:10.1145/3637528.3671001"],
+     "Private Paper Recommendation from a Personal Library", ("Chidera Okafor", 3),  # listed twice on the page
+     "Recommending papers to a researcher works best when", "abstract"),
+    ("https://journals.aps.org/prx/abstract/10.1103/PhysRevX.14.021099", PAGES / "aps.html", "aps",
+     ["doi:10.1103/PhysRevX.14.021099"], "Magnetic Reconnection Onset in Collisionless Turbulent Sheets",
+     ("Lior K. Horvath", 3), "Turbulent plasmas form thin current sheets that can tear", "abstract"),
+    ("https://link.springer.com/article/10.1007/s10924-024-03210-7", PAGES / "springer.html", "generic",
+     ["doi:10.1007/s10924-024-03210-7"], "In Vitro Degradation of Starch-Based Films in Industrial Compost",  # &nbsp;
+     ("Ilona Varga", 3), "Starch-based films are sold as compostable packaging", "abstract"),
+    ("https://arxiv.org/abs/2410.04321v3", PAGES / "arxiv-abs.html", "arxiv", ["arxiv:2410.04321"],
+     "Prototype Routing for Sparse Mixture-of-Experts Language Models", ("Chidera Okafor", 8),
+     "Sparse mixture-of-experts (MoE) layers give each token a few experts out of many", "abstract"),
+    ("https://arxiv.org/abs/hep-th/9905111", PAGES / "arxiv-abs-old.html", "arxiv", ["arxiv:hep-th/9905111"],
+     "Bounds on the $\\ell_1$ Norm of Instanton Moduli", ("Soren Eriksen", 2),  # no citation_abstract: the body's
+     "We bound the $\\ell_1$ norm of the moduli of instantons", "abstract"),
+    ("https://aclanthology.org/2024.acl-long.512/", PAGES / "acl.html", "acl", ["acl:2024.acl-long.512",
+     "doi:10.18653/v1/2024.acl-long.512"], "How Many Labels Does a Prompt Save?", ("Oona Laine", 2),
+     "When labels are scarce, a prompt that states the task", "abstract"),
+    ("https://www.semanticscholar.org/paper/What%E2%80%99s-Left-of-the-Tide-Okafor-Lindqvist/0123456789abcdef0123456789abcdef01234567",
+     PAGES / "semanticscholar.html", "semanticscholar", ["s2:0123456789abcdef0123456789abcdef01234567", "arxiv:2305.04412"],
+     "What’s Left of the Tide? Tidal Locking in the Atmospheres of Hot Exoplanets", ("Chidera Okafor", 4),
+     "Hot exoplanets close to their stars are expected to be tidally locked", "abstract"),  # not the TLDR teaser
     ("https://www.biorxiv.org/content/10.1101/2024.01.30.577970v1", PAGES / "biorxiv.html", "biorxiv",
      ["doi:10.1101/2024.01.30.577970"], None, None, None, "abstract"),
 ]
@@ -76,7 +86,7 @@ LISTINGS = [
     ("https://www.sciencedirect.com/search?qs=sparse%20sensor%20placement", PUBLISHERS / "sciencedirect-search.html"),
     ("https://ieeexplore.ieee.org/search/searchresult.jsp?queryText=federated", PUBLISHERS / "ieee-search.html"),
     ("https://pubmed.ncbi.nlm.nih.gov/?term=sleep+spindles+memory", PUBLISHERS / "pubmed-search.html"),
-    ("https://www.medrxiv.org/search/abstract_title%3Amachine", REAL / "medrxiv" / "medrxiv_search_page_sample.html"),
+    ("https://www.medrxiv.org/search/abstract_title%3Amachine", PAGES / "medrxiv-search.html"),
 ]
 
 EXTRACT = """([html, url]) => {
@@ -149,3 +159,19 @@ def test_the_generic_adapter_wants_scholarly_evidence_not_one_tag(page):
 
 def extract_html(page, html: str, url: str) -> dict | None:
     return page.evaluate(EXTRACT, [html, url])["paper"]
+
+
+@pytest.mark.parametrize("url, path, ids", [
+    ("https://arxiv.org/list/gr-qc/new", PAGES / "arxiv-listing-old.html",  # XHTML, with an old-style identifier
+     [f"arxiv:2411.0{8100 + i}" for i in range(10)] + ["arxiv:gr-qc/0601042", "arxiv:2411.08111"]),
+    ("https://arxiv.org/list/cs.LG/new", PAGES / "arxiv-listing-new.html", [f"arxiv:2411.1{2000 + i}" for i in range(8)]),
+])
+def test_both_arxiv_listing_templates_give_every_entry_with_its_title(page, url, path, ids):
+    got = page.evaluate("""([html, url]) => {
+      const doc = new DOMParser().parseFromString(html, "text/html");
+      const adapter = papershelf.findAdapter(new URL(url));
+      return { name: adapter.name, entries: adapter.listing(doc).map((e) => ({ ids: e.ids, title: e.title })) };
+    }""", [path.read_text(), url])
+    assert got["name"] == "arxiv-listing"
+    assert [e["ids"][0] for e in got["entries"]] == ids
+    assert all(e["title"] and not e["title"].startswith("Title") and "  " not in e["title"] for e in got["entries"])

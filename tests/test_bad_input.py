@@ -10,16 +10,15 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conftest import FIXTURES, REAL, citeseer_rows, papershelf_cmd
+from conftest import API, FIXTURES, papershelf_cmd
+from corpus import words as sample_words
 from papershelf import importers
 from papershelf.library import Library
 from papershelf.models import Record
 
 SEEDS = [FIXTURES / "zotero.bib", FIXTURES / "biblatex.bib", FIXTURES / "zotero.ris", FIXTURES / "mixed.jsonl",
-         REAL / "arxiv" / "api_query_all_transformer_cat_cs.LG_2026-06-14.xml",
-         REAL / "openalex" / "works_doi_10.1073_pnas.1414271111.json",
-         REAL / "semanticscholar" / "graph_v1_paper_batch_full_fields.json",
-         REAL / "acm" / "acm-export-csl_10.1145_3371158.3371232.json"]
+         API / "arxiv-api-classic.xml", API / "openalex-work.json", API / "s2-paper-batch.json",
+         API / "acm-export.csl.json", API / "crossref-work.json", API / "hf-daily-papers.json"]
 
 
 def check_items(data: bytes, name: str = "x") -> None:
@@ -50,7 +49,7 @@ def test_random_text_never_crashes_a_parser(text):
 
 @st.composite
 def mutated(draw):
-    """A real file with random bytes deleted, inserted, duplicated or cut off."""
+    """A fixture file with random bytes deleted, inserted, duplicated or cut off."""
     data = bytearray(draw(st.sampled_from(SEEDS)).read_bytes())
     for _ in range(draw(st.integers(1, 8))):
         op = draw(st.sampled_from(["delete", "insert", "dup", "truncate"]))
@@ -126,7 +125,7 @@ def test_unknown_format_names_the_formats_we_read(empty_lib):
 def _bibtex_of_size(path: Path, megabytes: int) -> int:
     """Write a realistic BibTeX file of about that size; return the number of entries."""
     rng = random.Random(0)
-    words = [w for row in citeseer_rows(300) for w in row["text"].split() if w.isalpha()]  # valid BibTeX: no stray { } % @
+    words = sample_words()  # alphabetic only: valid BibTeX, no stray { } % @
     # Long abstracts (few entries, many bytes), drawn from a pool: writing 200 MB of fresh random words would
     # take longer than importing them.
     pool = [" ".join(rng.choices(words, k=10_000)) for _ in range(64)]

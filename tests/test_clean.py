@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from conftest import REAL
+from conftest import API
 from papershelf import clean, importers
 from papershelf.models import Record
 
@@ -50,8 +50,8 @@ def test_text_without_markup_only_has_its_whitespace_collapsed(s):
     assert clean.text(plain) == " ".join(plain.split())
 
 
-def test_real_bioRxiv_and_jats_abstracts_become_plain_text():
-    # A real bioRxiv article page's citation_abstract, as the browser hands it over (entities decoded once).
+def test_bioRxiv_and_jats_abstracts_become_plain_text():
+    # A bioRxiv article page's citation_abstract as the browser hands it over (entities decoded once).
     assert clean.abstract("<h3>ABSTRACT</h3> <p>An outbreak of Candida auris &amp; others in <i>vivo</i></p>") == \
         "An outbreak of Candida auris & others in vivo"
     assert clean.abstract("<jats:title>Abstract</jats:title><jats:p>The H<jats:sub>2</jats:sub>O cycle.</jats:p>") == \
@@ -61,10 +61,11 @@ def test_real_bioRxiv_and_jats_abstracts_become_plain_text():
     assert clean.abstract("&lt;p&gt;Escaped twice&lt;/p&gt;") == "Escaped twice"
     assert clean.text("x<y and y>z, a < b") == "x<y and y>z, a < b"  # comparisons are text, not tags
     assert clean.text("<script>alert(1)</script>Title") == "Title"
-    # Crossref's real JATS abstract: no tags, the section heading kept as the abstract prints it.
-    fmt, items = importers.parse_path(REAL / "crossref" / "works_10.1073_pnas.1414271111.json")
+    # A Crossref JATS abstract in sections: no tags, each section's heading kept as the abstract prints it.
+    fmt, items = importers.parse_path(API / "crossref-work.json")
     rec, _, _ = clean.record(next(r for _, r in items))
-    assert rec.abstract.startswith("Significance: The inadequate mechanical properties of engineered tissues")
+    assert rec.abstract.startswith("Significance: Engineered cartilage is weaker than the tissue it should replace.")
+    assert "Abstract: Tissues grown in the laboratory" in rec.abstract and "applied lysyl oxidase" not in rec.abstract
     assert "<" not in rec.abstract and "jats" not in rec.abstract
 
 

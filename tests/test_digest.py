@@ -1,4 +1,4 @@
-"""The daily digest: feeds fetched from a local feed server (real saved responses and broken ones), candidates
+"""The daily digest: feeds fetched from a local feed server (responses in each source's format, and broken ones), candidates
 kept beside the library, ranked by the personal model with reasons, 👍/👎 that change the next ranking, saving
 with the vector, the schedule on a controllable clock, the Atom feed read by feedparser and email received by
 a real SMTP server (aiosmtpd)."""
@@ -16,7 +16,7 @@ import httpx
 import numpy as np
 import pytest
 
-from conftest import FIXTURES, REAL, free_port, run_cli, start_server
+from conftest import API, FIXTURES, free_port, run_cli, start_server
 from papershelf import feeds
 from papershelf.digest import Digest
 from papershelf.models import Record
@@ -25,8 +25,8 @@ from papershelf.schedule import DailyFetch, due, parse_at
 RSS = (FIXTURES / "feeds" / "arxiv-rss-cs.LG.xml").read_bytes()
 BODIES = {
     "/rss": ("application/rss+xml", RSS),
-    "/hf": ("application/json", (REAL / "huggingface" / "api_daily_papers_2026-06-12.json").read_bytes()),
-    "/arxiv-api": ("application/atom+xml", (REAL / "arxiv" / "api_query_all_transformer_cat_cs.LG_2026-06-14.xml").read_bytes()),
+    "/hf": ("application/json", (API / "hf-daily-papers.json").read_bytes()),
+    "/arxiv-api": ("application/atom+xml", (API / "arxiv-api-new.xml").read_bytes()),
     "/html": ("text/html", b"<!doctype html><html><body><h1>Service unavailable</h1></body></html>"),
     "/truncated": ("application/rss+xml", RSS[: len(RSS) // 2]),
     "/empty": ("application/rss+xml", b'<?xml version="1.0"?><rss version="2.0"><channel><title>Nothing today</title>'
@@ -126,11 +126,11 @@ def test_every_kind_of_feed_is_read(feed_server):
     hf = feeds.read(BODIES["/hf"][1])
     assert len(hf.records) == 30 and all(r.identifiers[0].startswith("arxiv:") for r in hf.records)
     api = feeds.read(BODIES["/arxiv-api"][1])
-    assert len(api.records) == 5 and api.records[0].title.startswith("Mana")
-    oa = feeds.read((REAL / "openalex" / "works_filter_title_search_PaperQA.json").read_bytes())
-    assert oa.records[0].title.startswith("PaperQA")
-    s2 = feeds.read((REAL / "semanticscholar" / "graph_v1_paper_search_relevance_findpapers.json").read_bytes())
-    assert len(s2.records) == 50
+    assert len(api.records) == 5 and api.records[0].title.startswith("Scalable Message passing")
+    oa = feeds.read((API / "openalex-works-filter.json").read_bytes())
+    assert oa.records[0].title.startswith("LitScout")
+    s2 = feeds.read((API / "s2-search.json").read_bytes())
+    assert len(s2.records) == 20
     with pytest.raises(feeds.FeedError, match="binary"):
         feeds.read(b"\x89PNG\r\n\x1a\n\x00\x00 an image")
     for path, why in (("/html", "HTML page"), ("/truncated", "well-formed"), ("/empty", None)):

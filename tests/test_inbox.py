@@ -132,7 +132,7 @@ def test_the_server_watches_its_inbox(sample_copy):
         shutil.copy(FIXTURES / "zotero.ris", sample_copy / "inbox" / "refs.ris")
         wait_for(sample_copy / "inbox" / "done" / "refs.ris.report.txt")
         with srv.client() as c:
-            assert c.get("/api/lookup", params={"doi": "10.1073/pnas.1414271111", "k": 0}).json()["found"]
+            assert c.get("/api/lookup", params={"doi": "10.5555/jbe.2014.0427", "k": 0}).json()["found"]
     finally:
         srv.stop()
 

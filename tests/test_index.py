@@ -6,7 +6,7 @@ Saved and loaded, bulk-imported, or followed write by write, the index must answ
 import numpy as np
 import pytest
 
-from conftest import citeseer_rows
+from corpus import generated_papers
 from papershelf.index import DELTA_ROWS, Index
 from papershelf.library import Library
 from papershelf.models import Record
@@ -134,7 +134,7 @@ def test_a_crash_while_saving_keeps_the_previous_copy(sample_copy, monkeypatch):
 
 def test_an_import_of_many_papers_into_a_loaded_index_equals_a_fresh_build(empty_lib):
     lib = empty_lib
-    texts = [r["text"] for r in citeseer_rows()]
+    texts = [r["text"] for r in generated_papers(1500)]
 
     def records(start: int, stop: int):  # more papers than the fixture has: each text twice, as two papers
         for i in range(start, stop):

@@ -231,9 +231,9 @@ def test_tfidf_postings_give_the_cosine_of_stems_and_stem_pairs():
 def test_bm25_equals_bm25s_however_the_postings_were_built():
     import bm25s
 
-    from conftest import citeseer_rows
+    from corpus import generated_papers
 
-    texts = [r["text"] for r in citeseer_rows(400)]
+    texts = [r["text"] for r in generated_papers(400)]
     stemmed = [stems(t) for t in texts]
     for post in (built(texts), built(texts, compact_after=150)):
         dead = [3, 200, 399]

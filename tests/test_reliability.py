@@ -11,24 +11,23 @@ import time
 
 import httpx
 
-from conftest import citeseer_rows, papershelf_cmd, run_cli, start_server
+from conftest import papershelf_cmd, run_cli, start_server
+from corpus import generated_papers
 
 
-def citeseer_jsonl(n: int | None = None, parts: int = 1) -> str:
-    """Real paper texts as our JSONL (title = first words), n of them; `parts` copies under their own ids and
-    titles make a file big enough that an import is still running when a test interrupts it."""
+def papers_jsonl(n: int = 1500, parts: int = 1) -> str:
+    """n generated papers (tests/corpus.py) as our JSONL; `parts` copies under their own ids and titles make a
+    file big enough that an import is still running when a test interrupts it."""
     out = []
     for k in range(parts):
-        for d in citeseer_rows(n):
-            words = d["text"].split()
-            out.append(json.dumps({"id": d["paper_id"] + (f"-{k}" if k else ""),
-                                   "title": " ".join(words[:12]) + (f" (part {k})" if k else ""),
-                                   "abstract": " ".join(words[12:])}))
+        for d in generated_papers(n):
+            out.append(json.dumps({"id": d["id"] + (f"-{k}" if k else ""),
+                                   "title": d["title"] + (f" (part {k})" if k else ""), "abstract": d["abstract"]}))
     return "\n".join(out) + "\n"
 
 
 PARTS = 10  # 15,000 records: a second or two of importing here
-PAPERS = 1486 * PARTS  # 14 of these 1,500 CiteSeer papers are there twice under two ids: they merge
+PAPERS = 1500 * PARTS
 
 
 def test_16_clients_look_up_during_a_6000_paper_import(server):
@@ -56,7 +55,7 @@ def test_16_clients_look_up_during_a_6000_paper_import(server):
     for t in threads:
         t.start()
     time.sleep(0.5)
-    body = {"content": citeseer_jsonl(600, parts=10), "name": "citeseer-6000.jsonl"}
+    body = {"content": papers_jsonl(600, parts=10), "name": "papers-6000.jsonl"}
     began = time.perf_counter()
     with server.client(timeout=300) as c:
         rep = c.post("/api/import", json=body).json()
@@ -91,7 +90,7 @@ def test_schemathesis_finds_no_server_error_and_no_schema_lie(server):
 
 def test_sigterm_during_an_import_loses_nothing(sample_copy, tmp_path):
     src = tmp_path / "big.jsonl"
-    src.write_text(citeseer_jsonl(parts=PARTS))
+    src.write_text(papers_jsonl(parts=PARTS))
     srv = start_server(sample_copy)
     done: dict = {}
 
@@ -121,7 +120,7 @@ def test_sigterm_during_an_import_loses_nothing(sample_copy, tmp_path):
 def test_kill_9_during_an_import_leaves_a_consistent_library(tmp_path):
     home = tmp_path / "crash"
     src = tmp_path / "big.jsonl"
-    src.write_text(citeseer_jsonl(parts=PARTS))
+    src.write_text(papers_jsonl(parts=PARTS))
     run_cli("stats", home=home)  # creates the library
     wal = home / "library.duckdb.wal"
     p = subprocess.Popen([*papershelf_cmd(), "import", str(src), "--no-wait", "--home", str(home)],

@@ -258,7 +258,8 @@ const papershelf = globalThis.papershelf || (globalThis.papershelf = {});
         const m = fromMetadata(doc, loc);
         if (!m) return null;
         const full = text(doc.querySelector('[data-test-id="abstract-text"], .abstract__text'));
-        if (full.length > m.abstract.length) m.abstract = full.replace(/\s*(Expand|Collapse)$/, "");
+        // The page's description is a teaser; its abstract box has the whole abstract (and a toggle's label).
+        if (full.length > m.abstract.length) Object.assign(m, { abstract: full.replace(/\s*(Expand|Collapse)$/, ""), abstractFrom: "abstract" });
         const ax = [...doc.querySelectorAll('a[href*="arxiv.org/abs/"]')].map((a) => arxivId(a.href)).find(Boolean);
         let paper = withId(m, hash && `s2:${hash}`);
         if (ax) paper = withId(paper, `arxiv:${ax}`);
@@ -272,7 +273,10 @@ const papershelf = globalThis.papershelf || (globalThis.papershelf = {});
         const m = fromMetadata(doc, loc);
         if (!m) return null;
         const id = loc.pathname.replace(/\//g, "");
-        m.abstract = m.abstract || text(doc.querySelector(".acl-abstract span, .acl-abstract")).replace(/^Abstract\s*/, "");
+        // No abstract tag: the page's og:description is its byline ("A, B. Proceedings of …"), the abstract is
+        // in the body's card.
+        const body = text(doc.querySelector(".acl-abstract span, .acl-abstract")).replace(/^Abstract\s*/, "");
+        if (body && m.abstractFrom !== "abstract") Object.assign(m, { abstract: body, abstractFrom: "abstract" });
         return { ...withId(m, `acl:${id}`), url: `https://aclanthology.org/${id}/` };
       },
     },

@@ -206,7 +206,7 @@ class Facets(msgspec.Struct):
     not_embedded: int
 
 
-Format = Literal["jsonl", "json", "bibtex", "listing", "ris", "csljson", "arxiv", "openalex", "s2", "hf"]
+Format = Literal["jsonl", "json", "bibtex", "listing", "ris", "wos", "csljson", "arxiv", "openalex", "s2", "hf"]
 
 
 class FeedInfo(msgspec.Struct):

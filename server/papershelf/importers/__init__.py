@@ -12,12 +12,12 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
-from . import arxiv, bibtex, jsonl, listing, ris
+from . import arxiv, bibtex, jsonl, listing, ris, wos
 
 Item = tuple[str, object]  # (position, Record | str reason)
 
 # Sniffed in this order after JSON: the most specific shapes first, pasted text last.
-TEXT_FORMATS = {"arxiv": arxiv, "ris": ris, "bibtex": bibtex, "listing": listing}
+TEXT_FORMATS = {"arxiv": arxiv, "ris": ris, "wos": wos, "bibtex": bibtex, "listing": listing}
 JSON_FORMATS = ("json", *jsonl.SHAPES)
 FORMATS = (*JSON_FORMATS, *TEXT_FORMATS)
 EXTENSIONS = {".jsonl": "json", ".ndjson": "json", ".json": "json", ".bib": "bibtex", ".bibtex": "bibtex",
@@ -31,7 +31,7 @@ class FormatError(ValueError):
 
 def formats_we_read() -> str:
     """For error messages."""
-    return ("BibTeX/BibLaTeX, RIS, CSL-JSON, JSON/JSON Lines (ours), arXiv API Atom feeds, OpenAlex works JSON, "
+    return ("BibTeX/BibLaTeX, RIS, Web of Science plain text, CSL-JSON, JSON/JSON Lines (ours), arXiv API Atom feeds, OpenAlex works JSON, "
             "Semantic Scholar Graph API JSON, Hugging Face Papers API JSON, pasted listing pages "
             "(a title line, then an abstract line)")
 
@@ -75,8 +75,8 @@ def detect(text: str, name: str = "") -> str:
     if jsonl.sniff(text):
         return jsonl.detect(text)
     hint = EXTENSIONS.get(Path(name).suffix.lower()) if name else None
-    if hint in TEXT_FORMATS and TEXT_FORMATS[hint].sniff(text):
-        return hint
+    if hint in TEXT_FORMATS and hint != "listing" and TEXT_FORMATS[hint].sniff(text):
+        return hint  # (.txt says little: a Web of Science export is a .txt too, and pasted text comes last)
     for fmt, mod in TEXT_FORMATS.items():
         if mod.sniff(text):
             return fmt
