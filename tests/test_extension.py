@@ -479,7 +479,7 @@ def test_library_page_works_in_a_browser(browser, library):
     page.fill("#q", "mixture of experts routing")
     page.press("#q", "Enter")
     page.wait_for_selector("#list-title:has-text('Search')")
-    first = page.query_selector("#list li[data-paper-id] a.title")
+    first = page.locator("#list li[data-paper-id] a.title").first  # a locator: found again if the list is redrawn
     why = page.text_content("#list li[data-paper-id] .why")
     assert any(w in first.text_content() for w in ("Expert", "MoE", "Routing")) and "routing" in why, (
         first.text_content(), why)

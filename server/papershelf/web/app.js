@@ -7,6 +7,9 @@ const PAGE = 25;
 let token = null;
 let offset = 0;
 let mode = "list"; // or "search"
+// The newest list or search asked for: an answer to an older one that arrives after it is dropped, so the list
+// never flips back to what a slower, earlier request found.
+let listTicket = 0;
 
 function readToken() {
   const m = location.hash.match(/token=([^&]+)/);
@@ -110,8 +113,10 @@ async function showList() {
   showLibraryView();
   const trashed = $("#show-trash").checked;
   const q = filterParams();
+  const ticket = ++listTicket;
   const [page, facets] = await Promise.all([
     api(`/api/papers?offset=${offset}&limit=${PAGE}&sort=${$("#sort").value}&${q}`), api(`/api/facets?${q}`)]);
+  if (ticket !== listTicket) return; // a newer list or search was asked for meanwhile
   listed = page.papers;
   cursor = Math.min(cursor, listed.length - 1);
   $("#list-title").textContent = trashed ? "Trash" : filtering() ? `${page.total} papers found` : "Library";
@@ -244,7 +249,9 @@ document.addEventListener("keydown", (e) => {
 async function search(q) {
   mode = "search";
   showLibraryView();
+  const ticket = ++listTicket;
   const hits = await api(`/api/search?q=${encodeURIComponent(q)}&k=50`);
+  if (ticket !== listTicket) return; // a newer list or search was asked for meanwhile
   $("#list-title").textContent = `Search: ${q}`;
   $("#pager").hidden = true;
   $("#list").replaceChildren(...hits.map((h) => paperItem(h.paper,
@@ -602,6 +609,7 @@ $("#pair-form").addEventListener("submit", (e) => {
 });
 $("#search-form").addEventListener("submit", (e) => {
   e.preventDefault();
+  clearTimeout(typing); // Enter asks for the ranked search: the instant filter still waiting must not replace it
   const q = $("#q").value.trim();
   if (mode === "map") return q ? lightSearch(q) : (map.light(null), showMap());
   q ? search(q) : (offset = 0, showList());
