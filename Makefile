@@ -12,7 +12,7 @@ FIREFOX := /usr/bin/firefox-esr
 WEB_EXT := .tools/node_modules/.bin/web-ext
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: serve test install install-test bench quality digest-bench ingest-bench panel-bench page-bench extension clean
+.PHONY: serve test install install-test bench quality digest-bench ingest-bench panel-bench page-bench realfiles extension clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -71,6 +71,12 @@ panel-bench: install-test
 # The library page and its map at 100,000 papers (a few minutes; the library is built once): its table.
 page-bench: install-test
 	HF_HUB_OFFLINE=1 $(BIN)/python bench/page.py --write-doc
+
+# Fidelity on real saved pages and API responses (a folder kept outside the repository): the adapters and importers
+# against what each file holds; exits non-zero on any regression.
+REAL_DATA ?= ../shared/pages
+realfiles: install-test
+	HF_HUB_OFFLINE=1 $(BIN)/python bench/realfiles.py --data $(REAL_DATA)
 
 digest-bench: install
 	HF_HUB_OFFLINE=1 $(BIN)/python bench/digest.py --data $(BENCH_DATA)

@@ -80,7 +80,7 @@ class Firefox:
     def tab(self) -> "Tab":
         return Tab(self, self.send("browsingContext.create", {"type": "tab"})["context"])
 
-    def wait_for_tab(self, matches, timeout: float = 15) -> "Tab":
+    def wait_for_tab(self, matches, timeout: float = 60) -> "Tab":
         """The first top-level tab whose URL `matches` (say, a page the extension opened), once there is one."""
         deadline = time.time() + timeout
         while time.time() < deadline:
@@ -123,7 +123,7 @@ class Tab:
         value = r["result"].get("value")
         return None if value is None else json.loads(value)
 
-    def wait(self, expression: str, timeout: float = 15) -> object:
+    def wait(self, expression: str, timeout: float = 60) -> object:
         """Poll until the expression is truthy; its value. (An element is not JSON: wait for `!!element`.)"""
         deadline = time.time() + timeout
         while time.time() < deadline:

@@ -174,6 +174,9 @@ def playwright():
 
 
 CHROMIUM = "/usr/lib/chromium/chromium"
+# How long a browser test waits for a state before it fails (ms): generous, since a waiting test costs nothing
+# on a fast machine and a short bound fails on a slow laptop. Tests wait for states, never for a fixed time.
+BROWSER_WAIT = 60_000
 
 
 @pytest.fixture(scope="session")

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from conftest import BROWSER_WAIT
 
 ROOT = Path(__file__).resolve().parent.parent
 PUBLISHERS = Path(__file__).parent / "fixtures" / "pages" / "publishers"
@@ -103,6 +104,7 @@ EXTRACT = """([html, url]) => {
 @pytest.fixture(scope="module")
 def page(chromium):
     tab = chromium.new_page()
+    tab.set_default_timeout(BROWSER_WAIT)
     tab.add_script_tag(content=(ROOT / "extension" / "content" / "adapters.js").read_text())
     yield tab
     tab.close()

@@ -6,12 +6,15 @@ from pathlib import Path
 
 import pytest
 
+from conftest import BROWSER_WAIT
+
 ARTIFACTS = Path(__file__).parent / "artifacts"
 
 
 @pytest.fixture
 def page(chromium, shared_server):
     ctx = chromium.new_context(viewport={"width": 1400, "height": 900})
+    ctx.set_default_timeout(BROWSER_WAIT)
     tab = ctx.new_page()
     tab.goto(f"{shared_server.url}/#token={shared_server.token}")
     tab.wait_for_selector("#app:not([hidden])")
@@ -50,7 +53,7 @@ def test_the_map_draws_every_embedded_paper_and_a_click_opens_the_right_one(page
     page.wait_for_function("() => +document.getElementById('library-map').dataset.lit > 0"
                            " && document.getElementById('map-note').textContent.includes('match')")
     # The first map is PCA; the PaCMAP layout arrives by itself (the server's "map" event), the search still lit.
-    page.wait_for_selector('#library-map[data-method="pacmap"]', timeout=60_000)
+    page.wait_for_selector('#library-map[data-method="pacmap"]', timeout=2 * BROWSER_WAIT)  # a layout on one core
     page.wait_for_function("() => +document.getElementById('library-map').dataset.lit > 0")
     page.click("#detail .close")
     page.mouse.move(0, 0)
@@ -168,8 +171,8 @@ def test_dropping_files_imports_them_with_progress_and_a_report_that_stays(page,
     report = page.text_content("#import-report")
     assert "added 2" in report and "failed 1" in report and "record" in report
     assert any("importing dropped.bib" in t for t in page.evaluate("() => window.progressSeen"))
-    page.wait_for_timeout(1000)  # the list reloads; the report stays
-    assert page.query_selector("#import-report .report")
+    page.wait_for_selector("#list li[data-paper-id]:has-text('Dropped paper about graph')")  # the list reloaded
+    assert page.query_selector("#import-report .report")  # and the report stayed
     page.click("#import-report .dismiss")
     assert page.query_selector("#import-report .report") is None
     with shared_server.client() as c:

@@ -257,8 +257,12 @@ const papershelf = globalThis.papershelf || (globalThis.papershelf = {});
         const hash = (loc.pathname.match(/[0-9a-f]{40}/) || [])[0];
         const m = fromMetadata(doc, loc);
         if (!m) return null;
+        // The description tag holds the paper's whole abstract (the TLDR is a box of its own, and the
+        // .cl-paper-abstract boxes are other papers'), unless the paper has none: "Semantic Scholar extracted
+        // view of …". Older pages also put it in an abstract box, with a toggle's label at its end.
+        if (/^Semantic Scholar extracted view of/i.test(m.abstract)) Object.assign(m, { abstract: "", abstractFrom: "" });
+        else if (m.abstractFrom === "description") m.abstractFrom = "abstract";
         const full = text(doc.querySelector('[data-test-id="abstract-text"], .abstract__text'));
-        // The page's description is a teaser; its abstract box has the whole abstract (and a toggle's label).
         if (full.length > m.abstract.length) Object.assign(m, { abstract: full.replace(/\s*(Expand|Collapse)$/, ""), abstractFrom: "abstract" });
         const ax = [...doc.querySelectorAll('a[href*="arxiv.org/abs/"]')].map((a) => arxivId(a.href)).find(Boolean);
         let paper = withId(m, hash && `s2:${hash}`);

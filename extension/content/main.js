@@ -12,14 +12,20 @@
   let panel = null;
   let current = null; // the paper on this page, for the popup
   let lastUrl = null;
+  // Whether run() has decided what this page is (a paper, a listing, or nothing): the popup and the tests ask
+  // (`current`) rather than guess from the time that passed.
+  let settled = false;
 
   const ask = (msg) => chrome.runtime.sendMessage(msg).catch((e) => ({ state: "offline", error: String(e) }));
 
   // The paper is sent at once; the service worker holds the settings (a site switched off, the panel hidden,
   // how many related papers) and says what to show. Reading storage here first cost 5-20 ms per page.
   // The answer comes in parts on a port: the badge as soon as the server knows, then the related papers.
+  // Resolves once the first part (or a "site off", or the worker's silence) has decided what the page shows.
   function showPaper(paper, site) {
     current = paper;
+    let decided;
+    const first = new Promise((resolve) => { decided = resolve; });
     const t = { sent: now() };
     // A slow answer (the server just started) shows that the panel is looking, not nothing.
     const slow = setTimeout(() => { if (current === paper) placePanel().render({ state: "loading" }); }, LOADING_AFTER_MS);
@@ -29,20 +35,23 @@
     port.onDisconnect.addListener(() => {
       clearTimeout(slow);
       if (!view && current === paper) placePanel().render({ state: "offline", error: "the extension's worker stopped" });
+      decided();
     });
     port.onMessage.addListener((res) => {
-      if (current !== paper) return done(); // navigated away meanwhile
-      if (res.state === "off") { removePanel(); return done(); }
-      if (res.panel === false) { panel?.remove(); panel = null; return done(); } // the popup still knows the paper
+      if (current !== paper) { decided(); return done(); } // navigated away meanwhile
+      if (res.state === "off") { removePanel(); decided(); return done(); }
+      if (res.panel === false) { panel?.remove(); panel = null; decided(); return done(); } // the popup still knows the paper
       clearTimeout(slow);
       t[view ? "answered" : "first"] = now();
       view = { ...view, ...res, teaser: paper.abstractFrom === "description" };
       view.onSave = () => save(paper, view);
       placePanel().render(view);
       t[res.last ? "rendered" : "badge"] = now();
+      decided();
       if (res.last) { done(); timed(panel.host, res.timing, t); }
     });
     port.postMessage({ paper, site });
+    return first;
   }
 
   async function save(paper, view) {
@@ -88,6 +97,15 @@
   }
 
   async function run() {
+    settled = false;
+    try {
+      await decide();
+    } finally {
+      settled = true;
+    }
+  }
+
+  async function decide() {
     lastUrl = location.href;
     const adapter = papershelf.findAdapter(location);
     if (!adapter) { removePanel(); return; }
@@ -105,7 +123,7 @@
   }
 
   chrome.runtime.onMessage.addListener((msg, _sender, reply) => {
-    if (msg.type === "current") { reply({ paper: current, url: location.href }); return false; }
+    if (msg.type === "current") { reply({ paper: current, url: location.href, settled }); return false; }
     if (msg.type === "refresh") { run(); reply({ ok: true }); return false; }
     return false;
   });
