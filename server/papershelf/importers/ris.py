@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import rispy
 
@@ -19,21 +19,27 @@ def sniff(text: str) -> bool:
     return bool(re.search(r"^TY  - ", head, re.M)) and len(_TAG.findall(head)) >= 2
 
 
-def _records(text: str) -> Iterator[tuple[int, str]]:
-    """(first line number, text) of each TY … ER block."""
+def tagged_records(text: str, opens: Callable[[str], bool], closes: Callable[[str], bool]) -> Iterator[tuple[int, str]]:
+    """(first line number, text) of each record of a field-tagged file: from a line that `opens` one to a line
+    that `closes` it (RIS: TY … ER; Web of Science: PT … ER)."""
     start, buf = None, []
     for n, line in enumerate(text.splitlines(), 1):
-        if line.startswith("TY  -"):
+        if opens(line):
             if buf:
-                yield start, "\n".join(buf)  # a record without ER: still try it
+                yield start, "\n".join(buf)  # a record that never closed: still try it
             start, buf = n, [line]
         elif start is not None:
             buf.append(line)
-            if line.startswith("ER  -"):
+            if closes(line):
                 yield start, "\n".join(buf) + "\n"
                 start, buf = None, []
     if buf:
         yield start, "\n".join(buf)
+
+
+def _records(text: str) -> Iterator[tuple[int, str]]:
+    """(first line number, text) of each TY … ER block."""
+    return tagged_records(text, lambda line: line.startswith("TY  -"), lambda line: line.startswith("ER  -"))
 
 
 def _name(a: str) -> str:

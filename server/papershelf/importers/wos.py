@@ -11,7 +11,7 @@ import rispy
 
 from ..clean import read_year
 from ..models import Record
-from .ris import _name
+from .ris import _name, tagged_records
 
 
 def sniff(text: str) -> bool:
@@ -22,19 +22,7 @@ def sniff(text: str) -> bool:
 
 def _records(text: str) -> Iterator[tuple[int, str]]:
     """(first line number, text) of each PT … ER block."""
-    start, buf = None, []
-    for n, line in enumerate(text.splitlines(), 1):
-        if line.startswith("PT "):
-            if buf:
-                yield start, "\n".join(buf)  # a record without ER: still try it
-            start, buf = n, [line]
-        elif start is not None:
-            buf.append(line)
-            if line.rstrip() == "ER":
-                yield start, "\n".join(buf) + "\n"
-                start, buf = None, []
-    if buf:
-        yield start, "\n".join(buf)
+    return tagged_records(text, lambda line: line.startswith("PT "), lambda line: line.rstrip() == "ER")
 
 
 def to_record(e: dict) -> Record | str:
