@@ -118,15 +118,14 @@ def test_cli_goes_through_the_running_server(sample_copy):
     assert json.loads(run_cli("stats", "--json", home=sample_copy).stdout)["papers"] == 292
 
 
-@pytest.mark.parametrize("args", [("export", "--format", "jsonl"), ("export", "--format", "bibtex")])
-def test_a_command_piped_into_head_stops_quietly(sample_copy, args):
+def test_a_command_piped_into_head_stops_quietly(sample_copy):
     """`papershelf export | head`: the reader goes away after one line; no traceback, as `git log | head`."""
     import os
     import subprocess
 
     from conftest import papershelf_cmd
 
-    p = subprocess.Popen([*papershelf_cmd(), *args, "--home", str(sample_copy)], stdout=subprocess.PIPE,
+    p = subprocess.Popen([*papershelf_cmd(), "export", "--format", "jsonl", "--home", str(sample_copy)], stdout=subprocess.PIPE,
                          stderr=subprocess.PIPE, env=dict(os.environ, HF_HUB_OFFLINE="1"))
     assert p.stdout.readline()
     p.stdout.close()  # what head does once it has its lines

@@ -30,7 +30,7 @@
     li.loose { opacity: .6; }
     .bar { display: inline-block; height: 5px; border-radius: 3px; background: #2f5fd0; vertical-align: middle; margin-right: 5px; }
     .collapsed .body { display: none; }
-    .status.pending { min-height: 180px; } /* room for the list that replaces it: the card need not grow */
+    .status.pending { min-height: min(300px, 40vh); } /* room for the list that replaces it: the card need not grow */
   `;
 
   function el(tag, attrs = {}, ...children) {
