@@ -1,12 +1,10 @@
-"""The Litestar app around one Library: the controllers of each resource, the guard, CORS for the extension
-alone, the exception handlers and the OpenAPI description."""
+"""The Litestar app around one Library: the controllers of each resource, the guard and its CORS rule, the exception handlers and the OpenAPI description."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 from litestar import Litestar, Request, Response
-from litestar.config.cors import CORSConfig
 from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
@@ -18,11 +16,10 @@ from ..digest import DigestError
 from ..feeds import FeedError
 from ..library import Library, NotFound
 from ..mail import MailError
-from ..pairing import EXTENSION_ORIGIN_REGEX
 from .atom import AtomController
 from .digest import DigestController, FeedController
 from .duplicates import DuplicateController
-from .guard import MAX_BODY, Guard
+from .guard import EXTENSION_ONLY, MAX_BODY, Guard
 from .health import HealthController
 from .library import LibraryController
 from .lookup import LookupController
@@ -57,9 +54,7 @@ def create_app(library: Library, token: str, port: int, allowed_hosts: list[str]
                         LibraryController, FeedController, DigestController, AtomController, web],
         dependencies={"lib": Provide(provide_library, sync_to_thread=False)},
         middleware=[Guard(token=token, port=port, allowed_hosts=allowed_hosts)],
-        cors_config=CORSConfig(allow_origins=[], allow_origin_regex=EXTENSION_ORIGIN_REGEX,
-                               allow_methods=["GET", "POST", "PATCH", "DELETE", "OPTIONS"],
-                               allow_headers=["authorization", "content-type"], max_age=600),
+        cors_config=EXTENSION_ONLY,
         exception_handlers={NotFound: _not_found, RecursionError: _nested_too_deep, FeedError: bad_request, DigestError: bad_request,
                             MailError: bad_request},
         request_max_body_size=MAX_BODY,

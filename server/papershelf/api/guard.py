@@ -1,6 +1,6 @@
 """The guard in front of every route: every web page the user opens can send requests to localhost, so the
 server answers only requests for our own Host names (DNS rebinding) that carry the pairing token (except the
-health ping); CORS allows only the extension's origin (app.py); bodies and query strings are size-limited."""
+health ping); CORS allows only the extension's origin; bodies and query strings are size-limited."""
 
 from __future__ import annotations
 
@@ -9,13 +9,21 @@ import json
 import time
 from urllib.parse import unquote
 
+from litestar.config.cors import CORSConfig
 from litestar.middleware import ASGIMiddleware
 from litestar.types import ASGIApp, Receive, Scope, Send
+
+from ..pairing import EXTENSION_ORIGIN_REGEX
 
 
 MAX_BODY = 1 << 20  # 1 MiB for ordinary JSON bodies
 MAX_IMPORT_BODY = 256 << 20  # uploads of whole libraries
 MAX_QUERY_STRING = 4096
+
+# Cross-origin requests only from the extension's own pages and worker; every web page is refused.
+EXTENSION_ONLY = CORSConfig(allow_origins=[], allow_origin_regex=EXTENSION_ORIGIN_REGEX,
+                            allow_methods=["GET", "POST", "PATCH", "DELETE", "OPTIONS"],
+                            allow_headers=["authorization", "content-type"], max_age=600)
 
 
 class Guard(ASGIMiddleware):
