@@ -187,3 +187,14 @@ def chromium(playwright):
     browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--no-sandbox", "--disable-gpu"])
     yield browser
     browser.close()
+
+
+# The longest files first: `make test` hands whole files to two workers in this order, and a long file started
+# last would leave one worker running it alone.
+LONGEST_FIRST = ["test_extension.py", "test_reliability.py", "test_cli.py", "test_bad_input.py", "test_digest.py",
+                 "test_api.py", "test_library_page.py", "test_related.py"]
+
+
+def pytest_collection_modifyitems(items):
+    rank = {name: i for i, name in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))
