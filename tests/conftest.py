@@ -33,16 +33,28 @@ class SampleImport(NamedTuple):
 @pytest.fixture(scope="session")
 def sample_import(tmp_path_factory) -> SampleImport:
     """The shipped sample imported and embedded once for the whole run, as the README's first step does it:
-    through the real command line, and with no network at all where the machine lets a test cut it."""
-    home = tmp_path_factory.mktemp("sample-home")
-    offline = shutil.which("unshare") is not None and os.geteuid() == 0
-    env = dict(os.environ, HF_HUB_OFFLINE="0" if offline else "1")  # offline: no network to reach anyway
-    p = subprocess.run([*(["unshare", "-n"] if offline else []), *papershelf_cmd(), "import", "--sample", "--json",
-                        "--home", str(home)], capture_output=True, text=True, timeout=600, env=env)
-    assert p.returncode == 0, p.stderr
-    report = json.loads(p.stdout)
+    through the real command line, and with no network at all where the machine lets a test cut it. With
+    several workers (`make test`), the first one to get here builds it and the others wait and share it: every
+    test copies it before it writes."""
+    import fcntl
+
+    root = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        root = root.parent  # the run's folder, above each worker's own
+    home, built = root / "sample-home", root / "sample-import.json"
+    with open(root / "sample-import.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not built.exists():
+            offline = shutil.which("unshare") is not None and os.geteuid() == 0
+            env = dict(os.environ, HF_HUB_OFFLINE="0" if offline else "1")  # offline: no network to reach anyway
+            p = subprocess.run([*(["unshare", "-n"] if offline else []), *papershelf_cmd(), "import", "--sample",
+                                "--json", "--home", str(home)], capture_output=True, text=True, timeout=600, env=env)
+            assert p.returncode == 0, p.stderr
+            built.write_text(json.dumps({"report": json.loads(p.stdout), "offline": offline}))
+    got = json.loads(built.read_text())
+    report = got["report"]
     assert report["added"] == 289 and report["pending"] == 0, report
-    return SampleImport(home, report, offline)
+    return SampleImport(home, report, got["offline"])
 
 
 @pytest.fixture(scope="session")
