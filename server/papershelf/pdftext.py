@@ -1,0 +1,182 @@
+"""The text layer of a PDF's first pages, as lines with their size, place and font.
+
+Read with pypdfium2 (PDFium, Apache-2.0/BSD): measured on 30 real paper PDFs (one core, pages 1–2), it
+took 20 ms a file (median; p90 37 ms, max 72 ms), against 128 ms for pypdf and 247 ms for pdfminer.six,
+and failed on none; it gives every character's box, font size and weight, which is what finding a title
+by its layout needs. PyMuPDF would do as well but is AGPL. Only the pages asked for are loaded: PDFium
+reads the cross-reference table and those pages' objects, so a 300 MB PDF costs what a small one does.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import re
+import unicodedata
+from dataclasses import dataclass, field
+
+import pypdfium2 as pdfium
+import pypdfium2.raw as raw
+
+# Glyphs that common TeX and publisher fonts map to the wrong code points, seen in real papers' text layers.
+GLYPH_FIXES = str.maketrans({"\u517e": "/", "\ufb00": "ff", "\ufb01": "fi", "\ufb02": "fl", "\ufb03": "ffi",
+                             "\ufb04": "ffl", "\ufb05": "st", "\ufb06": "st", "\u00ad": "", "\u2010": "-",
+                             "\u2011": "-", "\u2212": "-", "\u0131": "i",
+                             # An unmapped glyph comes out as a control character; in the old PNAS fonts
+                             # U+0001 is the slash ('www.pnas.org\x01cgi\x01doi') and U+0002 a bullet.
+                             "\u0001": "/", **{chr(c): " " for c in range(2, 32) if chr(c) not in "\t\n\r"}})
+HYPHEN_MARK = "\ufffe"  # PDFium's mark for a hyphen that ends a line
+
+
+class PdfError(ValueError):
+    """The file cannot be read as a PDF; the message says why."""
+
+
+@dataclass
+class Line:
+    """One line of text as PDFium groups it, with the measures a layout reader needs."""
+
+    text: str          # as printed, marks included
+    plain: str         # without characters much smaller than the line's (footnote marks, superscripts)
+    marked: str        # those characters replaced by one separator (U+2063): where author names end
+    size: float        # the font size most of its characters have
+    x0: float
+    x1: float
+    top: float         # from the top of the page, in points
+    bottom: float
+    bold: bool
+    rotated: bool
+    page: int
+    ends_hyphen: bool = False
+
+
+@dataclass
+class PdfText:
+    """What a PDF's first pages say, and its own metadata."""
+
+    pages: list[list[Line]] = field(default_factory=list)
+    page_sizes: list[tuple[float, float]] = field(default_factory=list)
+    page_count: int = 0
+    info: dict[str, str] = field(default_factory=dict)
+    last_page: list[Line] = field(default_factory=list)
+
+    @property
+    def has_text(self) -> bool:
+        return any(line.text.strip() for page in self.pages for line in page)
+
+
+SPACING_ACCENTS = {"\u00b4": "\u0301", "\u02c6": "\u0302", "\u02dc": "\u0303", "\u00a8": "\u0308",
+                   "\u02d8": "\u0306", "\u02c7": "\u030c", "\u00b8": "\u0327", "\u02db": "\u0328", "`": "\u0300"}
+
+
+def combine_accents(text: str) -> str:
+    """'Jos ́ e' → 'José': old TeX fonts print an accent as a glyph of its own, before its letter."""
+    text = re.sub(r" ?([\u00b4\u02c6\u02dc\u00a8\u02d8\u02c7\u00b8\u02db]) ?(?=[A-Za-z])",
+                  lambda m: SPACING_ACCENTS[m.group(1)], text)
+    return re.sub(r" ?([\u0300-\u036f]) ?([A-Za-z])", r"\2\1", text)
+
+
+def fix_glyphs(text: str) -> str:
+    """Ligatures, detached accents and odd glyph mappings to plain letters (NFKC composes the rest)."""
+    return unicodedata.normalize("NFKC", combine_accents(text.translate(GLYPH_FIXES)))
+
+
+def _lines_of(textpage, page_no: int, height: float) -> list[Line]:
+    tp = textpage.raw
+    n = raw.FPDFText_CountChars(tp)
+    left, right, bottom, top = (ctypes.c_double() for _ in range(4))
+    matrix = raw.FS_MATRIX()
+    lines: list[Line] = []
+    chars: list[tuple[str, float, float, float, float, float, int, float]] = []
+
+    def flush():
+        if not chars:
+            return
+        sizes: dict[float, int] = {}
+        for ch, size, *_ in chars:
+            if not ch.isspace() and size:
+                sizes[round(size, 1)] = sizes.get(round(size, 1), 0) + 1
+        if not sizes:
+            chars.clear()
+            return
+        main = max(sizes.items(), key=lambda kv: (kv[1], kv[0]))[0]
+        text = "".join(c[0] for c in chars)
+        plain = "".join(c[0] for c in chars if c[0].isspace() or c[1] >= 0.8 * main)
+        marked = re.sub("\u2063+", "\u2063", "".join(
+            c[0] if c[0].isspace() or c[1] >= 0.8 * main else "\u2063" for c in chars))
+        visible = [c for c in chars if not c[0].isspace() and c[1]]
+        bold = sum(1 for c in visible if c[6] >= 600) > 0.6 * len(visible)
+        rotated = sum(1 for c in visible if abs(c[7]) > 0.3) > 0.6 * len(visible)
+        ends_hyphen = text.rstrip().endswith(HYPHEN_MARK)
+        text, plain, marked = (fix_glyphs(t.replace(HYPHEN_MARK, "")).strip() for t in (text, plain, marked))
+        lines.append(Line(text=text, plain=re.sub(r"\s+", " ", plain), marked=marked, size=main,
+                          x0=min(c[2] for c in visible), x1=max(c[3] for c in visible),
+                          top=height - max(c[5] for c in visible), bottom=height - min(c[4] for c in visible),
+                          bold=bold, rotated=rotated, page=page_no, ends_hyphen=ends_hyphen))
+        chars.clear()
+
+    for i in range(n):
+        code = raw.FPDFText_GetUnicode(tp, i)
+        ch = chr(code) if code < 0x110000 else ""
+        if ch in "\r\n":
+            flush()
+            continue
+        if 0xD800 <= code <= 0xDFFF or code == 0:
+            continue
+        if ch == HYPHEN_MARK:
+            # PDFium joins a hyphenated line to the next one; we keep lines, and remember the hyphen.
+            chars.append((ch, 0.0, 0.0, 0.0, 0.0, 0.0, 0, 0.0))
+            flush()
+            continue
+        raw.FPDFText_GetCharBox(tp, i, left, right, bottom, top)
+        if chars and not ch.isspace():
+            prev = next((c for c in reversed(chars) if c[0].isalnum() and c[1]), None)
+            if prev and top.value < prev[4] + 0.1 * prev[1] and left.value < prev[2]:
+                flush()  # a new line PDFium did not mark (after a hyphen, or a column break)
+        raw.FPDFText_GetMatrix(tp, i, matrix)
+        # The size as printed: many producers set a 1 pt font and scale it with the text matrix.
+        scale = abs(matrix.a * matrix.d - matrix.b * matrix.c) ** 0.5 or 1.0
+        chars.append((ch, round(raw.FPDFText_GetFontSize(tp, i) * scale, 2), left.value, right.value, bottom.value, top.value,
+                      raw.FPDFText_GetFontWeight(tp, i), raw.FPDFText_GetCharAngle(tp, i)))
+    flush()
+    return lines
+
+
+def read(source, pages: int = 2, last: bool = True) -> PdfText:
+    """The first `pages` pages (and the last one, where DOIs are printed too) of a PDF file or bytes."""
+    try:
+        doc = pdfium.PdfDocument(source)
+    except pdfium.PdfiumError as e:
+        reason = str(e)
+        if "password" in reason.lower():
+            raise PdfError("the PDF is encrypted with a password; papershelf cannot read its text") from e
+        raise PdfError(f"not a readable PDF ({reason.rstrip('.')})") from e
+    try:
+        out = PdfText(page_count=len(doc))
+        try:
+            out.info = {k: v for k, v in doc.get_metadata_dict(skip_empty=True).items() if isinstance(v, str)}
+        except Exception:  # a broken Info dictionary is not a reason to lose the text
+            out.info = {}
+        wanted = list(range(min(pages, len(doc))))
+        for i in wanted:
+            out.pages.append(_page_lines(doc, i, out))
+        if last and len(doc) > pages:
+            out.last_page = _page_lines(doc, len(doc) - 1, None)
+        return out
+    finally:
+        doc.close()
+
+
+def _page_lines(doc, i: int, out: PdfText | None) -> list[Line]:
+    page = doc[i]
+    try:
+        width, height = page.get_size()
+        if out is not None:
+            out.page_sizes.append((width, height))
+        textpage = page.get_textpage()
+        try:
+            return _lines_of(textpage, i, height)
+        finally:
+            textpage.close()
+    finally:
+        page.close()
+
