@@ -20,6 +20,8 @@ def to_json(p: Paper) -> dict:
          "venue": p.venue, "url": p.url, "tags": p.tags, "identifiers": p.identifiers}
     if p.notes:
         d["notes"] = p.notes
+    if p.files:
+        d["files"] = [{"path": f.path, "sha256": f.sha256, "size": f.size} for f in p.files]
     d["added_at"] = p.added_at.isoformat()
     return d
 
@@ -87,6 +89,8 @@ def bibtex(papers: Iterable[Paper]) -> Iterator[str]:
                 fields.append((scheme, refs[scheme]))
         if p.url:
             fields.append(("url", p.url))
+        if p.files:  # Zotero, Better BibTeX and JabRef read `file`; several are separated by ';'
+            fields.append(("file", ";".join(f.path.replace("\\", "/").replace(";", "\\;") for f in p.files)))
         if p.abstract:
             fields.append(("abstract", _bib_escape(p.abstract)))
         if p.tags:
@@ -151,6 +155,7 @@ def ris(papers: Iterable[Paper]) -> Iterator[str]:
             lines.append(("DO", refs["doi"]))
         if p.url:
             lines.append(("UR", p.url))
+        lines += [("L1", f.path) for f in p.files]
         if p.abstract:
             lines.append(("AB", p.abstract))
         lines += [("KW", t) for t in p.tags]

@@ -21,7 +21,8 @@ import msgspec
 import numpy as np
 import platformdirs
 
-from . import importers
+from . import files, importers
+from .importers import pdf
 from .digest import Digest
 from .embed import BATCH_SIZE, Embedder, ModelError
 from .events import EventBus
@@ -147,6 +148,8 @@ class Library:
         self._page_vectors_lock = threading.Lock()
         self.digest = Digest(self)  # feeds and candidates beside the library (digest.py)
         self.map = LibraryMap(self, self.home / "map")  # the library in 2D (map.py)
+        self.files_dir = self.home / "files"  # our copies of PDFs that came as bytes (files.py)
+        self.pdf_readers = files.PdfReaders()
         previous = self.store.get_setting("model_id")
         if previous != self.model_id:
             # A new model: every paper is pending for it, and the worker re-embeds in the background.
@@ -157,6 +160,7 @@ class Library:
     def close(self) -> None:
         """Stop the worker, save the index and close the database."""
         self.worker.stop()
+        self.pdf_readers.close()
         try:
             self.index.close()
         except Exception:  # a copy of what the store holds: the next start rebuilds it
@@ -215,9 +219,58 @@ class Library:
         flush()
         return report
 
+    def import_pdfs(self, paths: list[Path], progress: Callable[[int], None] | None = None) -> ImportReport:
+        """Import PDFs where they are (linked, not copied), read in worker processes. A PDF whose bytes the
+        library already has at the same place is not read again; one that moved gets its new place."""
+        report = ImportReport(source=str(paths[0]) if len(paths) == 1 else f"{len(paths)} PDFs", format="pdf")
+        to_read: list[Path] = []
+        known: list[tuple[str, Record]] = []
+        for path in paths:
+            try:
+                sha, size = pdf.sha256_of(path)
+            except OSError as e:
+                report.failed.append(ImportFailure(position=str(path), reason=f"cannot read: {e.strerror or e}"))
+                continue
+            owner = self.store.file_by_hash(sha)
+            if owner is None:
+                to_read.append(path)
+            else:  # the same bytes: its paper decides; only the place may have changed
+                known.append((str(path), files.with_file(Record(title=owner[1], guessed=True), path, sha, size,
+                                                         kept=owner[2] and str(path) == owner[3])))
+        items = ((path, rec if isinstance(rec, str) else files.with_file(rec, Path(path), sha, size))
+                 for path, rec, sha, size in self.pdf_readers.read_files(to_read))
+        report.extend(self.import_items(known, source="pdf", progress=progress))
+        report.extend(self.import_items(items, source="pdf", progress=progress))
+        return report
+
+    def import_pdf_bytes(self, data: bytes, name: str) -> ImportReport:
+        """A PDF that came as bytes (the inbox, a drop on the page, the extension): kept under <home>/files/,
+        then imported from there."""
+        sha = hashlib.sha256(data).hexdigest()
+        rec = self.pdf_readers.read_bytes(data, name)
+        if isinstance(rec, str):
+            return ImportReport(source=name, format="pdf", error=rec)
+        path = files.keep_copy(self.files_dir, data, sha, name)
+        report = self.import_items([(name, files.with_file(rec, path, sha, len(data), kept=True))], source="pdf")
+        report.source, report.format = name, "pdf"
+        return report
+
+    def import_pdf_at(self, data: bytes, path: Path, name: str) -> ImportReport:
+        """A PDF sent with the place it says it is at: linked there if the file there has these very bytes
+        (a request never makes papershelf adopt a file it was not given), else kept as a copy."""
+        sha = hashlib.sha256(data).hexdigest()
+        try:
+            if path.is_absolute() and path.is_file() and pdf.sha256_of(path)[0] == sha:
+                return self.import_pdfs([path])
+        except OSError:
+            pass
+        return self.import_pdf_bytes(data, name)
+
     def import_bytes(self, data: bytes, name: str = "input", fmt: str | None = None,
                      progress: Callable[[int], None] | None = None) -> ImportReport:
         """Detect the format of some bytes and import them. Unreadable input gives a report with `error`."""
+        if fmt == "pdf" or (fmt is None and pdf.is_pdf(data[:1024])):
+            return self.import_pdf_bytes(data, name)
         digest = hashlib.sha256(data).hexdigest()
         if (again := self._imported_before(digest, name)) is not None:
             return again
@@ -231,6 +284,13 @@ class Library:
                     progress: Callable[[int], None] | None = None) -> ImportReport:
         """Import one file."""
         path = Path(path)
+        try:
+            with open(path, "rb") as f:
+                head = f.read(1024)
+        except OSError as e:
+            return ImportReport(source=str(path), error=f"cannot read {path}: {e.strerror or e}")
+        if fmt == "pdf" or (fmt is None and pdf.is_pdf(head)):
+            return self.import_pdfs([path], progress)
         try:
             digest = _file_sha256(path)
             if (again := self._imported_before(digest, path.name)) is not None:

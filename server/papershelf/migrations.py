@@ -119,4 +119,18 @@ MIGRATIONS: list[tuple[int, str, str]] = [
             PRIMARY KEY (a, b)
         );
     """),
+    (6, "a paper's files (its PDFs)", """
+        -- A file of a paper, by content: the same bytes are the same file wherever they move (path is
+        -- where it was last seen). kept: our own copy under <home>/files/, which we may delete with the paper.
+        CREATE TABLE files (
+            id VARCHAR PRIMARY KEY,
+            paper_id VARCHAR NOT NULL,
+            path VARCHAR NOT NULL,
+            sha256 VARCHAR NOT NULL UNIQUE,
+            size BIGINT NOT NULL,
+            kept BOOLEAN NOT NULL DEFAULT false,
+            added_at TIMESTAMP NOT NULL
+        );
+        CREATE INDEX files_paper ON files (paper_id);
+    """),
 ]

@@ -19,6 +19,15 @@ class FieldWarning(msgspec.Struct):
     reason: str
 
 
+class FileRef(msgspec.Struct, omit_defaults=True):
+    """A file a record comes with (a paper's PDF): where it is, and its content's hash, which finds it again."""
+
+    path: str
+    sha256: str
+    size: int = 0
+    kept: bool = False  # our own copy, under <home>/files/
+
+
 class Record(msgspec.Struct, omit_defaults=True, forbid_unknown_fields=False):
     """A paper as a source describes it, before it meets the library (`warnings`: fields the reader dropped)."""
 
@@ -32,6 +41,21 @@ class Record(msgspec.Struct, omit_defaults=True, forbid_unknown_fields=False):
     identifiers: list[str] = []
     source: str = ""
     warnings: list[FieldWarning] = []
+    files: list[FileRef] = []
+    guessed: bool = False  # read from a layout (a PDF): fills what a paper lacks, never replaces what it has
+
+
+class PaperFile(msgspec.Struct):
+    """A file of a paper: `missing` when it is no longer where it was (the paper stays; importing the folder it
+    moved to finds it again by its hash). `kept`: papershelf's own copy, under `<home>/files/`."""
+
+    id: str
+    path: str
+    sha256: str
+    size: int
+    added_at: datetime
+    kept: bool = False
+    missing: bool = False
 
 
 class Paper(msgspec.Struct):
@@ -52,6 +76,7 @@ class Paper(msgspec.Struct):
     updated_at: datetime
     deleted_at: datetime | None = None
     embedded: bool = False
+    files: list[PaperFile] = []
 
 
 class PaperBrief(msgspec.Struct):
@@ -187,6 +212,7 @@ class PaperQuery(msgspec.Struct, omit_defaults=True):
     no_abstract: bool = False
     not_embedded: bool = False  # no vector yet for the current model
     trashed: bool = False
+    pdf: bool | None = None  # True: has a file; False: has none
 
 
 class Count(msgspec.Struct):
@@ -204,6 +230,8 @@ class Facets(msgspec.Struct):
     sources: list[Count]
     no_abstract: int
     not_embedded: int
+    with_pdf: int = 0
+    without_pdf: int = 0
 
 
 Format = Literal["jsonl", "json", "bibtex", "listing", "ris", "wos", "csljson", "arxiv", "openalex", "s2", "hf"]

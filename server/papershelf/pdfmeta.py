@@ -475,6 +475,24 @@ def find_year(lines: list[Line], height: float, stamp_year: int | None) -> int |
     return stamp_year
 
 
+VENUE_WORDS = re.compile(r"journal|proceedings|conference|symposium|workshop|transactions|letters|review|annals"
+                         r"|bulletin|\bproc\b|\bacad|\bnatl\b|\bsci\b", re.I)
+
+
+def find_venue(lines: list[Line], subject: str) -> str:
+    """Where the paper is printed: a 'Proceedings of …' line on the title page, or an Info Subject that names
+    a journal or a conference (Subject also holds plot programs' names and templates' boilerplate)."""
+    for line in lines:
+        m = re.match(r"^\s*(?:in\s+)?(proceedings of .+?)(?:,\s*(?:pages|pp\.|vol).*)?$", line.text, re.I)
+        if m and len(m.group(1)) < 200:
+            return m.group(1).strip(" ,.")
+    subject = subject.strip()
+    if subject and len(subject) < 160 and (VENUE_WORDS.search(subject) or re.search(r"\b(?:19|20)\d\d\b", subject)) \
+            and not re.search(r"doi|https?:|\.tex\b", subject, re.I):
+        return subject
+    return ""
+
+
 def plausible_info_title(title: str) -> bool:
     title = title.strip()
     return len(title.split()) >= 3 and len(title) >= 12 and not JUNK_INFO_TITLE.search(title)
@@ -525,7 +543,5 @@ def extract(text: PdfText, file_name: str = "") -> PdfMeta:
     meta.year = find_year([line for line in page if not ARXIV_STAMP.search(line.text)], height, stamp_year)
     if meta.year is None and title_page:
         meta.year = find_year(rows(text.pages[0]), text.page_sizes[0][1], None)
-    subject = (text.info.get("Subject") or "").strip()
-    if subject and len(subject) < 120 and not re.search(r"\b(?:19|20)\d\d\.\d|doi|\.tex|^\W*$", subject, re.I):
-        meta.venue = subject
+    meta.venue = find_venue(page, text.info.get("Subject") or "")
     return meta

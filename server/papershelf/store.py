@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import hashlib
+import os
 import secrets
 import threading
 from collections.abc import Iterable, Iterator
@@ -23,7 +24,8 @@ import numpy as np
 from . import clean, ids
 from .clean import clean_tags
 from .migrations import MIGRATIONS
-from .models import Count, Facets, ImportFailure, ImportMerge, ImportWarning, Paper, PaperQuery, Record
+from .models import (Count, Facets, FileRef, ImportFailure, ImportMerge, ImportWarning, Paper, PaperFile, PaperQuery,
+                     Record)
 
 _PAPER_COLUMNS = ("id, title, abstract, authors, year, venue, url, tags, notes, source, added_at, updated_at, "
                   "deleted_at")
@@ -64,6 +66,11 @@ def embed_text(title: str, abstract: str) -> str:
     return f"{title.strip()}. {abstract.strip()}".strip() if abstract.strip() else title.strip()
 
 
+def file_id(sha256: str) -> str:
+    """A file's id: its content's hash, shortened (the same bytes are the same file wherever they are)."""
+    return sha256[:24]
+
+
 def content_hash(title: str, abstract: str) -> str:
     """Hash of the embedded text: a vector is reused while this stays the same."""
     return hashlib.sha256(embed_text(title, abstract).encode()).hexdigest()
@@ -78,8 +85,10 @@ def _merged(row: tuple, rec: Record) -> dict | None:
     title, abstract, authors, year, venue, url, tags, deleted_at = row
     new = dict(
         title=title or rec.title,
-        abstract=rec.abstract if len(rec.abstract) > len(abstract) else abstract,
-        authors=rec.authors if len(rec.authors) > len(authors) else list(authors),
+        abstract=(abstract or rec.abstract) if rec.guessed else
+        rec.abstract if len(rec.abstract) > len(abstract) else abstract,
+        authors=(list(authors) or rec.authors) if rec.guessed else
+        rec.authors if len(rec.authors) > len(authors) else list(authors),
         year=year if year is not None else rec.year,
         venue=venue or rec.venue,
         url=url or rec.url,
@@ -153,6 +162,8 @@ class _BatchMerge:
 
     def merge(self, rec: Record, pairs: list[tuple[str, str]]) -> tuple[str, bool, bool]:
         """(paper id, added?, changed?) for one clean record, exactly as Store._merge_one would say."""
+        if rec.files:
+            return self._with_files(rec, pairs)
         refs = [ids.format_identifier(s, v) for s, v in pairs]
         owners = {self.owner[r] for r in refs if r in self.owner}
         norm = ids.normalize_title(rec.title)
@@ -197,6 +208,23 @@ class _BatchMerge:
         if _title_counts(norm):
             self.titles.add(norm)
         return pid, added, changed
+
+    def _with_files(self, rec: Record, pairs: list[tuple[str, str]]) -> tuple[str, bool, bool]:
+        """A record with files: a file the library has already decides the paper (it moved, or it is read
+        again); otherwise the usual rules do, and the files are attached to the paper they chose."""
+        self.flush()
+        refs = [ids.format_identifier(s, v) for s, v in pairs]
+        owner = self.store._file_owner(self.c, rec.files)
+        if owner:
+            pid, added = owner, False
+            changed = self.store._merge_fields(self.c, pid, rec) | self.store._add_identifiers(self.c, pid, pairs)
+            for r in refs:
+                self.owner.setdefault(r, pid)
+            self.fields.pop(pid, None)
+        else:
+            pid, added, changed = self._one_at_a_time(rec, pairs, refs, ids.normalize_title(rec.title))
+        changed |= self.store._attach_files(self.c, pid, rec.files)
+        return pid, added, changed and not added
 
     def flush(self) -> None:
         """Insert the queued new papers and their identifiers, in two statements."""
@@ -416,6 +444,55 @@ class Store:
                 continue
         return new
 
+    @staticmethod
+    def _file_owner(c, files: list[FileRef]) -> str | None:
+        """The paper that already has one of these files (by content), if any."""
+        row = c.execute("SELECT paper_id FROM files WHERE sha256 IN (SELECT unnest(?)) ORDER BY added_at LIMIT 1",
+                        [[f.sha256 for f in files]]).fetchone()
+        return row[0] if row else None
+
+    @staticmethod
+    def _attach_files(c, pid: str, files: list[FileRef]) -> bool:
+        """Give a paper its files; a file already known gets its new path (it moved). Changed anything?"""
+        changed = False
+        for f in files:
+            row = c.execute("SELECT path, kept FROM files WHERE sha256 = ?", [f.sha256]).fetchone()
+            kept = f.kept
+            if row is None:
+                c.execute("INSERT INTO files VALUES (?, ?, ?, ?, ?, ?, ?)",
+                          [file_id(f.sha256), pid, f.path, f.sha256, f.size, kept, now()])
+                changed = True
+            elif row[0] != f.path and (not row[1] or not Path(row[0]).exists()):
+                # Our own copy stays the file of record while it exists; a linked file follows its moves.
+                c.execute("UPDATE files SET path = ?, kept = ? WHERE sha256 = ?", [f.path, kept, f.sha256])
+                changed = True
+        return changed
+
+    def file_by_hash(self, sha256: str) -> tuple[str, str, bool, str] | None:
+        """(paper id, its title, kept?, path) of the file with these bytes, if the library has it."""
+        return self._cur().execute("SELECT f.paper_id, p.title, f.kept, f.path FROM files f JOIN papers p "
+                                   "ON p.id = f.paper_id WHERE f.sha256 = ?", [sha256]).fetchone()
+
+    def files_of(self, pids: list[str]) -> dict[str, list[PaperFile]]:
+        """Each paper's files, oldest first, with whether each is still where it was."""
+        if not pids:
+            return {}
+        out: dict[str, list[PaperFile]] = {}
+        for fid, pid, path, sha, size, kept, added in self._cur().execute(
+                "SELECT id, paper_id, path, sha256, size, kept, added_at FROM files "
+                "WHERE paper_id IN (SELECT unnest(?)) ORDER BY added_at, id", [pids]).fetchall():
+            out.setdefault(pid, []).append(PaperFile(
+                id=fid, path=path, sha256=sha, size=size, kept=kept, missing=not os.path.isfile(path),
+                added_at=added.replace(tzinfo=timezone.utc)))
+        return out
+
+    def file(self, fid: str) -> PaperFile | None:
+        """One file by its id (what the API serves: never a path from a request)."""
+        row = self._cur().execute("SELECT id, paper_id FROM files WHERE id = ?", [fid]).fetchone()
+        if row is None:
+            return None
+        return next((f for f in self.files_of([row[1]]).get(row[1], []) if f.id == fid), None)
+
     def _merge_fields(self, c, pid: str, rec: Record) -> bool:
         """Keep the richest of each field, the union of tags; restore a trashed paper. Return changed?"""
         row = c.execute(f"SELECT {_MERGED_COLUMNS} FROM papers WHERE id = ?", [pid]).fetchone()
@@ -438,6 +515,7 @@ class Store:
         if p.notes:
             c.execute("UPDATE papers SET notes = trim(notes || chr(10) || ?) WHERE id = ?", [p.notes, into])
         c.execute("UPDATE identifiers SET paper_id = ? WHERE paper_id = ?", [into, other])
+        c.execute("UPDATE files SET paper_id = ? WHERE paper_id = ?", [into, other])
         c.execute("INSERT INTO identifiers VALUES (?, ?) ON CONFLICT (ref) DO UPDATE SET paper_id = excluded.paper_id",
                   [ids.format_identifier("id", other), into])
         c.execute("DELETE FROM embeddings WHERE paper_id = ?", [other])
@@ -484,7 +562,9 @@ class Store:
                 before = {"keep": self._row(c, "papers", "id", keep), "gone": self._row(c, "papers", "id", gone),
                           "gone_refs": [r[0] for r in c.execute("SELECT ref FROM identifiers WHERE paper_id = ?",
                                                                 [gone]).fetchall()],
-                          "gone_vectors": self._rows(c, "embeddings", "paper_id", gone)}
+                          "gone_vectors": self._rows(c, "embeddings", "paper_id", gone),
+                          "gone_files": [r[0] for r in c.execute("SELECT id FROM files WHERE paper_id = ?",
+                                                                 [gone]).fetchall()]}
                 if keep == gone or not before["keep"] or not before["gone"]:
                     raise KeyError(gone if before["keep"] else keep)
                 self._fold(c, gone, keep)
@@ -509,6 +589,8 @@ class Store:
                 c.execute("DELETE FROM identifiers WHERE ref = ?", [ids.format_identifier("id", gone)])
                 self._put_row(c, "papers", before["gone"])
                 c.execute("UPDATE identifiers SET paper_id = ? WHERE ref IN (SELECT unnest(?))", [gone, before["gone_refs"]])
+                c.execute("UPDATE files SET paper_id = ? WHERE id IN (SELECT unnest(?))",
+                          [gone, before.get("gone_files", [])])
                 for v in before["gone_vectors"]:
                     self._put_row(c, "embeddings", {**v, "vector": base64.b64decode(v["vector"])})
                 cols = [k for k in before["keep"] if k != "id"]
@@ -620,7 +702,9 @@ class Store:
             return None
         refs = [r[0] for r in c.execute("SELECT ref FROM identifiers WHERE paper_id = ? AND ref NOT LIKE 'id:%' "
                                         "ORDER BY ref", [pid]).fetchall()]
-        return self._paper(row, refs)
+        paper = self._paper(row, refs)
+        paper.files = self.files_of([pid]).get(pid, [])
+        return paper
 
     @staticmethod
     def _paper(row, refs: list[str]) -> Paper:
@@ -646,7 +730,12 @@ class Store:
         for ref, pid in c.execute("SELECT ref, paper_id FROM identifiers WHERE paper_id IN (SELECT unnest(?)) "
                                   "AND ref NOT LIKE 'id:%' ORDER BY ref", [pids]).fetchall():
             refs.setdefault(pid, []).append(ref)
-        return {r[0]: self._paper(r, refs.get(r[0], [])) for r in rows}
+        files = self.files_of(pids)
+        out = {r[0]: self._paper(r, refs.get(r[0], [])) for r in rows}
+        for pid, fs in files.items():
+            if pid in out:
+                out[pid].files = fs
+        return out
 
     def resolve(self, reference: str) -> str | None:
         """The library id any identifier, URL, key or id refers to, or None."""
@@ -712,6 +801,8 @@ class Store:
             params.append(query.source)
         if query.no_abstract:
             where.append("p.abstract = ''")
+        if query.pdf is not None:
+            where.append(("" if query.pdf else "NOT ") + "EXISTS (SELECT 1 FROM files f WHERE f.paper_id = p.id)")
         if query.not_embedded:
             where.append("NOT EXISTS (SELECT 1 FROM embeddings e WHERE e.paper_id = p.id AND e.model_id = ? "
                          "AND e.content_hash = p.content_hash)")
@@ -748,11 +839,14 @@ class Store:
 
         total, no_abstract = c.execute(found + "SELECT count(*), count(*) FILTER (WHERE no_abstract) FROM f",
                                        params).fetchone()
+        with_pdf = c.execute(found + "SELECT count(DISTINCT f.id) FROM f JOIN files ON files.paper_id = f.id",
+                             params).fetchone()[0]
         not_embedded = c.execute(
             found + "SELECT count(*) FROM f LEFT JOIN embeddings e ON e.paper_id = f.id AND e.model_id = ? "
             "AND e.content_hash = f.content_hash WHERE e.paper_id IS NULL", params + [model_id]).fetchone()[0]
         return Facets(
-            total=total, no_abstract=no_abstract, not_embedded=not_embedded,
+            total=total, no_abstract=no_abstract, not_embedded=not_embedded, with_pdf=with_pdf,
+            without_pdf=total - with_pdf,
             tags=counts(f"SELECT t, count(*) n FROM (SELECT unnest(tags) t FROM f) GROUP BY t ORDER BY n DESC, t LIMIT {top}"),
             years=counts("SELECT year, count(*) FROM f WHERE year IS NOT NULL GROUP BY year ORDER BY year"),
             venues=counts(f"SELECT venue, count(*) n FROM f WHERE venue <> '' GROUP BY venue ORDER BY n DESC, venue LIMIT {top}"),

@@ -6,7 +6,9 @@ import asyncio
 import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Annotated, Any, Literal
+from urllib.parse import unquote
 
 import msgspec
 from litestar import Controller, Request, get, post
@@ -120,8 +122,13 @@ class LibraryController(Controller):
             raise HTTPException(status_code=415, detail="send multipart/form-data or application/json")
         report = ImportReport(source=", ".join(f[0] for f in files))
         errors = []
+        linked = request.headers.get("x-papershelf-path")
         for name, data, *fmt in files:
-            one = await asyncio.to_thread(lib.import_bytes, data, name, fmt[0] if fmt else None)
+            if linked and len(files) == 1:
+                # The CLI's import of a PDF where it is: linked there if those are the bytes it holds.
+                one = await asyncio.to_thread(lib.import_pdf_at, data, Path(unquote(linked)), name)
+            else:
+                one = await asyncio.to_thread(lib.import_bytes, data, name, fmt[0] if fmt else None)
             report.format = report.format or one.format
             report.extend(one)
             if one.error:

@@ -9,6 +9,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from urllib.parse import quote
+
 import httpx
 
 from ..pairing import find_server, read_token
@@ -34,6 +36,9 @@ class Local:
 
     def import_file(self, path: Path, fmt: str | None, progress) -> dict:
         return builtins(self.lib.import_path(path, fmt=fmt, progress=progress))
+
+    def import_pdfs(self, paths: list[Path], progress) -> dict:
+        return builtins(self.lib.import_pdfs(paths, progress=progress))
 
     def pending(self) -> int:
         return self.lib.store.count_pending(self.lib.model_id)
@@ -147,14 +152,25 @@ class Remote:
             raise CLIError(f"server said {r.status_code}: {detail}")
         return r
 
-    def import_file(self, path: Path, fmt: str | None, progress) -> dict:
+    def import_pdfs(self, paths: list[Path], progress) -> dict:
+        """Each PDF posted with where it is: the server links it there (after checking it is the same file)."""
+        total: dict = {"added": [], "merged": [], "failed": [], "warnings": [], "format": "pdf"}
+        for path in paths:
+            rep = self.import_file(path, "pdf", progress, headers={"X-Papershelf-Path": quote(str(path.resolve()))})
+            for key in ("added", "merged", "failed", "warnings"):
+                total[key] += rep.get(key, [])
+            if rep.get("error"):
+                total["failed"].append({"position": str(path), "reason": rep["error"]})
+        return total
+
+    def import_file(self, path: Path, fmt: str | None, progress, headers: dict | None = None) -> dict:
         try:
             data = path.read_bytes()
         except OSError as e:
             return {"source": str(path), "added": [], "merged": [], "failed": [],
                     "error": f"cannot read {path}: {e.strerror or e}"}
         try:
-            r = self.http.post("/api/import", files={"file": (path.name, data)})
+            r = self.http.post("/api/import", files={"file": (path.name, data)}, headers=headers or {})
         except httpx.HTTPError as e:
             raise CLIError(f"the server at {self.url} did not answer: {e}") from e
         if r.status_code == 400:

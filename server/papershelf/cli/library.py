@@ -33,9 +33,18 @@ def cmd_import(args) -> int:
     totals = {"added": [], "merged": [], "failed": [], "warnings": [], "files": []}
     try:
         with progress_bar() as prog:
-            for path in paths:
-                task = prog.add_task(f"reading {path.name}", total=None)
-                rep = be.import_file(path, args.format, lambda n, t=task: prog.advance(t, n))
+            pdfs = [p for p in paths if p.suffix.lower() == ".pdf" and not args.format]
+            batches: list[tuple[Path | list[Path], str]] = [(p, "file") for p in paths if p not in pdfs]
+            if pdfs:  # read together, in worker processes
+                batches.append((pdfs, "pdfs"))
+            for path, kind in batches:
+                if kind == "pdfs":
+                    task = prog.add_task(f"reading {len(path)} PDF{'s' * (len(path) != 1)}", total=len(path))
+                    rep = be.import_pdfs(path, lambda n, t=task: prog.advance(t, n))
+                    path = path[0].parent if len(path) > 1 else path[0]
+                else:
+                    task = prog.add_task(f"reading {path.name}", total=None)
+                    rep = be.import_file(path, args.format, lambda n, t=task: prog.advance(t, n))
                 prog.update(task, total=prog.tasks[task].completed or 1, completed=prog.tasks[task].completed or 1)
                 totals["files"].append({"file": str(path), "format": rep.get("format", ""),
                                         "error": rep.get("error", ""), "added": len(rep.get("added", [])),

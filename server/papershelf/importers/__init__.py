@@ -31,7 +31,7 @@ class FormatError(ValueError):
 
 def formats_we_read() -> str:
     """For error messages."""
-    return ("BibTeX/BibLaTeX, RIS, Web of Science plain text, CSL-JSON, JSON/JSON Lines (ours), arXiv API Atom feeds, OpenAlex works JSON, "
+    return ("paper PDFs, BibTeX/BibLaTeX, RIS, Web of Science plain text, CSL-JSON, JSON/JSON Lines (ours), arXiv API Atom feeds, OpenAlex works JSON, "
             "Semantic Scholar Graph API JSON, Hugging Face Papers API JSON, pasted listing pages "
             "(a title line, then an abstract line)")
 
@@ -46,13 +46,16 @@ def files_in(folder: Path) -> tuple[list[Path], list[Path]]:
             if name.startswith("."):
                 continue
             path = Path(root) / name
-            (readable if path.suffix.lower() in EXTENSIONS else other).append(path)
+            (readable if path.suffix.lower() in EXTENSIONS or path.suffix.lower() == ".pdf" else other).append(path)
     return readable, other
 
 
 def _check_bytes(head: bytes, name: str) -> None:
     if not head.strip():
         raise FormatError(f"{name} is empty.")
+    if head.lstrip()[:5] == b"%PDF-":
+        raise FormatError(f"{name} is a PDF: import it as a file (papershelf import, the inbox, the page), "
+                          "not as text.")
     if b"\x00" in head[:8192]:
         raise FormatError(f"{name} is a binary file, not text. We read: {formats_we_read()}.")
 

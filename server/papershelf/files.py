@@ -1,0 +1,107 @@
+"""Papers' files: PDFs read in worker processes, and the copies papershelf keeps under `<home>/files/`.
+
+`papershelf import` links a PDF where it is; what arrives as bytes (the inbox, a drop on the library page,
+the extension's save) is copied here first, so that cleaning out Downloads loses nothing. A file is named by
+its hash, so the same PDF saved twice is one file.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import multiprocessing
+import os
+import re
+import threading
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+import msgspec
+
+from .importers import pdf
+from .models import FileRef, Record
+
+SMALL_BATCH = 3  # fewer PDFs than this are read in the calling process: starting workers costs more
+
+
+def _read_one(path: str) -> tuple[str, Record | str, str, int]:
+    """(path, record or reason, sha256, size): what a worker does for one PDF."""
+    try:
+        sha, size = pdf.sha256_of(Path(path))
+    except OSError as e:
+        return path, f"{Path(path).name}: cannot read the file ({e.strerror or e})", "", 0
+    return path, pdf.record_of(Path(path), Path(path).name), sha, size
+
+
+def _read_bytes(data: bytes, name: str) -> Record | str:
+    return pdf.record_of(data, name)
+
+
+class PdfReaders:
+    """A pool of worker processes that read PDFs, started on first use and kept (spawned, never forked: the
+    server's threads and DuckDB's are not safe to fork)."""
+
+    def __init__(self, workers: int | None = None):
+        self.workers = workers or max(1, (os.cpu_count() or 2) - 1)
+        self._pool: concurrent.futures.ProcessPoolExecutor | None = None
+        self._lock = threading.Lock()
+
+    def _get(self) -> concurrent.futures.ProcessPoolExecutor:
+        with self._lock:
+            if self._pool is None:
+                self._pool = concurrent.futures.ProcessPoolExecutor(
+                    self.workers, mp_context=multiprocessing.get_context("spawn"))
+            return self._pool
+
+    def read_files(self, paths: Iterable[Path]) -> Iterator[tuple[str, Record | str, str, int]]:
+        """(path, record or reason, sha256, size) for each PDF, in order."""
+        paths = [str(p) for p in paths]
+        if len(paths) < SMALL_BATCH:
+            yield from map(_read_one, paths)
+            return
+        done = 0
+        try:
+            for item in self._get().map(_read_one, paths, chunksize=4):
+                done += 1
+                yield item
+        except concurrent.futures.process.BrokenProcessPool:
+            # A worker died (PDFium crashed on a file): read the rest here, one by one, so the folder imports.
+            self.close()
+            yield from map(_read_one, paths[done:])
+
+    def read_bytes(self, data: bytes, name: str) -> Record | str:
+        """A PDF's record from its bytes, read in a worker."""
+        try:
+            return self._get().submit(_read_bytes, data, name).result()
+        except concurrent.futures.process.BrokenProcessPool:
+            self.close()
+            return f"{name}: reading the PDF crashed its reader"
+
+    def close(self) -> None:
+        with self._lock:
+            if self._pool is not None:
+                self._pool.shutdown(wait=False, cancel_futures=True)
+                self._pool = None
+
+
+def safe_name(name: str) -> str:
+    """A file name that is safe on every file system, from one a browser or user gave."""
+    stem = re.sub(r"[^\w.\-]+", "_", Path(name).name).strip("._")[:80] or "paper"
+    return stem if stem.lower().endswith(".pdf") else f"{stem}.pdf"
+
+
+def keep_copy(folder: Path, data: bytes, sha256: str, name: str) -> Path:
+    """Our own copy of a PDF, under `folder/<first two hex digits>/`; the same bytes are written once."""
+    sub = folder / sha256[:2]
+    sub.mkdir(parents=True, exist_ok=True)
+    for existing in sub.glob(f"{sha256[:16]}-*"):
+        return existing
+    target = sub / f"{sha256[:16]}-{safe_name(name)}"
+    tmp = target.with_suffix(".part")
+    tmp.write_bytes(data)
+    os.replace(tmp, target)
+    return target
+
+
+def with_file(rec: Record, path: Path, sha256: str, size: int, kept: bool = False) -> Record:
+    """The record with its file attached."""
+    return msgspec.structs.replace(rec, files=[FileRef(path=str(path), sha256=sha256, size=size, kept=kept)])
