@@ -247,6 +247,10 @@ class Library:
         """A PDF that came as bytes (the inbox, a drop on the page, the extension): kept under <home>/files/,
         then imported from there."""
         sha = hashlib.sha256(data).hexdigest()
+        owner = self.store.file_by_hash(sha)
+        if owner is not None and Path(owner[3]).is_file():  # the library has this very file, where it was
+            return ImportReport(source=name, format="pdf", merged=[ImportMerge(position=name, id=owner[0],
+                                                                               changed=False)])
         rec = self.pdf_readers.read_bytes(data, name)
         if isinstance(rec, str):
             return ImportReport(source=name, format="pdf", error=rec)
@@ -254,6 +258,17 @@ class Library:
         report = self.import_items([(name, files.with_file(rec, path, sha, len(data), kept=True))], source="pdf")
         report.source, report.format = name, "pdf"
         return report
+
+    def import_dropped(self, path: Path) -> ImportReport:
+        """A file dropped into the inbox, which moves it away after: a PDF is kept as our own copy."""
+        try:
+            with open(path, "rb") as f:
+                head = f.read(1024)
+            if pdf.is_pdf(head):
+                return self.import_pdf_bytes(path.read_bytes(), path.name)
+        except OSError as e:
+            return ImportReport(source=str(path), error=f"cannot read {path}: {e.strerror or e}")
+        return self.import_path(path)
 
     def import_pdf_at(self, data: bytes, path: Path, name: str) -> ImportReport:
         """A PDF sent with the place it says it is at: linked there if the file there has these very bytes

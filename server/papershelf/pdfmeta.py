@@ -275,7 +275,7 @@ def find_abstract(lines: list[Line], after: int) -> tuple[str, int]:
         rest = m.group(1).strip()
         if rest and not lines[i].text.strip().lower().startswith(("abstract", "a b s t r a c t", "summary")):
             continue
-        body = collect(lines, i + 1, first=rest)
+        body = collect(lines, i + 1, first=rest + ("\u0000" if rest and lines[i].ends_hyphen else ""))
         if len(body.split()) >= 20:
             return body, i
     # No heading: the first long paragraph under the front matter, in a size no smaller than the body's.
@@ -283,9 +283,10 @@ def find_abstract(lines: list[Line], after: int) -> tuple[str, int]:
     i = max(after, 0)
     while i < len(lines):
         text, n = collect(lines, i, first="", paragraph=True, count=True)
-        if len(text.split()) >= 30 and lines[i].size >= body - 1.2 and not FRONT_MATTER.search(text[:300]):
+        front = FRONT_MATTER.search(text[:300])
+        if len(text.split()) >= 30 and lines[i].size >= body - 1.2 and not front:
             return text, i
-        i += max(n, 1)
+        i += 1 if front else max(n, 1)  # front matter run into the abstract: start again a line further
     return "", -1
 
 
@@ -300,7 +301,7 @@ def body_size(lines: list[Line]) -> float:
 def collect(lines: list[Line], i: int, first: str, paragraph: bool = False, count: bool = False):
     """The abstract's lines from lines[i] on, up to its end, joined (and how many lines were looked at)."""
     start = i
-    parts = [first] if first else []
+    parts = [first.rstrip("\u0000"), "\u0000"] if first.endswith("\u0000") else [first] if first else []
     body_size = None
     sizes = [line.size for line in lines[i:i + 4] if len(line.text.split()) >= 4]
     if sizes:
@@ -362,8 +363,8 @@ def join_lines(parts: list[str]) -> str:
             out = part
         elif joined:
             out += part
-        elif out.endswith("-") and part[:1].islower() and not out.endswith(" -"):
-            out += part
+        elif out.endswith("-") and part[:1].isalpha() and not out.endswith(" -"):
+            out += part  # a compound broken at its hyphen ('Dzyaloshinskii-' 'Moriya')
         else:
             out += " " + part
         joined = False

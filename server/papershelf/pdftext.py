@@ -23,7 +23,10 @@ GLYPH_FIXES = str.maketrans({"\u517e": "/", "\ufb00": "ff", "\ufb01": "fi", "\uf
                              "\u2011": "-", "\u2212": "-", "\u0131": "i",
                              # An unmapped glyph comes out as a control character; in the old PNAS fonts
                              # U+0001 is the slash ('www.pnas.org\x01cgi\x01doi') and U+0002 a bullet.
-                             "\u0001": "/", **{chr(c): " " for c in range(2, 32) if chr(c) not in "\t\n\r"}})
+                             "\u0001": "/", **{chr(c): " " for c in range(2, 32) if chr(c) not in "\t\n\r"},
+                             # TeX fonts with no Unicode map give their ligatures' slots: OT1 and T1 encodings.
+                             **dict(zip("\u000b\u000c\u000d\u000e\u000f", ("ff", "fi", "fl", "ffi", "ffl"))),
+                             **dict(zip("\u001b\u001c\u001d\u001e\u001f", ("ff", "fi", "fl", "ffi", "ffl")))})
 HYPHEN_MARK = "\ufffe"  # PDFium's mark for a hyphen that ends a line
 
 
@@ -106,7 +109,7 @@ def _lines_of(textpage, page_no: int, height: float) -> list[Line]:
         visible = [c for c in chars if not c[0].isspace() and c[1]]
         bold = sum(1 for c in visible if c[6] >= 600) > 0.6 * len(visible)
         rotated = sum(1 for c in visible if abs(c[7]) > 0.3) > 0.6 * len(visible)
-        ends_hyphen = text.rstrip().endswith(HYPHEN_MARK)
+        ends_hyphen = text.rstrip().endswith((HYPHEN_MARK, "\u00ad"))
         text, plain, marked = (fix_glyphs(t.replace(HYPHEN_MARK, "")).strip() for t in (text, plain, marked))
         lines.append(Line(text=text, plain=re.sub(r"\s+", " ", plain), marked=marked, size=main,
                           x0=min(c[2] for c in visible), x1=max(c[3] for c in visible),
@@ -122,9 +125,9 @@ def _lines_of(textpage, page_no: int, height: float) -> list[Line]:
             continue
         if 0xD800 <= code <= 0xDFFF or code == 0:
             continue
-        if ch == HYPHEN_MARK:
+        if ch == HYPHEN_MARK or code == 2 and raw.FPDFText_IsHyphen(tp, i):
             # PDFium joins a hyphenated line to the next one; we keep lines, and remember the hyphen.
-            chars.append((ch, 0.0, 0.0, 0.0, 0.0, 0.0, 0, 0.0))
+            chars.append((HYPHEN_MARK, 0.0, 0.0, 0.0, 0.0, 0.0, 0, 0.0))
             flush()
             continue
         raw.FPDFText_GetCharBox(tp, i, left, right, bottom, top)

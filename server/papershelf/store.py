@@ -462,8 +462,8 @@ class Store:
                 c.execute("INSERT INTO files VALUES (?, ?, ?, ?, ?, ?, ?)",
                           [file_id(f.sha256), pid, f.path, f.sha256, f.size, kept, now()])
                 changed = True
-            elif row[0] != f.path and (not row[1] or not Path(row[0]).exists()):
-                # Our own copy stays the file of record while it exists; a linked file follows its moves.
+            elif row[0] != f.path and not Path(row[0]).exists():
+                # The file moved (or our copy was deleted): it is where it was seen last.
                 c.execute("UPDATE files SET path = ?, kept = ? WHERE sha256 = ?", [f.path, kept, f.sha256])
                 changed = True
         return changed

@@ -19,7 +19,8 @@ from ..mail import MailError
 from .atom import AtomController
 from .digest import DigestController, FeedController
 from .duplicates import DuplicateController
-from .guard import EXTENSION_ONLY, MAX_BODY, Guard
+from .files import FileController
+from .guard import EXTENSION_ONLY, MAX_BODY, Guard, file_key
 from .health import HealthController
 from .library import LibraryController
 from .lookup import LookupController
@@ -50,7 +51,7 @@ def create_app(library: Library, token: str, port: int, allowed_hosts: list[str]
                                      include_in_schema=False)
     return Litestar(
         route_handlers=[HealthController, PaperController, FacetController, LookupController, RelatedController,
-                        SearchController, MapController, DuplicateController,
+                        SearchController, MapController, DuplicateController, FileController,
                         LibraryController, FeedController, DigestController, AtomController, web],
         dependencies={"lib": Provide(provide_library, sync_to_thread=False)},
         middleware=[Guard(token=token, port=port, allowed_hosts=allowed_hosts)],
@@ -58,7 +59,7 @@ def create_app(library: Library, token: str, port: int, allowed_hosts: list[str]
         exception_handlers={NotFound: _not_found, RecursionError: _nested_too_deep, FeedError: bad_request, DigestError: bad_request,
                             MailError: bad_request},
         request_max_body_size=MAX_BODY,
-        state=State({"library": library}),
+        state=State({"library": library, "file_key": file_key(token)}),
         lifespan=lifespan or [],
         openapi_config=OpenAPIConfig(
             title="papershelf", version=__version__,

@@ -33,6 +33,7 @@ class Guard(ASGIMiddleware):
 
     def __init__(self, token: str, port: int, allowed_hosts: list[str] | None = None):
         self.token = token.encode()
+        self.file_key = file_key(token)
         hosts = allowed_hosts or ["127.0.0.1", "localhost", "[::1]"]
         self.hosts = {h.lower() for h in hosts} | {f"{h}:{port}".lower() for h in hosts}
 
@@ -48,6 +49,15 @@ class Guard(ASGIMiddleware):
         if path.startswith("/api/") and path != "/api/health" and scope["method"] != "OPTIONS":
             auth = headers.get(b"authorization", b"")
             given = auth[7:].strip() if auth[:7].lower() == b"bearer " else b""
+            if not given and path.startswith("/api/files/") and scope["method"] == "GET":
+                # A link that opens one PDF in a tab (a tab cannot send headers): its ticket opens that file
+                # and nothing else, like the feed URL's token reads the digest and nothing else.
+                from urllib.parse import parse_qs
+
+                fid = path[len("/api/files/"):]
+                ticket = (parse_qs(scope.get("query_string", b"").decode()).get("ticket") or [""])[0]
+                if "/" not in fid and ticket and hmac.compare_digest(ticket, file_ticket(self.file_key, fid)):
+                    given = self.token
             if not given and path == "/api/events":
                 # EventSource cannot send headers: the event stream alone takes the token as a query parameter.
                 from urllib.parse import parse_qs
@@ -84,6 +94,16 @@ class EncodedSlashes:
             path = raw.decode("latin-1").replace("%2F", "%252F").replace("%2f", "%252F")
             scope = {**scope, "path": unquote(path)}
         await self.app(scope, receive, send)
+
+
+def file_key(token: str) -> bytes:
+    """The key file tickets are made with: derived from the token, so a new token voids every ticket."""
+    return hmac.new(token.encode(), b"papershelf file tickets", "sha256").digest()
+
+
+def file_ticket(key: bytes, file_id: str) -> str:
+    """The ticket that opens one file (GET /api/files/{id}?ticket=…) without the token."""
+    return hmac.new(key, file_id.encode(), "sha256").hexdigest()[:32]
 
 
 def paper_ref(paper_id: str) -> str:

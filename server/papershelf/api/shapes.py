@@ -49,14 +49,15 @@ def paper_query(tag: Annotated[list[Annotated[str, Parameter(max_length=200)]] |
                 year_max: Annotated[int | None, Parameter(ge=1000, le=2200)] = None,
                 venue: Annotated[str | None, Parameter(max_length=1000)] = None,
                 source: Annotated[str | None, Parameter(max_length=200)] = None,
-                no_abstract: bool = False, not_embedded: bool = False,
+                no_abstract: bool = False, not_embedded: bool = False, pdf: bool | None = None,
                 q: Annotated[str | None, Parameter(max_length=500)] = None,
                 trashed: bool = False) -> PaperQuery:
     """The filters /api/papers, /api/facets and /api/export share, from the query string: every `tag`, a year
-    (or a range), venue, source, no abstract, not embedded yet, `q` in the title or authors, the trash."""
+    (or a range), venue, source, no abstract, not embedded yet, has a PDF (pdf=true) or none (pdf=false), `q`
+    in the title or authors, the trash."""
     return PaperQuery(text=q or "", tags=tag or [], year_min=year if year is not None else year_min,
                       year_max=year if year is not None else year_max, venue=venue or "", source=source or "",
-                      no_abstract=no_abstract, not_embedded=not_embedded, trashed=trashed)
+                      no_abstract=no_abstract, not_embedded=not_embedded, trashed=trashed, pdf=pdf)
 
 
 FILTERS = {"filters": Provide(paper_query, sync_to_thread=False)}

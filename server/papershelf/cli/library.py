@@ -10,7 +10,7 @@ from rich.table import Table
 
 from ..pairing import ensure_token
 from .client import connect
-from .common import CLIError, console, home_of, out, progress_bar
+from .common import CLIError, builtins, console, home_of, out, progress_bar
 
 
 def cmd_import(args) -> int:
@@ -227,6 +227,8 @@ def cmd_watch(args) -> int:
     be = connect(args)
 
     def import_file(path: Path) -> dict:
+        if not be.remote:  # the inbox moves the file away after: a PDF must be copied, not linked
+            return builtins(be.lib.import_dropped(path))
         return be.import_file(path, None, None)
 
     def filed(target: Path, report: dict) -> None:

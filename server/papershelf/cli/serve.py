@@ -55,7 +55,7 @@ def cmd_serve(args) -> int:
         from ..watch import Inbox, default_inbox
 
         def import_file(path: Path) -> dict:
-            return msgspec.to_builtins(lib.import_path(path))
+            return msgspec.to_builtins(lib.import_dropped(path))
 
         def filed(target: Path, report: dict) -> None:
             lib.events.publish("inbox", file=target.name, folder=target.parent.name,
