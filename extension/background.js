@@ -1,6 +1,8 @@
 // The service worker: the only part of the extension that talks to the papershelf server. Content scripts
 // and the popup send it messages; it fetches http://127.0.0.1:PORT with the pairing token. (A content
 // script's own fetch would carry the page's origin, which the server rightly refuses.)
+import { paperFromPdfUrl, pdfFileName } from "./pdftab.js";
+
 export const DEFAULTS = { serverUrl: "http://127.0.0.1:8765", token: "", sites: {}, relatedCount: 5, minScore: 0, hideLoose: false, panel: true };
 
 // Read once per worker life and on every change: each page's lookup would otherwise wait on storage twice.
@@ -16,7 +18,7 @@ const now = () => performance.timeOrigin + performance.now();
 
 // One request to the server with the token: {response} when it answered 2xx, else {state: "offline" |
 // "unpaired" | "error", ...}.
-async function request(path, { method = "GET", body } = {}) {
+async function request(path, { method = "GET", body, form } = {}) {
   const s = await settings();
   if (!s.token) return { state: "unpaired" };
   let r;
@@ -24,7 +26,7 @@ async function request(path, { method = "GET", body } = {}) {
     r = await fetch(s.serverUrl.replace(/\/$/, "") + path, {
       method,
       headers: { Authorization: `Bearer ${s.token}`, ...(body ? { "Content-Type": "application/json" } : {}) },
-      body: body ? JSON.stringify(body) : undefined,
+      body: form || (body ? JSON.stringify(body) : undefined),
     });
   } catch (e) {
     return { state: "offline", error: String(e) };
@@ -59,7 +61,9 @@ async function lookup(paper, k) {
   const r = await api("/api/lookup", { method: "POST", body: pageBody(paper, k || s.relatedCount) });
   if (!r.ok) return r;
   if (r.data.found) return { state: "in-library", paper: r.data.paper, related: keep(r.data.related, s) };
-  return { state: "not-in-library", related: keep(r.data.related, s), librarySize: r.data.library_size };
+  // A PDF tab not in the library: its URL gives no text to relate (saving it reads the PDF).
+  const related = paper.pdf && !paper.abstract ? [] : keep(r.data.related, s);
+  return { state: "not-in-library", related, librarySize: r.data.library_size };
 }
 
 // The panel's lookup, streamed (/api/lookup/stream): `onPart` gets the paper's state as soon as the server
@@ -133,6 +137,70 @@ async function save(paper) {
   return after.state === "in-library" ? after : { state: "in-library", paper: r.data.paper, related: [] };
 }
 
+// -- PDF tabs: the toolbar icon says whether the tab's paper is in the library (badge and title) -----------
+const BADGE = { "in-library": ["✓", "#1a7f37"], "not-in-library": ["+", "#6e7781"] };
+
+async function markPdfTab(tabId, url) {
+  const paper = paperFromPdfUrl(url || "");
+  if (!paper) return null;
+  const res = await lookup(paper);
+  const title = res.state === "in-library" ? `In your library: ${res.paper.title}`
+    : res.state === "not-in-library" ? `Not in your library: ${paper.label} (open papershelf to save it)`
+      : res.state === "unpaired" ? "papershelf is not paired with your library (open its options)"
+        : "papershelf: the server is not reachable";
+  const [text, color] = BADGE[res.state] || ["!", "#cf222e"];
+  try {
+    await chrome.action.setBadgeText({ tabId, text });
+    await chrome.action.setBadgeBackgroundColor({ tabId, color });
+    await chrome.action.setTitle({ tabId, title });
+  } catch { /* the tab closed meanwhile */ }
+  return { paper: { ...paper, title: res.state === "in-library" ? res.paper.title : paper.label }, res };
+}
+
+chrome.tabs.onUpdated.addListener((tabId, info, tab) => {
+  if ((info.url || info.status === "complete") && tab.url) markPdfTab(tabId, tab.url);
+});
+
+// Save from a PDF tab: the PDF itself goes to the server (which reads and keeps it); the tab's URL and the
+// identifiers it names join the paper, since a PDF does not print where it was downloaded from.
+async function savePdf(tabId) {
+  const tab = await chrome.tabs.get(tabId);
+  const paper = paperFromPdfUrl(tab.url || "");
+  if (!paper) return { state: "error", error: "this tab does not show a PDF" };
+  let blob;
+  try {
+    const got = await fetch(tab.url, { credentials: "include" });
+    if (!got.ok) return { state: "error", error: `the PDF could not be downloaded (HTTP ${got.status})` };
+    blob = await got.blob();
+  } catch (e) {
+    return { state: "error", error: `the PDF could not be downloaded: ${e}` };
+  }
+  const form = new FormData();
+  form.append("file", new File([blob], pdfFileName(tab.url), { type: "application/pdf" }));
+  const r = await request("/api/import", { method: "POST", form });
+  if (!r.response) return r;
+  const report = await r.response.json();
+  const pid = report.added[0] || (report.merged[0] && report.merged[0].id);
+  if (!pid) return { state: "error", error: report.error || "the server kept nothing from that PDF" };
+  const stored = await api(`/api/papers/${encodeURIComponent(pid)}`);
+  if (stored.ok) {
+    await api("/api/papers", { method: "POST", body: { title: stored.data.title, url: paper.url.slice(0, 4000),
+      identifiers: [`id:${pid}`, ...paper.ids] } });
+  }
+  return (await markPdfTab(tabId, tab.url)) || { state: "error", error: "the tab changed" };
+}
+
+// The side panel and the popup: the tab's paper, from its content script, or from its URL for a PDF tab.
+async function tabPaper(tabId) {
+  try {
+    const r = await chrome.tabs.sendMessage(tabId, { type: "current" });
+    if (r && r.paper) return { paper: r.paper };
+  } catch { /* no content script: a PDF tab, or a page we do not read */ }
+  const tab = await chrome.tabs.get(tabId).catch(() => null);
+  const marked = tab && await markPdfTab(tabId, tab.url);
+  return marked || { paper: null };
+}
+
 const LOCAL = /^http:\/\/(127\.0\.0\.1|localhost)(:\d{1,5})?$/;
 const sameServer = (a, b) => (a || "").replace(/\/$/, "") === (b || "").replace(/\/$/, "");
 
@@ -170,6 +238,14 @@ const handlers = {
     return { paired: true };
   },
   lookup: (m) => lookup(m.paper, m.k), // the popup's (the panel's comes on a port: see onConnect above)
+  tabPaper: (m) => tabPaper(m.tabId),
+  savePdf: (m) => savePdf(m.tabId),
+  // A URL that opens a paper's PDF in a tab (it carries a ticket for that one file, not the token).
+  fileUrl: async (m) => {
+    const r = await api(`/api/files/${encodeURIComponent(m.id)}/link`);
+    if (!r.ok) return r;
+    return { ok: true, url: (await settings()).serverUrl.replace(/\/$/, "") + r.data.url };
+  },
   save: (m) => save(m.paper),
   remove: async (m) => {
     const r = await api(`/api/papers/${encodeURIComponent(m.id)}`, { method: "DELETE" });

@@ -17,6 +17,11 @@ SKIP = {"package.py"}
 def firefox_manifest(chrome: dict) -> dict:
     m = {k: v for k, v in chrome.items() if k not in ("key", "minimum_chrome_version")}
     m["background"] = {"scripts": [chrome["background"]["service_worker"]], "type": "module"}
+    # Chromium's side panel is Firefox's sidebar: the same page.
+    m.pop("side_panel", None)
+    m["permissions"] = [p for p in chrome["permissions"] if p != "sidePanel"]
+    m["sidebar_action"] = {"default_panel": chrome["side_panel"]["default_path"], "default_title": "papershelf",
+                           "default_icon": chrome["action"]["default_icon"], "open_at_install": False}
     # Firefox asks add-ons to declare what they collect: nothing leaves this machine.
     m["browser_specific_settings"]["gecko"]["data_collection_permissions"] = {"required": ["none"]}
     return m

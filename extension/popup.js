@@ -15,10 +15,18 @@ async function targetTab() {
 async function currentPaper() {
   const tab = await targetTab();
   if (!tab) return null;
-  try {
-    const r = await chrome.tabs.sendMessage(tab.id, { type: "current" });
-    return r && r.paper;
-  } catch { return null; } // no content script on this page (chrome://, the web store, …)
+  const r = await ask({ type: "tabPaper", tabId: tab.id }); // a page's content script, or a PDF tab's URL
+  return r && r.paper ? { ...r.paper, tabId: tab.id } : null;
+}
+
+// Open the paper's PDF in a tab (the server serves it by the file's id; the URL holds a one-file ticket).
+function openPdfButton(p) {
+  const file = (p.files || []).find((f) => !f.missing);
+  if (!file) return null;
+  return el("button", { id: "open-pdf", onclick: async () => {
+    const r = await ask({ type: "fileUrl", id: file.id });
+    if (r.ok) chrome.tabs.create({ url: r.url });
+  } }, "Open PDF");
 }
 
 function renderPage(paper, res) {
@@ -26,14 +34,19 @@ function renderPage(paper, res) {
   if (!paper) { page.replaceChildren(el("p", { class: "muted" }, "No paper found on this page.")); return; }
   const title = el("div", {}, el("b", {}, paper.title));
   if (res.state === "in-library") {
-    page.replaceChildren(title, el("p", {}, el("span", { class: "badge in" }, "In your library"), " ",
-      el("button", { id: "remove", onclick: async () => { await ask({ type: "remove", id: res.paper.id }); refresh(); } }, "Remove")),
+    page.replaceChildren(el("div", {}, el("b", {}, res.paper.title || paper.title)), el("p", {}, el("span", { class: "badge in" }, "In your library"), " ",
+      el("button", { id: "remove", onclick: async () => { await ask({ type: "remove", id: res.paper.id }); refresh(); } }, "Remove"),
+      " ", openPdfButton(res.paper)),
     el("h4", {}, "Related in your library"), el("ol", { id: "related" }, res.related.map(hitItem)));
   } else if (res.state === "not-in-library") {
     page.replaceChildren(title, el("p", {}, el("button", { id: "save", onclick: async (e) => {
-      e.target.textContent = "Saving…"; await ask({ type: "save", paper }); refresh();
-    } }, "Save to library")), el("h4", {}, "Related in your library"),
-    res.related.length ? el("ol", { id: "related" }, res.related.map(hitItem)) : el("p", { class: "muted" }, "Nothing related in your library."));
+      e.target.textContent = paper.pdf ? "Saving the PDF…" : "Saving…";
+      const saved = await ask(paper.pdf ? { type: "savePdf", tabId: paper.tabId } : { type: "save", paper });
+      if (saved.state === "error" || saved.state === "offline") { page.append(problem(saved)); e.target.textContent = "Save to library"; return; }
+      refresh();
+    } }, paper.pdf ? "Save PDF to library" : "Save to library")), el("h4", {}, "Related in your library"),
+    res.related.length ? el("ol", { id: "related" }, res.related.map(hitItem)) : el("p", { class: "muted" },
+      paper.pdf ? "Save the PDF to see what in your library is related to it." : "Nothing related in your library."));
   } else {
     page.replaceChildren(problem(res));
   }
@@ -87,5 +100,12 @@ $("#search-form").addEventListener("submit", async (e) => {
   $("#results").replaceChildren(...(res.state === "ok" ? (res.hits.length ? res.hits.map(hitItem) : [el("li", { class: "muted" }, "No match.")]) : [problem(res)]));
 });
 $("#options").addEventListener("click", (e) => { e.preventDefault(); chrome.runtime.openOptionsPage(); });
+// The side panel follows the user from tab to tab (Chromium's sidePanel, Firefox's sidebar).
+$("#side").addEventListener("click", async (e) => {
+  e.preventDefault();
+  if (globalThis.browser && browser.sidebarAction) await browser.sidebarAction.open();
+  else if (chrome.sidePanel) { const w = await chrome.windows.getCurrent(); await chrome.sidePanel.open({ windowId: w.id }); }
+  window.close();
+});
 ask({ type: "status" }); // wakes the worker
 refresh();

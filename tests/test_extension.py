@@ -20,6 +20,7 @@ from papershelf.pairing import EXTENSION_ID
 ROOT = Path(__file__).resolve().parent.parent
 EXT = ROOT / "extension"
 PAGES = Path(__file__).parent / "fixtures" / "pages"
+FIXTURES_PDFS = Path(__file__).parent / "fixtures" / "pdfs"
 PUBLISHERS = PAGES / "publishers"
 ARTIFACTS = Path(__file__).parent / "artifacts"
 
@@ -55,6 +56,9 @@ SITES = {
     ("dl.acm.org", "/doi/10.1145/3637528.3671001"): PAGES / "acm.html",
     ("journals.aps.org", "/prx/abstract/10.1103/PhysRevX.14.021099"): PAGES / "aps.html",
     ("journals.example.org", "/teaser-only"): PUBLISHERS / "teaser-only.html",
+    # PDF tabs: the browser's PDF viewer, where no content script runs (fixtures/pdfs, made for papershelf).
+    ("arxiv.org", "/pdf/2409.01234v2"): Path(__file__).parent / "fixtures" / "pdfs" / "twocol-arxiv.pdf",
+    ("proceedings.example.org", "/paper/files/llncs-Paper.pdf"): Path(__file__).parent / "fixtures" / "pdfs" / "llncs-paper.pdf",
 }
 HOSTS = sorted({h for h, _ in SITES})
 
@@ -91,6 +95,8 @@ def browser(tmp_path_factory, sites, playwright):
         str(tmp_path_factory.mktemp("profile")), headless=True, executable_path=CHROMIUM,
         ignore_default_args=["--disable-extensions"], ignore_https_errors=True, viewport={"width": 1280, "height": 900},
         args=["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+              # (the extension's own fetch of a PDF tab meets the tests' self-signed certificate too)
+              "--ignore-certificate-errors",
               "--disable-component-update", "--disable-sync", f"--disable-extensions-except={EXT}",
               f"--load-extension={EXT}", f"--host-resolver-rules={rules}"])
     ctx.set_default_timeout(BROWSER_WAIT)
@@ -871,3 +877,107 @@ def test_the_panels_save_button_survives_the_related_list_arriving_under_a_click
     assert page.locator("#papershelf-root .badge.in").count() == 1
     assert page.locator("#papershelf-root button.save").count() == 0
     ctx.close()
+
+
+# -- PDF tabs and the side panel ----------------------------------------------------------------------------
+PDF_TAB = "https://arxiv.org/pdf/2409.01234v2"
+PDF_NO_ID = "https://proceedings.example.org/paper/files/llncs-Paper.pdf"
+
+
+def tab_of(ctx, url: str) -> int:
+    """The id of the tab showing this URL (the extension may read PDF tabs' URLs: its host permissions)."""
+    return worker(ctx).evaluate("async (url) => (await chrome.tabs.query({url}))[0]?.id ?? null", url)
+
+
+def toolbar(ctx, tab: int) -> tuple[str, str]:
+    return tuple(worker(ctx).evaluate("""async (tabId) => [await chrome.action.getBadgeText({tabId}),
+        await chrome.action.getTitle({tabId})]""", tab))
+
+
+def wait_toolbar(ctx, tab: int, badge: str, timeout: float = 60) -> str:
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        text, title = toolbar(ctx, tab)
+        if text == badge:
+            return title
+        time.sleep(0.2)
+    raise AssertionError(f"the toolbar badge stayed {toolbar(ctx, tab)}, not {badge!r}")
+
+
+def test_a_pdf_tab_gets_its_badge_and_the_popup_saves_the_pdf_itself(paired, library):
+    trash(library, "arxiv:2409.01234")
+    page = paired.new_page()
+    page.goto(PDF_TAB, wait_until="domcontentloaded")
+    tab = tab_of(paired, PDF_TAB)
+    assert tab, "no tab shows the PDF"
+    assert "Not in your library: arXiv:2409.01234v2" in wait_toolbar(paired, tab, "+")
+    pop = paired.new_page()
+    pop.goto(f"chrome-extension://{EXTENSION_ID}/popup.html?tab={tab}")
+    pop.wait_for_selector("#save")
+    assert pop.text_content("#save") == "Save PDF to library"
+    pop.click("#save")
+    pop.wait_for_selector("#remove")
+    shot(pop, "popup-pdf-saved")
+    found = lookup(library, ref="arxiv:2409.01234")
+    assert found["found"], "the PDF's paper is not in the library"
+    paper = found["paper"]
+    assert paper["title"] == "Sparse Retrieval Heads for Efficient Long-Context Question Answering"
+    assert paper["abstract"].startswith("Long-context language models spend most of their inference budget")
+    assert paper["url"] == PDF_TAB and paper["files"][0]["kept"]  # the bytes themselves are kept
+    assert (FIXTURES_PDFS / "twocol-arxiv.pdf").read_bytes() == Path(paper["files"][0]["path"]).read_bytes()
+    assert "In your library: Sparse Retrieval Heads" in wait_toolbar(paired, tab, "✓")
+    # The popup opens the kept PDF from the server, in a tab, without the token in its URL.
+    with paired.expect_page() as opened:
+        pop.click("#open-pdf")
+    pdf_tab = opened.value
+    pdf_tab.wait_for_load_state("domcontentloaded")
+    assert "/api/files/" in pdf_tab.url and library.token not in pdf_tab.url
+    for p in (pdf_tab, pop, page):
+        p.close()
+
+
+def test_a_pdf_tab_whose_url_names_no_paper_is_saved_by_its_bytes(paired, library):
+    trash(library, "doi:10.0000/none")  # (nothing: the URL names no identifier)
+    page = paired.new_page()
+    page.goto(PDF_NO_ID, wait_until="domcontentloaded")
+    tab = tab_of(paired, PDF_NO_ID)
+    if wait_toolbar(paired, tab, "✓" if lookup(library, url=PDF_NO_ID)["found"] else "+").startswith("In your"):
+        with library.client() as c:
+            c.delete(f"/api/papers/{lookup(library, url=PDF_NO_ID)['paper']['id']}")
+        page.reload()
+        wait_toolbar(paired, tab, "+")
+    pop = paired.new_page()
+    pop.goto(f"chrome-extension://{EXTENSION_ID}/popup.html?tab={tab}")
+    pop.click("#save")
+    pop.wait_for_selector("#remove")
+    found = lookup(library, url=PDF_NO_ID)
+    assert found["found"] and found["paper"]["title"] == "Verifying Smart Contract Upgrades with Bounded Model Checking"
+    wait_toolbar(paired, tab, "✓")
+    pop.close()
+    page.close()
+
+
+def test_the_side_panel_shows_the_tabs_paper_and_its_related_papers(paired, library):
+    page = visit(paired, "https://arxiv.org/abs/2410.04321", state=None)
+    page.wait_for_selector("#papershelf-root", state="attached")
+    tab = worker(paired).evaluate("""async () => {
+        for (const t of await chrome.tabs.query({})) {
+          try { const r = await chrome.tabs.sendMessage(t.id, {type: "current"}); if (r && r.url.includes("2410.04321")) return t.id; }
+          catch (e) {}
+        }
+        return null; }""")
+    side = paired.new_page()
+    side.goto(f"chrome-extension://{EXTENSION_ID}/sidepanel.html?tab={tab}")
+    side.wait_for_selector('#side[data-state="in-library"], #side[data-state="not-in-library"]')
+    assert "Mixture" in side.text_content(".paper-title") or "Experts" in side.text_content(".paper-title")
+    side.wait_for_selector("#related li[data-paper-id]")
+    # The same panel for a PDF tab.
+    pdf = paired.new_page()
+    pdf.goto(PDF_TAB, wait_until="domcontentloaded")
+    side.goto(f"chrome-extension://{EXTENSION_ID}/sidepanel.html?tab={tab_of(paired, PDF_TAB)}")
+    side.wait_for_selector('#side[data-state="in-library"], #side[data-state="not-in-library"]')
+    assert "PDF" in side.text_content("#side")
+    side.wait_for_selector("#related li[data-paper-id]")
+    shot(side, "side-panel-pdf")
+    for p in (side, pdf, page):
+        p.close()

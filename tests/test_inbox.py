@@ -21,7 +21,7 @@ class Running:
 
     def __init__(self, lib, folder: Path):
         self.lib = lib
-        self.inbox = Inbox(folder, lambda p: msgspec.to_builtins(lib.import_path(p)))
+        self.inbox = Inbox(folder, lambda p: msgspec.to_builtins(lib.import_dropped(p)))
         self.loop = asyncio.new_event_loop()
         self.stop = None
         self.thread = threading.Thread(target=self._run, daemon=True)
@@ -78,7 +78,7 @@ def test_duplicates_import_nothing_and_say_so_and_nothing_is_overwritten(inbox):
 
 
 @pytest.mark.parametrize("name, data, reason", [
-    ("paper.pdf", b"%PDF-1.5\n\x00\x01\x02binary", "binary"),
+    ("paper.pdf", b"%PDF-1.5\n\x00\x01\x02binary", "not a readable PDF"),
     ("empty.bib", b"", "empty"),
     ("latin1.bib", "@article{k, title={Caf\xe9}}".encode("latin-1"), "not valid UTF-8"),
     ("notes.txt", b"just a shopping list\nmilk\neggs\n", "Could not recognise"),

@@ -751,6 +751,11 @@ class Store:
                 return v  # `id:<library id>` names the paper itself
         refs = [ids.format_identifier(s, v) for s, v in pairs]
         if not refs:
+            if ref.startswith(("https://", "http://")):
+                # A URL that names no identifier (a proceedings PDF): the paper saved from that very URL.
+                row = c.execute("SELECT id FROM papers WHERE url = ? ORDER BY deleted_at NULLS FIRST, added_at "
+                                "LIMIT 1", [ref]).fetchone()
+                return row[0] if row else None
             return None
         rows = dict(c.execute("SELECT ref, paper_id FROM identifiers WHERE ref IN (SELECT unnest(?))",
                               [refs]).fetchall())

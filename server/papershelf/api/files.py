@@ -5,12 +5,14 @@ from __future__ import annotations
 import msgspec
 from litestar import Controller, Request, get
 from litestar.exceptions import HTTPException
+from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import Parameter
 from litestar.response import File
 
 from ..library import Library
 from ..models import PaperFile
 from .guard import file_ticket
+from .shapes import ErrorBody
 
 
 class FileLink(msgspec.Struct):
@@ -39,7 +41,9 @@ class FileController(Controller):
         return FileLink(url=f"/api/files/{file_id}?ticket={file_ticket(request.app.state.file_key, file_id)}")
 
     @get("/{file_id:str}", sync_to_thread=True, media_type="application/pdf",
-         summary="A paper's PDF, to open in the browser (inline)")
+         summary="A paper's PDF, to open in the browser (inline)",
+         responses={400: ResponseSpec(ErrorBody, description="A malformed file id"),
+                    404: ResponseSpec(ErrorBody, description="No such file, or it is no longer where it was")})
     def open_file(self, lib: Library, file_id: str = Parameter(max_length=64)) -> File:
         found = lib.store.file(file_id)
         if found is None:

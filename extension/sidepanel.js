@@ -1,0 +1,45 @@
+// The side panel (Chromium's sidePanel, Firefox's sidebar): the current tab's paper, in the library or not,
+// and what in the library is related to it, for article pages and PDF tabs alike. It follows the user from
+// tab to tab; opened as a page with ?tab=ID (the tests), it stays on that tab.
+import { ask, el, hitItem, problem } from "./common.js";
+
+const box = document.getElementById("side");
+const pinned = Number(new URLSearchParams(location.search).get("tab")) || null;
+let shown = 0; // the latest render wins: a slow answer for a tab the user left is dropped
+
+async function activeTab() {
+  if (pinned) return chrome.tabs.get(pinned).catch(() => null);
+  const [tab] = await chrome.tabs.query({ active: true, currentWindow: true });
+  return tab || null;
+}
+
+async function show() {
+  const ticket = ++shown;
+  const tab = await activeTab();
+  const { paper } = tab ? await ask({ type: "tabPaper", tabId: tab.id }) : { paper: null };
+  if (ticket !== shown) return;
+  if (!paper) {
+    box.dataset.state = "none";
+    box.replaceChildren(el("p", { class: "muted" }, "No paper in this tab."));
+    return;
+  }
+  const s = await chrome.storage.local.get({ relatedCount: 5 });
+  const res = await ask({ type: "lookup", paper, k: Math.max(10, s.relatedCount * 2) });
+  if (ticket !== shown) return;
+  box.dataset.state = res.state;
+  if (res.state !== "in-library" && res.state !== "not-in-library") { box.replaceChildren(problem(res)); return; }
+  const inLib = res.state === "in-library";
+  box.replaceChildren(
+    el("div", { class: "paper-title" }, el("b", {}, inLib ? res.paper.title : paper.title || paper.label)),
+    el("p", {}, el("span", { class: `badge ${inLib ? "in" : "out"}` }, inLib ? "In your library" : "Not in your library"),
+      paper.pdf ? el("span", { class: "muted" }, " · PDF") : null),
+    el("h4", {}, "Related in your library"),
+    res.related.length ? el("ol", { id: "related" }, res.related.map(hitItem)) : el("p", { class: "muted" }, "Nothing related in your library yet."));
+}
+
+chrome.tabs.onActivated.addListener(() => { if (!pinned) show(); });
+chrome.tabs.onUpdated.addListener((tabId, info) => {
+  if (info.status === "complete" || info.url) activeTab().then((t) => { if (t && t.id === tabId) show(); });
+});
+chrome.storage.onChanged.addListener(() => show());
+show();
