@@ -981,3 +981,31 @@ def test_the_side_panel_shows_the_tabs_paper_and_its_related_papers(paired, libr
     shot(side, "side-panel-pdf")
     for p in (side, pdf, page):
         p.close()
+
+
+def test_firefox_a_pdf_tab_gets_its_badge_the_popup_saves_it_and_the_sidebar_lists_related(firefox, library):
+    ext = firefox.extension_page
+    ext.wait("document.readyState === 'complete'")
+    ext.eval(f"(async () => {{ await browser.storage.local.set({{serverUrl: {json.dumps(library.url)}, "
+             f"token: {json.dumps(library.token)}}}); return 1 }})()")
+    trash(library, "arxiv:2409.01234")
+    pdf = firefox.tab()
+    pdf.goto(PDF_TAB)
+    tab_id = ext.wait(f"(async () => (await browser.tabs.query({{url: {json.dumps(PDF_TAB)}}}))[0]?.id)()")
+    ext.wait(f"(async () => (await browser.action.getBadgeText({{tabId: {tab_id}}})) === '+')()")
+    assert "Not in your library" in ext.eval(f"browser.action.getTitle({{tabId: {tab_id}}})")
+    ext.eval(f"(() => {{ location.href = 'popup.html?tab={tab_id}'; return 1 }})()")
+    ext.wait("location.pathname.endsWith('/popup.html') && document.getElementById('save')?.textContent === 'Save PDF to library'")
+    ext.click("document.getElementById('save')")
+    ext.wait("!!document.getElementById('remove')")
+    found = lookup(library, ref="arxiv:2409.01234")
+    assert found["found"] and found["paper"]["files"][0]["kept"] and found["paper"]["url"] == PDF_TAB
+    ext.wait(f"(async () => (await browser.action.getBadgeText({{tabId: {tab_id}}})) === '✓')()")
+    # The sidebar's page (Firefox's sidebar_action), for that tab: the paper and its related papers.
+    ext.eval(f"(() => {{ location.href = 'sidepanel.html?tab={tab_id}'; return 1 }})()")
+    ext.wait("location.pathname.endsWith('/sidepanel.html') && document.getElementById('side')?.dataset.state === 'in-library'")
+    ext.wait("document.querySelectorAll('#related li[data-paper-id]').length > 0")
+    assert "Sparse Retrieval Heads" in ext.eval("document.querySelector('.paper-title').textContent")
+    ext.screenshot(ARTIFACTS / "firefox-sidebar-pdf.png")
+    ext.eval("(() => { location.href = 'options.html'; return 1 })()")  # as the fixture left it
+    pdf.close()
