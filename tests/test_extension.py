@@ -1009,3 +1009,32 @@ def test_firefox_a_pdf_tab_gets_its_badge_the_popup_saves_it_and_the_sidebar_lis
     ext.screenshot(ARTIFACTS / "firefox-sidebar-pdf.png")
     ext.eval("(() => { location.href = 'options.html'; return 1 })()")  # as the fixture left it
     pdf.close()
+
+
+def test_library_page_takes_a_pdf_shows_its_file_opens_it_and_filters_by_it(browser, library):
+    page = browser.new_page()
+    page.goto(f"{library.url}/#token={library.token}")
+    page.wait_for_selector("#list li[data-paper-id]")
+    with library.client() as c:
+        c.delete("/api/papers/" + (lookup(library, title="Thermal Hall Effect of Magnons in a Kagome Ferromagnet")
+                                   .get("paper") or {}).get("id", "none"))
+    # A PDF given to the page's import (as a drop does): read, kept, and in the report.
+    page.set_input_files("#import-file", str(FIXTURES_PDFS / "revtex-letter.pdf"))
+    page.click("#import-form button")
+    page.wait_for_selector("#import-report:has-text('added 1')")
+    page.click("#facet-pdf-yes")
+    page.wait_for_selector("#list li[data-paper-id] a.title:has-text('Thermal Hall Effect')")
+    with library.client() as c:
+        with_pdf = c.get("/api/papers", params={"pdf": "true"}).json()["total"]
+    assert page.text_content("#list-title") and len(page.query_selector_all("#list li[data-paper-id]")) == min(with_pdf, 25)
+    page.click("#list li[data-paper-id] a.title:has-text('Thermal Hall Effect')")
+    page.wait_for_selector("#detail ul.files a.open-file")
+    assert "kept by papershelf" in page.text_content("#detail ul.files")
+    with browser.expect_page() as opened:
+        page.click("#detail ul.files a.open-file")
+    tab = opened.value
+    tab.wait_for_load_state("domcontentloaded")
+    assert "/api/files/" in tab.url and "ticket=" in tab.url and library.token not in tab.url
+    shot(page, "library-page-pdf")
+    tab.close()
+    page.close()

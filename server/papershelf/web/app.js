@@ -77,7 +77,7 @@ async function refreshStats() {
 }
 
 // -- the list: facets, instant search, selection, bulk actions ----------------------------------------------
-const filters = { tags: new Set(), year_min: "", year_max: "", venue: "", source: "", no_abstract: false, not_embedded: false };
+const filters = { tags: new Set(), year_min: "", year_max: "", venue: "", source: "", no_abstract: false, not_embedded: false, pdf: "" };
 const selected = new Set(); // paper ids picked on any page
 let allMatching = false; // "select all N matching": the bulk actions apply to the filter, not to ids
 let listed = []; // the papers on this page, in order
@@ -90,6 +90,7 @@ function filterParams() {
   for (const t of filters.tags) q.append("tag", t);
   for (const k of ["year_min", "year_max", "venue", "source"]) if (filters[k]) q.set(k, filters[k]);
   for (const k of ["no_abstract", "not_embedded"]) if (filters[k]) q.set(k, "true");
+  if (filters.pdf) q.set("pdf", filters.pdf === "yes" ? "true" : "false");
   const text = $("#q").value.trim();
   if (text) q.set("q", text);
   if ($("#show-trash").checked) q.set("trashed", "true");
@@ -102,11 +103,12 @@ function filterQuery() {
     not_embedded: filters.not_embedded, trashed: $("#show-trash").checked, venue: filters.venue, source: filters.source };
   if (filters.year_min) q.year_min = +filters.year_min;
   if (filters.year_max) q.year_max = +filters.year_max;
+  if (filters.pdf) q.pdf = filters.pdf === "yes";
   return q;
 }
 
 const filtering = () => filters.tags.size || filters.year_min || filters.year_max || filters.venue || filters.source
-  || filters.no_abstract || filters.not_embedded || $("#q").value.trim();
+  || filters.no_abstract || filters.not_embedded || filters.pdf || $("#q").value.trim();
 
 async function showList() {
   mode = "list";
@@ -167,8 +169,11 @@ function renderFacets(f) {
     f.sources.length || filters.source ? el("fieldset", {}, el("legend", {}, "Came from"), pick("source", f.sources, "anywhere")) : null,
     el("fieldset", {}, el("legend", {}, "Missing"), flag("no_abstract", "no abstract", f.no_abstract), el("br"),
       flag("not_embedded", "not embedded yet", f.not_embedded)),
+    el("fieldset", {}, el("legend", {}, "PDF"), ...[["yes", "has a PDF", f.with_pdf], ["no", "no PDF", f.without_pdf]].map(([v, label, n]) =>
+      el("label", { class: "facet" }, el("input", { type: "radio", name: "facet-pdf", id: `facet-pdf-${v}`, ...(filters.pdf === v ? { checked: "" } : {}),
+        onclick: (e) => { filters.pdf = filters.pdf === v ? "" : v; e.target.checked = !!filters.pdf; change(); } }), ` ${label} `, el("span", { class: "count" }, n)))),
     filtering() ? el("button", { type: "button", id: "clear-filters", onclick: () => {
-      Object.assign(filters, { tags: new Set(), year_min: "", year_max: "", venue: "", source: "", no_abstract: false, not_embedded: false });
+      Object.assign(filters, { tags: new Set(), year_min: "", year_max: "", venue: "", source: "", no_abstract: false, not_embedded: false, pdf: "" });
       $("#q").value = ""; change(); } }, "Clear all") : null);
 }
 
@@ -283,6 +288,14 @@ async function showPaper(id) {
       return ["  ·  ", href ? el("a", { href, target: "_blank", rel: "noopener" }, i) : i];
     }), pdfLink(p) ? ["  ·  ", el("a", { href: pdfLink(p), target: "_blank", rel: "noopener", class: "pdf" }, "open PDF")] : null),
     p.deleted_at ? el("p", { class: "error" }, "In the trash.") : null,
+    p.files.length ? el("ul", { class: "files" }, p.files.map((f) => el("li", { "data-file-id": f.id },
+      f.missing ? el("span", { class: "missing", title: "import the folder it moved to and papershelf finds it again" },
+        `${f.path} — no longer there`)
+        : el("a", { href: "#", class: "open-file", onclick: async (e) => {
+          e.preventDefault();
+          const link = await api(`/api/files/${encodeURIComponent(f.id)}/link`); // a one-file ticket: a tab cannot send the token
+          window.open(link.url, "_blank", "noopener");
+        } }, `PDF: ${f.path.split("/").pop()}`), ` (${Math.max(1, Math.round(f.size / 1024))} KB${f.kept ? ", kept by papershelf" : ""})`))) : null,
     el("p", { class: "abstract" }, p.abstract || "(no abstract)"),
     el("div", {}, el("label", {}, "Tags ", tags)), el("div", {}, el("label", {}, "Notes ", notes)),
     el("div", {}, save, " ", trash),
