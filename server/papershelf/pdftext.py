@@ -83,6 +83,11 @@ def fix_glyphs(text: str) -> str:
     return unicodedata.normalize("NFKC", combine_accents(text.translate(GLYPH_FIXES)))
 
 
+# FPDFText_GetTextObject, returning the object's address as an int (to compare runs without a cast each time).
+_text_object = ctypes.CFUNCTYPE(ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int)(
+    ctypes.cast(raw.FPDFText_GetTextObject, ctypes.c_void_p).value)
+
+
 def _lines_of(textpage, page_no: int, height: float) -> list[Line]:
     tp = textpage.raw
     n = raw.FPDFText_CountChars(tp)
@@ -92,12 +97,14 @@ def _lines_of(textpage, page_no: int, height: float) -> list[Line]:
     chars: list[tuple[str, float, float, float, float, float, int, float]] = []
 
     def flush():
+        nonlocal prev
+        prev = None
         if not chars:
             return
         sizes: dict[float, int] = {}
         for ch, size, *_ in chars:
-            if not ch.isspace() and size:
-                sizes[round(size, 1)] = sizes.get(round(size, 1), 0) + 1
+            if size and not ch.isspace():
+                sizes[size] = sizes.get(size, 0) + 1
         if not sizes:
             chars.clear()
             return
@@ -117,13 +124,23 @@ def _lines_of(textpage, page_no: int, height: float) -> list[Line]:
                           bold=bold, rotated=rotated, page=page_no, ends_hyphen=ends_hyphen))
         chars.clear()
 
+    # One call for the page's text; per character only its box and its text object. The font's size, weight
+    # and angle are the same for every character of a text object, so they are read when the object changes.
+    text_all = textpage.get_text_range()
+    bulk = len(text_all) == n  # (not when the page has characters outside the BMP: then one call each)
+    run_obj, run, prev = None, (0.0, 0, 0.0), None
+    tp_address = ctypes.cast(tp, ctypes.c_void_p).value
     for i in range(n):
-        code = raw.FPDFText_GetUnicode(tp, i)
-        ch = chr(code) if code < 0x110000 else ""
-        if ch in "\r\n":
+        if bulk:
+            ch = text_all[i]
+            code = ord(ch)
+        else:
+            code = raw.FPDFText_GetUnicode(tp, i)
+            ch = chr(code) if code < 0x110000 else ""
+        if ch == "\r" or ch == "\n":
             flush()
             continue
-        if 0xD800 <= code <= 0xDFFF or code == 0:
+        if code == 0 or 0xD800 <= code <= 0xDFFF:
             continue
         if ch == HYPHEN_MARK or code == 2 and raw.FPDFText_IsHyphen(tp, i):
             # PDFium joins a hyphenated line to the next one; we keep lines, and remember the hyphen.
@@ -131,21 +148,39 @@ def _lines_of(textpage, page_no: int, height: float) -> list[Line]:
             flush()
             continue
         raw.FPDFText_GetCharBox(tp, i, left, right, bottom, top)
-        if chars and not ch.isspace():
-            prev = next((c for c in reversed(chars) if c[0].isalnum() and c[1]), None)
-            if prev and top.value < prev[4] + 0.1 * prev[1] and left.value < prev[2]:
-                flush()  # a new line PDFium did not mark (after a hyphen, or a column break)
-        raw.FPDFText_GetMatrix(tp, i, matrix)
-        # The size as printed: many producers set a 1 pt font and scale it with the text matrix.
-        scale = abs(matrix.a * matrix.d - matrix.b * matrix.c) ** 0.5 or 1.0
-        chars.append((ch, round(raw.FPDFText_GetFontSize(tp, i) * scale, 2), left.value, right.value, bottom.value, top.value,
-                      raw.FPDFText_GetFontWeight(tp, i), raw.FPDFText_GetCharAngle(tp, i)))
+        if prev is not None and not ch.isspace() and top.value < prev[4] + 0.1 * prev[1] and left.value < prev[2]:
+            flush()  # a new line PDFium did not mark (after a hyphen, or a column break)
+        obj = _text_object(tp_address, i)
+        if obj != run_obj or obj is None:
+            run_obj = obj
+            raw.FPDFText_GetMatrix(tp, i, matrix)
+            # The size as printed: many producers set a 1 pt font and scale it with the text matrix.
+            scale = abs(matrix.a * matrix.d - matrix.b * matrix.c) ** 0.5 or 1.0
+            run = (round(raw.FPDFText_GetFontSize(tp, i) * scale, 1), raw.FPDFText_GetFontWeight(tp, i),
+                   raw.FPDFText_GetCharAngle(tp, i))
+        c = (ch, run[0], left.value, right.value, bottom.value, top.value, run[1], run[2])
+        chars.append(c)
+        if run[0] and ch.isalnum():
+            prev = c  # the last letter or digit: where a new line would start below
     flush()
     return lines
 
 
-def read(source, pages: int = 2, last: bool = True) -> PdfText:
-    """The first `pages` pages (and the last one, where DOIs are printed too) of a PDF file or bytes."""
+def _text_lines(textpage, page_no: int) -> list[Line]:
+    """A page as lines of text only (no sizes or places): enough to find identifiers, at a tenth of the cost."""
+    text = textpage.get_text_range().replace(HYPHEN_MARK, HYPHEN_MARK + "\n")
+    out = []
+    for raw_line in re.split(r"\r?\n", text):
+        if raw_line.strip():
+            line = fix_glyphs(raw_line.replace(HYPHEN_MARK, "")).strip()
+            out.append(Line(text=line, plain=line, marked=line, size=0.0, x0=0, x1=0, top=0, bottom=0, bold=False,
+                            rotated=False, page=page_no, ends_hyphen=raw_line.endswith(HYPHEN_MARK)))
+    return out
+
+
+def read(source, pages: int = 2, last: bool = True, detail: int = 1) -> PdfText:
+    """The first `pages` pages (and the last one, where DOIs are printed too) of a PDF file or bytes; the first
+    `detail` of them with each line's size and place, the others as text."""
     try:
         doc = pdfium.PdfDocument(source)
     except pdfium.PdfiumError as e:
@@ -161,15 +196,15 @@ def read(source, pages: int = 2, last: bool = True) -> PdfText:
             out.info = {}
         wanted = list(range(min(pages, len(doc))))
         for i in wanted:
-            out.pages.append(_page_lines(doc, i, out))
+            out.pages.append(_page_lines(doc, i, out, i < detail))
         if last and len(doc) > pages:
-            out.last_page = _page_lines(doc, len(doc) - 1, None)
+            out.last_page = _page_lines(doc, len(doc) - 1, None, False)
         return out
     finally:
         doc.close()
 
 
-def _page_lines(doc, i: int, out: PdfText | None) -> list[Line]:
+def _page_lines(doc, i: int, out: PdfText | None, detail: bool) -> list[Line]:
     page = doc[i]
     try:
         width, height = page.get_size()
@@ -177,7 +212,7 @@ def _page_lines(doc, i: int, out: PdfText | None) -> list[Line]:
             out.page_sizes.append((width, height))
         textpage = page.get_textpage()
         try:
-            return _lines_of(textpage, i, height)
+            return _lines_of(textpage, i, height) if detail else _text_lines(textpage, i)
         finally:
             textpage.close()
     finally:

@@ -40,15 +40,21 @@ def title_from_name(name: str) -> str:
 
 def record_of(source: Path | bytes, name: str) -> Record | str:
     """The Record a PDF gives, or the reason it gives none (encrypted, truncated, not a PDF)."""
+    src = source if isinstance(source, bytes) else str(source)
     try:
-        text = pdftext.read(source if isinstance(source, bytes) else str(source), pages=PAGES)
-        if text.pages and pdfmeta.is_cover(text.pages[0]) and text.page_count > PAGES:
-            text = pdftext.read(source if isinstance(source, bytes) else str(source), pages=PAGES + 1)
+        # The title page with its layout, the next page and the last as text; read again with the layout of
+        # the first three when the first is a cover page, or when the title page has no abstract.
+        text = pdftext.read(src, pages=PAGES)
+        meta = pdfmeta.extract(text, name)
+        cover = bool(text.pages) and pdfmeta.is_cover(text.pages[0])
+        if (cover or not meta.abstract) and meta.has_text and text.page_count > 1:
+            pages = PAGES + 1 if cover else PAGES
+            text = pdftext.read(src, pages=pages, detail=pages)
+            meta = pdfmeta.extract(text, name)
     except pdftext.PdfError as e:
         return f"{name}: {e}"
     except OSError as e:
         return f"{name}: cannot read the file ({e.strerror or e})"
-    meta = pdfmeta.extract(text, name)
     warnings = [FieldWarning(field="text", value=name, reason=note) for note in meta.notes]
     title = meta.title or title_from_name(name)
     if not meta.title and meta.has_text:
