@@ -12,7 +12,7 @@ FIREFOX := /usr/bin/firefox-esr
 WEB_EXT := .tools/node_modules/.bin/web-ext
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: serve test install install-test bench quality digest-bench ingest-bench panel-bench page-bench realfiles extension clean
+.PHONY: serve test install install-test bench quality digest-bench ingest-bench panel-bench page-bench pdf-bench realfiles extension clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -79,6 +79,12 @@ page-bench: install-test
 REAL_DATA ?= ../shared/pages
 realfiles: install-test
 	HF_HUB_OFFLINE=1 $(BIN)/python bench/realfiles.py --data $(REAL_DATA)
+
+# Reading PDFs: accuracy (the folder's own scorer), speed against pdftotext, a 1,000-PDF folder, the server meanwhile.
+PDF_DATA ?= ../shared/pdfs
+pdf-bench: $(VENV)/.installed-bench
+	command -v pdftotext >/dev/null || apt-get install -y -q poppler-utils
+	HF_HUB_OFFLINE=1 $(BIN)/python bench/pdf.py --data $(PDF_DATA)
 
 digest-bench: install
 	HF_HUB_OFFLINE=1 $(BIN)/python bench/digest.py --data $(BENCH_DATA)
