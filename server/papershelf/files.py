@@ -32,6 +32,14 @@ def _read_one(path: str) -> tuple[str, Record | str, str, int]:
     return path, pdf.record_of(Path(path), Path(path).name), sha, size
 
 
+def _lower_priority() -> None:
+    """In each worker: yield the CPU to the server's own threads (a lookup waits on no PDF)."""
+    try:
+        os.nice(10)
+    except OSError:
+        pass
+
+
 def _read_bytes(data: bytes, name: str) -> Record | str:
     return pdf.record_of(data, name)
 
@@ -49,13 +57,15 @@ class PdfReaders:
         with self._lock:
             if self._pool is None:
                 self._pool = concurrent.futures.ProcessPoolExecutor(
-                    self.workers, mp_context=multiprocessing.get_context("spawn"))
+                    self.workers, mp_context=multiprocessing.get_context("spawn"), initializer=_lower_priority)
             return self._pool
 
-    def read_files(self, paths: Iterable[Path]) -> Iterator[tuple[str, Record | str, str, int]]:
-        """(path, record or reason, sha256, size) for each PDF, in order."""
+    def read_files(self, paths: Iterable[Path], in_workers: bool = False
+                   ) -> Iterator[tuple[str, Record | str, str, int]]:
+        """(path, record or reason, sha256, size) for each PDF, in order. A few PDFs are read here unless
+        `in_workers` (the server: its own process never reads a PDF)."""
         paths = [str(p) for p in paths]
-        if len(paths) < SMALL_BATCH:
+        if len(paths) < SMALL_BATCH and not in_workers:
             yield from map(_read_one, paths)
             return
         done = 0

@@ -219,7 +219,8 @@ class Library:
         flush()
         return report
 
-    def import_pdfs(self, paths: list[Path], progress: Callable[[int], None] | None = None) -> ImportReport:
+    def import_pdfs(self, paths: list[Path], progress: Callable[[int], None] | None = None,
+                    in_workers: bool = False) -> ImportReport:
         """Import PDFs where they are (linked, not copied), read in worker processes. A PDF whose bytes the
         library already has at the same place is not read again; one that moved gets its new place."""
         report = ImportReport(source=str(paths[0]) if len(paths) == 1 else f"{len(paths)} PDFs", format="pdf")
@@ -238,7 +239,7 @@ class Library:
                 known.append((str(path), files.with_file(Record(title=owner[1], guessed=True), path, sha, size,
                                                          kept=owner[2] and str(path) == owner[3])))
         items = ((path, rec if isinstance(rec, str) else files.with_file(rec, Path(path), sha, size))
-                 for path, rec, sha, size in self.pdf_readers.read_files(to_read))
+                 for path, rec, sha, size in self.pdf_readers.read_files(to_read, in_workers))
         report.extend(self.import_items(known, source="pdf", progress=progress))
         report.extend(self.import_items(items, source="pdf", progress=progress))
         return report
@@ -276,7 +277,7 @@ class Library:
         sha = hashlib.sha256(data).hexdigest()
         try:
             if path.is_absolute() and path.is_file() and pdf.sha256_of(path)[0] == sha:
-                return self.import_pdfs([path])
+                return self.import_pdfs([path], in_workers=True)
         except OSError:
             pass
         return self.import_pdf_bytes(data, name)
