@@ -3,7 +3,6 @@ writes (so no file there was edited by hand or brought in from elsewhere), and e
 fixtures/SOURCES.md with how it was made."""
 
 import importlib.util
-import shutil
 from pathlib import Path
 
 FIXTURES = Path(__file__).parent / "fixtures"

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import re
 import statistics
-import unicodedata
 from difflib import SequenceMatcher
 from pathlib import Path
 
