@@ -40,11 +40,15 @@ class FileController(Controller):
             raise HTTPException(status_code=404, detail=f"no file {file_id}")
         return FileLink(url=f"/api/files/{file_id}?ticket={file_ticket(request.app.state.file_key, file_id)}")
 
-    @get("/{file_id:str}", sync_to_thread=True, media_type="application/pdf",
-         summary="A paper's PDF, to open in the browser (inline)",
-         responses={400: ResponseSpec(ErrorBody, description="A malformed file id"),
+    @get("/{file_id:str}", sync_to_thread=True, summary="A paper's PDF, to open in the browser (inline)",
+         responses={200: ResponseSpec(bytes, media_type="application/pdf", description="The PDF",
+                                      generate_examples=False),
+                    400: ResponseSpec(ErrorBody, description="A malformed file id"),
                     404: ResponseSpec(ErrorBody, description="No such file, or it is no longer where it was")})
-    def open_file(self, lib: Library, file_id: str = Parameter(max_length=64)) -> File:
+    def open_file(self, lib: Library, file_id: str) -> File:
+        # (checked here: the route's own errors are JSON, the PDF alone is application/pdf)
+        if len(file_id) > 64:
+            raise HTTPException(status_code=400, detail="a file id is at most 64 characters")
         found = lib.store.file(file_id)
         if found is None:
             raise HTTPException(status_code=404, detail=f"no file {file_id}")
