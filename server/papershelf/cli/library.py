@@ -221,6 +221,7 @@ def cmd_doctor(args) -> int:
 
 def cmd_watch(args) -> int:
     import asyncio
+    import signal
 
     from ..watch import Inbox
 
@@ -242,6 +243,11 @@ def cmd_watch(args) -> int:
         be.lib.worker.start()  # embed in the background, as the server would
     console.print(f"watching {inbox.folder} (through {'the server at ' + be.url if be.remote else 'the library file'}"
                   "); Ctrl-C stops", highlight=False)
+
+    def stop(*_):
+        raise KeyboardInterrupt  # a SIGTERM stops as Ctrl-C does: the file in hand is finished and reported first
+
+    signal.signal(signal.SIGTERM, stop)
     try:
         asyncio.run(inbox.run())
     except KeyboardInterrupt:
