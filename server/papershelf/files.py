@@ -8,6 +8,7 @@ its hash, so the same PDF saved twice is one file.
 from __future__ import annotations
 
 import concurrent.futures
+import hashlib
 import multiprocessing
 import os
 import re
@@ -23,13 +24,19 @@ from .models import FileRef, Record
 SMALL_BATCH = 3  # fewer PDFs than this are read in the calling process: starting workers costs more
 
 
-def _read_one(path: str) -> tuple[str, Record | str, str, int]:
-    """(path, record or reason, sha256, size): what a worker does for one PDF."""
-    try:
-        sha, size = pdf.sha256_of(Path(path))
-    except OSError as e:
-        return path, f"{Path(path).name}: cannot read the file ({e.strerror or e})", "", 0
-    return path, pdf.record_of(Path(path), Path(path).name), sha, size
+def sha256_of(path: Path) -> tuple[str, int]:
+    """(sha256, size) of a file, read in 1 MB pieces (a 200 MB file is never in memory twice)."""
+    h, size = hashlib.sha256(), 0
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 20):
+            h.update(chunk)
+            size += len(chunk)
+    return h.hexdigest(), size
+
+
+def _read_one(path: str) -> tuple[str, Record | str]:
+    """(path, record or reason): what a worker does for one PDF."""
+    return path, pdf.record_of(Path(path), Path(path).name)
 
 
 def _lower_priority() -> None:
@@ -60,9 +67,8 @@ class PdfReaders:
                     self.workers, mp_context=multiprocessing.get_context("spawn"), initializer=_lower_priority)
             return self._pool
 
-    def read_files(self, paths: Iterable[Path], in_workers: bool = False
-                   ) -> Iterator[tuple[str, Record | str, str, int]]:
-        """(path, record or reason, sha256, size) for each PDF, in order. A few PDFs are read here unless
+    def read_files(self, paths: Iterable[Path], in_workers: bool = False) -> Iterator[tuple[str, Record | str]]:
+        """(path, record or reason) for each PDF, in order. A few PDFs are read here unless
         `in_workers` (the server: its own process never reads a PDF)."""
         paths = [str(p) for p in paths]
         if len(paths) < SMALL_BATCH and not in_workers:

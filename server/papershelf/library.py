@@ -119,15 +119,6 @@ class _ImportOutcome(msgspec.Struct):
     warnings: list[ImportWarning]
 
 
-def _file_sha256(path: Path) -> str:
-    """sha256 of a file, read in 1 MB pieces (a 200 MB export is never in memory twice)."""
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while chunk := f.read(1 << 20):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 class Library:
     """A papershelf home: `library.duckdb`, the model cache, the inbox."""
 
@@ -225,10 +216,11 @@ class Library:
         library already has at the same place is not read again; one that moved gets its new place."""
         report = ImportReport(source=str(paths[0]) if len(paths) == 1 else f"{len(paths)} PDFs", format="pdf")
         to_read: list[Path] = []
+        hashed: dict[str, tuple[str, int]] = {}  # path → (sha256, size), read once
         known: list[tuple[str, Record]] = []
         for path in paths:
             try:
-                sha, size = pdf.sha256_of(path)
+                sha, size = hashed[str(path)] = files.sha256_of(path)
             except OSError as e:
                 report.failed.append(ImportFailure(position=str(path), reason=f"cannot read: {e.strerror or e}"))
                 continue
@@ -238,8 +230,8 @@ class Library:
             else:  # the same bytes: its paper decides; only the place may have changed
                 known.append((str(path), files.with_file(Record(title=owner[1], guessed=True), path, sha, size,
                                                          kept=owner[2] and str(path) == owner[3])))
-        items = ((path, rec if isinstance(rec, str) else files.with_file(rec, Path(path), sha, size))
-                 for path, rec, sha, size in self.pdf_readers.read_files(to_read, in_workers))
+        items = ((path, rec if isinstance(rec, str) else files.with_file(rec, Path(path), *hashed[path]))
+                 for path, rec in self.pdf_readers.read_files(to_read, in_workers))
         report.extend(self.import_items(known, source="pdf", progress=progress))
         report.extend(self.import_items(items, source="pdf", progress=progress))
         return report
@@ -276,7 +268,7 @@ class Library:
         (a request never makes papershelf adopt a file it was not given), else kept as a copy."""
         sha = hashlib.sha256(data).hexdigest()
         try:
-            if path.is_absolute() and path.is_file() and pdf.sha256_of(path)[0] == sha:
+            if path.is_absolute() and path.is_file() and files.sha256_of(path)[0] == sha:
                 return self.import_pdfs([path], in_workers=True)
         except OSError:
             pass
@@ -308,7 +300,7 @@ class Library:
         if fmt == "pdf" or (fmt is None and pdf.is_pdf(head)):
             return self.import_pdfs([path], progress)
         try:
-            digest = _file_sha256(path)
+            digest = files.sha256_of(path)[0]
             if (again := self._imported_before(digest, path.name)) is not None:
                 return again
             fmt, items = importers.parse_path(path, fmt)

@@ -85,15 +85,6 @@ class PdfMeta(msgspec.Struct, omit_defaults=True):
     notes: list[str] = []
 
 
-def words(text: str) -> list[str]:
-    return re.findall(r"\w+", text.lower())
-
-
-def similar(a: str, b: str) -> float:
-    """How alike two strings are, on their lower-cased words."""
-    return SequenceMatcher(None, words(a), words(b)).ratio() if a and b else 0.0
-
-
 def rows(lines: list[Line]) -> list[Line]:
     """Lines on the same baseline and size joined left to right (PDFium splits a line at font changes)."""
     out: list[Line] = []

@@ -6,7 +6,6 @@ server's own process keeps answering lookups meanwhile. Everything here is a pla
 
 from __future__ import annotations
 
-import hashlib
 import re
 from pathlib import Path
 
@@ -20,16 +19,6 @@ NO_TEXT = "the PDF has no text layer (a scan?): only its file name and metadata 
 def is_pdf(head: bytes) -> bool:
     """Whether bytes start a PDF (the header may follow a little junk, as readers allow)."""
     return b"%PDF-" in head[:1024]
-
-
-def sha256_of(path: Path) -> tuple[str, int]:
-    """(sha256, size) of a file, read in pieces."""
-    h, size = hashlib.sha256(), 0
-    with open(path, "rb") as f:
-        while chunk := f.read(1 << 20):
-            h.update(chunk)
-            size += len(chunk)
-    return h.hexdigest(), size
 
 
 def title_from_name(name: str) -> str:
