@@ -28,6 +28,7 @@ from .embed import BATCH_SIZE, Embedder, ModelError
 from .events import EventBus
 from .index import Index, Ranked, Snapshot
 from .map import LibraryMap
+from .sources import Sources
 from .models import Filters, ImportFailure, ImportMerge, ImportReport, ImportWarning, Paper, PaperBrief, Record, RelatedHit, SearchHit, Stats
 from .store import Store, content_hash, embed_text
 
@@ -138,6 +139,7 @@ class Library:
         self._page_vectors: OrderedDict[str, np.ndarray] = OrderedDict()  # content hash → vector (related_page)
         self._page_vectors_lock = threading.Lock()
         self.digest = Digest(self)  # feeds and candidates beside the library (digest.py)
+        self.sources = Sources(self)  # libraries papershelf follows: Zotero, a .bib, a folder (sources.py)
         self.map = LibraryMap(self, self.home / "map")  # the library in 2D (map.py)
         self.files_dir = self.home / "files"  # our copies of PDFs that came as bytes (files.py)
         self.pdf_readers = files.PdfReaders()
@@ -166,6 +168,7 @@ class Library:
         gets (position, paper id) for every record that went in."""
         with self.index.writing():  # lookups meanwhile answer from the library as it was
             report = self._import_items(items, source, progress, placed)
+        self.store.user_holds([m.id for m in report.merged])  # a followed source no longer decides alone
         # Announced once lookups can see it: a page that refreshes on this event gets the new papers.
         if not report.error and (report.added or any(m.changed for m in report.merged)):
             self.events.publish("library", change="import", source=source, added=report.added)
@@ -348,6 +351,8 @@ class Library:
             if failed:
                 raise ValueError(failed[0].reason)
             pid = added[0] if added else merged[0].id
+            if merged:
+                self.store.user_holds([pid])  # saved by the user: a source's removal no longer trashes it
             p = self.store.get(pid)
             stored = content_hash(p.title, p.abstract)
             if vector is None:  # a vector of the text now stored (a merge may keep another abstract), if any

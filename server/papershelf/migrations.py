@@ -133,4 +133,35 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         );
         CREATE INDEX files_paper ON files (paper_id);
     """),
+    (7, "followed sources and what each gave", """
+        -- A library papershelf follows (Zotero, a file another tool rewrites, a folder): where it is, its
+        -- options (JSON), how the last sync went, and a sync held back for the user to confirm (JSON).
+        CREATE TABLE sources (
+            id VARCHAR PRIMARY KEY,
+            kind VARCHAR NOT NULL,
+            location VARCHAR NOT NULL UNIQUE,
+            options VARCHAR NOT NULL DEFAULT '{}',
+            added_at TIMESTAMP NOT NULL,
+            last_sync_at TIMESTAMP,
+            last_success_at TIMESTAMP,
+            last_error VARCHAR,
+            last_report VARCHAR,
+            held VARCHAR,
+            state BLOB
+        );
+        -- Each record a source yields, by the source's own key: the paper it is, the stamp that says whether it
+        -- changed, whether this source brought the paper in (created), and what it gave the paper (tags, notes,
+        -- files' hashes), so that a later edit or removal in the source takes back exactly that.
+        CREATE TABLE source_items (
+            source_id VARCHAR NOT NULL,
+            key VARCHAR NOT NULL,
+            paper_id VARCHAR NOT NULL,
+            stamp VARCHAR NOT NULL,
+            created BOOLEAN NOT NULL,
+            tags VARCHAR[] NOT NULL DEFAULT [],
+            notes VARCHAR NOT NULL DEFAULT '',
+            files VARCHAR[] NOT NULL DEFAULT [],
+            PRIMARY KEY (source_id, key)
+        );
+    """),
 ]

@@ -322,3 +322,51 @@ class DigestSettings(msgspec.Struct, forbid_unknown_fields=True):
 
     at: str = "07:00"
     prune_days: int = 30
+
+
+class SourceItem(msgspec.Struct, omit_defaults=True):
+    """One record of a followed source, by the source's own key (Zotero's library and item key, a citekey, a
+    PDF's hash). `stamp` changes whenever the record does; `record` is None when the stamp says it did not
+    (nothing was read). `notes`: the source's notes on it, as text."""
+
+    key: str
+    stamp: str
+    record: Record | None = None
+    notes: str = ""
+
+
+class SyncReport(msgspec.Struct):
+    """What one sync of a source did. `held`: it would remove so much that it waits for the user's confirmation
+    and did nothing; `error`: it could not read the source and did nothing."""
+
+    source: str
+    added: int = 0  # new papers
+    merged: int = 0  # records that met a paper already in the library (from the user or another source)
+    updated: int = 0  # papers an edit in the source changed
+    unchanged: int = 0
+    removed: int = 0  # records gone from the source
+    trashed: int = 0  # papers that went to the trash with them (nothing else held them)
+    failed: list[ImportFailure] = []
+    held: str = ""
+    error: str = ""
+    seconds: float = 0.0
+    at: datetime | None = None
+
+
+SourceKind = Literal["zotero", "file", "folder"]
+
+
+class SourceInfo(msgspec.Struct):
+    """A followed source: where it is, its options, how many papers it holds, and how its last sync went."""
+
+    id: str
+    kind: SourceKind
+    location: str
+    options: dict[str, bool | str]
+    added_at: datetime
+    papers: int = 0
+    last_sync_at: datetime | None = None
+    last_success_at: datetime | None = None
+    last_error: str | None = None
+    last_report: SyncReport | None = None
+    held: str | None = None  # a sync waiting for `sources sync --confirm`, and why

@@ -25,7 +25,7 @@ from . import clean, ids
 from .clean import clean_tags
 from .migrations import MIGRATIONS
 from .models import (Count, Facets, FileRef, ImportFailure, ImportMerge, ImportWarning, Paper, PaperFile, PaperQuery,
-                     Record)
+                     Record, SourceItem)
 
 _PAPER_COLUMNS = ("id, title, abstract, authors, year, venue, url, tags, notes, source, added_at, updated_at, "
                   "deleted_at")
@@ -516,10 +516,151 @@ class Store:
             c.execute("UPDATE papers SET notes = trim(notes || chr(10) || ?) WHERE id = ?", [p.notes, into])
         c.execute("UPDATE identifiers SET paper_id = ? WHERE paper_id = ?", [into, other])
         c.execute("UPDATE files SET paper_id = ? WHERE paper_id = ?", [into, other])
+        c.execute("UPDATE source_items SET paper_id = ? WHERE paper_id = ?", [into, other])
         c.execute("INSERT INTO identifiers VALUES (?, ?) ON CONFLICT (ref) DO UPDATE SET paper_id = excluded.paper_id",
                   [ids.format_identifier("id", other), into])
         c.execute("DELETE FROM embeddings WHERE paper_id = ?", [other])
         c.execute("DELETE FROM papers WHERE id = ?", [other])
+
+    # -- followed sources ------------------------------------------------------------------------------
+    def source_stamps(self, sid: str) -> dict[str, str]:
+        """A followed source's keys and the stamps they had at its last sync."""
+        return dict(self._cur().execute("SELECT key, stamp FROM source_items WHERE source_id = ? AND stamp <> ''",
+                                        [sid]).fetchall())
+
+    def mirror(self, sid: str, label: str, items: list[SourceItem], removed: list[str]
+               ) -> tuple[list[str], list[str], list[str], list[str], list[ImportFailure]]:
+        """Apply one sync of a followed source in one transaction: (added, merged, updated, trashed, failed).
+
+        A key seen for the first time goes through the usual merge (so a paper the library has, from the user
+        or another source, stays one paper). A key seen before is an edit: what the source gives replaces what
+        it gave (its title, authors, …; the tags, notes and files it had given are taken back first), and
+        nothing the user added is touched. A key gone from the source takes its paper to the trash if this
+        source brought the paper in and nothing else holds it (another source, or the user, who saved or
+        imported it too). A removed key stays as a tombstone (stamp ''), so that the same record coming back
+        (restored from Zotero's trash) is its paper again, restored."""
+        ready: list[tuple[SourceItem, Record, list[tuple[str, str]]]] = []
+        failed: list[ImportFailure] = []
+        for it in items:
+            try:
+                rec, pairs, _ = clean.record(it.record)
+                if not rec.title:
+                    raise ValueError("record has no title")
+            except (ValueError, TypeError) as e:
+                failed.append(ImportFailure(position=it.key, reason=str(e)))
+                continue
+            ready.append((it, rec, pairs))
+        added: list[str] = []
+        merged: list[str] = []
+        updated: list[str] = []
+        trashed: list[str] = []
+        with self._write_lock:
+            c = self._cur()
+            try:
+                with transaction(c):
+                    keys = [it.key for it, _, _ in ready]
+                    known = {r[0]: r[1:] for r in c.execute(
+                        "SELECT s.key, s.paper_id, s.tags, s.notes, s.files FROM source_items s JOIN papers p "
+                        "ON p.id = s.paper_id WHERE s.source_id = ? AND s.key IN (SELECT unnest(?))",
+                        [sid, keys]).fetchall()} if keys else {}
+                    fresh = [(rec, pairs) for it, rec, pairs in ready if it.key not in known]
+                    batch = _BatchMerge(self, c, label, fresh)
+                    notes_of_new: list[tuple[str, str]] = []
+                    for it, rec, pairs in ready:
+                        given = (rec.tags, it.notes, [f.sha256 for f in rec.files])
+                        if it.key in known:
+                            batch.flush()
+                            pid = known[it.key][0]
+                            if self._replace_from_source(c, pid, rec, pairs, *known[it.key][1:], it.notes):
+                                updated.append(pid)
+                            c.execute("UPDATE source_items SET stamp = ?, tags = ?, notes = ?, files = ? "
+                                      "WHERE source_id = ? AND key = ?", [it.stamp, *given, sid, it.key])
+                            continue
+                        try:
+                            pid, was_added, _changed = batch.merge(rec, pairs)
+                        except (ValueError, TypeError, duckdb.ConversionException) as e:
+                            failed.append(ImportFailure(position=it.key, reason=str(e)))
+                            continue
+                        (added if was_added else merged).append(pid)
+                        if it.notes:
+                            notes_of_new.append((pid, it.notes))
+                        c.execute("INSERT INTO source_items VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (source_id, key) DO UPDATE "
+                                  "SET paper_id = excluded.paper_id, stamp = excluded.stamp, tags = excluded.tags, "
+                                  "notes = excluded.notes, files = excluded.files",
+                                  [sid, it.key, pid, it.stamp, was_added, *given])
+                    batch.flush()
+                    for pid, text in notes_of_new:
+                        c.execute("UPDATE papers SET notes = trim(notes || chr(10) || chr(10) || ?, chr(10) || ' '), updated_at = ? "
+                                  "WHERE id = ? AND NOT contains(notes, ?)", [text, now(), pid, text])
+                    for key in removed:  # kept as a tombstone (stamp ''): the key may come back (restored)
+                        row = c.execute("UPDATE source_items SET stamp = '' WHERE source_id = ? AND key = ? "
+                                        "RETURNING paper_id, created", [sid, key]).fetchone()
+                        if row and row[1] and not c.execute("SELECT count(*) FROM source_items WHERE paper_id = ? "
+                                                            "AND stamp <> ''", [row[0]]).fetchone()[0]:
+                            trashed += [r[0] for r in c.execute(
+                                "UPDATE papers SET deleted_at = ? WHERE id = ? AND deleted_at IS NULL RETURNING id",
+                                [now(), row[0]]).fetchall()]
+            finally:
+                self._touch(added + merged + updated + trashed)
+        return added, merged, updated, trashed, failed
+
+    def _replace_from_source(self, c, pid: str, rec: Record, pairs: list[tuple[str, str]], old_tags: list[str],
+                             old_notes: str, old_files: list[str], notes: str) -> bool:
+        """An edit in a source: its fields replace the paper's (an empty one keeps what the paper has), the tags
+        and notes it had given are replaced by the ones it gives now, and files it no longer gives are
+        unlinked (never deleted: they are the source's). The user's own tags and notes stay. Changed?"""
+        title, abstract, authors, year, venue, url, tags, paper_notes, deleted = c.execute(
+            "SELECT title, abstract, authors, year, venue, url, tags, notes, deleted_at FROM papers WHERE id = ?",
+            [pid]).fetchone()
+        new_tags = [t for t in tags if t not in old_tags or t in rec.tags] + [t for t in rec.tags if t not in tags]
+        if old_notes and old_notes in paper_notes:
+            new_notes = paper_notes.replace(old_notes, notes).strip()
+        elif notes and notes not in paper_notes:
+            new_notes = (paper_notes + "\n\n" + notes).strip()
+        else:
+            new_notes = paper_notes
+        if rec.guessed:  # read from a PDF's layout: it fills what the paper lacks, never replaces
+            new = (title or rec.title, abstract or rec.abstract, list(authors) or rec.authors,
+                   year if year is not None else rec.year, venue or rec.venue, url or rec.url, new_tags, new_notes)
+        else:
+            new = (rec.title or title, rec.abstract or abstract, rec.authors or list(authors),
+                   rec.year if rec.year is not None else year, rec.venue or venue, rec.url or url, new_tags, new_notes)
+        changed = False
+        if new != (title, abstract, list(authors), year, venue, url, list(tags), paper_notes) or deleted is not None:
+            c.execute("UPDATE papers SET title = ?, title_norm = ?, abstract = ?, authors = ?, year = ?, venue = ?, "
+                      "url = ?, tags = ?, notes = ?, content_hash = ?, updated_at = ?, deleted_at = NULL WHERE id = ?",
+                      [new[0], ids.normalize_title(new[0]), *new[1:], content_hash(new[0], new[1]), now(), pid])
+            changed = True
+        changed |= self._add_identifiers(c, pid, pairs)
+        gone = sorted(set(old_files) - {f.sha256 for f in rec.files})
+        if gone:
+            changed |= bool(c.execute("DELETE FROM files WHERE paper_id = ? AND sha256 IN (SELECT unnest(?)) "
+                                      "AND NOT kept RETURNING id", [pid, gone]).fetchall())
+        return self._attach_files(c, pid, rec.files) or changed
+
+    def drop_source(self, sid: str, keep_papers: bool) -> list[str]:
+        """Forget a followed source; unless keep_papers, the papers only it held go to the trash (their ids)."""
+        with self._write_lock:
+            c = self._cur()
+            with transaction(c):
+                trashed = [] if keep_papers else [r[0] for r in c.execute(
+                    "UPDATE papers SET deleted_at = ? WHERE deleted_at IS NULL AND id IN ("
+                    "SELECT paper_id FROM source_items s WHERE s.source_id = ? AND s.created AND s.stamp <> '' AND NOT EXISTS ("
+                    "SELECT 1 FROM source_items o WHERE o.paper_id = s.paper_id AND o.source_id <> ? AND o.stamp <> '')) "
+                    "RETURNING id",
+                    [now(), sid, sid]).fetchall()]
+                c.execute("DELETE FROM source_items WHERE source_id = ?", [sid])
+                c.execute("DELETE FROM sources WHERE id = ?", [sid])
+            self._touch(trashed)
+            return trashed
+
+    def user_holds(self, pids: list[str]) -> None:
+        """The user saved or imported these papers themselves: a source that brought one in no longer decides
+        alone that it goes (see mirror)."""
+        if pids:
+            with self._write_lock:
+                self._cur().execute("UPDATE source_items SET created = false WHERE created AND "
+                                    "paper_id IN (SELECT unnest(?))", [list(pids)])
 
     # -- the duplicates review ---------------------------------------------------------------------------------
     def duplicate_pairs(self, limit: int = 200) -> list[tuple[Paper, Paper, str]]:
@@ -564,7 +705,9 @@ class Store:
                                                                 [gone]).fetchall()],
                           "gone_vectors": self._rows(c, "embeddings", "paper_id", gone),
                           "gone_files": [r[0] for r in c.execute("SELECT id FROM files WHERE paper_id = ?",
-                                                                 [gone]).fetchall()]}
+                                                                 [gone]).fetchall()],
+                          "gone_sources": c.execute("SELECT source_id, key FROM source_items WHERE paper_id = ?",
+                                                    [gone]).fetchall()}
                 if keep == gone or not before["keep"] or not before["gone"]:
                     raise KeyError(gone if before["keep"] else keep)
                 self._fold(c, gone, keep)
@@ -591,6 +734,8 @@ class Store:
                 c.execute("UPDATE identifiers SET paper_id = ? WHERE ref IN (SELECT unnest(?))", [gone, before["gone_refs"]])
                 c.execute("UPDATE files SET paper_id = ? WHERE id IN (SELECT unnest(?))",
                           [gone, before.get("gone_files", [])])
+                for sid, key in before.get("gone_sources", []):
+                    c.execute("UPDATE source_items SET paper_id = ? WHERE source_id = ? AND key = ?", [gone, sid, key])
                 for v in before["gone_vectors"]:
                     self._put_row(c, "embeddings", {**v, "vector": base64.b64decode(v["vector"])})
                 cols = [k for k in before["keep"] if k != "id"]

@@ -16,6 +16,7 @@ from ..digest import DigestError
 from ..feeds import FeedError
 from ..library import Library, NotFound
 from ..mail import MailError
+from ..sources import SourceError
 from .atom import AtomController
 from .digest import DigestController, FeedController
 from .duplicates import DuplicateController
@@ -27,6 +28,7 @@ from .lookup import LookupController
 from .map import MapController
 from .papers import FacetController, PaperController
 from .related import RelatedController, SearchController
+from .sources import SourceController
 from .shapes import bad_request, provide_library
 
 
@@ -52,12 +54,12 @@ def create_app(library: Library, token: str, port: int, allowed_hosts: list[str]
     return Litestar(
         route_handlers=[HealthController, PaperController, FacetController, LookupController, RelatedController,
                         SearchController, MapController, DuplicateController, FileController,
-                        LibraryController, FeedController, DigestController, AtomController, web],
+                        LibraryController, SourceController, FeedController, DigestController, AtomController, web],
         dependencies={"lib": Provide(provide_library, sync_to_thread=False)},
         middleware=[Guard(token=token, port=port, allowed_hosts=allowed_hosts)],
         cors_config=EXTENSION_ONLY,
         exception_handlers={NotFound: _not_found, RecursionError: _nested_too_deep, FeedError: bad_request, DigestError: bad_request,
-                            MailError: bad_request},
+                            MailError: bad_request, SourceError: bad_request},
         request_max_body_size=MAX_BODY,
         state=State({"library": library, "file_key": file_key(token)}),
         lifespan=lifespan or [],

@@ -12,6 +12,7 @@ from .common import DEFAULT_PORT, CLIError, console
 from .digest import cmd_digest, cmd_feeds
 from .library import cmd_doctor, cmd_export, cmd_import, cmd_related, cmd_search, cmd_show, cmd_stats, cmd_token, cmd_watch
 from .serve import cmd_serve
+from .sources import cmd_sources
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -41,6 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--inbox", help="folder to watch for files to import (default: <home>/inbox)")
     s.add_argument("--no-inbox", action="store_true", help="do not watch an inbox folder")
     s.add_argument("--no-digest", action="store_true", help="do not fetch the digest's feeds on a schedule")
+    s.add_argument("--no-follow", action="store_true", help="do not sync followed sources (papershelf sources)")
     s.set_defaults(func=cmd_serve)
 
     s = sub.add_parser("watch", parents=[common], help="import every file dropped into a folder (no server needed)")
@@ -86,6 +88,27 @@ def build_parser() -> argparse.ArgumentParser:
     r = fs.add_parser("remove", parents=[common], help="stop fetching a feed")
     r.add_argument("source")
     s.set_defaults(func=cmd_feeds, feeds_cmd="list")
+
+    s = sub.add_parser("sources", parents=[common, json_opt],
+                       help="libraries papershelf follows: Zotero, a .bib/CSL-JSON/RIS file, a folder")
+    ss = s.add_subparsers(dest="sources_cmd", metavar="add|list|sync|remove")
+    a = ss.add_parser("add", parents=[common, json_opt], help="follow Zotero, a file another tool rewrites, or a folder")
+    a.add_argument("where", nargs="+", metavar="zotero [DATA_DIR] | FILE | DIR",
+                   help="`zotero` (its data folder found by itself, or given), a .bib/CSL-JSON/RIS file "
+                        "(Better BibTeX's automatic export), or a folder of PDFs and exports")
+    a.add_argument("--no-automatic-tags", action="store_true", help="Zotero: leave out automatic tags")
+    a.add_argument("--no-collections", action="store_true", help="Zotero: do not tag papers with their collections")
+    a.add_argument("--no-notes", action="store_true", help="Zotero: do not bring child notes")
+    ss.add_parser("list", parents=[common, json_opt], help="sources, their papers, last sync and last error")
+    y = ss.add_parser("sync", parents=[common, json_opt], help="sync now (every source, or one)")
+    y.add_argument("id", nargs="?")
+    y.add_argument("--confirm", action="store_true",
+                   help="apply a sync that was held because it removes more than a fifth of the source's papers")
+    r = ss.add_parser("remove", parents=[common], help="stop following a source")
+    r.add_argument("id")
+    r.add_argument("--keep-papers", action="store_true",
+                   help="keep its papers in the library (else those only it held go to the trash)")
+    s.set_defaults(func=cmd_sources, sources_cmd="list")
 
     s = sub.add_parser("digest", parents=[common, json_opt], help="today's new papers, ranked for you")
     s.add_argument("--date", help="the day (YYYY-MM-DD; default: the newest)")

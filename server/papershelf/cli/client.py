@@ -125,6 +125,32 @@ class Local:
         return self._digest(self.lib.digest.set_settings, at=at, prune_days=prune_days)
 
 
+    def _sources(self, fn, *a, **kw):
+        from ..sources import SourceError
+
+        try:
+            return builtins(fn(*a, **kw))
+        except SourceError as e:
+            raise CLIError(str(e)) from e
+        except KeyError as e:
+            raise CLIError(f"no source {e.args[0]!r} (papershelf sources list)") from e
+
+    def sources(self) -> list[dict]:
+        return self._sources(self.lib.sources.list)
+
+    def add_source(self, location: str, kind: str | None, options: dict) -> dict:
+        info, report = self._sources(self.lib.sources.add, location, kind, options)
+        return {"source": info, "sync": report}
+
+    def sync_source(self, sid: str | None, confirm: bool) -> list[dict]:
+        if sid is None:
+            return self._sources(self.lib.sources.sync_all)
+        return [self._sources(self.lib.sources.sync, sid, confirm=confirm)]
+
+    def remove_source(self, sid: str, keep_papers: bool) -> list[str]:
+        return self._sources(self.lib.sources.remove, sid, keep_papers=keep_papers)
+
+
 class Remote:
     """Talks to the running server of this home."""
 
@@ -268,6 +294,20 @@ class Remote:
     def digest_settings(self, at: str | None, prune_days: int | None) -> dict:
         body = {k: v for k, v in (("at", at), ("prune_days", prune_days)) if v is not None}
         return self._call("PATCH", "/api/digest/settings", json=body).json()
+
+    def sources(self) -> list[dict]:
+        return self._call("GET", "/api/sources").json()
+
+    def add_source(self, location: str, kind: str | None, options: dict) -> dict:
+        return self._call("POST", "/api/sources", json={"location": location, "kind": kind, "options": options}).json()
+
+    def sync_source(self, sid: str | None, confirm: bool) -> list[dict]:
+        if sid is None:
+            return self._call("POST", "/api/sources/sync").json()
+        return [self._call("POST", f"/api/sources/{sid}/sync", json={"confirm": confirm}).json()]
+
+    def remove_source(self, sid: str, keep_papers: bool) -> list[str]:
+        return self._call("DELETE", f"/api/sources/{sid}", params={"keep_papers": keep_papers}).json()["trashed"]
 
 
 def connect(args) -> Local | Remote:

@@ -95,6 +95,9 @@ def cmd_serve(args) -> int:
         watcher = asyncio.create_task(inbox.run(stop)) if inbox else None
         daily = DailyFetch(lib, send=lambda: mail.send_digest(lib, url) if mail.configured(home) else None)
         fetcher = asyncio.create_task(daily.run(stop)) if not args.no_digest else None
+        from ..follow import Follower
+
+        following = asyncio.create_task(Follower(lib).run(stop)) if not getattr(args, "no_follow", False) else None
         try:
             yield
         finally:
@@ -103,6 +106,8 @@ def cmd_serve(args) -> int:
                 await asyncio.wait_for(watcher, timeout=30)
             if fetcher:
                 await asyncio.wait_for(fetcher, timeout=120)  # a fetch in flight finishes (feeds time out)
+            if following:
+                await asyncio.wait_for(following, timeout=120)  # a sync in flight finishes (one transaction)
             remove_server_file(home)
             lib.close()  # waits for the write in flight: a transaction either commits or rolls back
 

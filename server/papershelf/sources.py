@@ -1,0 +1,370 @@
+"""Followed sources: a Zotero library, a file another tool rewrites (Better BibTeX's automatic export, a
+CSL-JSON or RIS file), a folder of PDFs and exports. Each is mirrored: a sync reads what changed in it and
+applies its additions, edits and removals to the library, and nothing else (Store.mirror).
+
+Each record is tied to its paper by the source's own key: Zotero's library and item key, a record's citekey
+(its `key:` identifier; else its DOI or arXiv id; else its title and year), a PDF's hash (a moved file is the
+same record). Safety first: a source that cannot be read, or a file caught empty, changes nothing; a sync
+that would remove more than a fifth of a source's papers is held until the user confirms it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+import threading
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+import msgspec
+
+from . import ids, importers
+from .files import sha256_of, with_file
+from .importers import zotero
+from .models import ImportFailure, Record, SourceInfo, SourceItem, SyncReport
+from .store import now
+
+log = logging.getLogger("papershelf.sources")
+MAX_REMOVED_SHARE = 0.2  # more than this share of a source's papers gone at once waits for confirmation
+BATCH = 500  # records per transaction
+ZOTERO_OPTIONS = {"automatic_tags": True, "collections": True, "notes": True}
+
+
+class SourceError(Exception):
+    """A source that cannot be added or synced; the message says why and what to do."""
+
+
+class _State(msgspec.Struct, omit_defaults=True):
+    """What a source remembers between syncs: what its files looked like (unchanged: nothing to read)."""
+
+    signature: str = ""  # Zotero: its database's size and time; a file: its hash
+    files: dict[str, tuple[int, int, str]] = {}  # a folder: relative path → (size, mtime_ns, sha256)
+
+
+def record_key(rec: Record) -> str:
+    """A followed file's record's own key: its citekey, else its DOI or arXiv id, else its title and year."""
+    for ref in rec.identifiers:
+        if ref.startswith("key:") and len(ref) > 4:
+            return ref
+    for ref in rec.identifiers:
+        if ref.startswith(("doi:", "arxiv:")):
+            return ref
+    return f"title:{ids.normalize_title(rec.title)}:{rec.year or ''}"
+
+
+def _stamp(rec: Record) -> str:
+    return hashlib.sha1(msgspec.json.encode(rec)).hexdigest()[:20]
+
+
+def _utc(t: datetime | None) -> datetime | None:
+    """Stored naive UTC → aware (every API answer is valid RFC 3339)."""
+    return t.replace(tzinfo=timezone.utc) if t else None
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:30] or "source"
+
+
+class Sources:
+    """The followed sources of one Library: add, list, sync, remove."""
+
+    def __init__(self, library):
+        self.lib = library
+        self.store = library.store
+        self.cache = library.home / "cache" / "sources"  # copies of Zotero's database, read then reused
+        self._locks: dict[str, threading.Lock] = {}
+        self._locks_lock = threading.Lock()
+
+    # -- the list --------------------------------------------------------------------------------------------
+    def list(self) -> list[SourceInfo]:
+        """Every followed source with its count of papers and how its last sync went."""
+        rows = self.store._cur().execute(
+            "SELECT s.id, s.kind, s.location, s.options, s.added_at, s.last_sync_at, s.last_success_at, "
+            "s.last_error, s.last_report, s.held, (SELECT count(*) FROM source_items i JOIN papers p "
+            "ON p.id = i.paper_id WHERE i.source_id = s.id AND i.stamp <> '' AND p.deleted_at IS NULL) "
+            "FROM sources s ORDER BY s.added_at, s.id").fetchall()
+        return [SourceInfo(id=r[0], kind=r[1], location=r[2], options=msgspec.json.decode(r[3]), added_at=_utc(r[4]),
+                           last_sync_at=_utc(r[5]), last_success_at=_utc(r[6]), last_error=r[7],
+                           last_report=msgspec.json.decode(r[8], type=SyncReport) if r[8] else None, held=r[9],
+                           papers=r[10]) for r in rows]
+
+    def get(self, sid: str) -> SourceInfo:
+        """One source; KeyError if there is none by that id."""
+        for s in self.list():
+            if s.id == sid:
+                return s
+        raise KeyError(sid)
+
+    def resolve(self, location: str, kind: str | None = None) -> tuple[str, Path]:
+        """(kind, where) for what the user gave: `zotero` (found by itself) or Zotero's data folder, a file of
+        records, or a folder."""
+        if kind == "zotero" or (kind is None and location.strip().lower() == "zotero"):
+            given = None if location.strip().lower() in ("", "zotero") else location
+            try:
+                return "zotero", zotero.find_data_dir(given)
+            except zotero.ZoteroError as e:
+                raise SourceError(str(e)) from e
+        path = Path(location).expanduser()
+        if not path.exists():
+            raise SourceError(f"{path} does not exist")
+        path = path.resolve()
+        if path.is_dir():
+            if kind not in (None, "folder"):
+                raise SourceError(f"{path} is a folder, not a {kind}")
+            if (path / "zotero.sqlite").is_file() and kind is None:
+                return "zotero", path
+            return "folder", path
+        if kind not in (None, "file"):
+            raise SourceError(f"{path} is a file, not a {kind}")
+        if path.name == "zotero.sqlite":
+            return "zotero", path.parent
+        if path.suffix.lower() == ".pdf":
+            raise SourceError(f"{path} is one PDF: import it (papershelf import), or follow the folder it is in")
+        if path.suffix.lower() not in importers.EXTENSIONS:
+            raise SourceError(f"{path.name}: papershelf follows files of records (.bib, .json CSL-JSON, .ris, "
+                              ".jsonl) and folders, and Zotero")
+        return "file", path
+
+    def add(self, location: str, kind: str | None = None, options: dict | None = None,
+            sync: bool = True) -> tuple[SourceInfo, SyncReport | None]:
+        """Follow a source, then sync it once (unless sync=False)."""
+        kind, path = self.resolve(location, kind)
+        opts = dict(ZOTERO_OPTIONS) if kind == "zotero" else {}
+        for k, v in (options or {}).items():
+            if k not in opts:
+                raise SourceError(f"unknown option {k!r} for a {kind} source" +
+                                  (f" (options: {', '.join(opts)})" if opts else ""))
+            opts[k] = bool(v)
+        existing = {s.location: s.id for s in self.list()}
+        if str(path) in existing:
+            raise SourceError(f"{path} is already followed (source {existing[str(path)]})")
+        base = "zotero" if kind == "zotero" else _slug(path.stem if kind == "file" else path.name)
+        sid, n = base, 2
+        taken = set(existing.values()) | {"sync"}  # (POST /api/sources/sync syncs them all)
+        while sid in taken:
+            sid, n = f"{base}-{n}", n + 1
+        with self.store._write_lock:
+            self.store._cur().execute("INSERT INTO sources (id, kind, location, options, added_at) VALUES (?, ?, ?, ?, ?)",
+                                      [sid, kind, str(path), msgspec.json.encode(opts).decode(), now()])
+        self.lib.events.publish("sources", change="add", id=sid)
+        report = self.sync(sid) if sync else None
+        return self.get(sid), report
+
+    def remove(self, sid: str, keep_papers: bool = False) -> list[str]:
+        """Stop following a source; the papers only it held go to the trash (restorable) unless keep_papers."""
+        self.get(sid)
+        with self._lock(sid), self.lib.index.writing():
+            trashed = self.store.drop_source(sid, keep_papers)
+        self.lib.events.publish("sources", change="remove", id=sid, trashed=len(trashed))
+        if trashed:
+            self.lib.events.publish("library", change="trash", ids=trashed[:1000], count=len(trashed))
+        return trashed
+
+    def _lock(self, sid: str) -> threading.Lock:
+        with self._locks_lock:
+            return self._locks.setdefault(sid, threading.Lock())
+
+    # -- syncing ---------------------------------------------------------------------------------------------
+    def sync_all(self) -> list[SyncReport]:
+        """Sync every source (one that fails says why and never stops the others)."""
+        return [self.sync(s.id) for s in self.list()]
+
+    def sync(self, sid: str, confirm: bool = False) -> SyncReport:
+        """Read what changed in a source and apply it. confirm: apply a sync held for removing too much."""
+        src = self.get(sid)
+        with self._lock(sid):
+            t0 = time.perf_counter()
+            report = SyncReport(source=sid, at=now().replace(tzinfo=timezone.utc))
+            state = self._state(sid)
+            known = self.store.source_stamps(sid)
+            try:
+                scanned = self._scan(src, known, state, force=confirm or bool(src.held))
+            except (SourceError, zotero.ZoteroError, importers.FormatError, OSError) as e:
+                report.error = str(e)
+                return self._finish(sid, report, None, t0)
+            if scanned is None:  # nothing changed since the last sync: not even read
+                report.unchanged = len(known)
+                return self._finish(sid, report, state, t0)
+            stamps, changed, failed = scanned
+            report.failed = failed
+            removed = [k for k in known if k not in stamps]
+            if known and not stamps:
+                report.error = ("the source is empty now; papershelf changed nothing (a file caught while it "
+                                "was being written?). If it really is empty, remove the source.")
+                return self._finish(sid, report, None, t0)
+            if len(removed) > 1 and len(removed) > MAX_REMOVED_SHARE * len(known) and not confirm:
+                report.held = (f"this sync would remove {len(removed)} of the {len(known)} papers this source "
+                               f"holds; nothing was changed. If that is right: papershelf sources sync {sid} "
+                               "--confirm")
+                report.removed = len(removed)
+                return self._finish(sid, report, None, t0)
+            report.unchanged = len(stamps) - len(changed)
+            label = "zotero" if src.kind == "zotero" else Path(src.location).name
+            with self.lib.index.writing():
+                for i in range(0, max(len(changed), 1), BATCH):
+                    last = i + BATCH >= len(changed)
+                    added, merged, updated, trashed, bad = self.store.mirror(
+                        sid, label, changed[i:i + BATCH], removed if last else [])
+                    report.added += len(added)
+                    report.merged += len(merged)
+                    report.updated += len(updated)
+                    report.trashed += len(trashed)
+                    report.failed += bad
+            report.removed = len(removed)
+            self.lib.worker.wake()
+            if report.added or report.merged or report.updated or report.trashed:
+                self.lib.events.publish("library", change="sync", source=sid, added=report.added,
+                                        updated=report.updated, trashed=report.trashed)
+            return self._finish(sid, report, state, t0)
+
+    def _state(self, sid: str) -> _State:
+        blob = self.store._cur().execute("SELECT state FROM sources WHERE id = ?", [sid]).fetchone()
+        return msgspec.msgpack.decode(blob[0], type=_State) if blob and blob[0] else _State()
+
+    def _finish(self, sid: str, report: SyncReport, state: _State | None, t0: float) -> SyncReport:
+        """Record how the sync went; a new state only when it applied (an error or a hold reads again)."""
+        report.seconds = round(time.perf_counter() - t0, 3)
+        t = now()
+        ok = not report.error and not report.held
+        sets = ["last_sync_at = ?", "last_report = ?", "held = ?", "last_error = ?"]
+        params: list = [t, msgspec.json.encode(report).decode(), report.held or None, report.error or None]
+        if ok:
+            sets.append("last_success_at = ?")
+            params.append(t)
+        if state is not None and ok:
+            sets.append("state = ?")
+            params.append(msgspec.msgpack.encode(state))
+        with self.store._write_lock:
+            self.store._cur().execute(f"UPDATE sources SET {', '.join(sets)} WHERE id = ?", params + [sid])
+        if report.error:
+            log.warning("source %s: %s", sid, report.error)
+        elif report.held:
+            log.warning("source %s: %s", sid, report.held)
+        self.lib.events.publish("sources", change="sync", id=sid, added=report.added, updated=report.updated,
+                                trashed=report.trashed, error=report.error, held=report.held)
+        return report
+
+    def _scan(self, src: SourceInfo, known: dict[str, str], state: _State, force: bool
+              ) -> tuple[dict[str, str], list[SourceItem], list[ImportFailure]] | None:
+        """(every key with its stamp, the items new or changed, records that could not be read), or None if
+        nothing changed since the last sync. Updates `state`."""
+        where = Path(src.location)
+        if src.kind == "zotero":
+            signature = zotero.signature(where)
+            if signature == state.signature and not force:
+                return None
+            opts = src.options
+            stamps, items = zotero.read_library(
+                where, self.cache / src.id, known, automatic_tags=bool(opts.get("automatic_tags", True)),
+                collections_as_tags=bool(opts.get("collections", True)), notes=bool(opts.get("notes", True)))
+            state.signature = signature
+            return stamps, items, []
+        if src.kind == "file":
+            data = self._read_settled(where)
+            sha = hashlib.sha256(data).hexdigest()
+            if sha == state.signature and not force:
+                return None
+            if not data.strip():
+                raise SourceError(f"{where.name} is empty; papershelf changed nothing (it may be being "
+                                  "rewritten: the next sync reads it again)")
+            stamps, items, failed = self._records_of(data, where.name, "", known)
+            state.signature = sha
+            return stamps, items, failed
+        return self._scan_folder(where, known, state)
+
+    @staticmethod
+    def _read_settled(path: Path, tries: int = 5) -> bytes:
+        """A file's bytes once it stands still (a tool rewriting it in place is not read half-way)."""
+        for _ in range(tries):
+            before = path.stat()
+            data = path.read_bytes()
+            after = path.stat()
+            if (before.st_size, before.st_mtime_ns) == (after.st_size, after.st_mtime_ns) and len(data) == after.st_size:
+                return data
+            time.sleep(0.2)
+        raise SourceError(f"{path.name} kept changing while it was read; the next sync tries again")
+
+    def _records_of(self, data: bytes, name: str, prefix: str, known: dict[str, str]
+                    ) -> tuple[dict[str, str], list[SourceItem], list[ImportFailure]]:
+        """The records of a file of records, keyed (prefix: its path inside a followed folder)."""
+        _, parsed = importers.parse(data, name)
+        stamps: dict[str, str] = {}
+        items: list[SourceItem] = []
+        failed: list[ImportFailure] = []
+        for position, rec in parsed:
+            if isinstance(rec, str):
+                failed.append(ImportFailure(position=f"{prefix}{name} {position}", reason=rec))
+                continue
+            key = prefix + record_key(rec)
+            n = 2
+            while key in stamps:  # the same key twice in one file: both kept, told apart by order
+                key, n = f"{prefix}{record_key(rec)}#{n}", n + 1
+            stamps[key] = _stamp(rec)
+            if known.get(key) != stamps[key]:
+                items.append(SourceItem(key=key, stamp=stamps[key], record=rec))
+        return stamps, items, failed
+
+    def _scan_folder(self, folder: Path, known: dict[str, str], state: _State
+                     ) -> tuple[dict[str, str], list[SourceItem], list[ImportFailure]]:
+        """A folder, recursively: each PDF keyed by its hash (hashed again only when its size or time
+        changed), each file of records by its path and its records' keys."""
+        if not folder.is_dir():
+            raise SourceError(f"{folder} is not there any more (an unplugged disk?); papershelf changed nothing")
+        readable, _ = importers.files_in(folder)
+        stamps: dict[str, str] = {}
+        items: list[SourceItem] = []
+        failed: list[ImportFailure] = []
+        seen: dict[str, tuple[int, int, str]] = {}
+        to_read: list[tuple[Path, str, int]] = []
+        for path in readable:
+            rel = path.relative_to(folder).as_posix()
+            try:
+                st = path.stat()
+                old = state.files.get(rel)
+                if old and old[:2] == (st.st_size, st.st_mtime_ns):
+                    sha = old[2]
+                elif path.suffix.lower() == ".pdf":
+                    sha = sha256_of(path)[0]
+                else:
+                    sha = hashlib.sha256(path.read_bytes()).hexdigest()
+            except OSError as e:
+                failed.append(ImportFailure(position=rel, reason=f"cannot read: {e.strerror or e}"))
+                continue
+            seen[rel] = (st.st_size, st.st_mtime_ns, sha)
+            if path.suffix.lower() == ".pdf":
+                key = f"pdf:{sha}"
+                stamps[key] = rel
+                if known.get(key) != rel:
+                    to_read.append((path, sha, st.st_size))
+                continue
+            prefix = rel + "#"
+            if old and old[2] == sha:  # unchanged: its records are as they were
+                stamps.update({k: v for k, v in known.items() if k.startswith(prefix)})
+                continue
+            try:
+                data = path.read_bytes()
+                if not data.strip():
+                    raise SourceError(f"{rel} is empty")
+                s, i, f = self._records_of(data, path.name, prefix, known)
+            except (SourceError, importers.FormatError, OSError) as e:
+                # Unreadable now (caught half-written, or not records at all): what it gave stays as it was.
+                failed.append(ImportFailure(position=rel, reason=str(e)))
+                stamps.update({k: v for k, v in known.items() if k.startswith(prefix)})
+                seen.pop(rel)
+                continue
+            stamps.update(s)
+            items += i
+            failed += f
+        for path, rec in self.lib.pdf_readers.read_files([p for p, _, _ in to_read], in_workers=True):
+            sha, size = next((s, n) for p, s, n in to_read if str(p) == str(path))
+            key = f"pdf:{sha}"
+            if isinstance(rec, str):
+                failed.append(ImportFailure(position=Path(path).relative_to(folder).as_posix(), reason=rec))
+                stamps.pop(key, None)
+                seen.pop(Path(path).relative_to(folder).as_posix(), None)
+                continue
+            items.append(SourceItem(key=key, stamp=stamps[key], record=with_file(rec, Path(path), sha, size)))
+        state.files = seen
+        return stamps, items, failed
