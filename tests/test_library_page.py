@@ -303,3 +303,24 @@ def test_enter_gives_the_ranked_search_and_the_instant_filter_does_not_replace_i
     page.wait_for_load_state("networkidle")
     assert page.text_content("#list-title") == "Search: mixture of experts routing"
     assert page.locator("#list li[data-paper-id] a.title").first.text_content() == first
+
+
+def test_a_bib_followed_from_the_page_is_listed_synced_and_its_edit_arrives_by_itself(page, shared_server, tmp_path):
+    bib = tmp_path / "followed.bib"
+    entries = [f"@article{{follow{i}, title={{A followed paper on page-driven topic {i}}}, year={{2024}}}}\n"
+               for i in range(6)]
+    bib.write_text("".join(entries))
+    page.fill("#source-location", str(bib))
+    page.click("#source-form button")
+    item = page.wait_for_selector("#sources li.source[data-kind=file]:has-text('6 papers')")
+    sid = item.get_attribute("data-id")
+    page.wait_for_selector("#list li[data-paper-id]:has-text('A followed paper on page-driven topic 5')")
+    bib.write_text("".join(entries).replace("page-driven topic 5", "page-driven topic five, edited"))
+    # The server follows the file: the page hears of the sync and shows the edit, with no click.
+    page.wait_for_selector("#list li[data-paper-id]:has-text('page-driven topic five, edited')")
+    page.on("dialog", lambda d: d.accept())
+    page.click(f"#sources li[data-id='{sid}'] button.unfollow")
+    page.wait_for_selector(f"#sources li[data-id='{sid}']", state="detached")
+    with shared_server.client() as c:
+        assert c.get("/api/sources").json() == []
+        assert c.get("/api/papers", params={"q": "page-driven topic"}).json()["total"] == 0  # only it held them

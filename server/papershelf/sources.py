@@ -29,6 +29,7 @@ from .store import now
 log = logging.getLogger("papershelf.sources")
 MAX_REMOVED_SHARE = 0.2  # more than this share of a source's papers gone at once waits for confirmation
 BATCH = 500  # records per transaction
+SAME_TICK = 2.0  # seconds: a file's size and time are trusted to say "unchanged" only if it is older than this
 ZOTERO_OPTIONS = {"automatic_tags": True, "collections": True, "notes": True}
 
 
@@ -41,6 +42,7 @@ class _State(msgspec.Struct, omit_defaults=True):
 
     signature: str = ""  # Zotero: its database's size and time; a file: its hash
     files: dict[str, tuple[int, int, str]] = {}  # a folder: relative path → (size, mtime_ns, sha256)
+    checked_at: float = 0.0  # when they were read: a size and time seen then are trusted only if older than it
 
 
 def record_key(rec: Record) -> str:
@@ -252,9 +254,10 @@ class Sources:
         nothing changed since the last sync. Updates `state`."""
         where = Path(src.location)
         if src.kind == "zotero":
-            signature = zotero.signature(where)
-            if signature == state.signature and not force:
+            signature, newest = zotero.signature(where)
+            if signature == state.signature and newest < state.checked_at - SAME_TICK and not force:
                 return None
+            state.checked_at = time.time()
             opts = src.options
             stamps, items = zotero.read_library(
                 where, self.cache / src.id, known, automatic_tags=bool(opts.get("automatic_tags", True)),
@@ -317,13 +320,14 @@ class Sources:
         items: list[SourceItem] = []
         failed: list[ImportFailure] = []
         seen: dict[str, tuple[int, int, str]] = {}
+        checked, state.checked_at = state.checked_at, time.time()
         to_read: list[tuple[Path, str, int]] = []
         for path in readable:
             rel = path.relative_to(folder).as_posix()
             try:
                 st = path.stat()
                 old = state.files.get(rel)
-                if old and old[:2] == (st.st_size, st.st_mtime_ns):
+                if old and old[:2] == (st.st_size, st.st_mtime_ns) and st.st_mtime < checked - SAME_TICK:
                     sha = old[2]
                 elif path.suffix.lower() == ".pdf":
                     sha = sha256_of(path)[0]

@@ -129,10 +129,13 @@ def _stat(path: Path) -> tuple[int, int] | None:
         return None
 
 
-def signature(data_dir: Path) -> str:
-    """Sizes and times of the database and its -wal: unchanged means no sync is needed."""
+def signature(data_dir: Path) -> tuple[str, float]:
+    """(sizes and times of the database and its -wal, the newest of those times in seconds): the same
+    signature means no sync is needed, if it was taken well after that time (a file system's clock ticks
+    coarsely: two writes in one tick look alike)."""
     db = data_dir / "zotero.sqlite"
-    return json.dumps([_stat(db), _stat(db.with_name("zotero.sqlite-wal"))])
+    stats = [_stat(db), _stat(db.with_name("zotero.sqlite-wal"))]
+    return json.dumps(stats), max((s[1] / 1e9 for s in stats if s), default=0.0)
 
 
 def snapshot(data_dir: Path, into: Path, tries: int = 5) -> Path:
@@ -406,7 +409,7 @@ class ZoteroReader:
             refs: list[str] = []
             for scheme, value in ([("doi", f.get("DOI", "")), ("arxiv", f.get("archiveID", ""))]
                                   + [(m.group(1).lower(), m.group(2)) for m in _EXTRA_LINE.finditer(f.get("extra", ""))]):
-                if value and (n := ids.normalize(scheme, value)):
+                if value and (n := ids.normalize(scheme, value)) and ids.format_identifier(*n) not in refs:
                     refs.append(ids.format_identifier(*n))
             tags = list(self._tags.get(item, []))
             if self.collections_as_tags:

@@ -376,6 +376,36 @@ async function showFeeds() {
   $("#feeds-box").open = !feeds.length;
 }
 
+// -- Followed sources: Zotero, a rewritten .bib, a folder -------------------------------------------------------
+function syncLine(s) {
+  if (s.held) return el("span", { class: "error held" }, s.held.split(";")[0] + ".");
+  if (s.last_error) return el("span", { class: "error" }, `last sync failed: ${s.last_error}`);
+  const r = s.last_report;
+  if (!r) return el("span", { class: "hint" }, "not synced yet");
+  const when = new Date(s.last_sync_at).toLocaleString();
+  return el("span", { class: "hint" }, `synced ${when}` + (r.added || r.updated || r.trashed
+    ? `: ${r.added} added, ${r.updated} updated, ${r.trashed} to the trash` : ""));
+}
+
+async function showSources() {
+  const sources = await api("/api/sources");
+  const act = async (path, opts) => {
+    $("#source-error").textContent = "";
+    try { await api(path, opts); } catch (err) { $("#source-error").textContent = err.message; }
+    showSources();
+  };
+  put($("#sources"), ...sources.map((s) => el("li", { class: "source", "data-id": s.id, "data-kind": s.kind },
+    el("b", {}, s.id), ` ${s.papers} papers `, el("span", { class: "hint", title: s.location }, s.kind), el("br"),
+    syncLine(s), " ",
+    el("button", { type: "button", class: "sync", onclick: () => act(`/api/sources/${s.id}/sync`, json({})) }, "Sync now"),
+    ...(s.held ? [" ", el("button", { type: "button", class: "confirm",
+      onclick: () => act(`/api/sources/${s.id}/sync`, json({ confirm: true })) }, "Apply the removals")] : []),
+    " ", el("button", { type: "button", class: "unfollow", onclick: () => {
+      if (confirm(`Stop following ${s.id}? The papers only it brought go to the trash (restorable).`))
+        act(`/api/sources/${s.id}`, { method: "DELETE" });
+    } }, "Stop following"))));
+}
+
 async function showToday(day) {
   mode = "today";
   showView("today");
@@ -501,6 +531,7 @@ function listenForEvents() {
   es.addEventListener("hello", () => { document.body.dataset.live = "yes"; });
   es.addEventListener("error", () => { document.body.dataset.live = "no"; });
   es.addEventListener("library", later);
+  es.addEventListener("sources", () => showSources());
   es.addEventListener("map", () => { if (mode === "map") showMap(); });
   es.addEventListener("digest", (e) => { if (mode === "today" && ["fetch", "embedded"].includes(JSON.parse(e.data).change)) later(); });
   es.addEventListener("import", (e) => {
@@ -531,6 +562,7 @@ async function start() {
   $("#pair").hidden = true;
   $("#app").hidden = false;
   await render(true);
+  showSources();
   listenForEvents();
 }
 
@@ -603,6 +635,20 @@ $("#fetch-now").addEventListener("click", async () => {
     $("#status").textContent = reports.map((r) => `${r.source}: ${r.error || `${r.new} new`}`).join(" · ");
   } finally { $("#fetch-now").disabled = false; }
   showToday();
+});
+$("#source-form").addEventListener("submit", async (e) => {
+  e.preventDefault();
+  const location = $("#source-location").value.trim();
+  if (!location) return;
+  $("#source-error").textContent = "reading it once…";
+  try {
+    const got = await api("/api/sources", json({ location }));
+    const r = got.sync;
+    $("#source-error").textContent = r && r.error ? r.error : "";
+    $("#status").textContent = r ? `${got.source.id}: ${r.added} added, ${r.merged} already in the library` : "";
+    $("#source-location").value = "";
+  } catch (err) { $("#source-error").textContent = err.message; }
+  showSources();
 });
 $("#feed-form").addEventListener("submit", async (e) => {
   e.preventDefault();
