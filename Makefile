@@ -12,7 +12,7 @@ FIREFOX := /usr/bin/firefox-esr
 WEB_EXT := .tools/node_modules/.bin/web-ext
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: serve test install install-test bench quality digest-bench ingest-bench panel-bench page-bench pdf-bench realfiles extension clean
+.PHONY: serve test install install-test bench quality digest-bench ingest-bench panel-bench page-bench pdf-bench sources-bench realfiles extension clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -85,6 +85,10 @@ PDF_DATA ?= ../shared/pdfs
 pdf-bench: $(VENV)/.installed-bench
 	command -v pdftotext >/dev/null || apt-get install -y -q poppler-utils
 	HF_HUB_OFFLINE=1 $(BIN)/python bench/pdf.py --data $(PDF_DATA)
+
+# Following Zotero: a 10,000-item library's first sync, a sync after one change, lookups meanwhile (a few minutes).
+sources-bench: $(VENV)/.installed-bench
+	HF_HUB_OFFLINE=1 $(BIN)/python bench/sources.py
 
 digest-bench: install
 	HF_HUB_OFFLINE=1 $(BIN)/python bench/digest.py --data $(BENCH_DATA)

@@ -318,6 +318,12 @@ def test_a_bib_followed_from_the_page_is_listed_synced_and_its_edit_arrives_by_i
     bib.write_text("".join(entries).replace("page-driven topic 5", "page-driven topic five, edited"))
     # The server follows the file: the page hears of the sync and shows the edit, with no click.
     page.wait_for_selector("#list li[data-paper-id]:has-text('page-driven topic five, edited')")
+    bib.write_text("".join(entries[:3]))  # half the file gone at once: the sync waits for the user
+    page.wait_for_selector(f"#sources li[data-id='{sid}'] .held:has-text('would remove 3 of the 6')")
+    with shared_server.client() as c:
+        assert c.get("/api/papers", params={"q": "page-driven topic"}).json()["total"] == 6
+    page.click(f"#sources li[data-id='{sid}'] button.confirm")
+    page.wait_for_selector(f"#sources li.source[data-id='{sid}']:has-text('3 papers')")
     page.on("dialog", lambda d: d.accept())
     page.click(f"#sources li[data-id='{sid}'] button.unfollow")
     page.wait_for_selector(f"#sources li[data-id='{sid}']", state="detached")

@@ -29,10 +29,10 @@ def papers(lib, trashed: bool = False) -> dict[str, object]:
 FILLERS = 10
 
 
-def small_library(folder: Path, upgraded: bool = False) -> tuple[ZoteroData, dict[str, str]]:
+def small_library(folder: Path, upgraded: bool = False, zotero6: bool = False) -> tuple[ZoteroData, dict[str, str]]:
     """A Zotero library with one item of each case the reader must get right, and FILLERS plain articles (so that
     removing two items is not a fifth of it)."""
-    z = ZoteroData(folder, upgraded=upgraded)
+    z = ZoteroData(folder, upgraded=upgraded, zotero6=zotero6)
     k: dict[str, str] = {}
     for i in range(FILLERS):
         k[f"filler{i}"] = z.add_item("journalArticle", creators=[("Fil", f"Ler{i}")],
@@ -48,7 +48,8 @@ def small_library(folder: Path, upgraded: bool = False) -> tuple[ZoteroData, dic
     z.put_in_collection(k["article"], "Transformers")
     z.add_note(k["article"], '<div data-schema-version="8"><p>Read the <b>proof</b>.</p><p>Compare with B.</p></div>')
     k["conference"] = z.add_item("conferencePaper", creators=[("Lab of Learning",)], title="A conference paper on retrieval",
-                                 proceedingsTitle="Proceedings of RetrConf", conferenceName="RetrConf", date="2021")
+                                 proceedingsTitle="Proceedings of RetrConf", conferenceName="RetrConf", date="2021",
+                                 extra="tex.ids: retr21\nDOI: 10.5555/RETR.2021")  # Zotero 6 had no DOI field here
     k["edited"] = z.add_item("book", creators=[("Eve", "Editor", "editor")], title="An edited volume on everything",
                              publisher="Big Press", date="2019-00-00 2019")
     k["thesis"] = z.add_item("thesis", creators=[("Tom", "Student")], title="A thesis about many small things",
@@ -92,10 +93,11 @@ def write_prefs(home: Path, data_dir: Path, base: Path) -> None:
         'user_pref("extensions.zotero.useDataDir", true);\n')
 
 
-@pytest.mark.parametrize("upgraded", [False, True], ids=["fresh-ids", "upgraded-ids"])
-def test_a_zotero_library_is_read_field_by_field(tmp_path, monkeypatch, upgraded):
+@pytest.mark.parametrize("upgraded,zotero6", [(False, False), (True, False), (True, True)],
+                         ids=["fresh-ids", "upgraded-ids", "zotero-6"])
+def test_a_zotero_library_is_read_field_by_field(tmp_path, monkeypatch, upgraded, zotero6):
     data = tmp_path / "elsewhere" / "ZoteroData"
-    z, k = small_library(data, upgraded=upgraded)
+    z, k = small_library(data, upgraded=upgraded, zotero6=zotero6)
     write_prefs(tmp_path, data, data.parent / "papers-base")
     monkeypatch.setenv("HOME", str(tmp_path))
     assert zotero.find_data_dir(home=tmp_path) == data.resolve()
@@ -113,6 +115,7 @@ def test_a_zotero_library_is_read_field_by_field(tmp_path, monkeypatch, upgraded
     assert [Path(f.path).name for f in a.files] == ["lovelace.pdf"]  # not the trashed or never-downloaded one
     assert by[k["conference"]].record.authors == ["Lab of Learning"]
     assert by[k["conference"]].record.venue == "Proceedings of RetrConf"
+    assert by[k["conference"]].record.identifiers == ["doi:10.5555/retr.2021"]
     assert by[k["edited"]].record.authors == ["Eve Editor"] and by[k["edited"]].record.year == 2019
     assert by[k["thesis"]].record.venue == "University of Somewhere"
     assert [Path(f.path).name for f in by[k["thesis"]].record.files] == ["absolute.pdf"]
@@ -174,6 +177,10 @@ def test_a_zotero_sync_mirrors_every_kind_of_edit_and_keeps_what_the_user_added(
     assert "Retrieval" in live["A thesis about many small things"].tags
     assert set(trash) == {"An edited volume on everything", "A preprint that names its archive"}
     assert "A paper added the next day" in live
+    assert "arxiv:2402.07777" in live["A paper whose PDF is linked"].identifiers  # from its arxiv.org URL
+    z.trash_collection("Retrieval")
+    assert lib.sources.sync(info.id).updated == 1
+    assert "Retrieval" not in papers(lib)["A thesis about many small things"].tags
     z.restore(k["edited"])  # back from Zotero's trash: the same paper, out of ours
     z.synced(new, 12)  # a sync with zotero.org changes only the version
     again = lib.sources.sync(info.id)
@@ -221,10 +228,12 @@ def test_a_sync_that_removes_more_than_a_fifth_waits_for_confirmation(empty_lib,
     held = lib.sources.sync(src.id)
     assert held.held and "3 of the 9" in held.held and (held.trashed, held.updated) == (0, 0)
     assert lib.sources.get(src.id).held == held.held and len(papers(lib)) == 9
+    assert (lib.stats().sources, lib.stats().sources_held) == (1, 1)
     assert lib.sources.sync(src.id).held  # still held, whatever the watcher does
     done = lib.sources.sync(src.id, confirm=True)
     assert (done.trashed, done.updated, done.held) == (3, 1, "")
     assert lib.sources.get(src.id).held is None and len(papers(lib)) == 6
+    assert lib.stats().sources_held == 0
 
 
 def test_zotero_is_read_while_it_holds_its_exclusive_lock(empty_lib, tmp_path):
@@ -296,6 +305,22 @@ def test_a_bib_rewritten_in_place_or_by_rename_is_mirrored_and_an_empty_one_chan
     bib.write_text(BIB)
     r = lib.sources.sync(src.id)
     assert (r.added, r.updated, r.held) == (0, 2, "") and len(papers(lib)) == 6  # beta's old title; zeta restored
+
+
+def test_a_csl_json_file_is_followed_by_its_ids(empty_lib, tmp_path):
+    import json
+
+    items = [{"id": f"csl{i}", "type": "article-journal", "title": f"A CSL-JSON paper number {i} of the export",
+              "author": [{"family": "Csl", "given": "Jo"}], "issued": {"date-parts": [[2022]]}} for i in range(6)]
+    f = tmp_path / "export.json"
+    f.write_text(json.dumps(items))
+    src, rep = empty_lib.sources.add(str(f))
+    assert rep.added == 6
+    items[2]["title"] = "A CSL-JSON paper whose title was corrected"
+    f.write_text(json.dumps(items[:5]))
+    r = empty_lib.sources.sync(src.id)
+    assert (r.updated, r.removed, r.trashed) == (1, 1, 1)
+    assert "A CSL-JSON paper whose title was corrected" in papers(empty_lib)
 
 
 def test_a_followed_folder_follows_pdfs_added_moved_and_removed(empty_lib, tmp_path):

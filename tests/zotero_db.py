@@ -83,16 +83,18 @@ def zotero_key(rng: random.Random) -> str:
 class ZoteroData:
     """A Zotero data folder (`zotero.sqlite`, `storage/`) that tests edit as Zotero would."""
 
-    def __init__(self, folder: Path, upgraded: bool = False, wal: bool = True, seed: int = 7):
+    def __init__(self, folder: Path, upgraded: bool = False, wal: bool = True, seed: int = 7, zotero6: bool = False):
         self.folder = Path(folder)
         self.folder.mkdir(parents=True, exist_ok=True)
         self.db = self.folder / "zotero.sqlite"
         self.rng = random.Random(seed)
         self.clock = datetime(2026, 11, 1, 9, 0, tzinfo=timezone.utc)
         self.con = sqlite3.connect(self.db, isolation_level=None)
-        if wal:
+        if wal and not zotero6:  # Zotero 6 kept a rollback journal; later versions write ahead
             self.con.execute("PRAGMA journal_mode=WAL")
-        self.con.executescript(SCHEMA)
+        # Zotero 6 had no trash for collections (deletedCollections came with 7)
+        self.con.executescript(SCHEMA.replace(SCHEMA[SCHEMA.index("CREATE TABLE deletedCollections"):], "")
+                               if zotero6 else SCHEMA)
         self.con.execute("INSERT INTO version VALUES ('userdata', 120)")
         # A fresh database numbers types and fields in the global schema's order; an upgraded one kept the ids
         # of older versions and got new ones after them.
@@ -220,6 +222,10 @@ class ZoteroData:
         self.collections[name] = cid
         return name
 
+    def trash_collection(self, name: str) -> None:
+        """A collection to the trash (Zotero 7): its items stay, out of it."""
+        self.con.execute("INSERT INTO deletedCollections VALUES (?, ?)", [self.collections[name], self.tick()])
+
     def rename_collection(self, name: str, new: str) -> None:
         cid = self.collections.pop(name)
         self.con.execute("UPDATE collections SET collectionName = ?, clientDateModified = ?, synced = 0 "
@@ -312,7 +318,7 @@ def big_library(folder: Path, n: int, seed: int = 1) -> ZoteroData:
     z.con.execute("BEGIN")
     for i in range(n):
         k = z.add_item("journalArticle", creators=[("Ann", f"Author{rng.randint(1, 5000)}"), ("Bo", "Second")],
-                       tags=[rng.choice(words) for _ in range(2)], title=random_title(rng, words),
+                       tags=sorted({rng.choice(words) for _ in range(2)}), title=random_title(rng, words),
                        abstractNote=" ".join(rng.choice(words) for _ in range(150)), date=str(2000 + i % 25),
                        publicationTitle=f"Journal of {rng.choice(words)}", DOI=f"10.5555/bench.{i}")
         if i % 3 == 0:

@@ -69,6 +69,21 @@ class EmbedWorker:
         self._thread: threading.Thread | None = None
         self.error: str | None = None
         self.busy = False
+        self._paused = 0  # writers in bulk (a source's sync) that want the CPU first
+        self._paused_lock = threading.Lock()
+
+    @contextlib.contextmanager
+    def paused(self):
+        """No new batch starts while this is held (the batch in flight finishes): a first sync of 10,000 papers
+        takes seconds alone and a minute beside the model; the papers are embedded right after."""
+        with self._paused_lock:
+            self._paused += 1
+        try:
+            yield
+        finally:
+            with self._paused_lock:
+                self._paused -= 1
+            self.wake()
 
     def start(self) -> None:
         """Start the thread (idempotent)."""
@@ -96,7 +111,7 @@ class EmbedWorker:
             self._stop.wait(SETTLE)
             self._wake.clear()
             try:
-                while not self._stop.is_set() and self.lib.embed_batch() > 0:
+                while not self._stop.is_set() and not self._paused and self.lib.embed_batch() > 0:
                     pass
                 self.error = None
             except ModelError as e:
@@ -553,4 +568,4 @@ class Library:
         size = sum(f.stat().st_size for f in self.home.glob("library.duckdb*") if f.is_file())
         d = self.digest.counts()
         return Stats(papers=c["papers"], embedded=c["embedded"], pending=c["pending"], trashed=c["trashed"],
-                     model_id=self.model_id, db_bytes=size, home=str(self.home), **d)
+                     model_id=self.model_id, db_bytes=size, home=str(self.home), **d, **self.sources.counts())

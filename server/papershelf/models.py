@@ -189,6 +189,9 @@ class Stats(msgspec.Struct):
     candidates: int = 0  # the digest's papers waiting beside the library
     feeds: int = 0
     feeds_failing: int = 0  # feeds whose last fetch failed (`papershelf feeds list` says why)
+    sources: int = 0  # followed sources (papershelf sources)
+    sources_failing: int = 0  # whose last sync failed
+    sources_held: int = 0  # whose sync waits for the user to confirm its removals
 
 
 class Filters(msgspec.Struct, omit_defaults=True):

@@ -29,6 +29,7 @@ from .store import now
 log = logging.getLogger("papershelf.sources")
 MAX_REMOVED_SHARE = 0.2  # more than this share of a source's papers gone at once waits for confirmation
 BATCH = 500  # records per transaction
+FULL_CHECK_EVERY = 86400.0  # seconds between full integrity checks of a Zotero copy (quick checks between)
 SAME_TICK = 2.0  # seconds: a file's size and time are trusted to say "unchanged" only if it is older than this
 ZOTERO_OPTIONS = {"automatic_tags": True, "collections": True, "notes": True}
 
@@ -43,6 +44,7 @@ class _State(msgspec.Struct, omit_defaults=True):
     signature: str = ""  # Zotero: its database's size and time; a file: its hash
     files: dict[str, tuple[int, int, str]] = {}  # a folder: relative path → (size, mtime_ns, sha256)
     checked_at: float = 0.0  # when they were read: a size and time seen then are trusted only if older than it
+    full_check_at: float = 0.0  # Zotero: the last full integrity check of its database's copy
 
 
 def record_key(rec: Record) -> str:
@@ -91,6 +93,13 @@ class Sources:
                            last_sync_at=_utc(r[5]), last_success_at=_utc(r[6]), last_error=r[7],
                            last_report=msgspec.json.decode(r[8], type=SyncReport) if r[8] else None, held=r[9],
                            papers=r[10]) for r in rows]
+
+    def counts(self) -> dict[str, int]:
+        """For the library's stats: sources, those whose last sync failed, those held for confirmation."""
+        n, failing, held = self.store._cur().execute(
+            "SELECT count(*), count(*) FILTER (WHERE last_error IS NOT NULL), count(*) FILTER (WHERE held IS NOT NULL) "
+            "FROM sources").fetchone()
+        return {"sources": n, "sources_failing": failing, "sources_held": held}
 
     def get(self, sid: str) -> SourceInfo:
         """One source; KeyError if there is none by that id."""
@@ -182,7 +191,8 @@ class Sources:
             state = self._state(sid)
             known = self.store.source_stamps(sid)
             try:
-                scanned = self._scan(src, known, state, force=confirm or bool(src.held))
+                with self.lib.worker.paused():  # the model waits (after its batch in flight) while we read
+                    scanned = self._scan(src, known, state, force=confirm or bool(src.held))
             except (SourceError, zotero.ZoteroError, importers.FormatError, OSError) as e:
                 report.error = str(e)
                 return self._finish(sid, report, None, t0)
@@ -204,8 +214,8 @@ class Sources:
                 return self._finish(sid, report, None, t0)
             report.unchanged = len(stamps) - len(changed)
             label = "zotero" if src.kind == "zotero" else Path(src.location).name
-            with self.lib.index.writing():
-                for i in range(0, max(len(changed), 1), BATCH):
+            with self.lib.worker.paused(), self.lib.index.writing():
+                for i in range(0, len(changed) or bool(removed), BATCH):
                     last = i + BATCH >= len(changed)
                     added, merged, updated, trashed, bad = self.store.mirror(
                         sid, label, changed[i:i + BATCH], removed if last else [])
@@ -259,10 +269,13 @@ class Sources:
                 return None
             state.checked_at = time.time()
             opts = src.options
+            full = time.time() - state.full_check_at > FULL_CHECK_EVERY
             stamps, items = zotero.read_library(
-                where, self.cache / src.id, known, automatic_tags=bool(opts.get("automatic_tags", True)),
+                where, self.cache / src.id, known, full_check=full, automatic_tags=bool(opts.get("automatic_tags", True)),
                 collections_as_tags=bool(opts.get("collections", True)), notes=bool(opts.get("notes", True)))
             state.signature = signature
+            if full:
+                state.full_check_at = state.checked_at
             return stamps, items, []
         if src.kind == "file":
             data = self._read_settled(where)

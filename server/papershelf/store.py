@@ -566,6 +566,8 @@ class Store:
                     fresh = [(rec, pairs) for it, rec, pairs in ready if it.key not in known]
                     batch = _BatchMerge(self, c, label, fresh)
                     notes_of_new: list[tuple[str, str]] = []
+                    rows: list[tuple] = []  # (key, paper, stamp, created, tags, notes, files) of new keys
+                    edits: list[tuple] = []  # (key, stamp, tags, notes, files) of keys seen before
                     for it, rec, pairs in ready:
                         given = (rec.tags, it.notes, [f.sha256 for f in rec.files])
                         if it.key in known:
@@ -573,8 +575,7 @@ class Store:
                             pid = known[it.key][0]
                             if self._replace_from_source(c, pid, rec, pairs, *known[it.key][1:], it.notes):
                                 updated.append(pid)
-                            c.execute("UPDATE source_items SET stamp = ?, tags = ?, notes = ?, files = ? "
-                                      "WHERE source_id = ? AND key = ?", [it.stamp, *given, sid, it.key])
+                            edits.append((it.key, it.stamp, *given))
                             continue
                         try:
                             pid, was_added, _changed = batch.merge(rec, pairs)
@@ -584,22 +585,31 @@ class Store:
                         (added if was_added else merged).append(pid)
                         if it.notes:
                             notes_of_new.append((pid, it.notes))
-                        c.execute("INSERT INTO source_items VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (source_id, key) DO UPDATE "
-                                  "SET paper_id = excluded.paper_id, stamp = excluded.stamp, tags = excluded.tags, "
-                                  "notes = excluded.notes, files = excluded.files",
-                                  [sid, it.key, pid, it.stamp, was_added, *given])
+                        rows.append((it.key, pid, it.stamp, was_added, *given))
                     batch.flush()
+                    # In bulk: one statement each (a statement costs DuckDB milliseconds; 10,000 would be minutes).
+                    if rows:
+                        cols = [list(col) for col in zip(*rows)]
+                        c.execute("INSERT INTO source_items SELECT ?, unnest(?), unnest(?), unnest(?), unnest(?), "
+                                  "unnest(?::VARCHAR[][]), unnest(?), unnest(?::VARCHAR[][])", [sid, *cols])
+                    if edits:
+                        cols = [list(col) for col in zip(*edits)]
+                        c.execute("UPDATE source_items s SET stamp = v.stamp, tags = v.tags, notes = v.notes, "
+                                  "files = v.files FROM (SELECT unnest(?) AS key, unnest(?) AS stamp, "
+                                  "unnest(?::VARCHAR[][]) AS tags, unnest(?) AS notes, unnest(?::VARCHAR[][]) AS files) v "
+                                  "WHERE s.source_id = ? AND s.key = v.key", [*cols, sid])
                     for pid, text in notes_of_new:
-                        c.execute("UPDATE papers SET notes = trim(notes || chr(10) || chr(10) || ?, chr(10) || ' '), updated_at = ? "
-                                  "WHERE id = ? AND NOT contains(notes, ?)", [text, now(), pid, text])
-                    for key in removed:  # kept as a tombstone (stamp ''): the key may come back (restored)
-                        row = c.execute("UPDATE source_items SET stamp = '' WHERE source_id = ? AND key = ? "
-                                        "RETURNING paper_id, created", [sid, key]).fetchone()
-                        if row and row[1] and not c.execute("SELECT count(*) FROM source_items WHERE paper_id = ? "
-                                                            "AND stamp <> ''", [row[0]]).fetchone()[0]:
-                            trashed += [r[0] for r in c.execute(
-                                "UPDATE papers SET deleted_at = ? WHERE id = ? AND deleted_at IS NULL RETURNING id",
-                                [now(), row[0]]).fetchall()]
+                        c.execute("UPDATE papers SET notes = trim(notes || chr(10) || chr(10) || ?, chr(10) || ' '), "
+                                  "updated_at = ? WHERE id = ? AND NOT contains(notes, ?)", [text, now(), pid, text])
+                    if removed:  # kept as tombstones (stamp ''): a key may come back (restored from Zotero's trash)
+                        gone = c.execute("UPDATE source_items SET stamp = '' WHERE source_id = ? AND stamp <> '' "
+                                         "AND key IN (SELECT unnest(?)) RETURNING paper_id, created",
+                                         [sid, list(removed)]).fetchall()
+                        brought = sorted({pid for pid, created in gone if created})
+                        trashed += [r[0] for r in c.execute(
+                            "UPDATE papers p SET deleted_at = ? WHERE p.id IN (SELECT unnest(?)) AND p.deleted_at IS NULL "
+                            "AND NOT EXISTS (SELECT 1 FROM source_items o WHERE o.paper_id = p.id AND o.stamp <> '') "
+                            "RETURNING p.id", [now(), brought]).fetchall()] if brought else []
             finally:
                 self._touch(added + merged + updated + trashed)
         return added, merged, updated, trashed, failed

@@ -201,6 +201,12 @@ def cmd_stats(args) -> int:
             failing = f", [red]{s['feeds_failing']} failing[/red] (`papershelf feeds list` says why)" \
                 if s["feeds_failing"] else ""
             out.print(f"digest   {s['candidates']} new papers waiting, {s['feeds']} feeds{failing}", highlight=False)
+        if s.get("sources"):
+            trouble = [f"[red]{s['sources_failing']} failing[/red]" if s["sources_failing"] else "",
+                       f"[yellow]{s['sources_held']} waiting for --confirm[/yellow]" if s["sources_held"] else ""]
+            trouble = [t for t in trouble if t]
+            out.print(f"sources  {s['sources']} followed" + (", " + ", ".join(trouble) + " (`papershelf sources list` "
+                      "says why)" if trouble else ""), highlight=False)
     return 0
 
 

@@ -71,6 +71,7 @@ async function refreshStats() {
     el("div", {}, el("b", {}, st.papers), " papers"),
     el("div", {}, `${st.embedded} embedded`, st.pending ? `, ${st.pending} waiting` : ""),
     st.trashed ? el("div", {}, `${st.trashed} in the trash`) : null,
+    st.sources_held ? el("div", { class: "error" }, `${st.sources_held} followed source waits for you (see Followed)`) : null,
     el("div", { class: "hint" }, st.model_id),
     s.embedding_error ? el("div", { class: "error" }, s.embedding_error) : null);
   $("#sample-btn").hidden = st.papers > 0;
@@ -531,7 +532,7 @@ function listenForEvents() {
   es.addEventListener("hello", () => { document.body.dataset.live = "yes"; });
   es.addEventListener("error", () => { document.body.dataset.live = "no"; });
   es.addEventListener("library", later);
-  es.addEventListener("sources", () => showSources());
+  es.addEventListener("sources", () => { showSources(); refreshStats(); });
   es.addEventListener("map", () => { if (mode === "map") showMap(); });
   es.addEventListener("digest", (e) => { if (mode === "today" && ["fetch", "embedded"].includes(JSON.parse(e.data).change)) later(); });
   es.addEventListener("import", (e) => {
