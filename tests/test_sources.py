@@ -389,6 +389,11 @@ def test_the_sources_api_and_the_live_server_follow_zotero_by_themselves(tmp_pat
         else:
             raise AssertionError(f"not synced within 20 s: {sorted(titles())}")
         assert "live-tag" in by["A conference paper on retrieval"]["tags"]
+        edited = by["Attention for sparse graphs, edited in Zotero"]
+        assert [Path(f["path"]).name for f in edited["files"]] == ["lovelace.pdf"]  # its PDF came along
+        assert "Machine Learning/Transformers" in edited["tags"]
+        pdf = c.get(f"/api/files/{edited['files'][0]['id']}")
+        assert pdf.status_code == 200 and pdf.content == (PDFS / "twocol-arxiv.pdf").read_bytes()
         assert "Live" in by["A thesis about many small things"]["tags"]
         assert c.post("/api/sources/zotero/sync", json={}).json()["unchanged"] == 6 + FILLERS
         p = run_cli("sources", "list", home=home)
