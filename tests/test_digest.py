@@ -215,8 +215,8 @@ def test_saving_a_candidate_moves_it_into_the_library_with_its_vector(digest, fe
     item = digest.day().items[0]
     vec = np.frombuffer(digest._candidate(item.id)[12], dtype=np.float32)
     calls = []
-    real = sample_lib.embedder.embed
-    sample_lib.embedder.embed = lambda texts: calls.append(texts) or real(texts)
+    for embedder in (sample_lib.embedder, sample_lib.bulk_embedder):
+        embedder.embed = lambda texts, real=embedder.embed: calls.append(texts) or real(texts)
     paper = digest.save(item.id)
     assert sample_lib.store.count_pending(sample_lib.model_id) == 0 and calls == []  # no second embedding
     _, mat = sample_lib.store.vectors(sample_lib.model_id, [paper.id])

@@ -72,8 +72,8 @@ def test_model_dir_needs_its_files(tmp_path):
 def test_unchanged_text_is_never_embedded_again(tmp_path, monkeypatch):
     lib = Library(tmp_path / "h")
     calls = []
-    real = lib.embedder.embed
-    monkeypatch.setattr(lib.embedder, "embed", lambda texts: calls.append(len(texts)) or real(texts))
+    for embedder in (lib.embedder, lib.bulk_embedder):  # the background's session and the lookups'
+        monkeypatch.setattr(embedder, "embed", lambda texts, real=embedder.embed: calls.append(len(texts)) or real(texts))
     lib.import_items([("1", Record(title="Paper about sparse routing", abstract="Experts and gates.",
                                    identifiers=["arxiv:2301.00011"]))])
     lib.import_items([("2", Record(title="Paper about diffusion", abstract="Noise and denoising."))])

