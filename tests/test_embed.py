@@ -116,3 +116,47 @@ def test_switching_models_re_embeds_and_never_mixes(tmp_path):
     assert len(lib.store.vectors(default_id)[0]) == 1  # both models' vectors kept, each in its own index
     assert lib.related_text("graphs", k=1)[0].title == "First paper on graphs"
     lib.close()
+
+
+def test_the_background_embeds_at_low_priority_and_lets_its_model_go_when_idle(tmp_path, monkeypatch):
+    """The lookups' model session runs at normal priority; the background's own session, and the worker thread
+    that feeds it, at nice 10 (Linux keeps a nice value per thread), and it is let go after a while idle."""
+    import os
+    import sys
+    import time
+
+    import papershelf.library as library
+
+    monkeypatch.setattr(library, "UNLOAD_AFTER", 1.0)
+    lib = Library(tmp_path / "h")
+
+    def niced_threads() -> set[str]:
+        """This process's threads at nice 10 (an earlier test's may still be there: only new ones count)."""
+        out = set()
+        for t in os.listdir("/proc/self/task"):
+            try:
+                if int(open(f"/proc/self/task/{t}/stat").read().rsplit(")", 1)[1].split()[16]) == 10:
+                    out.add(t)
+            except OSError:
+                pass  # ended meanwhile
+        return out
+
+    lib.embedder.embed_one("a query first, on the lookups' session")
+    before = niced_threads()
+    lib.worker.start()
+    lib.import_items([("1", Record(title="A paper embedded in the background", abstract="Words about things."))])
+    deadline = time.time() + 60
+    while lib.stats().pending and time.time() < deadline:
+        time.sleep(0.05)
+    assert lib.stats().pending == 0 and lib.bulk_embedder.loaded
+    if sys.platform.startswith("linux"):
+        assert len(niced_threads() - before) >= 2  # the worker and the background session's threads
+        assert os.getpriority(os.PRIO_PROCESS, 0) == 0  # the process itself (the server's threads) is not lowered
+    while lib.bulk_embedder.loaded and time.time() < deadline:
+        time.sleep(0.2)
+    assert not lib.bulk_embedder.loaded
+    lib.import_items([("2", Record(title="Another paper, after the model was let go", abstract="More words."))])
+    while lib.stats().pending and time.time() < deadline:
+        time.sleep(0.05)
+    assert lib.stats().embedded == 2  # loaded again for it
+    lib.close()

@@ -11,6 +11,7 @@ import hashlib
 import logging
 import os
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from datetime import timezone
@@ -35,6 +36,7 @@ from .store import Store, content_hash, embed_text
 log = logging.getLogger("papershelf")
 SETTLE = 0.2  # seconds between a write waking the embedding worker and its first batch
 IMPORT_BATCH = 500  # records per transaction: a crash loses at most the batch in flight, never half a record
+UNLOAD_AFTER = 300.0  # seconds with nothing to embed before the background's model session is let go
 PAGE_VECTORS_KEPT = 64  # recent pages' vectors (related_page): a save of one of them embeds nothing
 
 
@@ -105,15 +107,18 @@ class EmbedWorker:
 
     def _run(self) -> None:
         lower_this_threads_priority()  # this thread only embeds: lookups and syncs come first
+        last_work = time.monotonic()
         while not self._stop.is_set():
-            self._wake.wait(timeout=5)
+            woken = self._wake.wait(timeout=5)
+            if not woken and self.lib.bulk_embedder.loaded and time.monotonic() - last_work > UNLOAD_AFTER:
+                self.lib.bulk_embedder.unload()  # idle: its session's memory goes back (it reloads in a second)
             # A write wakes us, and the lookups that follow it (the panel after a save, the search for what was
             # just added) should not share the CPU with the model: a moment later is soon enough for a vector.
             self._stop.wait(SETTLE)
             self._wake.clear()
             try:
                 while not self._stop.is_set() and not self._paused and self.lib.embed_batch() > 0:
-                    pass
+                    last_work = time.monotonic()
                 self.error = None
             except ModelError as e:
                 self.error = str(e)
