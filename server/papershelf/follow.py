@@ -66,11 +66,16 @@ class Follower:
         if not present:
             await stop.wait()
             return
-        async for changes in awatch(*present, stop_event=stop, recursive=recursive, debounce=200, step=50,
-                                    rust_timeout=1000, ignore_permission_denied=True):
-            for _, raw in changes:
-                for sid in self._which(Path(raw), flat, deep):
-                    self._mark(sid)
+        try:
+            async for changes in awatch(*present, stop_event=stop, recursive=recursive, debounce=200, step=50,
+                                        rust_timeout=1000, ignore_permission_denied=True):
+                for _, raw in changes:
+                    for sid in self._which(Path(raw), flat, deep):
+                        self._mark(sid)
+        except Exception:  # a watched folder removed or unmounted: watch the set anew (the 5-minute syncs go on)
+            log.warning("watching %s stopped; watching again", ", ".join(map(str, present)), exc_info=True)
+            await asyncio.sleep(5)
+            stop.set()
 
     async def _sync(self, sid: str) -> None:
         try:
