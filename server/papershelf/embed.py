@@ -245,13 +245,7 @@ class Embedder:
             self._model = None
         import gc
 
-        gc.collect()
-        try:  # glibc keeps freed heap otherwise: the session's 165 MB stayed resident
-            import ctypes
-
-            ctypes.CDLL("libc.so.6").malloc_trim(0)
-        except (OSError, AttributeError):
-            pass
+        gc.collect()  # (the caller hands the freed heap back: index.give_back_memory)
 
     @property
     def loaded(self) -> bool:

@@ -75,7 +75,7 @@ def _meta(row: tuple) -> tuple:
     return pid, title, year, tags, authors, venue, url
 
 
-def _give_back_memory() -> None:
+def give_back_memory() -> None:
     """Return freed heap to the system (glibc keeps it otherwise: a load's or compaction's temporaries stayed
     resident, 120 MB at 100k papers). Nothing where there is no glibc."""
     try:
@@ -372,7 +372,7 @@ class Index:
                 self.words.adopt(main, norms, frozen[2])
                 self.version += 1
             del main, norms, frozen
-            _give_back_memory()
+            give_back_memory()
 
     def _compact_later(self) -> None:
         """A compaction COMPACT_AFTER seconds after the last write (then the saved copy is brought up to date)."""
@@ -520,7 +520,7 @@ class Index:
         with self._lock:
             self.version += 1
         self.loaded_from_saved = len(kept)
-        _give_back_memory()
+        give_back_memory()
         log.info("index of %d papers ready in %.2f s (%d from the saved copy)", self.n, time.perf_counter() - t,
                  len(kept))
         if missing or want or len(kept) != (len(saved["ids"]) if saved else 0):

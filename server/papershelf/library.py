@@ -27,7 +27,7 @@ from .importers import pdf
 from .digest import Digest
 from .embed import BATCH_SIZE, Embedder, ModelError, lower_this_threads_priority
 from .events import EventBus
-from .index import Index, Ranked, Snapshot
+from .index import Index, Ranked, Snapshot, give_back_memory
 from .map import LibraryMap
 from .sources import Sources
 from .models import Filters, ImportFailure, ImportMerge, ImportReport, ImportWarning, Paper, PaperBrief, Record, RelatedHit, SearchHit, Stats
@@ -112,6 +112,7 @@ class EmbedWorker:
             woken = self._wake.wait(timeout=5)
             if not woken and self.lib.bulk_embedder.loaded and time.monotonic() - last_work > UNLOAD_AFTER:
                 self.lib.bulk_embedder.unload()  # idle: its session's memory goes back (it reloads in a second)
+                give_back_memory()  # glibc keeps freed heap otherwise: the session's 165 MB stayed resident
             # A write wakes us, and the lookups that follow it (the panel after a save, the search for what was
             # just added) should not share the CPU with the model: a moment later is soon enough for a vector.
             self._stop.wait(SETTLE)

@@ -84,11 +84,14 @@ class Sources:
     # -- the list --------------------------------------------------------------------------------------------
     def list(self) -> list[SourceInfo]:
         """Every followed source with its count of papers and how its last sync went."""
+        return self._infos("", [])
+
+    def _infos(self, where: str, params: list) -> list[SourceInfo]:
         rows = self.store._cur().execute(
             "SELECT s.id, s.kind, s.location, s.options, s.added_at, s.last_sync_at, s.last_success_at, "
             "s.last_error, s.last_report, s.held, (SELECT count(*) FROM source_items i JOIN papers p "
             "ON p.id = i.paper_id WHERE i.source_id = s.id AND i.stamp <> '' AND p.deleted_at IS NULL) "
-            "FROM sources s ORDER BY s.added_at, s.id").fetchall()
+            f"FROM sources s {where} ORDER BY s.added_at, s.id", params).fetchall()
         return [SourceInfo(id=r[0], kind=r[1], location=r[2], options=msgspec.json.decode(r[3]), added_at=_utc(r[4]),
                            last_sync_at=_utc(r[5]), last_success_at=_utc(r[6]), last_error=r[7],
                            last_report=msgspec.json.decode(r[8], type=SyncReport) if r[8] else None, held=r[9],
@@ -103,10 +106,10 @@ class Sources:
 
     def get(self, sid: str) -> SourceInfo:
         """One source; KeyError if there is none by that id."""
-        for s in self.list():
-            if s.id == sid:
-                return s
-        raise KeyError(sid)
+        found = self._infos("WHERE s.id = ?", [sid])
+        if not found:
+            raise KeyError(sid)
+        return found[0]
 
     def resolve(self, location: str, kind: str | None = None) -> tuple[str, Path]:
         """(kind, where) for what the user gave: `zotero` (found by itself) or Zotero's data folder, a file of
@@ -334,7 +337,7 @@ class Sources:
         failed: list[ImportFailure] = []
         seen: dict[str, tuple[int, int, str]] = {}
         checked, state.checked_at = state.checked_at, time.time()
-        to_read: list[tuple[Path, str, int]] = []
+        to_read: dict[str, tuple[str, int]] = {}  # path → (sha256, size)
         for path in readable:
             rel = path.relative_to(folder).as_posix()
             try:
@@ -354,7 +357,7 @@ class Sources:
                 key = f"pdf:{sha}"
                 stamps[key] = rel
                 if known.get(key) != rel:
-                    to_read.append((path, sha, st.st_size))
+                    to_read[str(path)] = (sha, st.st_size)
                 continue
             prefix = rel + "#"
             if old and old[2] == sha:  # unchanged: its records are as they were
@@ -374,8 +377,8 @@ class Sources:
             stamps.update(s)
             items += i
             failed += f
-        for path, rec in self.lib.pdf_readers.read_files([p for p, _, _ in to_read], in_workers=True):
-            sha, size = next((s, n) for p, s, n in to_read if str(p) == str(path))
+        for path, rec in self.lib.pdf_readers.read_files([Path(p) for p in to_read], in_workers=True):
+            sha, size = to_read[str(path)]
             key = f"pdf:{sha}"
             if isinstance(rec, str):
                 failed.append(ImportFailure(position=Path(path).relative_to(folder).as_posix(), reason=rec))

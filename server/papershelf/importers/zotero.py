@@ -251,10 +251,9 @@ class ZoteroReader:
         self.data_dir, self.base_dir = Path(data_dir), base_dir
         self.automatic_tags, self.collections_as_tags, self.notes = automatic_tags, collections_as_tags, notes
         self.con = sqlite3.connect(read_only(Path(db)), uri=True)
-        tables = {r[0] for r in self.con.execute("SELECT name FROM sqlite_master WHERE type IN ('table', 'view')")}
-        self.tables = tables
-        self.types_table = "itemTypesCombined" if "itemTypesCombined" in tables else "itemTypes"
-        self.fields_table = "fieldsCombined" if "fieldsCombined" in tables else "fields"
+        self.tables = {r[0] for r in self.con.execute("SELECT name FROM sqlite_master WHERE type IN ('table', 'view')")}
+        self.types_table = "itemTypesCombined" if "itemTypesCombined" in self.tables else "itemTypes"
+        self.fields_table = "fieldsCombined" if "fieldsCombined" in self.tables else "fields"
         self._item_of: dict[str, int] = {}  # key → itemID
         self._group_of: dict[int, str] = {}  # itemID → its group library's name
         self._library: dict[int, tuple[str, str]] = {}  # libraryID → (key prefix, group name or "")
@@ -375,8 +374,6 @@ class ZoteroReader:
 
     def read(self, stamps: dict[str, str]) -> Iterator[SourceItem]:
         """The items of these keys (with their stamps, from stamps()) in full."""
-        from ..files import sha256_of  # (files imports the importers package)
-
         wanted = {self._item_of[k]: k for k in stamps if k in self._item_of}
         if not wanted:
             return
@@ -414,7 +411,7 @@ class ZoteroReader:
                     "ORDER BY i.dateAdded, i.key"):
                 if text := note_text(html):
                     notes.setdefault(parent, []).append(text)
-        hashes = _hash_all([p for item in wanted for p, _, _ in self._pdfs.get(item, [])], sha256_of)
+        hashes = _hash_all([p for item in wanted for p, _, _ in self._pdfs.get(item, [])])
         for item, key in wanted.items():
             f = fields.get(item, {})
             title = next((f[n] for n in TITLE_FIELDS if f.get(n, "").strip()), "")
@@ -440,10 +437,12 @@ class ZoteroReader:
             yield SourceItem(key=key, stamp=stamps.get(key, ""), record=rec, notes="\n\n".join(notes.get(item, [])))
 
 
-def _hash_all(paths: list[Path], sha256_of) -> dict[Path, tuple[str, int]]:
+def _hash_all(paths: list[Path]) -> dict[Path, tuple[str, int]]:
     """(sha256, size) of each file that can be read, on every core (hashlib lets go of the GIL): a first sync of
     a library with thousands of PDFs is mostly this. A file gone since the stamp was taken is left out (the
     next sync sees it)."""
+    from ..files import sha256_of  # (files imports the importers package)
+
     def one(p: Path):
         try:
             return p, sha256_of(p)
