@@ -629,7 +629,7 @@ class Index:
         total = max(s.words.live, 1)
         limit = max(2.0, WHY_MAX_SHARE * total)  # held by more papers than this, a term explains nothing
         content, q_stems = _content_words(query_text)
-        d_stems = stems(s.texts[row])
+        d_stems = _text_stems(s.texts[row])
         d_set, d_pairs = set(d_stems), set(zip(d_stems, d_stems[1:]))
         # Document frequencies of every term the two texts share, in one lookup.
         shared = sorted({st for st in q_stems if st in d_set} |
@@ -668,6 +668,12 @@ class Index:
         best_words = sorted(weight, key=lambda st: (-weight[st], st))[:n - len(best_phrases)]
         return [phrases[p].most_common(1)[0][0] for p in best_phrases] + \
             [singles[st].most_common(1)[0][0] for st in best_words]
+
+
+@functools.lru_cache(maxsize=1024)
+def _text_stems(text: str) -> list[str]:
+    """A library text's stems, kept for the papers last explained (the same ones come back as related)."""
+    return stems(text)
 
 
 @functools.lru_cache(maxsize=64)

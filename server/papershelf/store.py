@@ -898,15 +898,16 @@ class Store:
         ref = reference.strip()
         if not ref:
             return None
-        if c.execute("SELECT 1 FROM papers WHERE id = ?", [ref]).fetchone():
-            return ref
+        url = ref.startswith(("https://", "http://"))
+        if not url and c.execute("SELECT 1 FROM papers WHERE id = ?", [ref]).fetchone():
+            return ref  # (a URL is never a library id: a page's lookup spares the query)
         pairs = ids.parse_identifier(ref)
         for s, v in pairs:
             if s == "id" and c.execute("SELECT 1 FROM papers WHERE id = ?", [v]).fetchone():
                 return v  # `id:<library id>` names the paper itself
         refs = [ids.format_identifier(s, v) for s, v in pairs]
         if not refs:
-            if ref.startswith(("https://", "http://")):
+            if url:
                 # A URL that names no identifier (a proceedings PDF): the paper saved from that very URL.
                 row = c.execute("SELECT id FROM papers WHERE url = ? ORDER BY deleted_at NULLS FIRST, added_at "
                                 "LIMIT 1", [ref]).fetchone()
