@@ -291,15 +291,23 @@ def test_every_view_and_opened_paper_is_a_history_entry_and_switching_views_clos
 def test_enter_gives_the_ranked_search_and_the_instant_filter_does_not_replace_it(page):
     """Typing filters the list a moment after the last key; Enter asks for the ranked search. On a slow machine
     the filter's answer can come last: it must not replace the search that Enter asked for."""
-    held = []
-    page.route("**/api/papers?*", lambda route: held.append(route))  # the list's requests wait until the test lets them go
+    held, holding = [], [True]
+
+    def hold(route):  # the list's requests wait until the test lets them go
+        if holding[0]:
+            held.append(route)
+        else:
+            route.continue_()
+
+    page.route("**/api/papers?*", hold)
     page.fill("#q", "mixture of experts routing")
     page.press("#q", "Enter")
     page.wait_for_selector("#list-title:has-text('Search: mixture of experts routing')")
     first = page.locator("#list li[data-paper-id] a.title").first.text_content()
+    holding[0] = False
+    for route in held:  # whatever list the page asked for answers now, after the search (each once: Playwright
+        route.continue_()  # refuses a route handled twice, which unrouting first could do)
     page.unroute("**/api/papers?*")
-    for route in held:  # whatever list the page asked for answers now, after the search
-        route.continue_()
     page.wait_for_load_state("networkidle")
     assert page.text_content("#list-title") == "Search: mixture of experts routing"
     assert page.locator("#list li[data-paper-id] a.title").first.text_content() == first
