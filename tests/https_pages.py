@@ -9,6 +9,7 @@ import socketserver
 import ssl
 import subprocess
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -23,7 +24,8 @@ def certificate(folder: Path, hosts: list[str]) -> tuple[Path, Path]:
 
 
 class PageServer(socketserver.ThreadingMixIn, http.server.HTTPServer):
-    """Serves `page(host, path)` (bytes of HTML, or None: 404) over HTTPS on a free local port."""
+    """Serves `page(host, path)` (bytes of HTML, or None: 404) over HTTPS on a free local port. A list of bytes
+    and numbers is a page that arrives slowly: its parts, with a pause of that many seconds where a number is."""
 
     daemon_threads = True
 
@@ -46,12 +48,19 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         if body is None:
             self.send_error(404)
             return
+        parts = body if isinstance(body, list) else [body]
+        chunks = [p for p in parts if isinstance(p, bytes)]
         self.send_response(200)
-        pdf = body.startswith(b"%PDF-")
+        pdf = chunks[0].startswith(b"%PDF-")
         self.send_header("Content-Type", "application/pdf" if pdf else "text/html; charset=utf-8")
-        self.send_header("Content-Length", str(len(body)))
+        self.send_header("Content-Length", str(sum(len(c) for c in chunks)))
         self.end_headers()
-        self.wfile.write(body)
+        for part in parts:
+            if isinstance(part, bytes):
+                self.wfile.write(part)
+                self.wfile.flush()
+            else:
+                time.sleep(part)
 
     def log_message(self, *a):
         pass

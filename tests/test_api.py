@@ -287,6 +287,18 @@ def test_lookup_of_a_page_in_one_call(server):
             lines = [json.loads(line) for line in r.iter_lines() if line]
         assert lines[0].pop("took_ms") >= 0 and lines[0] == {"found": False, "paper": None, "library_size": 289}
         assert lines[1]["related"] == miss["related"] and lines[1]["took_ms"] >= 0 and len(lines) == 2
+        # The panel's call (words_first): the badge with a list by the page's words (what the served ranking gives
+        # without its semantic part), then the final list. A page embedded a moment ago needs no first list.
+        novel = {"refs": ["doi:10.5555/words.first"], "title": "Sparse expert routing for vision transformers",
+                 "abstract": "We route image patches to experts with a learned sparse gate.", "k": 4}
+        for body, expect in ((novel, 3), (novel, 2), ({"refs": ["arxiv:2101.03961"], **page, "k": 4}, 2)):
+            with c.stream("POST", "/api/lookup/stream", json={**body, "words_first": True}) as r:
+                got = [json.loads(line) for line in r.iter_lines() if line]
+            assert len(got) == expect and got[0]["found"] is False, got
+            assert [g["final"] for g in got[1:]] == [False, True][3 - expect:], got
+            served = c.post("/api/related", json={"title": body["title"], "abstract": body["abstract"], "k": 4}).json()
+            assert [h["id"] for h in got[-1]["related"]] == [h["id"] for h in served] and len(served) == 4
+        assert got[1]["related"] == miss["related"]  # (a page seen before: its vector kept, the final list at once)
         assert c.post("/api/lookup/stream", json={"abstract": "no title, no identifier"}).status_code == 400
         p = save(c, title="Switch Transformers: Scaling to Trillion Parameter Models", abstract=page["abstract"],
                  identifiers=["arxiv:2101.03961"])["paper"]

@@ -8,6 +8,7 @@
   // The epoch clock the service worker shares, for the panel's timing breakdown (dataset.timing).
   const now = () => performance.timeOrigin + performance.now();
   const scriptStarted = now();
+  let readStarted = scriptStarted; // when the page's paper was last read (the timing breakdown)
   const LOADING_AFTER_MS = 300;
   let panel = null;
   let current = null; // the paper on this page, for the popup
@@ -26,7 +27,7 @@
     current = paper;
     let decided;
     const first = new Promise((resolve) => { decided = resolve; });
-    const t = { sent: now() };
+    const t = { read: readStarted, sent: now() };
     // A slow answer (the server just started) shows that the panel is looking, not nothing.
     const slow = setTimeout(() => { if (current === paper) placePanel().render({ state: "loading" }); }, LOADING_AFTER_MS);
     const port = chrome.runtime.connect({ name: "lookup" });
@@ -46,7 +47,10 @@
       view = { ...view, ...res, teaser: paper.abstractFrom === "description" };
       view.onSave = () => save(paper, view);
       placePanel().render(view);
-      t[res.last ? "rendered" : "badge"] = now();
+      const shown = now();
+      t.badge = t.badge || shown;
+      if (res.related !== undefined) t.list = t.list || shown; // the first related list: by words, or the final one
+      t.rendered = shown;
       decided();
       if (res.last) { done(); timed(panel.host, res.timing, t); }
     });
@@ -70,14 +74,21 @@
   function removePanel() { panel?.remove(); panel = null; current = null; }
 
   // Where the time from DOMContentLoaded to the panel went, for bench/panel.py and anyone asking why a panel
-  // was slow: this script's start, reading the page, the message to the service worker (waking it), the
-  // server call (its first part, the server's share of it, the related part), the way back, the render;
-  // then the next frame. `badge`: when the badge was on screen, before the related papers.
+  // was slow (negative: before DOMContentLoaded): this script's start, when reading the page began (its head
+  // parsed, or DOMContentLoaded) and how long it took, the message to the service worker (waking it), the
+  // server call (its first part, the server's share of it, the words' list, the final related part), the way
+  // back, the render; then the next frame. `badge`: when the badge was on screen; `list`: the first related
+  // list (by words, for a paper not in the library); `total`: the final one.
   function timed(host, worker, t) {
     const nav = performance.getEntriesByType("navigation")[0];
+    if (document.readyState === "loading") { // drawn before DOMContentLoaded: count from it once it comes
+      document.addEventListener("DOMContentLoaded", () => timed(host, worker, t), { once: true });
+      return;
+    }
     const dcl = performance.timeOrigin + (nav ? nav.domContentLoadedEventStart : 0);
-    const timing = { total: t.rendered - dcl, badge: (t.badge || t.rendered) - dcl, script: scriptStarted - dcl,
-      page: t.sent - scriptStarted, toWorker: worker ? worker.received - t.sent : null, calls: worker ? worker.calls : [],
+    const timing = { total: t.rendered - dcl, badge: t.badge - dcl, list: (t.list || t.rendered) - dcl,
+      script: scriptStarted - dcl, read: t.read - dcl, page: t.sent - t.read,
+      toWorker: worker ? worker.received - t.sent : null, calls: worker ? worker.calls : [],
       back: worker ? (t.answered || t.first) - worker.replied : null, render: t.rendered - (t.answered || t.first) };
     host.dataset.timing = JSON.stringify(timing);
     requestAnimationFrame(() => { host.dataset.timing = JSON.stringify({ ...timing, frame: now() - dcl }); });
@@ -115,11 +126,54 @@
     }
     // Single-page apps fill the page after navigation: try for a moment until the paper is there.
     for (let attempt = 0; attempt < 20; attempt++) {
+      readStarted = now();
       const paper = papershelf.extractPaper(adapter, document, location);
       if (paper && paper.title) return showPaper(paper, adapter.site);
       await new Promise((r) => setTimeout(r, 150));
     }
     removePanel();
+  }
+
+  // The scripts are injected at document_start (manifest.json): compiled, in their own world, while the page is
+  // still arriving, instead of in the busy moment after DOMContentLoaded. The paper is read as soon as the page's
+  // head is parsed (its body begins): a head that gives everything the lookup needs (a title, authors and a full
+  // abstract: the citation_* tags most publishers and arXiv have) is looked up at once, while the body is still
+  // parsed. At DOMContentLoaded the page is read again: the same paper keeps that lookup (and takes what the body
+  // added, for a save); another asks again. Any other page is read at DOMContentLoaded.
+  function start() {
+    if (document.readyState !== "loading") { run(); return; }
+    lastUrl = location.href; // not an in-app navigation (the interval below) while the page loads
+    let early = null;
+    const headParsed = new MutationObserver(() => {
+      if (!document.body) return;
+      headParsed.disconnect();
+      early = lookUpFromHead();
+    });
+    headParsed.observe(document, { childList: true, subtree: true });
+    document.addEventListener("DOMContentLoaded", () => {
+      headParsed.disconnect();
+      const adapter = early && papershelf.findAdapter(location);
+      const paper = adapter && papershelf.extractPaper(adapter, document, location);
+      if (paper && early === current && lookupKey(paper) === lookupKey(early)) Object.assign(early, paper);
+      else run();
+    }, { once: true });
+  }
+
+  const lookupKey = (p) => JSON.stringify([p.ids, p.url, p.title, p.abstract]);
+  const complete = (p) => !!(p && p.title && p.abstract && p.abstractFrom === "abstract" && p.authors.length);
+
+  function lookUpFromHead() {
+    let adapter, paper;
+    readStarted = now();
+    try {
+      adapter = papershelf.findAdapter(location);
+      paper = adapter && !adapter.listing && papershelf.extractPaper(adapter, document, location);
+    } catch { return null; } // an adapter that needs the body: DOMContentLoaded reads it
+    if (!complete(paper)) return null;
+    lastUrl = location.href;
+    settled = false;
+    showPaper(paper, adapter.site).finally(() => { settled = true; });
+    return paper;
   }
 
   chrome.runtime.onMessage.addListener((msg, _sender, reply) => {
@@ -133,5 +187,5 @@
   // In-app navigation (pushState) on Hugging Face and Semantic Scholar: follow the URL.
   setInterval(() => { if (location.href !== lastUrl) run(); }, 400);
   window.addEventListener("popstate", () => run());
-  run();
+  start();
 })();

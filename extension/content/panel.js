@@ -30,6 +30,7 @@
     li.loose { opacity: .6; }
     .bar { display: inline-block; height: 5px; border-radius: 3px; background: #2f5fd0; vertical-align: middle; margin-right: 5px; }
     .collapsed .body { display: none; }
+    .status.refining { padding: 0 10px 6px; font-size: 11.5px; font-style: italic; }
     .status.pending { min-height: min(300px, 40vh); } /* room for the list that replaces it: the card need not grow */
   `;
 
@@ -53,6 +54,14 @@
     return null;
   }
 
+  // "2026-11-03T…" → "3 Nov 2026", by hand: the first toLocaleDateString in a page's fresh script world loads
+  // the locale's data, which took 40-100 ms of the panel's render on one slow core.
+  const MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+  function day(iso) {
+    const m = /^(\d{4})-(\d{2})-(\d{2})/.exec(iso);
+    return m ? `${Number(m[3])} ${MONTHS[Number(m[2]) - 1]} ${m[1]}` : "";
+  }
+
   function byline(p) {
     const a = p.authors || [];
     const authors = a.length > 3 ? `${a.slice(0, 3).join(", ")} et al.` : a.join(", ");
@@ -74,6 +83,11 @@
       this.card = el("div", { class: "card", part: "card" });
       this.root.append(this.card);
       (document.body || document.documentElement).append(this.host);
+      // Where the card's top is on screen, noted after each layout the browser does anyway: asking for it when
+      // the list arrives would make the browser lay out the whole page there and then (on a slow machine, right
+      // after DOMContentLoaded, the page's first layout: 60-100 ms).
+      this.shownTop = null;
+      new ResizeObserver(() => { this.shownTop = this.host.getBoundingClientRect().top; }).observe(this.card);
       this.render({ state: "loading" });
     }
 
@@ -85,11 +99,13 @@
         el("button", { class: "icon", title: "Close", "aria-label": "Close", onclick: () => this.remove() }, "×"));
     }
 
-    relatedList(related, empty) {
-      // The badge comes first; the related papers follow (a page not in the library has its text embedded).
+    relatedList(related, empty, byWords) {
+      // The badge comes first; the related papers follow. A page not in the library gets a list by its words at
+      // once, which the ranking of its embedded text replaces (once, a moment later): the panel says which it shows.
       if (related === undefined) return el("div", { class: "status pending" }, "Finding related papers…");
-      if (!related || !related.length) return el("div", { class: "status empty" }, empty);
-      return el("ol", { class: "related" }, related.map((h) => {
+      const note = byWords ? el("div", { class: "status refining" }, "By the words they share; the full ranking follows…") : null;
+      if (!related || !related.length) return byWords ? note : el("div", { class: "status empty" }, empty);
+      return [note, el("ol", { class: "related" }, related.map((h) => {
         const p = h.paper || h;
         const href = paperLink(p);
         return el("li", { "data-paper-id": h.id, class: h.loose ? "loose" : null },
@@ -97,7 +113,7 @@
           el("div", { class: "meta" }, byline(p)),
           el("div", { class: "why" }, el("span", { class: "bar", style: `width:${Math.max(4, Math.round(h.score * 80))}px` }),
             `${h.score.toFixed(2)}`, h.loose ? " · loosely related" : "", h.why && h.why.length ? ` · ${h.why.join(", ")}` : ""));
-      }));
+      }))];
     }
 
     // Redraws only what changed: the related list arrives after the badge, and replacing the whole card then
@@ -118,18 +134,22 @@
       if (this.relatedBox.isConnected && view.related !== this.shownRelated) {
         if (this.shownRelated === undefined) this.holdTop(); // the list replaces its placeholder
         this.shownRelated = view.related;
-        this.relatedBox.replaceChildren(this.relatedList(view.related, view.state === "in-library"
+        const byWords = view.related !== undefined && view.final === false;
+        if (view.related !== undefined) this.host.dataset.related = byWords ? "words" : "final";
+        this.relatedBox.replaceChildren(...[].concat(this.relatedList(view.related, view.state === "in-library"
           ? "Nothing else in your library is related yet."
           : view.librarySize === 0 ? "Your library is empty: save this paper to start it."
-            : "Nothing in your library is related to this paper."));
+            : "Nothing in your library is related to this paper.", byWords)).filter(Boolean));
       }
     }
 
     // Anchored at the bottom, the card grows upward as the list fills in, and its header (Save, collapse,
-    // close) would jump away from a pointer about to click it. From now on the top stays where it is: the list
-    // takes the placeholder's room, and the rest of the screen below it, and scrolls inside the card.
+    // close) would jump away from a pointer about to click it. From now on the top stays where it was shown: the
+    // list takes the placeholder's room, and the rest of the screen below it, and scrolls inside the card. A card
+    // not laid out yet has been seen nowhere: it has no top to keep.
     holdTop() {
-      const top = Math.max(8, this.host.getBoundingClientRect().top);
+      if (this.shownTop === null) return;
+      const top = Math.max(8, this.shownTop);
       this.host.style.setProperty("top", `${top}px`, "important");
       this.host.style.setProperty("bottom", "auto", "important");
       this.card.style.maxHeight = `${Math.max(160, innerHeight - top - 16)}px`;
@@ -153,7 +173,7 @@
           el("button", { onclick: () => chrome.runtime.sendMessage({ type: "openOptions" }) }, "Open options")));
       } else if (view.state === "in-library") {
         const p = view.paper;
-        const added = p.added_at ? new Date(p.added_at).toLocaleDateString() : "";
+        const added = p.added_at ? day(p.added_at) : "";
         middle = [el("span", { class: "badge in", title: `library id ${p.id}` }, "In your library")];
         body.push(el("div", { class: "status" }, added ? `Added ${added}` : "",
           p.tags && p.tags.length ? el("span", { class: "tags" }, " ", p.tags.map((t) => el("span", {}, t))) : ""));

@@ -530,10 +530,19 @@ class Library:
         s, ranked = self.index.related(text, self._embed_query(text), k=k, filters=filters, exclude=list(exclude))
         return self._hits(s, ranked, text)
 
-    def related_page(self, title: str, abstract: str, k: int = 10) -> list[RelatedHit]:
+    def page_vector_known(self, title: str, abstract: str) -> bool:
+        """Was this page's text embedded a moment ago (related_page keeps it)?"""
+        with self._page_vectors_lock:
+            return content_hash(title, abstract) in self._page_vectors
+
+    def related_page(self, title: str, abstract: str, k: int = 10, words_only: bool = False) -> list[RelatedHit]:
         """Papers related to a page's paper that is not in the library. Its vector is kept for a while: saving
-        the paper next reuses it instead of embedding the same text again."""
+        the paper next reuses it instead of embedding the same text again. words_only: by the page's words
+        alone (the served ranking without its semantic part), embedding nothing."""
         text = embed_text(title, abstract)
+        if words_only:
+            s, ranked = self.index.related(text, None, k=k)
+            return self._hits(s, ranked, text)
         key = content_hash(title, abstract)
         with self._page_vectors_lock:
             vector = self._page_vectors.get(key)

@@ -41,10 +41,13 @@ class PageFound(msgspec.Struct):
 
 
 class PageRelated(msgspec.Struct):
-    """The second line: what in the library is related to the page's paper, and the server's time for it."""
+    """A later line: what in the library is related to the page's paper, and the server's time for it. With
+    `words_first`, a paper not in the library gets two: the page's words alone first (`final` false), then the
+    ranking of its embedded text too, which replaces it."""
 
     related: list[RelatedHit]
     took_ms: float
+    final: bool = True
 
 
 class PageIn(msgspec.Struct, forbid_unknown_fields=True):
@@ -55,6 +58,9 @@ class PageIn(msgspec.Struct, forbid_unknown_fields=True):
     title: Annotated[str, msgspec.Meta(max_length=2000)] = ""
     abstract: Annotated[str, msgspec.Meta(max_length=50_000)] = ""
     k: Annotated[int, msgspec.Meta(ge=0, le=MAX_K)] = 5
+    # Streamed only: for a paper not in the library, a first related list from the page's words (milliseconds)
+    # before the one that waits for its text's embedding (on a slow machine, a few hundred).
+    words_first: bool = False
 
 
 class BatchIn(msgspec.Struct, forbid_unknown_fields=True):
@@ -89,27 +95,42 @@ def _need_page_ref(refs: list[str], title: str) -> None:
         raise ValidationException("give an identifier (ref, arxiv, doi), a url or a title")
 
 
-def _page_parts(lib: Library, data: PageIn) -> Iterator[PageFound | PageRelated]:
-    """A page's lookup in its two parts, each as soon as it is known: the paper (found or not), then what is
-    related to it. A paper not in the library is related by its title and abstract, embedded once: saving it
-    next reuses that vector (Library.related_page)."""
+def _page_parts(lib: Library, data: PageIn) -> Iterator[list[PageFound | PageRelated]]:
+    """A page's lookup in parts, each as soon as it is known, in groups sent together: the paper (found or not),
+    then what is related to it. A paper not in the library is related by its title and abstract, embedded once:
+    saving it next reuses that vector (Library.related_page).
+
+    With words_first (the panel's call) the page needs as few messages, and renders, as it can: a paper in the
+    library comes with its related papers (its vector is stored: milliseconds); a paper not in the library with
+    the list its words give, then the final list."""
     started = time.perf_counter()
     title, abstract = clean.text(data.title), clean.abstract(data.abstract)  # a page's markup is not its text
     paper = _find_page_paper(lib, data.refs + ([data.url] if data.url else []), title)
     size = lib.store.count_live()
-    yield PageFound(found=paper is not None, paper=paper, library_size=size,
-                    took_ms=round((time.perf_counter() - started) * 1000, 1))
+    found = PageFound(found=paper is not None, paper=paper, library_size=size,
+                      took_ms=round((time.perf_counter() - started) * 1000, 1))
+    relatable = bool(data.k and size and (title or abstract))
+    if not data.words_first:
+        yield [found]
     started = time.perf_counter()
     if paper is not None:
         related = lib.related(paper.id, k=data.k) if data.k else []
+    elif relatable:
+        if data.words_first and not lib.page_vector_known(title, abstract):
+            words = lib.related_page(title, abstract, k=data.k, words_only=True)
+            yield [found, PageRelated(related=words, final=False, took_ms=round((time.perf_counter() - started) * 1000, 1))]
+            found = None
+            started = time.perf_counter()
+        related = lib.related_page(title, abstract, k=data.k)
     else:
-        related = lib.related_page(title, abstract, k=data.k) if (data.k and size and (title or abstract)) else []
-    yield PageRelated(related=related, took_ms=round((time.perf_counter() - started) * 1000, 1))
+        related = []
+    last = PageRelated(related=related, took_ms=round((time.perf_counter() - started) * 1000, 1))
+    yield [found, last] if (data.words_first and found is not None) else [last]
 
 
 @dataclass
 class LinesOperation(Operation):
-    """A streamed page lookup: JSON lines, PageFound then PageRelated."""
+    """A streamed page lookup: JSON lines, PageFound then PageRelated (two of them with words_first)."""
 
     def __post_init__(self) -> None:
         ok = self.responses and self.responses.get("200")
@@ -139,15 +160,16 @@ class LookupController(Controller):
           summary="A page's paper in one call: in the library or not, and what in the library is related to it")
     def lookup_page(self, lib: Library, data: PageIn) -> Lookup:
         """The paper on a page and its related papers, in one answer (see /api/lookup/stream for two parts)."""
-        found, related = _page_parts(lib, data)
+        (found,), (related,) = _page_parts(lib, msgspec.structs.replace(data, words_first=False))
         return Lookup(found=found.found, paper=found.paper, related=related.related, library_size=found.library_size)
 
     @post("/stream", sync_to_thread=False, status_code=200, operation_class=LinesOperation,
-          summary="The same in two JSON lines, each as soon as it is ready: the paper (found or not), then its "
-                  "related papers (a page's badge need not wait for the related list's embedding)")
+          summary="The same in JSON lines, each as soon as it is ready: the paper (found or not), then its "
+                  "related papers (a page's badge need not wait for the related list's embedding); with words_first, "
+                  "a paper not in the library gets a list from its words first")
     def lookup_page_stream(self, lib: Library, data: PageIn) -> Stream:
         _need_page_ref(data.refs + ([data.url] if data.url else []), clean.text(data.title))  # a 400, not a cut stream
-        lines = (msgspec.json.encode(part) + b"\n" for part in _page_parts(lib, data))
+        lines = (b"".join(msgspec.json.encode(part) + b"\n" for part in group) for group in _page_parts(lib, data))
         return Stream(threaded(lines), media_type="application/x-ndjson")
 
     @post("/batch", sync_to_thread=True, status_code=200, summary="Which of up to 200 identifiers are in the library")
