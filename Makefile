@@ -66,7 +66,8 @@ $(VENV)/.installed-bench: pyproject.toml | $(BIN)/python
 bench: $(VENV)/.installed-bench install-test
 	HF_HUB_OFFLINE=1 $(BIN)/python bench/report.py
 
-# The panel alone (about 3 minutes): its table in docs/benchmarks.md.
+# The panel alone, on one core (a slow laptop) and on two, each against the extension before issue #24 (about
+# 20 minutes): its tables in docs/benchmarks.md. `taskset -c 0 make panel-bench` makes the one-core run only.
 panel-bench: install-test
 	HF_HUB_OFFLINE=1 $(BIN)/python bench/panel.py --write-doc
 

@@ -71,11 +71,11 @@ async function lookup(paper, k) {
 // page's words at once, then the final one, which waits for the page's text to be embedded (a few hundred ms
 // on a slow machine). One request; lines that arrive together go to the page as one part (one render there);
 // the time of each goes into timing.calls.
-async function lookupInParts(paper, timing, onPart) {
+async function lookupInParts(paper, timing, onPart, k) {
   const s = await settings();
   const started = now();
   const { response, ...problem } = await request("/api/lookup/stream", { method: "POST",
-    body: { ...pageBody(paper, s.relatedCount), words_first: true } });
+    body: { ...pageBody(paper, k || s.relatedCount), words_first: true } });
   if (!response) return onPart(problem);
   const call = { path: "/api/lookup/stream" };
   timing.calls.push(call);
@@ -101,7 +101,9 @@ async function lookupInParts(paper, timing, onPart) {
           const final = line.final !== false;
           if (final) Object.assign(call, { ms: now() - started, related: line.took_ms });
           else Object.assign(call, { words: now() - started, wordsServer: line.took_ms });
-          part = { ...(part || { state }), related: keep(line.related, s), final };
+          // A PDF tab not in the library: its URL gives no text to relate (saving it reads the PDF).
+          const related = state === "not-in-library" && paper.pdf && !paper.abstract ? [] : keep(line.related, s);
+          part = { ...(part || { state }), related, final };
         }
       }
       if (part) onPart(part);
@@ -117,8 +119,8 @@ const pageBody = (paper, k) => ({
   refs: (paper.ids || []).slice(0, 100).map((i) => i.slice(0, 500)), url: (paper.url || "").slice(0, 4000),
   title: (paper.title || "").slice(0, 2000), abstract: (paper.abstract || "").slice(0, 50000), k: Number(k) });
 
-// content/main.js asks for a page's paper on a port ("lookup"): the parts come back as they are ready, the
-// last one with `last: true` and the timing. "off": the user switched that site off; panel: false, the user
+// content/main.js (and the side panel, with its own `k`) asks for a page's paper on a port ("lookup"): the parts
+// come back as they are ready, the last one with `last: true` and the timing. "off": the user switched that site off; panel: false, the user
 // hid the panel (the popup still shows the paper).
 chrome.runtime.onConnect.addListener((port) => {
   if (port.name !== "lookup") return;
@@ -130,7 +132,7 @@ chrome.runtime.onConnect.addListener((port) => {
     await lookupInParts(m.paper, timing, (part) => {
       const last = !(part.state === "in-library" || part.state === "not-in-library") || part.final === true;
       send({ ...part, panel: s.panel !== false, last, ...(last ? { timing: { ...timing, replied: now() } } : {}) });
-    });
+    }, m.k);
   });
 });
 

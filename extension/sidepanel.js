@@ -24,17 +24,34 @@ async function show() {
     return;
   }
   const s = await chrome.storage.local.get({ relatedCount: 5 });
-  const res = await ask({ type: "lookup", paper, k: Math.max(10, s.relatedCount * 2) });
-  if (ticket !== shown) return;
+  // The panel's own path (the "lookup" port, streamed): the badge at once, then the related papers; for a paper
+  // not in the library, a list by its words first, which the final one replaces.
+  let view = null;
+  const port = chrome.runtime.connect({ name: "lookup" });
+  port.onMessage.addListener((res) => {
+    if (ticket !== shown) { port.disconnect(); return; }
+    view = { ...view, ...res };
+    render(paper, view);
+    if (res.last) port.disconnect();
+  });
+  port.postMessage({ paper, k: Math.max(10, s.relatedCount * 2) });
+}
+
+function render(paper, res) {
   box.dataset.state = res.state;
   if (res.state !== "in-library" && res.state !== "not-in-library") { box.replaceChildren(problem(res)); return; }
   const inLib = res.state === "in-library";
+  const byWords = res.related !== undefined && res.final === false;
+  box.dataset.related = res.related === undefined ? "pending" : byWords ? "words" : "final";
   box.replaceChildren(
     el("div", { class: "paper-title" }, el("b", {}, inLib ? res.paper.title : paper.title || paper.label)),
     el("p", {}, el("span", { class: `badge ${inLib ? "in" : "out"}` }, inLib ? "In your library" : "Not in your library"),
       paper.pdf ? el("span", { class: "muted" }, " · PDF") : null),
     el("h4", {}, "Related in your library"),
-    res.related.length ? el("ol", { id: "related" }, res.related.map(hitItem)) : el("p", { class: "muted" }, "Nothing related in your library yet."));
+    res.related === undefined ? el("p", { class: "muted" }, "Finding related papers…")
+      : byWords ? el("p", { class: "muted" }, "By the words they share; the full ranking follows…") : null,
+    res.related && res.related.length ? el("ol", { id: "related" }, res.related.map(hitItem))
+      : res.related && !byWords ? el("p", { class: "muted" }, "Nothing related in your library yet.") : null);
 }
 
 chrome.tabs.onActivated.addListener(() => { if (!pinned) show(); });

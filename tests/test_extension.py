@@ -1046,7 +1046,7 @@ def test_the_side_panel_shows_the_tabs_paper_and_its_related_papers(paired, libr
     side.goto(f"chrome-extension://{EXTENSION_ID}/sidepanel.html?tab={tab}")
     side.wait_for_selector('#side[data-state="in-library"], #side[data-state="not-in-library"]')
     assert "Mixture" in side.text_content(".paper-title") or "Experts" in side.text_content(".paper-title")
-    side.wait_for_selector("#related li[data-paper-id]")
+    side.wait_for_selector('#side[data-related="final"] #related li[data-paper-id]')  # the panel's streamed path
     # The same panel for a PDF tab.
     pdf = paired.new_page()
     pdf.goto(PDF_TAB, wait_until="domcontentloaded")
