@@ -109,23 +109,23 @@ def _page_parts(lib: Library, data: PageIn) -> Iterator[list[PageFound | PageRel
     size = lib.store.count_live()
     found = PageFound(found=paper is not None, paper=paper, library_size=size,
                       took_ms=round((time.perf_counter() - started) * 1000, 1))
-    relatable = bool(data.k and size and (title or abstract))
+    waiting = [found]  # what goes out with the next group
     if not data.words_first:
-        yield [found]
+        yield waiting
+        waiting = []
     started = time.perf_counter()
     if paper is not None:
         related = lib.related(paper.id, k=data.k) if data.k else []
-    elif relatable:
+    elif data.k and size and (title or abstract):
         if data.words_first and not lib.page_vector_known(title, abstract):
             words = lib.related_page(title, abstract, k=data.k, words_only=True)
-            yield [found, PageRelated(related=words, final=False, took_ms=round((time.perf_counter() - started) * 1000, 1))]
-            found = None
+            yield [*waiting, PageRelated(related=words, final=False, took_ms=round((time.perf_counter() - started) * 1000, 1))]
+            waiting = []
             started = time.perf_counter()
         related = lib.related_page(title, abstract, k=data.k)
     else:
         related = []
-    last = PageRelated(related=related, took_ms=round((time.perf_counter() - started) * 1000, 1))
-    yield [found, last] if (data.words_first and found is not None) else [last]
+    yield [*waiting, PageRelated(related=related, took_ms=round((time.perf_counter() - started) * 1000, 1))]
 
 
 @dataclass
