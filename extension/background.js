@@ -54,6 +54,10 @@ const switchedOff = (site, s) => !!site && s.sites[site] === false;
 // The user's floor: a minimum score, and (an option) no loosely related papers at all.
 const keep = (related, s) => (related || []).filter((h) => h.score >= (s.minScore || 0) && !(s.hideLoose && h.loose));
 
+// What to show as a page's related papers. A PDF tab not in the library: its URL gives no text to relate
+// (saving it reads the PDF).
+const relatedOfPage = (paper, found, related, s) => (!found && paper.pdf && !paper.abstract ? [] : keep(related, s));
+
 // One round trip: the server finds the paper, or relates it by its title and abstract (embedded once, and
 // kept for a save that may follow).
 async function lookup(paper, k) {
@@ -61,9 +65,7 @@ async function lookup(paper, k) {
   const r = await api("/api/lookup", { method: "POST", body: pageBody(paper, k || s.relatedCount) });
   if (!r.ok) return r;
   if (r.data.found) return { state: "in-library", paper: r.data.paper, related: keep(r.data.related, s) };
-  // A PDF tab not in the library: its URL gives no text to relate (saving it reads the PDF).
-  const related = paper.pdf && !paper.abstract ? [] : keep(r.data.related, s);
-  return { state: "not-in-library", related, librarySize: r.data.library_size };
+  return { state: "not-in-library", related: relatedOfPage(paper, false, r.data.related, s), librarySize: r.data.library_size };
 }
 
 // The panel's lookup, streamed (/api/lookup/stream): `onPart` gets the paper's state as soon as the server
@@ -101,9 +103,7 @@ async function lookupInParts(paper, timing, onPart, k) {
           const final = line.final !== false;
           if (final) Object.assign(call, { ms: now() - started, related: line.took_ms });
           else Object.assign(call, { words: now() - started, wordsServer: line.took_ms });
-          // A PDF tab not in the library: its URL gives no text to relate (saving it reads the PDF).
-          const related = state === "not-in-library" && paper.pdf && !paper.abstract ? [] : keep(line.related, s);
-          part = { ...(part || { state }), related, final };
+          part = { ...(part || { state }), related: relatedOfPage(paper, state === "in-library", line.related, s), final };
         }
       }
       if (part) onPart(part);
@@ -119,9 +119,9 @@ const pageBody = (paper, k) => ({
   refs: (paper.ids || []).slice(0, 100).map((i) => i.slice(0, 500)), url: (paper.url || "").slice(0, 4000),
   title: (paper.title || "").slice(0, 2000), abstract: (paper.abstract || "").slice(0, 50000), k: Number(k) });
 
-// content/main.js (and the side panel, with its own `k`) asks for a page's paper on a port ("lookup"): the parts
-// come back as they are ready, the last one with `last: true` and the timing. "off": the user switched that site off; panel: false, the user
-// hid the panel (the popup still shows the paper).
+// content/main.js (and the side panel, with its own `k`) asks for a page's paper on a port ("lookup"): the
+// parts come back as they are ready, the last one with `last: true` and the timing. "off": the user switched
+// that site off; panel: false, the user hid the panel (the popup still shows the paper).
 chrome.runtime.onConnect.addListener((port) => {
   if (port.name !== "lookup") return;
   port.onMessage.addListener(async (m) => {

@@ -80,11 +80,11 @@
   // back, the render; then the next frame. `badge`: when the badge was on screen; `list`: the first related
   // list (by words, for a paper not in the library); `total`: the final one.
   function timed(host, worker, t) {
-    const nav = performance.getEntriesByType("navigation")[0];
     if (document.readyState === "loading") { // drawn before DOMContentLoaded: count from it once it comes
       document.addEventListener("DOMContentLoaded", () => timed(host, worker, t), { once: true });
       return;
     }
+    const nav = performance.getEntriesByType("navigation")[0];
     const dcl = performance.timeOrigin + (nav ? nav.domContentLoadedEventStart : 0);
     const timing = { total: t.rendered - dcl, badge: t.badge - dcl, list: (t.list || t.rendered) - dcl,
       script: scriptStarted - dcl, read: t.read - dcl, page: t.sent - t.read,

@@ -99,13 +99,14 @@
         el("button", { class: "icon", title: "Close", "aria-label": "Close", onclick: () => this.remove() }, "×"));
     }
 
+    // The related box's contents. The badge comes first; the related papers follow. A page not in the library
+    // gets a list by its words at once, which the ranking of its embedded text replaces (once, a moment later):
+    // the panel says which it shows.
     relatedList(related, empty, byWords) {
-      // The badge comes first; the related papers follow. A page not in the library gets a list by its words at
-      // once, which the ranking of its embedded text replaces (once, a moment later): the panel says which it shows.
-      if (related === undefined) return el("div", { class: "status pending" }, "Finding related papers…");
-      const note = byWords ? el("div", { class: "status refining" }, "By the words they share; the full ranking follows…") : null;
-      if (!related || !related.length) return byWords ? note : el("div", { class: "status empty" }, empty);
-      return [note, el("ol", { class: "related" }, related.map((h) => {
+      if (related === undefined) return [el("div", { class: "status pending" }, "Finding related papers…")];
+      const note = byWords ? [el("div", { class: "status refining" }, "By the words they share; the full ranking follows…")] : [];
+      if (!related || !related.length) return byWords ? note : [el("div", { class: "status empty" }, empty)];
+      return [...note, el("ol", { class: "related" }, related.map((h) => {
         const p = h.paper || h;
         const href = paperLink(p);
         return el("li", { "data-paper-id": h.id, class: h.loose ? "loose" : null },
@@ -136,10 +137,10 @@
         this.shownRelated = view.related;
         const byWords = view.related !== undefined && view.final === false;
         if (view.related !== undefined) this.host.dataset.related = byWords ? "words" : "final";
-        this.relatedBox.replaceChildren(...[].concat(this.relatedList(view.related, view.state === "in-library"
+        this.relatedBox.replaceChildren(...this.relatedList(view.related, view.state === "in-library"
           ? "Nothing else in your library is related yet."
           : view.librarySize === 0 ? "Your library is empty: save this paper to start it."
-            : "Nothing in your library is related to this paper.", byWords)).filter(Boolean));
+            : "Nothing in your library is related to this paper.", byWords));
       }
     }
 
