@@ -36,6 +36,25 @@ def test_vectors_are_unit_length_and_meaningful(tmp_path):
     assert not list(tmp_path.glob("fastembed_cache"))  # nothing left in /tmp-style default caches
 
 
+@pytest.mark.skipif(not hasattr(os, "sched_getaffinity") or len(os.sched_getaffinity(0)) < 2,
+                    reason="needs Linux and two cores to give the process fewer")
+def test_the_model_runs_on_the_cores_it_is_given(tmp_path):
+    """onnxruntime, left to choose, started a thread per physical core pinned to its core, past the process's
+    affinity: under `taskset -c 0` a query still ran on both cores, so the one-core panel benchmark measured a
+    machine with two (embed.usable_cores). Every thread of a process given one core stays on it."""
+    code = ("import os, json; core = min(os.sched_getaffinity(0)); os.sched_setaffinity(0, {core})\n"
+            "from papershelf.embed import Embedder\n"
+            f"e = Embedder({str(tmp_path)!r}); e.embed(['one core', 'is all it has'])\n"
+            "cores = [next(l.split()[1] for l in open(f'/proc/self/task/{t}/status') if l.startswith('Cpus_allowed_list'))"
+            " for t in os.listdir('/proc/self/task')]\n"
+            "print(json.dumps({'core': str(core), 'threads': e.threads, 'cores': cores}))")
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert p.returncode == 0, p.stderr
+    got = __import__("json").loads(p.stdout.splitlines()[-1])
+    assert got["threads"] == 1 and len(got["cores"]) >= 2, got
+    assert set(got["cores"]) == {got["core"]}, got
+
+
 def test_the_models_threads_sleep_while_they_wait_instead_of_spinning(tmp_path):
     """On 2 cores shared with the browser, spinning onnxruntime threads doubled a page's embedding time at p95
     (embed._threads_that_sleep). This fails if a fastembed upgrade stops building its session from
