@@ -69,21 +69,48 @@ async function lookup(paper, k) {
 }
 
 // The panel's lookup, streamed (/api/lookup/stream): `onPart` gets the paper's state as soon as the server
-// knows it (the badge), then its related papers. A paper not in the library gets two lists: one from the
-// page's words at once, then the final one, which waits for the page's text to be embedded (a few hundred ms
-// on a slow machine). One request; lines that arrive together go to the page as one part (one render there);
-// the time of each goes into timing.calls.
-async function lookupInParts(paper, timing, onPart, k) {
+// knows it (the badge), then its related papers. A paper in the library comes with them (their vectors are
+// stored). One not in the library gets two lists: one from the page's words at once, then the final one, for
+// which the server embeds the page's text. That embedding is asked for only once the page has drawn the first
+// list (`drawn` resolves): on one core it took the CPU the page needed to draw, and the first list came
+// 80-110 ms after the worker had it. Lines that arrive together go to the page as one part (one render
+// there); the time of each goes into timing.calls.
+async function lookupInParts(paper, timing, onPart, k, drawn) {
   const s = await settings();
   const started = now();
-  const { response, ...problem } = await request("/api/lookup/stream", { method: "POST",
-    body: { ...pageBody(paper, k || s.relatedCount), words_first: true } });
-  if (!response) return onPart(problem);
+  const body = pageBody(paper, k || s.relatedCount);
   const call = { path: "/api/lookup/stream" };
-  timing.calls.push(call);
+  let state = null;
+  const first = await readLines({ ...body, words_first: true, words_only: true }, (line) => {
+    if (state === null) {
+      Object.assign(call, { first: now() - started, server: line.took_ms });
+      timing.calls.push(call);
+      state = line.found ? "in-library" : "not-in-library";
+      return { state, paper: line.paper, librarySize: line.library_size };
+    }
+    const final = line.final !== false;
+    Object.assign(call, final ? { ms: now() - started, related: line.took_ms }
+      : { words: now() - started, wordsServer: line.took_ms });
+    return { related: relatedOfPage(paper, state === "in-library", line.related, s), final };
+  }, onPart);
+  if (!first || first.final !== false || !(await drawn)) return;
+  call.drawn = now() - started;
+  let seen = false; // the second call's first line says again whether the paper is found: the state stays
+  await readLines(body, (line) => {
+    if (!seen) { seen = true; return null; }
+    Object.assign(call, { ms: now() - started, related: line.took_ms });
+    return { state, related: relatedOfPage(paper, state === "in-library", line.related, s), final: true };
+  }, onPart, state);
+}
+
+// One streamed call: each line through `parse` (→ what it adds to the part, or null), the lines of one chunk
+// sent on as one part. Returns the last part sent; a failure is sent as a final part.
+async function readLines(body, parse, onPart, state = null) {
+  const { response, ...problem } = await request("/api/lookup/stream", { method: "POST", body });
+  if (!response) { onPart(problem); return null; }
   const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
   let buffered = "";
-  let state = null;
+  let sent = null;
   try {
     for (;;) {
       const { value, done } = await reader.read();
@@ -92,27 +119,19 @@ async function lookupInParts(paper, timing, onPart, k) {
       let part = null;
       let nl;
       while ((nl = buffered.indexOf("\n")) >= 0) {
-        const line = JSON.parse(buffered.slice(0, nl));
+        const add = parse(JSON.parse(buffered.slice(0, nl)));
         buffered = buffered.slice(nl + 1);
-        if (state === null) {
-          call.first = now() - started;
-          call.server = line.took_ms;
-          state = line.found ? "in-library" : "not-in-library";
-          part = { state, paper: line.paper, librarySize: line.library_size };
-        } else {
-          const final = line.final !== false;
-          if (final) Object.assign(call, { ms: now() - started, related: line.took_ms });
-          else Object.assign(call, { words: now() - started, wordsServer: line.took_ms });
-          part = { ...(part || { state }), related: relatedOfPage(paper, state === "in-library", line.related, s), final };
-        }
+        if (add) { part = { ...part, ...add }; state = part.state || state; }
       }
-      if (part) onPart(part);
-      if (part && part.final) return;
+      if (part) { sent = { ...part, state: part.state || state }; onPart(sent); }
+      if (part && part.final !== undefined) return sent;
     }
   } catch (e) {
-    return onPart({ state: state || "offline", related: [], final: true, error: `the server stopped answering: ${e}` });
+    onPart({ state: state || "offline", related: [], final: true, error: `the server stopped answering: ${e}` });
+    return null;
   }
-  return onPart({ state: state || "error", related: [], final: true, error: "the server's answer was cut short" });
+  onPart({ state: state || "error", related: [], final: true, error: "the server's answer was cut short" });
+  return null;
 }
 
 const pageBody = (paper, k) => ({
@@ -121,10 +140,15 @@ const pageBody = (paper, k) => ({
 
 // content/main.js (and the side panel, with its own `k`) asks for a page's paper on a port ("lookup"): the
 // parts come back as they are ready, the last one with `last: true` and the timing. "off": the user switched
-// that site off; panel: false, the user hid the panel (the popup still shows the paper).
+// that site off; panel: false, the user hid the panel (the popup still shows the paper). The page says
+// {drawn: true} once it shows a first list that is not the final one: the final one is asked for then.
 chrome.runtime.onConnect.addListener((port) => {
   if (port.name !== "lookup") return;
+  let onDrawn;
+  const drawn = new Promise((resolve) => { onDrawn = resolve; }); // false: the page went away first
+  port.onDisconnect.addListener(() => onDrawn(false));
   port.onMessage.addListener(async (m) => {
+    if (m.drawn) return onDrawn(true);
     const timing = { received: now(), calls: [] };
     const s = await settings();
     const send = (part) => { try { port.postMessage(part); } catch { /* the tab went away */ } };
@@ -132,7 +156,7 @@ chrome.runtime.onConnect.addListener((port) => {
     await lookupInParts(m.paper, timing, (part) => {
       const last = !(part.state === "in-library" || part.state === "not-in-library") || part.final === true;
       send({ ...part, panel: s.panel !== false, last, ...(last ? { timing: { ...timing, replied: now() } } : {}) });
-    }, m.k);
+    }, m.k, drawn);
   });
 });
 

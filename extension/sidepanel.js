@@ -33,6 +33,7 @@ async function show() {
     view = { ...view, ...res };
     render(paper, view);
     if (res.last) port.disconnect();
+    else if (res.final === false) port.postMessage({ drawn: true }); // the final list is asked for now
   });
   port.postMessage({ paper, k: Math.max(10, s.relatedCount * 2) });
 }

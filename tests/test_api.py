@@ -299,6 +299,15 @@ def test_lookup_of_a_page_in_one_call(server):
             served = c.post("/api/related", json={"title": body["title"], "abstract": body["abstract"], "k": 4}).json()
             assert [h["id"] for h in got[-1]["related"]] == [h["id"] for h in served] and len(served) == 4
         assert got[1]["related"] == miss["related"]  # (a page seen before: its vector kept, the final list at once)
+        # words_only (the panel asks for the final list once it has drawn the first): the badge and the words'
+        # list, and nothing embedded: the same page asked again still needs its first list.
+        unseen = {**novel, "refs": ["doi:10.5555/words.only"], "title": "Routing tokens to sparse experts in speech"}
+        with c.stream("POST", "/api/lookup/stream", json={**unseen, "words_first": True, "words_only": True}) as r:
+            only = [json.loads(line) for line in r.iter_lines() if line]
+        assert [g.get("final") for g in only] == [None, False] and only[0]["found"] is False, only
+        with c.stream("POST", "/api/lookup/stream", json={**unseen, "words_first": True}) as r:
+            both = [json.loads(line) for line in r.iter_lines() if line]
+        assert [g.get("final") for g in both] == [None, False, True] and both[1]["related"] == only[1]["related"]
         assert c.post("/api/lookup/stream", json={"abstract": "no title, no identifier"}).status_code == 400
         p = save(c, title="Switch Transformers: Scaling to Trillion Parameter Models", abstract=page["abstract"],
                  identifiers=["arxiv:2101.03961"])["paper"]
@@ -307,6 +316,11 @@ def test_lookup_of_a_page_in_one_call(server):
             hit = c.post("/api/lookup", json={**found_by, "k": 3}).json()
             assert hit["found"] and hit["paper"]["id"] == p["id"], found_by
             assert len(hit["related"]) == 3 and p["id"] not in [h["id"] for h in hit["related"]]
+        with c.stream("POST", "/api/lookup/stream", json={"refs": ["2101.03961"], "k": 3, "words_first": True,
+                                                          "words_only": True}) as r:
+            found = [json.loads(line) for line in r.iter_lines() if line]
+        assert found[0]["found"] and found[1]["final"] is True and len(found) == 2  # its vector is stored
+        assert [h["id"] for h in found[1]["related"]] == [h["id"] for h in hit["related"]]
         assert c.post("/api/lookup", json={"abstract": "no title, no identifier"}).status_code == 400
         assert c.post("/api/lookup", json={"refs": ["x"] * 101}).status_code == 400
         assert c.post("/api/lookup", json={"title": "x", "unknown": 1}).status_code == 400

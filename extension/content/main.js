@@ -53,6 +53,7 @@
       t.rendered = shown;
       decided();
       if (res.last) { done(); timed(panel.host, res.timing, t); }
+      else if (res.final === false) port.postMessage({ drawn: true }); // now the final list may take the CPU
     });
     port.postMessage({ paper, site });
     return first;

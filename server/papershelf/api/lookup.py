@@ -61,6 +61,9 @@ class PageIn(msgspec.Struct, forbid_unknown_fields=True):
     # Streamed only: for a paper not in the library, a first related list from the page's words (milliseconds)
     # before the one that waits for its text's embedding (on a slow machine, a few hundred).
     words_first: bool = False
+    # With words_first: that first list, and nothing after it (the panel asks again, without these two, once it
+    # has drawn it: the embedding would take the CPU the page needs to draw on a one-core machine).
+    words_only: bool = False
 
 
 class BatchIn(msgspec.Struct, forbid_unknown_fields=True):
@@ -102,7 +105,7 @@ def _page_parts(lib: Library, data: PageIn) -> Iterator[list[PageFound | PageRel
 
     With words_first (the panel's call) the page needs as few messages, and renders, as it can: a paper in the
     library comes with its related papers (its vector is stored: milliseconds); a paper not in the library with
-    the list its words give, then the final list."""
+    the list its words give, then the final list (not with words_only: the caller asks for it later)."""
     started = time.perf_counter()
     title, abstract = clean.text(data.title), clean.abstract(data.abstract)  # a page's markup is not its text
     paper = _find_page_paper(lib, data.refs + ([data.url] if data.url else []), title)
@@ -120,6 +123,8 @@ def _page_parts(lib: Library, data: PageIn) -> Iterator[list[PageFound | PageRel
         if data.words_first and not lib.page_vector_known(title, abstract):
             words = lib.related_page(title, abstract, k=data.k, words_only=True)
             yield [*waiting, PageRelated(related=words, final=False, took_ms=round((time.perf_counter() - started) * 1000, 1))]
+            if data.words_only:
+                return
             waiting = []
             started = time.perf_counter()
         related = lib.related_page(title, abstract, k=data.k)
@@ -160,7 +165,7 @@ class LookupController(Controller):
           summary="A page's paper in one call: in the library or not, and what in the library is related to it")
     def lookup_page(self, lib: Library, data: PageIn) -> Lookup:
         """The paper on a page and its related papers, in one answer (see /api/lookup/stream for two parts)."""
-        (found,), (related,) = _page_parts(lib, msgspec.structs.replace(data, words_first=False))
+        (found,), (related,) = _page_parts(lib, msgspec.structs.replace(data, words_first=False, words_only=False))
         return Lookup(found=found.found, paper=found.paper, related=related.related, library_size=found.library_size)
 
     @post("/stream", sync_to_thread=False, status_code=200, operation_class=LinesOperation,
