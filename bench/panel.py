@@ -22,6 +22,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 import zipfile
 from pathlib import Path
 
@@ -95,6 +96,12 @@ def extension_at(rev: str | None, workdir: Path) -> Path:
     return dest
 
 
+# After DOMContentLoaded the harness keeps its hands off the page for this long, then polls for the timing the
+# page recorded (it counts from DOMContentLoaded itself). Playwright's wait_for_function, called at once, put its
+# injected script into the page and polled it every frame, on the page's main thread and in its CDP traffic,
+# while the panel was on its way: a reader's browser has no harness. Firefox's BiDi poll the same, for equality.
+HANDS_OFF = 0.5
+
 # What the page reports: this tree's extension writes dataset.timing; the baseline only dataset.renderedAt.
 READ = """() => {
   const host = document.getElementById('papershelf-root');
@@ -105,10 +112,39 @@ READ = """() => {
 }"""
 
 
-def chromium(ext: Path, server: str, token: str, port: int, paths: list[str], workdir: Path) -> list[dict]:
+def settle(since: float, quiet: int = 3, least: float = 25.0, most: float = 90.0) -> float:
+    """Wait until the browser started at `since` (time.monotonic) has run for `least` seconds and the cores this
+    process may use have then been idle (90%) for `quiet` seconds in a row, `most` seconds at most. A browser
+    just started does its first-run work for a while (Firefox, a fresh profile: two to four pages in a row took
+    100-240 ms more, 10-20 s after it started); a reader's browser has been running for hours. Returns the
+    seconds waited."""
+    cores = {f"cpu{c}" for c in os.sched_getaffinity(0)}
+
+    def ticks() -> tuple[int, int]:
+        total = idle = 0
+        for line in Path("/proc/stat").read_text().splitlines():
+            name, *t = line.split()
+            if name in cores:
+                t = [int(x) for x in t]
+                total, idle = total + sum(t[:8]), idle + t[3] + t[4]
+        return total, idle
+
+    start, calm = time.monotonic(), 0
+    while time.monotonic() - start < most:
+        t0, i0 = ticks()
+        time.sleep(1.0)
+        t1, i1 = ticks()
+        calm = calm + 1 if t1 > t0 and (i1 - i0) / (t1 - t0) >= 0.9 else 0
+        if calm >= quiet and time.monotonic() - since >= least:
+            break
+    return time.monotonic() - start
+
+
+def chromium(ext: Path, server: str, token: str, port: int, paths: list[str], workdir: Path, warm: int) -> list[dict]:
     from playwright import sync_api as pw
 
     p = pw.sync_playwright().start()
+    launched = time.monotonic()
     ctx = p.chromium.launch_persistent_context(
         str(workdir / f"chromium-{ext.name}"), headless=True, executable_path=CHROMIUM,
         ignore_default_args=["--disable-extensions"], ignore_https_errors=True,
@@ -119,11 +155,14 @@ def chromium(ext: Path, server: str, token: str, port: int, paths: list[str], wo
         sw = ctx.service_workers[0] if ctx.service_workers else ctx.wait_for_event("serviceworker", timeout=15000)
         sw.evaluate("v => chrome.storage.local.set(v)", {"serverUrl": server, "token": token})
         out = []
-        for path in paths:
+        for n, path in enumerate(paths):
+            if n == warm:
+                print(f"  Chromium settled in {settle(launched):.0f} s", flush=True)
             page = ctx.new_page()
             page.goto(f"https://{HOST}{path}", wait_until="domcontentloaded")
+            time.sleep(HANDS_OFF)
             try:
-                handle = page.wait_for_function(READ, timeout=30000)
+                handle = page.wait_for_function(READ, timeout=30000, polling=100)
             except pw.TimeoutError:
                 state = page.evaluate("() => document.getElementById('papershelf-root')?.outerHTML.slice(0, 300)")
                 raise RuntimeError(f"no panel on {path} in 30 s in Chromium: {state}") from None
@@ -135,13 +174,14 @@ def chromium(ext: Path, server: str, token: str, port: int, paths: list[str], wo
         p.stop()
 
 
-def firefox(ext: Path, server: str, token: str, port: int, paths: list[str], workdir: Path) -> list[dict]:
+def firefox(ext: Path, server: str, token: str, port: int, paths: list[str], workdir: Path, warm: int) -> list[dict]:
     dist = workdir / f"dist-{ext.name}"
     subprocess.run([sys.executable, str(ext / "package.py"), str(dist)], check=True, capture_output=True)
     unpacked = workdir / f"firefox-{ext.name}"
     with zipfile.ZipFile(next(dist.glob("papershelf-firefox-*.zip"))) as z:
         z.extractall(unpacked)
     tunnel = Tunnel(port)
+    launched = time.monotonic()
     ff = Firefox(workdir / f"firefox-profile-{ext.name}", {
         "network.proxy.type": 1, "network.proxy.ssl": "127.0.0.1", "network.proxy.ssl_port": tunnel.port,
         "network.proxy.no_proxies_on": "127.0.0.1, localhost", "network.proxy.allow_hijacking_localhost": False,
@@ -156,9 +196,12 @@ def firefox(ext: Path, server: str, token: str, port: int, paths: list[str], wor
         tab.wait("document.documentElement.dataset.extension === 'paired'")
         tab.close()
         out = []
-        for path in paths:
+        for n, path in enumerate(paths):
+            if n == warm:
+                print(f"  Firefox settled in {settle(launched):.0f} s", flush=True)
             tab = ff.tab()
             tab.goto(f"https://{HOST}{path}")
+            time.sleep(HANDS_OFF)
             out.append({"path": path, **tab.wait(f"({READ})()", timeout=30)})
             tab.close()
         return out
@@ -254,8 +297,10 @@ def target(results: dict, cores: int) -> str:
             f"is {late[0]:.0f} ms ({late[1]}, {KINDS[late[2]]}).")
 
 
-def run(quick: bool = False, baseline: str = BASELINE) -> dict:
-    """Both browsers: this tree's extension and the baseline's, against one server."""
+def run(quick: bool = False, baseline: str = BASELINE, browsers: tuple[str, ...] = ("chromium", "firefox"),
+        dump: list | None = None) -> dict:
+    """Both browsers (or those named): this tree's extension and the baseline's, against one server. Each page's
+    own timing is appended to `dump` when one is given."""
     n = 5 if quick else 20
     work = Path(tempfile.mkdtemp(prefix="panel-bench-"))
     home = work / "home"
@@ -269,6 +314,8 @@ def run(quick: bool = False, baseline: str = BASELINE) -> dict:
         results = {}
         run_number = 0
         for name, drive in (("Chromium", chromium), ("Firefox", firefox)):
+            if name.lower() not in browsers:
+                continue
             results[name] = {}
             for label, rev in variants:
                 first = run_number * (n + 1)
@@ -276,8 +323,10 @@ def run(quick: bool = False, baseline: str = BASELINE) -> dict:
                 warm = ["/in/0", f"/out/{first}", "/in/1"]  # the service worker started, the browser's caches filled
                 paths = [p for k in range(n) for p in (f"/in/{k}", f"/out/{first + 1 + k}")]
                 ext = extension_at(rev, work)
-                runs = drive(ext, url, token, httpd.port, warm + paths, work)[len(warm):]
+                runs = drive(ext, url, token, httpd.port, warm + paths, work, len(warm))[len(warm):]
                 results[name][label] = summary(runs)
+                if dump is not None:
+                    dump.extend({"browser": name, "extension": label, **r} for r in runs)
                 print(name, label, json.dumps(results[name][label]), flush=True)
         httpd.shutdown()
         return results
@@ -305,6 +354,8 @@ def main() -> None:
     ap.add_argument("--baseline", default=BASELINE, help="git revision of the extension to compare with")
     ap.add_argument("--cores", default="1,2",
                     help="run on these many cores, one run each (default 1,2: one core, as on a slow laptop, then two)")
+    ap.add_argument("--browsers", default="chromium,firefox", help="which browsers to drive (default both)")
+    ap.add_argument("--dump", type=Path, help="write every page's own timing to this JSON file")
     ap.add_argument("--write-doc", action="store_true", help="update the panel table in docs/benchmarks.md")
     args = ap.parse_args()
     for need in (CHROMIUM, FIREFOX):
@@ -315,11 +366,16 @@ def main() -> None:
     if any(c > len(allowed) for c in wanted):  # under `taskset -c 0`: the one-core run only
         print(f"this process may use {len(allowed)} core(s): no run on more", flush=True)
         wanted = [c for c in wanted if c <= len(allowed)] or [len(allowed)]
-    runs = {}
+    browsers = tuple(b.strip().lower() for b in args.browsers.split(","))
+    if args.write_doc and set(browsers) != {"chromium", "firefox"}:
+        sys.exit("--write-doc needs both browsers: the table in docs/benchmarks.md shows both")
+    runs, dump = {}, []
     for cores in wanted:
         on_cores(cores, allowed)
         print(f"-- on {cores} core(s)", flush=True)
-        runs[cores] = run(args.quick, args.baseline)
+        runs[cores] = run(args.quick, args.baseline, browsers, dump)
+    if args.dump:
+        args.dump.write_text(json.dumps(dump, indent=1))
     os.sched_setaffinity(0, allowed)
     text = markdown(runs, args.quick, args.baseline)
     print(text)
