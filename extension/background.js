@@ -82,7 +82,7 @@ async function lookupInParts(paper, timing, onPart, k, drawn) {
   const call = { path: "/api/lookup/stream" };
   let state = null;
   const first = await readLines({ ...body, words_first: true, words_only: true }, (line) => {
-    if (state === null) {
+    if ("found" in line) {
       Object.assign(call, { first: now() - started, server: line.took_ms });
       timing.calls.push(call);
       state = line.found ? "in-library" : "not-in-library";
@@ -95,9 +95,8 @@ async function lookupInParts(paper, timing, onPart, k, drawn) {
   }, onPart);
   if (!first || first.final !== false || !(await drawn)) return;
   call.drawn = now() - started;
-  let seen = false; // the second call's first line says again whether the paper is found: the state stays
   await readLines(body, (line) => {
-    if (!seen) { seen = true; return null; }
+    if ("found" in line) return null; // said again by the second call: the state stays
     Object.assign(call, { ms: now() - started, related: line.took_ms });
     return { state, related: relatedOfPage(paper, state === "in-library", line.related, s), final: true };
   }, onPart, state);
