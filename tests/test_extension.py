@@ -7,6 +7,7 @@ import json
 import re
 import socketserver
 import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -91,8 +92,17 @@ def library(shared_server):
     return shared_server
 
 
+def written_extension(tmp_path_factory, browser: str) -> Path:
+    """The extension as a user gets it: written out of the installed package by `papershelf extension`."""
+    out = tmp_path_factory.mktemp(f"extension-{browser}") / "papershelf"
+    subprocess.run([sys.executable, "-m", "papershelf.cli", "extension", "--browser", browser, "--out", str(out)],
+                   check=True, capture_output=True)
+    return out
+
+
 @pytest.fixture(scope="module")
 def browser(tmp_path_factory, sites, playwright):
+    ext = written_extension(tmp_path_factory, "chromium")
     if not Path(CHROMIUM).exists():
         pytest.fail(f"{CHROMIUM} is missing: .ci/run installs Debian's chromium (apt-get install chromium)")
     rules = ", ".join(f"MAP {h} 127.0.0.1:{sites}" for h in HOSTS) + ", MAP * ~NOTFOUND, EXCLUDE 127.0.0.1"
@@ -102,8 +112,8 @@ def browser(tmp_path_factory, sites, playwright):
         args=["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
               # (the extension's own fetch of a PDF tab meets the tests' self-signed certificate too)
               "--ignore-certificate-errors",
-              "--disable-component-update", "--disable-sync", f"--disable-extensions-except={EXT}",
-              f"--load-extension={EXT}", f"--host-resolver-rules={rules}"])
+              "--disable-component-update", "--disable-sync", f"--disable-extensions-except={ext}",
+              f"--load-extension={ext}", f"--host-resolver-rules={rules}"])
     ctx.set_default_timeout(BROWSER_WAIT)
     yield ctx
     ctx.close()
@@ -530,11 +540,9 @@ def test_a_head_that_names_the_paper_is_looked_up_while_the_body_is_still_arrivi
 
 
 def test_packaging_writes_chromium_and_firefox_zips(tmp_path):
-    import sys
     import zipfile
 
-    sys.path.insert(0, str(EXT))
-    import package
+    from papershelf.extension import package
 
     made = package.build(tmp_path)
     assert [p.name.split("-")[1] for p in made] == ["chromium", "firefox"]
@@ -542,8 +550,29 @@ def test_packaging_writes_chromium_and_firefox_zips(tmp_path):
         ff = json.loads(z.read("manifest.json"))
         assert ff["background"] == {"scripts": ["background.js"], "type": "module"} and "key" not in ff
         assert {"content/adapters.js", "popup.html", "options.html", "icons/128.png"} <= set(z.namelist())
+        assert not [n for n in z.namelist() if n.endswith(".py")]
     with zipfile.ZipFile(made[0]) as z:
         assert json.loads(z.read("manifest.json"))["key"] == json.loads((EXT / "manifest.json").read_text())["key"]
+
+
+def test_papershelf_extension_writes_a_folder_or_an_xpi_and_refuses_to_write_over_one(tmp_path):
+    import zipfile
+
+    def run(*a):
+        return subprocess.run([sys.executable, "-m", "papershelf.cli", "extension", *a], capture_output=True, text=True)
+
+    r = run("--browser", "firefox", "--out", str(tmp_path / "ff"))
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == str(tmp_path / "ff") and "about:debugging" in " ".join(r.stderr.split())
+    assert "sidebar_action" in json.loads((tmp_path / "ff" / "manifest.json").read_text())
+    assert (tmp_path / "ff" / "content" / "panel.js").read_bytes() == (EXT / "content" / "panel.js").read_bytes()
+    again = run("--browser", "firefox", "--out", str(tmp_path / "ff"))
+    assert again.returncode == 1 and "not empty" in " ".join(again.stderr.split())
+    r = run("--browser", "firefox", "--zip", str(tmp_path / "papershelf.xpi"))
+    assert r.returncode == 0, r.stderr
+    with zipfile.ZipFile(tmp_path / "papershelf.xpi") as z:
+        assert json.loads(z.read("manifest.json"))["browser_specific_settings"]["gecko"]["id"]
+    assert run("--browser", "safari").returncode == 2  # argparse: not a choice
 
 
 def test_library_page_works_in_a_browser(browser, library):
@@ -755,18 +784,12 @@ def test_a_page_that_is_not_papershelf_cannot_pair_or_learn_the_token(browser, l
 # -- the same extension in Firefox -----------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def firefox(tmp_path_factory, sites):
-    """Debian's firefox-esr with the Firefox build of the extension (`make extension`'s zip, unpacked)."""
-    import zipfile
-
+    """Debian's firefox-esr with the Firefox build of the extension (`papershelf extension --browser firefox`)."""
     from bidi import FIREFOX, Firefox, Tunnel
 
     if not Path(FIREFOX).exists():
         pytest.fail(f"{FIREFOX} is missing: `make test` installs Debian's firefox-esr (apt-get install firefox-esr)")
-    dist = tmp_path_factory.mktemp("dist")
-    subprocess.run(["python3", str(EXT / "package.py"), str(dist)], check=True, capture_output=True)
-    unpacked = tmp_path_factory.mktemp("firefox-extension")
-    with zipfile.ZipFile(next(dist.glob("papershelf-firefox-*.zip"))) as z:
-        z.extractall(unpacked)
+    unpacked = written_extension(tmp_path_factory, "firefox")
     tunnel = Tunnel(sites)
     ff = Firefox(tmp_path_factory.mktemp("firefox-profile"), {
         # Every https host goes through the tunnel to the tests' HTTPS server; 127.0.0.1 (papershelf) directly.
@@ -903,7 +926,7 @@ def test_firefox_options_pair_by_hand_and_the_popup_saves_removes_and_searches(f
 
 
 def test_web_ext_lint_finds_no_error_in_the_firefox_build(tmp_path):
-    """Mozilla's linter (web-ext, from npm, pinned in the Makefile) on the zip `make extension` writes for Firefox.
+    """Mozilla's linter (web-ext, from npm, pinned in the Makefile) on the .xpi `papershelf extension --browser firefox --zip` writes.
     The two warnings left are explained (the second below): content/adapters.js parses a page's HTML metadata into an inert
     <template> (nothing in it loads or runs) to read it as text."""
     import zipfile
@@ -911,8 +934,9 @@ def test_web_ext_lint_finds_no_error_in_the_firefox_build(tmp_path):
     web_ext = ROOT / ".tools" / "node_modules" / ".bin" / "web-ext"
     if not web_ext.exists():
         pytest.fail(f"{web_ext} is missing: `make test` installs it (npm install --prefix .tools web-ext)")
-    subprocess.run(["python3", str(EXT / "package.py"), str(tmp_path / "dist")], check=True, capture_output=True)
-    with zipfile.ZipFile(next((tmp_path / "dist").glob("papershelf-firefox-*.zip"))) as z:
+    subprocess.run([sys.executable, "-m", "papershelf.cli", "extension", "--browser", "firefox", "--zip",
+                    str(tmp_path / "papershelf.xpi")], check=True, capture_output=True)
+    with zipfile.ZipFile(tmp_path / "papershelf.xpi") as z:
         z.extractall(tmp_path / "firefox")
     out = subprocess.run([str(web_ext), "lint", "--source-dir", str(tmp_path / "firefox"), "--output", "json"],
                          capture_output=True, text=True, timeout=120)

@@ -10,6 +10,7 @@ import sys
 from .. import __version__
 from .common import DEFAULT_PORT, CLIError, console
 from .digest import cmd_digest, cmd_feeds
+from .extension import cmd_extension
 from .library import cmd_doctor, cmd_export, cmd_import, cmd_related, cmd_search, cmd_show, cmd_stats, cmd_token, cmd_watch
 from .serve import cmd_serve
 from .sources import cmd_sources
@@ -129,6 +130,14 @@ def build_parser() -> argparse.ArgumentParser:
     st.add_argument("--at", help="local time of the daily fetch, HH:MM (default 07:00)")
     st.add_argument("--prune-days", type=int, help="days an unsaved paper is kept (default 30)")
     s.set_defaults(func=cmd_digest, digest_cmd=None)
+
+    s = sub.add_parser("extension", help="write the browser extension, ready to load (folder or zip)")
+    s.add_argument("--browser", choices=["chromium", "firefox"], default="chromium",
+                   help="chromium (Chrome, Edge, Brave…) or firefox (default chromium)")
+    where = s.add_mutually_exclusive_group()
+    where.add_argument("--out", help="folder to write it into (new or empty; default ./papershelf-extension-BROWSER)")
+    where.add_argument("--zip", help="write one zip instead (for Firefox: an .xpi)")
+    s.set_defaults(func=cmd_extension)
 
     s = sub.add_parser("token", parents=[common], help="print the pairing token for the extension and scripts")
     s.set_defaults(func=cmd_token)
