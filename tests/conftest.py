@@ -90,6 +90,19 @@ def empty_lib(tmp_path):
     lib.close()
 
 
+RELEASES = FIXTURES / "releases"  # each release's library, made with its own code (releases/make_library.py)
+
+
+def release_home(version: str, dest: Path) -> Path:
+    """A home holding the library papershelf `version` made (tests/fixtures/releases/VERSION/), unpacked."""
+    import tarfile
+
+    dest.mkdir(parents=True)
+    with tarfile.open(RELEASES / version / "library.tar.gz") as tar:
+        tar.extractall(dest, filter="data")
+    return dest
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
