@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import shutil
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+from . import backup
 
 from .embed import TOKENIZER_FILES, ModelError, sha256_file
 
@@ -35,6 +39,26 @@ def run_checks(lib) -> list[tuple[str, bool, str]]:
     out.append(("embeddings", s.pending == 0 or lib.worker.error is None,
                 f"{s.embedded} of {s.papers} papers embedded, {s.pending} pending"
                 + (f"; worker error: {lib.worker.error}" if lib.worker.error else "")))
+    first = lib.store._cur().execute("SELECT min(added_at) FROM papers").fetchone()[0]  # UTC
+    since = first.replace(tzinfo=timezone.utc).astimezone().replace(tzinfo=None) if first else None
+    out.append(backup_check(lib.home, datetime.now(), since))
     free = shutil.disk_usage(lib.home).free
     out.append(("disk", free > 500 << 20, f"{free / (1 << 30):.1f} GiB free in {lib.home}"))
     return out
+
+
+def backup_check(home: Path, now: datetime, library_since: datetime | None = None) -> tuple[str, bool, str]:
+    """Does the newest backup open, and is it recent (the server makes one a day)? A library younger than two
+    days may have none yet."""
+    info = backup.newest(home)
+    if info is None:
+        young = library_since is None or now - library_since < timedelta(days=2)
+        return ("backup", young, f"no backup in {backup.folder(home)} yet: `papershelf backup` makes one "
+                                 "(`papershelf serve` makes one a day)")
+    try:
+        backup.read(Path(info.path))
+    except backup.BackupError as e:
+        return ("backup", False, f"the newest backup does not open: {e}")
+    fresh = now - backup.local(info.made_at) < timedelta(days=2)
+    return ("backup", fresh, f"{info.name} opens, {info.papers} papers, {backup.age(info, now)}"
+            + ("" if fresh else "; is the server running? `papershelf backup` makes one now"))

@@ -118,6 +118,21 @@ def keep_copy(folder: Path, data: bytes, sha256: str, name: str) -> Path:
     return target
 
 
+def rehome(store, folder: Path) -> int:
+    """Point the rows of our kept copies at `folder` when the home was restored or moved (their paths name the
+    old one, which may still be there: a kept copy belongs to its home); return how many were fixed."""
+    with store._write_lock:
+        c = store._cur()
+        fixed = []
+        for fid, path, sha in c.execute("SELECT id, path, sha256 FROM files WHERE kept").fetchall():
+            here = folder / sha[:2] / Path(path).name
+            if Path(path) != here and here.is_file():
+                fixed.append((str(here), fid))
+        if fixed:
+            c.executemany("UPDATE files SET path = ? WHERE id = ?", fixed)
+    return len(fixed)
+
+
 def with_file(rec: Record, path: Path, sha256: str, size: int, kept: bool = False) -> Record:
     """The record with its file attached."""
     return msgspec.structs.replace(rec, files=[FileRef(path=str(path), sha256=sha256, size=size, kept=kept)])

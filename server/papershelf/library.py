@@ -22,7 +22,7 @@ import msgspec
 import numpy as np
 import platformdirs
 
-from . import files, importers
+from . import backup, files, importers
 from .importers import pdf
 from .digest import Digest
 from .embed import BATCH_SIZE, Embedder, ModelError, lower_this_threads_priority
@@ -150,7 +150,8 @@ class Library:
         self.home = Path(home).expanduser() if home else default_home()
         self.home.mkdir(parents=True, exist_ok=True)
         self.db_path = self.home / "library.duckdb"
-        self.store = Store(self.db_path)
+        # A schema change is the riskiest thing an upgrade does: the library as it was is backed up first.
+        self.store = Store(self.db_path, before_migrating=lambda conn: backup.make(self.home, conn, "before-migration"))
         self.embedder = Embedder(cache_dir=self.home / "cache", model_dir=Path(model_dir) if model_dir else None,
                                  threads=threads)
         # The background embedding has its own session, at a lower priority (see Embedder: bulk).
@@ -168,12 +169,20 @@ class Library:
         self.map = LibraryMap(self, self.home / "map")  # the library in 2D (map.py)
         self.files_dir = self.home / "files"  # our copies of PDFs that came as bytes (files.py)
         self.pdf_readers = files.PdfReaders()
+        files.rehome(self.store, self.files_dir)  # a home restored or moved elsewhere still finds its PDFs
         previous = self.store.get_setting("model_id")
         if previous != self.model_id:
             # A new model: every paper is pending for it, and the worker re-embeds in the background.
             self.store.set_setting("model_id", self.model_id)
             if previous:
                 log.warning("model changed from %s to %s: re-embedding the library", previous, self.model_id)
+
+    def backup(self, kind: str = "manual", dest: Path | None = None) -> backup.BackupInfo:
+        """A backup of this home now (backup.py): into <home>/backups/, pruned by its rule, or into `dest`."""
+        info = backup.make(self.home, self.store._conn, kind, dest)
+        if dest is None:
+            backup.prune(self.home)
+        return info
 
     def close(self) -> None:
         """Stop the worker, save the index and close the database."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
+from datetime import datetime
 from pathlib import Path
 
 import httpx
@@ -50,10 +51,20 @@ def write_server_file(home: Path, url: str) -> Path:
     """Announce a running server so the CLI goes through it instead of opening the database."""
     p = Path(home) / SERVER_FILE
     tmp = p.with_suffix(".tmp")
-    tmp.write_text(json.dumps({"url": url, "pid": os.getpid()}))
+    started = datetime.now().astimezone().isoformat(timespec="seconds")
+    tmp.write_text(json.dumps({"url": url, "pid": os.getpid(), "started_at": started}))
     os.chmod(tmp, 0o600)
     tmp.replace(p)
     return p
+
+
+def read_server_file(home: Path) -> dict:
+    """What the last server of this home announced ({} if none): url, pid, started_at."""
+    try:
+        info = json.loads((Path(home) / SERVER_FILE).read_text())
+    except (FileNotFoundError, ValueError):
+        return {}
+    return info if isinstance(info, dict) else {}
 
 
 def remove_server_file(home: Path) -> None:

@@ -167,8 +167,10 @@ class Sources:
         return self.get(sid), report
 
     def remove(self, sid: str, keep_papers: bool = False) -> list[str]:
-        """Stop following a source; the papers only it held go to the trash (restorable) unless keep_papers."""
+        """Stop following a source; the papers only it held go to the trash (restorable) unless keep_papers.
+        The library is backed up first: what the source brought (tags, notes, files) can always come back."""
         self.get(sid)
+        self.lib.backup("before-removing-source")
         with self._lock(sid), self.lib.index.writing():
             trashed = self.store.drop_source(sid, keep_papers)
         self.lib.events.publish("sources", change="remove", id=sid, trashed=len(trashed))

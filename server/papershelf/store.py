@@ -13,7 +13,7 @@ import hashlib
 import os
 import secrets
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -242,7 +242,7 @@ class _BatchMerge:
 class Store:
     """DuckDB-backed library: merge records in, read papers and vectors out."""
 
-    def __init__(self, path: Path | str):
+    def __init__(self, path: Path | str, before_migrating: Callable[[duckdb.DuckDBPyConnection], object] | None = None):
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         try:
@@ -259,7 +259,7 @@ class Store:
         # costs it one paper, not a rebuild. In memory only: the index checks the whole store when it loads.
         self._changed: set[str] = set()
         self._changes_lock = threading.Lock()
-        self.migrate()
+        self.migrate(before_migrating)
 
     # -- plumbing -------------------------------------------------------------------------------------
     def _touch(self, pids) -> None:
@@ -289,8 +289,9 @@ class Store:
                 pass
             self._conn.close()
 
-    def migrate(self) -> list[int]:
-        """Apply the migrations this file has not had yet; return their numbers."""
+    def migrate(self, before: Callable[[duckdb.DuckDBPyConnection], object] | None = None) -> list[int]:
+        """Apply the migrations this file has not had yet; return their numbers. `before` (a backup) is called
+        first when a library that has some migrations is about to get more."""
         with self._write_lock:
             c = self._cur()
             c.execute("CREATE TABLE IF NOT EXISTS schema_migrations "
@@ -300,6 +301,8 @@ class Store:
             if done - known:
                 raise StoreError(f"The library {self.path} was written by a newer papershelf "
                                  f"(schema {max(done)}); upgrade papershelf to open it.")
+            if before is not None and done and known - done:
+                before(self._conn)
             applied = []
             for version, name, sql in MIGRATIONS:
                 if version in done:

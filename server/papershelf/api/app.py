@@ -18,6 +18,7 @@ from ..library import Library, NotFound
 from ..mail import MailError
 from ..sources import SourceError
 from .atom import AtomController
+from .backups import BackupController
 from .digest import DigestController, FeedController
 from .duplicates import DuplicateController
 from .files import FileController
@@ -54,7 +55,7 @@ def create_app(library: Library, token: str, port: int, allowed_hosts: list[str]
     return Litestar(
         route_handlers=[HealthController, PaperController, FacetController, LookupController, RelatedController,
                         SearchController, MapController, DuplicateController, FileController,
-                        LibraryController, SourceController, FeedController, DigestController, AtomController, web],
+                        LibraryController, SourceController, BackupController, FeedController, DigestController, AtomController, web],
         dependencies={"lib": Provide(provide_library, sync_to_thread=False)},
         middleware=[Guard(token=token, port=port, allowed_hosts=allowed_hosts)],
         cors_config=EXTENSION_ONLY,

@@ -9,10 +9,12 @@ import sys
 
 from .. import __version__
 from .common import DEFAULT_PORT, CLIError, console
+from .backup import cmd_backup, cmd_restore
 from .digest import cmd_digest, cmd_feeds
 from .extension import cmd_extension
 from .library import cmd_doctor, cmd_export, cmd_import, cmd_related, cmd_search, cmd_show, cmd_stats, cmd_token, cmd_watch
 from .serve import cmd_serve
+from .service import add_parser as add_service_parser
 from .sources import cmd_sources
 
 
@@ -44,6 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--no-inbox", action="store_true", help="do not watch an inbox folder")
     s.add_argument("--no-digest", action="store_true", help="do not fetch the digest's feeds on a schedule")
     s.add_argument("--no-follow", action="store_true", help="do not sync followed sources (papershelf sources)")
+    s.add_argument("--no-backup", action="store_true", help="do not back the library up each day (papershelf backup)")
     s.set_defaults(func=cmd_serve)
 
     s = sub.add_parser("watch", parents=[common], help="import every file dropped into a folder (no server needed)")
@@ -80,6 +83,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("doctor", parents=[common, json_opt], help="check model files, database and disk")
     s.set_defaults(func=cmd_doctor)
+
+    s = sub.add_parser("backup", parents=[common, json_opt],
+                       help="back up the library now (into <home>/backups/, and PATH if given)")
+    s.add_argument("path", nargs="?", help="also copy the backup to this new folder (another disk)")
+    s.set_defaults(func=cmd_backup)
+
+    s = sub.add_parser("restore", parents=[common], help="put a backup back (the current library is kept aside)")
+    s.add_argument("path", help="a backup's folder, or its name in <home>/backups/")
+    s.set_defaults(func=cmd_restore)
 
     s = sub.add_parser("feeds", parents=[common, json_opt], help="the feeds the daily digest fetches")
     fs = s.add_subparsers(dest="feeds_cmd", metavar="add|list|remove")
@@ -138,6 +150,8 @@ def build_parser() -> argparse.ArgumentParser:
     where.add_argument("--out", help="folder to write it into (new or empty; default ./papershelf-extension-BROWSER)")
     where.add_argument("--zip", help="write one zip instead (for Firefox: an .xpi)")
     s.set_defaults(func=cmd_extension)
+
+    add_service_parser(sub, common, json_opt)
 
     s = sub.add_parser("token", parents=[common], help="print the pairing token for the extension and scripts")
     s.set_defaults(func=cmd_token)

@@ -72,6 +72,9 @@ class Local:
 
         return [{"name": n, "ok": ok, "detail": d} for n, ok, d in run_checks(self.lib)]
 
+    def backup(self) -> dict:
+        return builtins(self.lib.backup("manual"))
+
     # the digest
     def _digest(self, fn, *a, **kw):
         from ..digest import DigestError
@@ -254,6 +257,9 @@ class Remote:
 
     def doctor(self) -> list[dict]:
         return self._call("GET", "/api/doctor").json()
+
+    def backup(self) -> dict:
+        return self._call("POST", "/api/backups").json()
 
     # the digest
     def feeds(self) -> list[dict]:

@@ -31,6 +31,9 @@ def cmd_serve(args) -> int:
     from ..store import StoreError
 
     home = home_of(args)
+    from .. import logs
+
+    logs.to_file(home)
     if args.host not in LOOPBACK:
         if not args.allow_remote:
             raise CLIError(f"refusing to listen on {args.host}: anyone on that network could reach your library. "
@@ -98,6 +101,9 @@ def cmd_serve(args) -> int:
         from ..follow import Follower
 
         following = asyncio.create_task(Follower(lib).run(stop)) if not getattr(args, "no_follow", False) else None
+        from ..backup import DailyBackup
+
+        backing_up = asyncio.create_task(DailyBackup(lib).run(stop)) if not args.no_backup else None
         try:
             yield
         finally:
@@ -108,6 +114,8 @@ def cmd_serve(args) -> int:
                 await asyncio.wait_for(fetcher, timeout=120)  # a fetch in flight finishes (feeds time out)
             if following:
                 await asyncio.wait_for(following, timeout=120)  # a sync in flight finishes (one transaction)
+            if backing_up:
+                await asyncio.wait_for(backing_up, timeout=600)  # a backup in flight finishes (else it is partial)
             remove_server_file(home)
             lib.close()  # waits for the write in flight: a transaction either commits or rolls back
 
@@ -123,6 +131,8 @@ def cmd_serve(args) -> int:
         if server.started:
             write_server_file(home, url)
             s = lib.stats()
+            logging.getLogger("papershelf").info("papershelf %s serving %s at %s (%d papers)", __version__, home, url,
+                                                 s.papers)
             console.print(f"papershelf {__version__} serving [bold]{home}[/bold] at {url}  "
                           f"({s.papers} papers, {s.pending} waiting for vectors)", highlight=False)
             console.print(f"library page: {url}/#token={token}", highlight=False)
