@@ -12,7 +12,7 @@ FIREFOX := /usr/bin/firefox-esr
 WEB_EXT := .tools/node_modules/.bin/web-ext
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: serve test install install-test bench quality digest-bench ingest-bench panel-bench page-bench pdf-bench sources-bench realfiles extension clean
+.PHONY: serve test install install-test wheel bench quality digest-bench ingest-bench panel-bench page-bench pdf-bench sources-bench realfiles extension clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -43,7 +43,12 @@ install: $(VENV)/.installed
 $(WEB_EXT): | /usr/bin/npm
 	npm install --prefix .tools --no-audit --no-fund --silent web-ext@10.7.0
 
-install-test: $(VENV)/.installed-test $(CHROMIUM) $(FIREFOX) $(WEB_EXT)
+# test_service.py checks the systemd user unit with systemd-analyze.
+/usr/bin/systemd-analyze:
+	$(SUDO) apt-get update -qq
+	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq systemd >/dev/null
+
+install-test: $(VENV)/.installed-test $(CHROMIUM) $(FIREFOX) $(WEB_EXT) /usr/bin/systemd-analyze
 
 serve: install
 	$(BIN)/papershelf serve --port $(PORT)
@@ -97,8 +102,13 @@ digest-bench: install
 ingest-bench: install
 	HF_HUB_OFFLINE=1 $(BIN)/python bench/ingest.py
 
+# Both zips into dist/ (a user with papershelf installed runs `papershelf extension` instead).
 extension:
 	$(PYTHON) extension/package.py dist
+
+# The wheel (and sdist) into dist/, with the extension in it: `pipx install dist/papershelf-*.whl`.
+wheel: $(VENV)/.installed-test
+	$(BIN)/python -m build --no-isolation --outdir dist .
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info server/*.egg-info

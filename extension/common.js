@@ -32,8 +32,9 @@ export function hitItem(h) {
 // What to say when the server cannot answer.
 export function problem(res) {
   if (res.state === "offline") {
-    return el("p", { class: "problem" }, el("span", { class: "badge off" }, "server not running"), " Start it with ",
-      el("code", {}, "make serve"), " or ", el("code", {}, "papershelf serve"), ", then reopen this.");
+    return el("p", { class: "problem" }, el("span", { class: "badge off" }, "server not running"), " Start it: run ",
+      el("code", {}, "papershelf serve"), " in a terminal, then reopen this. To have it start at every login (and again if it stops): ",
+      el("code", {}, "papershelf service install"), ".");
   }
   if (res.state === "unpaired") {
     return el("p", { class: "problem" }, el("span", { class: "badge off" }, "not paired"), " Open the link ",

@@ -336,7 +336,7 @@ def test_offline_and_unpaired_states(browser, library):
     configure(browser, serverUrl="http://127.0.0.1:9", token=library.token)
     page = visit(browser, "https://arxiv.org/abs/2410.04321", "offline")
     text = page.evaluate("() => document.getElementById('papershelf-root').shadowRoot.textContent")
-    assert "papershelf serve" in text and "make serve" in text
+    assert "papershelf serve" in text and "papershelf service install" in text
     shot(page, "panel-offline")
     configure(browser, serverUrl=library.url, token="")
     page.wait_for_selector('#papershelf-root[data-state="unpaired"]', state="attached")
@@ -394,7 +394,8 @@ def test_popup_says_how_to_start_the_server_or_pair(browser, library):
     configure(browser, serverUrl="http://127.0.0.1:9", token=library.token)
     pop = popup(browser)
     pop.wait_for_selector("#state[data-state=offline]")
-    assert "papershelf serve" in pop.text_content("#state") and "make serve" in pop.text_content("#state")
+    said = pop.text_content("#state")
+    assert "papershelf serve" in said and "start at every login" in said and "papershelf service install" in said
     shot(pop, "popup-offline")
     configure(browser, serverUrl=library.url, token="")
     pop.reload()

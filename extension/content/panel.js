@@ -165,7 +165,7 @@
       } else if (view.state === "offline") {
         middle = [el("span", { class: "badge off" }, "offline")];
         body.push(el("div", { class: "status" }, "Your papershelf server is not running. Start it with ",
-          el("code", {}, "make serve"), " or ", el("code", {}, "papershelf serve"), "."));
+          el("code", {}, "papershelf serve"), "; to start it at every login, ", el("code", {}, "papershelf service install"), "."));
       } else if (view.state === "unpaired") {
         middle = [el("span", { class: "badge off" }, "not paired")];
         body.push(el("div", { class: "status" }, "Connect the extension: open the link ", el("code", {}, "papershelf serve"),

@@ -1,3 +1,3 @@
 """papershelf: a local-first related-papers companion."""
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
