@@ -39,7 +39,7 @@ def serve(home: Path) -> tuple[subprocess.Popen, str, dict]:
     """A running server on the library (its index loaded), its URL and auth header."""
     port = free_port()
     proc = subprocess.Popen([sys.executable, "-m", "papershelf.cli", "serve", "--home", str(home), "--port",
-                             str(port), "--no-digest", "--no-inbox"], stdout=subprocess.DEVNULL,
+                             str(port), "--no-digest", "--no-inbox", "--no-backup"], stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL, env=dict(os.environ, HF_HUB_OFFLINE="1",
                                                                 PYTHONPATH=str(ROOT / "server")))
     url = f"http://127.0.0.1:{port}"
