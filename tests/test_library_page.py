@@ -91,6 +91,22 @@ def test_facets_and_instant_search_combine_and_page_on_the_server(page, shared_s
     assert page.input_value("#q") == ""
 
 
+def test_a_year_being_typed_survives_a_reload_of_the_list_by_a_change_made_elsewhere(page, shared_server):
+    page.wait_for_selector("#facet-year_max")
+    page.fill("#facet-year_max", "2020")  # typed, not yet committed (no change event)
+    page.evaluate("() => { document.getElementById('facet-year_max').dataset.before = 'reload'; }")
+    with shared_server.client() as c:  # a save elsewhere: the page reloads its list and redraws the facets
+        c.post("/api/papers", json={"title": "Typed while the list reloads"})
+    page.wait_for_function("() => !document.getElementById('facet-year_max').dataset.before")
+    assert page.input_value("#facet-year_max") == "2020"
+    assert page.evaluate("() => document.activeElement.id") == "facet-year_max"
+    page.dispatch_event("#facet-year_max", "change")  # and committing it then filters as usual
+    page.wait_for_function("() => document.getElementById('list-title').textContent.endsWith('papers found')")
+    page.fill("#facet-year_max", "")
+    page.dispatch_event("#facet-year_max", "change")
+    page.wait_for_function("() => document.getElementById('list-title').textContent === 'Library'")
+
+
 def test_select_with_shift_click_and_tag_in_bulk_then_all_matching(page, shared_server):
     page.wait_for_selector("#list input.pick")
     ids = list_ids(page)

@@ -155,8 +155,12 @@ function renderFacets(f) {
     ` ${c.value} `, el("span", { class: "count" }, c.count)));
   for (const t of filters.tags) if (!f.tags.some((c) => c.value === t)) tags.push(el("label", { class: "facet" }, el("input", { type: "checkbox", checked: "", onchange: () => { filters.tags.delete(t); change(); } }), ` ${t}`));
   const years = f.years.map((c) => +c.value);
+  // A list reload (a change made elsewhere, an import finishing) redraws the facets: a year being typed, not yet
+  // committed by its change event, stays in its box, and the box keeps the focus.
+  const typing = document.activeElement && document.activeElement.id.startsWith("facet-year") ? document.activeElement : null;
   const yearInput = (key, label) => el("input", { type: "number", id: `facet-${key}`, min: 1000, max: 2200, size: 5, "aria-label": label,
-    placeholder: years.length ? String(key === "year_min" ? years[0] : years[years.length - 1]) : "", value: filters[key] || null,
+    placeholder: years.length ? String(key === "year_min" ? years[0] : years[years.length - 1]) : "",
+    value: (typing && typing.id === `facet-${key}` ? typing.value : filters[key]) || null,
     onchange: (e) => { filters[key] = e.target.value; change(); } });
   const pick = (key, counts, any) => el("select", { id: `facet-${key}`, "aria-label": any, onchange: (e) => { filters[key] = e.target.value; change(); } },
     option("", any, filters[key]), counts.map((c) => option(c.value, `${c.value} (${c.count})`, filters[key])),
@@ -176,6 +180,7 @@ function renderFacets(f) {
     filtering() ? el("button", { type: "button", id: "clear-filters", onclick: () => {
       Object.assign(filters, { tags: new Set(), year_min: "", year_max: "", venue: "", source: "", no_abstract: false, not_embedded: false, pdf: "" });
       $("#q").value = ""; change(); } }, "Clear all") : null);
+  if (typing) document.getElementById(typing.id).focus();
 }
 
 function pick(id, e) {
