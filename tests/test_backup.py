@@ -78,7 +78,7 @@ def test_a_backup_restored_into_an_empty_home_is_the_same_library_field_by_field
         lib.close()
 
 
-def test_restore_keeps_the_library_it_replaces_aside_and_refuses_under_a_running_server(rich_home, tmp_path):
+def test_restore_keeps_the_library_it_replaces_aside_and_refuses_under_a_running_server_which_makes_them(rich_home, tmp_path):
     from papershelf.library import Library
 
     lib = Library(rich_home)
@@ -98,6 +98,14 @@ def test_restore_keeps_the_library_it_replaces_aside_and_refuses_under_a_running
         made = json.loads(run_cli("backup", str(elsewhere), "--json", home=rich_home).stdout)
         assert made["path"] == str(elsewhere) and backup.read(elsewhere).papers == 292
         assert len(backup.listing(rich_home)) == 2
+        # The API the command went through: the token only; a list, newest first.
+        assert httpx.post(f"{srv.url}/api/backups").status_code == 401
+        assert httpx.get(f"{srv.url}/api/backups").status_code == 401
+        with srv.client() as c:
+            r = c.post("/api/backups")
+            assert r.status_code == 201 and r.json()["papers"] == 292 and r.json()["kind"] == "manual"
+            listed = [b["name"] for b in c.get("/api/backups").json()]
+            assert listed[0] == r.json()["name"] and len(listed) == 3
     finally:
         srv.stop()
 
@@ -229,16 +237,3 @@ def test_doctor_says_when_there_is_no_backup_and_how_old_the_newest_is(rich_home
     (Path(info.path) / "library.duckdb").write_bytes(b"not a database")
     name, ok, detail = backup_check(rich_home, datetime.now())
     assert not ok and "does not open" in detail
-
-
-def test_the_backups_api_lists_and_makes_backups_with_the_token_only(rich_home):
-    srv = start_server(rich_home, "--no-inbox", "--no-digest", "--no-follow")
-    try:
-        assert httpx.post(f"{srv.url}/api/backups").status_code == 401
-        with srv.client() as c:
-            r = c.post("/api/backups")
-            assert r.status_code == 201 and r.json()["papers"] == 292
-            listed = c.get("/api/backups").json()
-            assert [b["name"] for b in listed] == [r.json()["name"]]
-    finally:
-        srv.stop()
