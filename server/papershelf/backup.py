@@ -307,25 +307,7 @@ class DailyBackup:
         return info
 
     async def run(self, stop) -> None:
-        import asyncio
+        """Look at the clock every ten minutes until stopped."""
+        from .schedule import every
 
-        try:
-            await asyncio.wait_for(stop.wait(), timeout=self.FIRST_AFTER)
-        except asyncio.TimeoutError:
-            pass
-        while not stop.is_set():
-            try:
-                await asyncio.to_thread(self.tick)
-            except Exception:
-                log.exception("the daily backup failed")
-            try:
-                await asyncio.wait_for(stop.wait(), timeout=self.CHECK_EVERY)
-            except asyncio.TimeoutError:
-                pass
-
-
-def describe(info: BackupInfo) -> str:
-    """One line for a person."""
-    return (f"{info.name}: {info.papers} papers, {info.files} files, {info.bytes / 1e6:.1f} MB, "
-            f"papershelf {info.version}")
-
+        await every(self.CHECK_EVERY, self.tick, stop, "the daily backup failed", first_after=self.FIRST_AFTER)

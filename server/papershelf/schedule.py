@@ -75,12 +75,24 @@ class DailyFetch:
 
     async def run(self, stop: asyncio.Event) -> None:
         """Look at the clock once a minute until stopped."""
-        while not stop.is_set():
-            try:
-                await asyncio.to_thread(self.tick)
-            except Exception:
-                log.exception("daily digest fetch failed")
-            try:
-                await asyncio.wait_for(stop.wait(), timeout=CHECK_EVERY)
-            except asyncio.TimeoutError:
-                pass
+        await every(CHECK_EVERY, self.tick, stop, "daily digest fetch failed")
+
+
+async def every(seconds: float, tick: Callable[[], object], stop: asyncio.Event, failed: str, first_after: float = 0
+                ) -> None:
+    """Run a blocking `tick` in a thread every `seconds` (the first after `first_after`) until `stop` is set; a
+    tick that raises is logged with `failed` and the next one comes all the same."""
+    async def pause(t: float) -> None:
+        try:
+            await asyncio.wait_for(stop.wait(), timeout=t)
+        except asyncio.TimeoutError:
+            pass
+
+    if first_after:
+        await pause(first_after)
+    while not stop.is_set():
+        try:
+            await asyncio.to_thread(tick)
+        except Exception:
+            log.exception(failed)
+        await pause(seconds)
