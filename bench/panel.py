@@ -221,8 +221,11 @@ def summary(runs: list[dict]) -> dict:
         # Drawn before DOMContentLoaded (the head named the paper) counts as 0: the page is not on screen either.
         panel = [max(0.0, r.get("list", r["total"])) for r in rs]
         final = [max(0.0, r["total"]) for r in rs]
+        # A final list that came after the panel's finalWithinMs was offered, not swapped in (held).
+        swapped = [max(0.0, r["total"]) for r in rs if not r.get("held")]
         row = {"n": len(rs), "p50": percentile(panel, 50), "p95": percentile(panel, 95),
-               "final50": percentile(final, 50), "final95": percentile(final, 95)}
+               "final50": percentile(final, 50), "final95": percentile(final, 95),
+               "held": sum(1 for r in rs if r.get("held")), "swapped_max": max(swapped, default=0.0)}
         if "script" in rs[0]:
             badge = [max(0.0, r["badge"]) for r in rs]
             row["badge50"], row["badge95"] = percentile(badge, 50), percentile(badge, 95)
@@ -251,7 +254,8 @@ def table(results: dict) -> str:
             before = f"{base['p50']:.0f} / {base['p95']:.0f}" if base else "–"
             words = f"{now['call_words']:.0f}" if now["call_words"] else "–"
             lines.append(f"| {browser} | {KINDS[kind]} | {now['badge50']:.0f} / {now['badge95']:.0f} | "
-                         f"**{now['p50']:.0f} / {now['p95']:.0f}** | {now['final50']:.0f} / {now['final95']:.0f} | "
+                         f"**{now['p50']:.0f} / {now['p95']:.0f}** | {now['final50']:.0f} / {now['final95']:.0f}"
+                         f"{f' ({held} offered)' if (held := now.get('held')) else ''} | "
                          f"{before} | {now['script']:.0f} | {now['read']:.0f} | {now['page']:.0f} | "
                          f"{now['toWorker']:.0f} | {now['call_first']:.0f} ({now['call_server']:.0f}) / {words} / "
                          f"{now['call_ms']:.0f} ({now['call_related']:.0f}) | {now['back']:.0f} | {now['render']:.0f} | "
@@ -268,7 +272,8 @@ def markdown(runs: dict, quick: bool, baseline: str) -> str:
              "from DOMContentLoaded (a panel drawn before it counts as 0; the parts are negative when before it): **badge** when the panel shows whether the paper is in the "
              "library; **panel** when related papers are on screen (for a paper not in the library, the list by "
              "the page's words, which the final list replaces once); **final list** when the ranking of the page's "
-             "embedded text is. The parts are medians (they need not add up): the content script's start (at "
+             "embedded text is (it replaces the list by words only within 300 ms of the page being read; one that "
+             "comes later is offered with a button instead, and \"offered\" counts those pages). The parts are medians (they need not add up): the content script's start (at "
              "document_start), when it read the page (its head parsed, or DOMContentLoaded) and how long that took, "
              "the message to the service worker, the one streamed server call (its first part and the server's "
              "share of it; the words' list; all of it and the server's time for the final list, which for a page "
@@ -282,7 +287,7 @@ def markdown(runs: dict, quick: bool, baseline: str) -> str:
 
 
 GOALS = {1: 150, 2: 100}  # issue #24: the panel's p95 on one core and on two
-FINAL_BY = 300  # a first list is replaced by the final one before this, at p95
+FINAL_BY = 300  # a first list is replaced by the final one before this, or not at all (the panel's finalWithinMs)
 
 
 def target(results: dict, cores: int) -> str:
@@ -290,11 +295,17 @@ def target(results: dict, cores: int) -> str:
     goal = GOALS.get(cores, 100)
     worst = max((now["p95"], browser, kind) for browser, r in results.items() for kind, now in r["now"].items())
     late = max((now["final95"], browser, kind) for browser, r in results.items() for kind, now in r["now"].items())
+    swap = max((now["swapped_max"], browser, kind) for browser, r in results.items() for kind, now in r["now"].items()
+               if kind == "out")
+    held = sum(now.get("held", 0) for r in results.values() for kind, now in r["now"].items())
+    pages = sum(now["n"] for r in results.values() for kind, now in r["now"].items() if kind == "out")
     say = lambda ok: "met" if ok else "**missed**"  # noqa: E731
     return (f"Target (issue #24): the panel within {goal} ms of DOMContentLoaded at p95 in both browsers: "
             f"{say(worst[0] <= goal)}, the slowest p95 is {worst[0]:.0f} ms ({worst[1]}, a paper "
-            f"{KINDS[worst[2]]}). The final list before {FINAL_BY} ms at p95: {say(late[0] <= FINAL_BY)}, the latest "
-            f"is {late[0]:.0f} ms ({late[1]}, {KINDS[late[2]]}).")
+            f"{KINDS[worst[2]]}). The final list replaces the first at most once, before {FINAL_BY} ms: "
+            f"{say(swap[0] <= FINAL_BY)}, the latest replacement at {swap[0]:.0f} ms ({swap[1]}); it came later on "
+            f"{held} of {pages} pages not in the library (final list p95 {late[0]:.0f} ms, {late[1]}, "
+            f"{KINDS[late[2]]}), which kept the list by words and offered the final one.")
 
 
 def run(quick: bool = False, baseline: str = BASELINE, browsers: tuple[str, ...] = ("chromium", "firefox"),

@@ -3,7 +3,10 @@
 // script's own fetch would carry the page's origin, which the server rightly refuses.)
 import { paperFromPdfUrl, pdfFileName } from "./pdftab.js";
 
-export const DEFAULTS = { serverUrl: "http://127.0.0.1:8765", token: "", sites: {}, relatedCount: 5, minScore: 0, hideLoose: false, panel: true };
+// finalWithinMs: how long after a page was read its final related list may still replace the list by words
+// (later, the panel offers it instead of moving the list under the reader's eyes).
+export const DEFAULTS = { serverUrl: "http://127.0.0.1:8765", token: "", sites: {}, relatedCount: 5, minScore: 0, hideLoose: false, panel: true,
+  finalWithinMs: 300 };
 
 // Read once per worker life and on every change: each page's lookup would otherwise wait on storage twice.
 let settingsRead = null;
@@ -154,7 +157,8 @@ chrome.runtime.onConnect.addListener((port) => {
     if (switchedOff(m.site, s)) return send({ state: "off", last: true });
     await lookupInParts(m.paper, timing, (part) => {
       const last = !(part.state === "in-library" || part.state === "not-in-library") || part.final === true;
-      send({ ...part, panel: s.panel !== false, last, ...(last ? { timing: { ...timing, replied: now() } } : {}) });
+      send({ ...part, panel: s.panel !== false, finalWithin: s.finalWithinMs, last,
+        ...(last ? { timing: { ...timing, replied: now() } } : {}) });
     }, m.k, drawn);
   });
 });

@@ -27,10 +27,15 @@ async function show() {
   // The panel's own path (the "lookup" port, streamed): the badge at once, then the related papers; for a paper
   // not in the library, a list by its words first, which the final one replaces.
   let view = null;
+  const asked = performance.now();
   const port = chrome.runtime.connect({ name: "lookup" });
   port.onMessage.addListener((res) => {
     if (ticket !== shown) { port.disconnect(); return; }
-    view = { ...view, ...res };
+    // As in the page's panel: a final list that comes late is offered, not swapped in under the reader's eyes.
+    const late = view && view.final === false && res.related !== undefined && res.final !== false
+      && performance.now() - asked > (res.finalWithin ?? 300);
+    view = late ? { ...view, ...res, related: view.related, final: false, held: res.related } : { ...view, ...res };
+    view.onShowFinal = () => { view = { ...view, related: view.held, final: true, held: undefined }; render(paper, view); };
     render(paper, view);
     if (res.last) port.disconnect();
     else if (res.final === false) port.postMessage({ drawn: true }); // the final list is asked for now
@@ -44,13 +49,16 @@ function render(paper, res) {
   const inLib = res.state === "in-library";
   const byWords = res.related !== undefined && res.final === false;
   box.dataset.related = res.related === undefined ? "pending" : byWords ? "words" : "final";
+  box.dataset.finalReady = res.held ? "yes" : "no";
   box.replaceChildren(
     el("div", { class: "paper-title" }, el("b", {}, inLib ? res.paper.title : paper.title || paper.label)),
     el("p", {}, el("span", { class: `badge ${inLib ? "in" : "out"}` }, inLib ? "In your library" : "Not in your library"),
       paper.pdf ? el("span", { class: "muted" }, " · PDF") : null),
     el("h4", {}, "Related in your library"),
     res.related === undefined ? el("p", { class: "muted" }, "Finding related papers…")
-      : byWords ? el("p", { class: "muted" }, "By the words they share; the full ranking follows…") : null,
+      : byWords && res.held ? el("p", { class: "muted" }, "By the words they share. ",
+        el("button", { type: "button", id: "show-final", onclick: res.onShowFinal }, "Show the full ranking"))
+        : byWords ? el("p", { class: "muted" }, "By the words they share; the full ranking follows…") : null,
     res.related && res.related.length ? el("ol", { id: "related" }, res.related.map(hitItem))
       : res.related && !byWords ? el("p", { class: "muted" }, "Nothing related in your library yet.") : null);
 }

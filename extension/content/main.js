@@ -44,8 +44,15 @@
       if (res.panel === false) { panel?.remove(); panel = null; decided(); return done(); } // the popup still knows the paper
       clearTimeout(slow);
       t[view ? "answered" : "first"] = now();
-      view = { ...view, ...res, teaser: paper.abstractFrom === "description" };
+      // The final list replaces the list by words once, and only while the reader can hardly have started on
+      // it (finalWithin ms after the page was read, 300 by default): later, it is offered, not swapped in.
+      const late = view && view.final === false && res.related !== undefined && res.final !== false
+        && now() - t.read > (res.finalWithin ?? 300);
+      view = late ? { ...view, ...res, related: view.related, final: false, held: res.related }
+        : { ...view, ...res, teaser: paper.abstractFrom === "description" };
+      if (late) t.held = true;
       view.onSave = () => save(paper, view);
+      view.onShowFinal = () => { view = { ...view, related: view.held, final: true, held: undefined }; panel.render(view); };
       placePanel().render(view);
       const shown = now();
       t.badge = t.badge || shown;
@@ -79,7 +86,7 @@
   // parsed, or DOMContentLoaded) and how long it took, the message to the service worker (waking it), the
   // server call (its first part, the server's share of it, the words' list, the final related part), the way
   // back, the render; then the next frame. `badge`: when the badge was on screen; `list`: the first related
-  // list (by words, for a paper not in the library); `total`: the final one.
+  // list (by words, for a paper not in the library); `total`: the final one (`held`: it came late, and is offered).
   function timed(host, worker, t) {
     if (document.readyState === "loading") { // drawn before DOMContentLoaded: count from it once it comes
       document.addEventListener("DOMContentLoaded", () => timed(host, worker, t), { once: true });
@@ -87,7 +94,7 @@
     }
     const nav = performance.getEntriesByType("navigation")[0];
     const dcl = performance.timeOrigin + (nav ? nav.domContentLoadedEventStart : 0);
-    const timing = { total: t.rendered - dcl, badge: t.badge - dcl, list: (t.list || t.rendered) - dcl,
+    const timing = { total: t.rendered - dcl, badge: t.badge - dcl, list: (t.list || t.rendered) - dcl, held: !!t.held,
       script: scriptStarted - dcl, read: t.read - dcl, page: t.sent - t.read,
       toWorker: worker ? worker.received - t.sent : null, calls: worker ? worker.calls : [],
       back: worker ? (t.answered || t.first) - worker.replied : null, render: t.rendered - (t.answered || t.first) };

@@ -102,9 +102,12 @@
     // The related box's contents. The badge comes first; the related papers follow. A page not in the library
     // gets a list by its words at once, which the ranking of its embedded text replaces (once, a moment later):
     // the panel says which it shows.
-    relatedList(related, empty, byWords) {
+    relatedList(related, empty, byWords, showFinal) {
       if (related === undefined) return [el("div", { class: "status pending" }, "Finding related papers…")];
-      const note = byWords ? [el("div", { class: "status refining" }, "By the words they share; the full ranking follows…")] : [];
+      const note = !byWords ? [] : showFinal
+        ? [el("div", { class: "status refining" }, "By the words they share. ",
+          el("button", { type: "button", class: "show-final", onclick: showFinal }, "Show the full ranking"))]
+        : [el("div", { class: "status refining" }, "By the words they share; the full ranking follows…")];
       if (!related || !related.length) return byWords ? note : [el("div", { class: "status empty" }, empty)];
       return [...note, el("ol", { class: "related" }, related.map((h) => {
         const p = h.paper || h;
@@ -132,15 +135,18 @@
         const { middle, body } = this.parts(view);
         this.card.replaceChildren(this.header(...middle), el("div", { class: "body" }, body));
       }
-      if (this.relatedBox.isConnected && view.related !== this.shownRelated) {
+      if (this.relatedBox.isConnected && (view.related !== this.shownRelated || view.held !== this.shownHeld)) {
         if (this.shownRelated === undefined) this.holdTop(); // the list replaces its placeholder
         this.shownRelated = view.related;
+        this.shownHeld = view.held;
         const byWords = view.related !== undefined && view.final === false;
-        if (view.related !== undefined) this.host.dataset.related = byWords ? "words" : "final";
+        const which = byWords ? "words" : "final"; // (set only when it changes: observers count the lists shown)
+        if (view.related !== undefined && this.host.dataset.related !== which) this.host.dataset.related = which;
+        this.host.dataset.finalReady = view.held ? "yes" : "no"; // a final list that came late, offered
         this.relatedBox.replaceChildren(...this.relatedList(view.related, view.state === "in-library"
           ? "Nothing else in your library is related yet."
           : view.librarySize === 0 ? "Your library is empty: save this paper to start it."
-            : "Nothing in your library is related to this paper.", byWords));
+            : "Nothing in your library is related to this paper.", byWords, view.held && view.onShowFinal));
       }
     }
 
