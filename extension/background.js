@@ -77,8 +77,9 @@ async function lookup(paper, k) {
 // which the server embeds the page's text. That embedding is asked for only once the page has drawn the first
 // list (`drawn` resolves): on one core it took the CPU the page needed to draw, and the first list came
 // 80-110 ms after the worker had it. Lines that arrive together go to the page as one part (one render
-// there); the time of each goes into timing.calls.
-async function lookupInParts(paper, timing, onPart, k, drawn) {
+// there); the time of each goes into timing.calls. A final list that comes more than finalWithinMs after `since`
+// (when the page was read) is marked `late`: the panels then offer it instead of swapping it in.
+async function lookupInParts(paper, timing, onPart, k, drawn, since) {
   const s = await settings();
   const started = now();
   const body = pageBody(paper, k || s.relatedCount);
@@ -101,7 +102,8 @@ async function lookupInParts(paper, timing, onPart, k, drawn) {
   await readLines(body, (line) => {
     if ("found" in line) return null; // said again by the second call: the state stays
     Object.assign(call, { ms: now() - started, related: line.took_ms });
-    return { state, related: relatedOfPage(paper, state === "in-library", line.related, s), final: true };
+    return { state, related: relatedOfPage(paper, state === "in-library", line.related, s), final: true,
+      late: now() - since > s.finalWithinMs };
   }, onPart, state);
 }
 
@@ -157,9 +159,8 @@ chrome.runtime.onConnect.addListener((port) => {
     if (switchedOff(m.site, s)) return send({ state: "off", last: true });
     await lookupInParts(m.paper, timing, (part) => {
       const last = !(part.state === "in-library" || part.state === "not-in-library") || part.final === true;
-      send({ ...part, panel: s.panel !== false, finalWithin: s.finalWithinMs, last,
-        ...(last ? { timing: { ...timing, replied: now() } } : {}) });
-    }, m.k, drawn);
+      send({ ...part, panel: s.panel !== false, last, ...(last ? { timing: { ...timing, replied: now() } } : {}) });
+    }, m.k, drawn, m.since ?? timing.received);
   });
 });
 

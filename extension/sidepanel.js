@@ -27,20 +27,18 @@ async function show() {
   // The panel's own path (the "lookup" port, streamed): the badge at once, then the related papers; for a paper
   // not in the library, a list by its words first, which the final one replaces.
   let view = null;
-  const asked = performance.now();
+  const asked = performance.timeOrigin + performance.now(); // the worker's clock
   const port = chrome.runtime.connect({ name: "lookup" });
   port.onMessage.addListener((res) => {
     if (ticket !== shown) { port.disconnect(); return; }
     // As in the page's panel: a final list that comes late is offered, not swapped in under the reader's eyes.
-    const late = view && view.final === false && res.related !== undefined && res.final !== false
-      && performance.now() - asked > (res.finalWithin ?? 300);
-    view = late ? { ...view, ...res, related: view.related, final: false, held: res.related } : { ...view, ...res };
+    view = res.late ? { ...view, ...res, related: view.related, final: false, held: res.related } : { ...view, ...res };
     view.onShowFinal = () => { view = { ...view, related: view.held, final: true, held: undefined }; render(paper, view); };
     render(paper, view);
     if (res.last) port.disconnect();
     else if (res.final === false) port.postMessage({ drawn: true }); // the final list is asked for now
   });
-  port.postMessage({ paper, k: Math.max(10, s.relatedCount * 2) });
+  port.postMessage({ paper, k: Math.max(10, s.relatedCount * 2), since: asked });
 }
 
 function render(paper, res) {

@@ -45,12 +45,10 @@
       clearTimeout(slow);
       t[view ? "answered" : "first"] = now();
       // The final list replaces the list by words once, and only while the reader can hardly have started on
-      // it (finalWithin ms after the page was read, 300 by default): later, it is offered, not swapped in.
-      const late = view && view.final === false && res.related !== undefined && res.final !== false
-        && now() - t.read > (res.finalWithin ?? 300);
-      view = late ? { ...view, ...res, related: view.related, final: false, held: res.related }
+      // it (the worker says when it is `late`): later, it is offered, not swapped in.
+      view = res.late ? { ...view, ...res, related: view.related, final: false, held: res.related }
         : { ...view, ...res, teaser: paper.abstractFrom === "description" };
-      if (late) t.held = true;
+      if (res.late) t.held = true;
       view.onSave = () => save(paper, view);
       view.onShowFinal = () => { view = { ...view, related: view.held, final: true, held: undefined }; panel.render(view); };
       placePanel().render(view);
@@ -62,7 +60,7 @@
       if (res.last) { done(); timed(panel.host, res.timing, t); }
       else if (res.final === false) port.postMessage({ drawn: true }); // now the final list may take the CPU
     });
-    port.postMessage({ paper, site });
+    port.postMessage({ paper, site, since: t.read });
     return first;
   }
 

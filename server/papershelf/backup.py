@@ -25,6 +25,7 @@ import duckdb
 import msgspec
 
 from . import __version__
+from .files import kept_path
 
 log = logging.getLogger("papershelf.backup")
 
@@ -105,17 +106,26 @@ def _counts(db: Path) -> tuple[int, int, list[tuple[str, str]]]:
         c.close()
 
 
-def make(home: Path, conn: duckdb.DuckDBPyConnection, kind: str = "manual", dest: Path | None = None,
-         clock: Callable[[], datetime] = datetime.now) -> BackupInfo:
-    """A backup of the home whose library `conn` holds open, into `<home>/backups/` (or `dest`, a new folder)."""
+def _seal(partial: Path, target: Path, info: BackupInfo) -> None:
+    """Write backup.json, put every file on disk, then rename the partial folder: only now is it a backup."""
+    (partial / INFO).write_bytes(msgspec.json.format(msgspec.json.encode(info)))
+    for f in partial.rglob("*"):
+        if f.is_file():
+            fd = os.open(f, os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+    os.replace(partial, target)
+
+
+def make(home: Path, conn: duckdb.DuckDBPyConnection, kind: str = "manual") -> BackupInfo:
+    """A backup of the home whose library `conn` holds open, into `<home>/backups/`."""
     home = Path(home)
-    t = clock()
-    target = Path(dest) if dest else folder(home) / f"{_stamp(t)}-{kind}"
-    n = 2
-    while dest is None and target.exists():  # two in one second
+    t = datetime.now()
+    target, n = folder(home) / f"{_stamp(t)}-{kind}", 2
+    while target.exists():  # two in one second
         target, n = folder(home) / f"{_stamp(t)}-{kind}-{n}", n + 1
-    if target.exists():
-        raise BackupError(f"{target} exists already: give a new folder")
     target.parent.mkdir(parents=True, exist_ok=True)
     partial = target.with_name(f".{target.name}.partial")
     with _lock:
@@ -128,9 +138,9 @@ def make(home: Path, conn: duckdb.DuckDBPyConnection, kind: str = "manual", dest
         for sha, path in kept:
             src = Path(path)
             if not src.is_file():  # our copy is under this home's files/ even when the row says another home
-                src = files_dir / sha[:2] / src.name
+                src = kept_path(files_dir, sha, src.name)
             if src.is_file():
-                _link_or_copy(src, partial / "files" / sha[:2] / src.name)
+                _link_or_copy(src, kept_path(partial / "files", sha, src.name))
                 n += 1
             else:
                 log.warning("backup: the kept file %s is missing; the backup goes on without it", path)
@@ -139,15 +149,7 @@ def make(home: Path, conn: duckdb.DuckDBPyConnection, kind: str = "manual", dest
                 shutil.copy2(home / name, partial / name)
         info = BackupInfo(name=target.name, path=str(target), kind=kind, made_at=local(t).astimezone(), version=__version__,
                           schema=schema, papers=papers, files=n, bytes=_size(partial))
-        (partial / INFO).write_bytes(msgspec.json.format(msgspec.json.encode(info)))
-        for f in partial.rglob("*"):  # on disk before the rename says it is whole
-            if f.is_file():
-                fd = os.open(f, os.O_RDONLY)
-                try:
-                    os.fsync(fd)
-                finally:
-                    os.close(fd)
-        os.replace(partial, target)
+        _seal(partial, target, info)
     log.info("backup %s: %d papers, %d files, %.1f MB", target, papers, n, info.bytes / 1e6)
     return info
 
@@ -168,7 +170,7 @@ def read(path: Path) -> BackupInfo:
     if (schema, papers) != (info.schema, info.papers):
         raise BackupError(f"the library in {path} holds {papers} papers at schema {schema}, but {INFO} says "
                           f"{info.papers} at {info.schema}")
-    missing = [p for sha, p in kept if not (path / "files" / sha[:2] / Path(p).name).is_file()]
+    missing = [p for sha, p in kept if not kept_path(path / "files", sha, Path(p).name).is_file()]
     if len(kept) - len(missing) < info.files:
         raise BackupError(f"{path} misses {len(missing)} of its {len(kept)} files")
     return msgspec.structs.replace(info, name=path.name, path=str(path))
@@ -233,20 +235,20 @@ def newest(home: Path) -> BackupInfo | None:
 
 def due(home: Path, now: datetime) -> bool:
     """Make the day's backup now? No backup yet today (local time), of any kind."""
-    regular = listing(home)
-    return not regular or local(regular[0].made_at).date() < local(now).date()
+    last = newest(home)
+    return last is None or local(last.made_at).date() < local(now).date()
 
 
-def restore(home: Path, source: Path, clock: Callable[[], datetime] = datetime.now) -> tuple[BackupInfo, Path | None]:
+def restore(home: Path, source: Path) -> tuple[BackupInfo, Path | None]:
     """Put a backup back into a home whose library is closed; the current library goes aside first, as a backup
     of kind "replaced" (returned). The index and the map are made again from the restored library."""
-    home = Path(home)
+    home, source = Path(home), Path(source)
     info = read(source)
-    source = Path(source)
     aside = None
     db = home / "library.duckdb"
     if db.exists():
-        aside = folder(home) / f"{_stamp(clock())}-replaced"
+        t = datetime.now()
+        aside = folder(home) / f"{_stamp(t)}-replaced"
         partial = aside.with_name(f".{aside.name}.partial")
         shutil.rmtree(partial, ignore_errors=True)
         partial.mkdir(parents=True)
@@ -258,12 +260,10 @@ def restore(home: Path, source: Path, clock: Callable[[], datetime] = datetime.n
         except duckdb.Error:
             schema, papers = 0, 0  # a damaged library is kept aside all the same
         kept = partial / "files"
-        aside_info = BackupInfo(name=aside.name, path=str(aside), kind="replaced", made_at=local(clock()).astimezone(),
-                                version=__version__,
-                                schema=schema, papers=papers, bytes=_size(partial),
-                                files=sum(1 for f in kept.rglob("*") if f.is_file()) if kept.exists() else 0)
-        (partial / INFO).write_bytes(msgspec.json.format(msgspec.json.encode(aside_info)))
-        os.replace(partial, aside)
+        _seal(partial, aside, BackupInfo(
+            name=aside.name, path=str(aside), kind="replaced", made_at=t.astimezone(), version=__version__,
+            schema=schema, papers=papers, bytes=_size(partial),
+            files=sum(1 for f in kept.rglob("*") if f.is_file()) if kept.exists() else 0))
     home.mkdir(parents=True, exist_ok=True)
     tmp = home / "library.duckdb.restoring"
     shutil.copy2(source / "library.duckdb", tmp)
@@ -289,7 +289,7 @@ def age(info: BackupInfo, now: datetime) -> str:
 
 
 class DailyBackup:
-    """The serve loop's job: the day's backup, then the pruning (failures logged, never raised)."""
+    """The serve loop's job: the day's backup (failures logged, never raised)."""
 
     CHECK_EVERY = 600.0  # seconds between looks at the clock
     FIRST_AFTER = 60.0  # not during start-up, while the index loads and the first pages are looked up
@@ -299,12 +299,8 @@ class DailyBackup:
         self.clock = clock
 
     def tick(self) -> BackupInfo | None:
-        """Back up if today has no backup yet; the new backup, or None."""
-        if not due(self.lib.home, self.clock()):
-            return None
-        info = self.lib.backup("daily")
-        prune(self.lib.home)
-        return info
+        """Back up if today has no backup yet (Library.backup prunes after); the new backup, or None."""
+        return self.lib.backup("daily") if due(self.lib.home, self.clock()) else None
 
     async def run(self, stop) -> None:
         """Look at the clock every ten minutes until stopped."""

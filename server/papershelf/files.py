@@ -105,9 +105,14 @@ def safe_name(name: str) -> str:
     return stem if stem.lower().endswith(".pdf") else f"{stem}.pdf"
 
 
+def kept_path(folder: Path, sha256: str, name: str) -> Path:
+    """Where our copy of a PDF with these bytes, named `name` (keep_copy's file name), lives under `folder`."""
+    return folder / sha256[:2] / name
+
+
 def keep_copy(folder: Path, data: bytes, sha256: str, name: str) -> Path:
     """Our own copy of a PDF, under `folder/<first two hex digits>/`; the same bytes are written once."""
-    sub = folder / sha256[:2]
+    sub = kept_path(folder, sha256, "")
     sub.mkdir(parents=True, exist_ok=True)
     for existing in sub.glob(f"{sha256[:16]}-*"):
         return existing
@@ -120,13 +125,15 @@ def keep_copy(folder: Path, data: bytes, sha256: str, name: str) -> Path:
 
 def rehome(store, folder: Path) -> int:
     """Point the rows of our kept copies at `folder` when the home was restored or moved (their paths name the
-    old one, which may still be there: a kept copy belongs to its home); return how many were fixed."""
+    old one, which may still be there: a kept copy belongs to its home); return how many were fixed. Only rows
+    outside `folder` are looked at: at every start, in a home that stayed where it was, none."""
     with store._write_lock:
         c = store._cur()
         fixed = []
-        for fid, path, sha in c.execute("SELECT id, path, sha256 FROM files WHERE kept").fetchall():
-            here = folder / sha[:2] / Path(path).name
-            if Path(path) != here and here.is_file():
+        for fid, path, sha in c.execute("SELECT id, path, sha256 FROM files WHERE kept AND NOT starts_with(path, ?)",
+                                        [str(folder) + os.sep]).fetchall():
+            here = kept_path(folder, sha, Path(path).name)
+            if here.is_file():
                 fixed.append((str(here), fid))
         if fixed:
             c.executemany("UPDATE files SET path = ? WHERE id = ?", fixed)

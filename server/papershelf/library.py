@@ -177,11 +177,10 @@ class Library:
             if previous:
                 log.warning("model changed from %s to %s: re-embedding the library", previous, self.model_id)
 
-    def backup(self, kind: str = "manual", dest: Path | None = None) -> backup.BackupInfo:
-        """A backup of this home now (backup.py): into <home>/backups/, pruned by its rule, or into `dest`."""
-        info = backup.make(self.home, self.store._conn, kind, dest)
-        if dest is None:
-            backup.prune(self.home)
+    def backup(self, kind: str = "manual") -> backup.BackupInfo:
+        """A backup of this home now, into <home>/backups/, which is then pruned by its rule (backup.py)."""
+        info = backup.make(self.home, self.store._conn, kind)
+        backup.prune(self.home)
         return info
 
     def close(self) -> None:

@@ -89,11 +89,7 @@ def _pid_alive(pid: int) -> bool:
 
 def find_server(home: Path, timeout: float = 2.0) -> str | None:
     """The URL of a live server for this home, or None (a stale file from a crashed server is ignored)."""
-    p = Path(home) / SERVER_FILE
-    try:
-        info = json.loads(p.read_text())
-    except (FileNotFoundError, ValueError):
-        return None
+    info = read_server_file(home)
     url, pid = info.get("url"), info.get("pid")
     if not url or not isinstance(pid, int) or not _pid_alive(pid):
         return None

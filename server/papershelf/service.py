@@ -134,19 +134,19 @@ def unit_path() -> Path:
 
 
 def _run(cmd: list[str]) -> subprocess.CompletedProcess:
+    """Run one command of the service manager; ServiceError with its words when it is missing or refuses."""
     if shutil.which(cmd[0]) is None:
         raise ServiceError(f"{cmd[0]} is not on this machine")
-    return subprocess.run(cmd, capture_output=True, text=True, timeout=60)
-
-
-def _manager(*args: str) -> subprocess.CompletedProcess:
-    """Run the platform's service manager; ServiceError with its words when it refuses."""
-    p = platform()
-    cmd = {"linux": ["systemctl", "--user", *args], "macos": ["launchctl", *args], "windows": ["schtasks", *args]}[p]
-    r = _run(cmd)
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
     if r.returncode != 0:
         raise ServiceError(f"`{' '.join(cmd)}` said: {(r.stderr or r.stdout).strip()}")
     return r
+
+
+def _manager(*args: str) -> subprocess.CompletedProcess:
+    """Run the platform's service manager with these arguments."""
+    tool = {"linux": ["systemctl", "--user"], "macos": ["launchctl"], "windows": ["schtasks"]}[platform()]
+    return _run([*tool, *args])
 
 
 def write(home: Path, port: int) -> Path:
@@ -186,9 +186,7 @@ def stop_commands() -> list[list[str]]:
 def run_all(commands: list[list[str]]) -> None:
     """Run each command; ServiceError at the first that fails (with what it said)."""
     for cmd in commands:
-        r = _run(cmd)
-        if r.returncode != 0:
-            raise ServiceError(f"`{' '.join(cmd)}` said: {(r.stderr or r.stdout).strip()}")
+        _run(cmd)
 
 
 def manager_state() -> dict[str, str]:

@@ -14,9 +14,9 @@ def cmd_service(args) -> int:
     if args.service_cmd == "install":
         target = service.write(home, args.port)
         console.print(f"wrote {target}: `papershelf serve` for {home} on 127.0.0.1:{args.port}", highlight=False)
+        how = " && ".join(" ".join(c) for c in service.start_commands())
         if args.no_start:
-            console.print("To start it now and at every login: "
-                          + " && ".join(" ".join(c) for c in service.start_commands()), highlight=False)
+            console.print(f"To start it now and at every login: {how}", highlight=False)
             return 0
         running = find_server(home)
         if running:
@@ -26,7 +26,7 @@ def cmd_service(args) -> int:
             service.run_all(service.start_commands())
         except service.ServiceError as e:
             raise CLIError(f"the service's file is written, but it could not be started: {e}. In your desktop "
-                           "session, run: " + " && ".join(" ".join(c) for c in service.start_commands())) from e
+                           f"session, run: {how}") from e
         console.print("papershelf now starts at login, and again if it stops unexpectedly. "
                       "`papershelf service status` says how it goes.", highlight=False)
         return 0
