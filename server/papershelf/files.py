@@ -1,27 +1,30 @@
-"""Papers' files: PDFs read in worker processes, and the copies papershelf keeps under `<home>/files/`.
+"""Papers' files: PDFs read in limited worker processes, and the copies papershelf keeps under `<home>/files/`.
 
 `papershelf import` links a PDF where it is; what arrives as bytes (the inbox, a drop on the library page,
 the extension's save) is copied here first, so that cleaning out Downloads loses nothing. A file is named by
 its hash, so the same PDF saved twice is one file.
+
+Every PDF is read in the sandbox (sandbox.py), never in the calling process: a hostile file costs its worker,
+not the server. A file that fails is remembered by its bytes (Store.remember_unreadable) and not read again by
+a sync or at a start until the user asks (`papershelf sources sync --retry-failed`).
 """
 
 from __future__ import annotations
 
-import concurrent.futures
 import hashlib
-import multiprocessing
+import logging
 import os
 import re
-import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import msgspec
 
-from .importers import pdf
 from .models import FileRef, Record
+from .sandbox import Limits, Sandbox, TaskFailed
 
-SMALL_BATCH = 3  # fewer PDFs than this are read in the calling process: starting workers costs more
+log = logging.getLogger("papershelf.files")
+RETRY_HINT = "papershelf sources sync --retry-failed reads it again"
 
 
 def sha256_of(path: Path) -> tuple[str, int]:
@@ -34,69 +37,55 @@ def sha256_of(path: Path) -> tuple[str, int]:
     return h.hexdigest(), size
 
 
-def _read_one(path: str) -> tuple[str, Record | str]:
-    """(path, record or reason): what a worker does for one PDF."""
-    return path, pdf.record_of(Path(path), Path(path).name)
+def _load_reader() -> None:
+    """In each new worker, before its limits: the PDF reader and PDFium (trusted code, loaded once)."""
+    from .importers import pdf  # noqa: F401
 
 
-def _lower_priority() -> None:
-    """In each worker: yield the CPU to the server's own threads (a lookup waits on no PDF)."""
-    try:
-        os.nice(10)
-    except OSError:
-        pass
+def _record_of(path: str, name: str) -> Record | str:
+    """What a worker does for one PDF: its record, or the reason it gives none."""
+    from .importers import pdf
 
-
-def _read_bytes(data: bytes, name: str) -> Record | str:
-    return pdf.record_of(data, name)
+    return pdf.record_of(Path(path), name)
 
 
 class PdfReaders:
-    """A pool of worker processes that read PDFs, started on first use and kept (spawned, never forked: the
-    server's threads and DuckDB's are not safe to fork)."""
+    """PDFs read in limited worker processes (started on first use and kept), with the files that failed
+    remembered by their bytes in the store."""
 
-    def __init__(self, workers: int | None = None):
-        self.workers = workers or max(1, (os.cpu_count() or 2) - 1)
-        self._pool: concurrent.futures.ProcessPoolExecutor | None = None
-        self._lock = threading.Lock()
+    def __init__(self, store, workers: int | None = None, limits: Limits | None = None):
+        self.store = store
+        self.sandbox = Sandbox(workers, limits, warm=_load_reader)
 
-    def _get(self) -> concurrent.futures.ProcessPoolExecutor:
-        with self._lock:
-            if self._pool is None:
-                self._pool = concurrent.futures.ProcessPoolExecutor(
-                    self.workers, mp_context=multiprocessing.get_context("spawn"), initializer=_lower_priority)
-            return self._pool
-
-    def read_files(self, paths: Iterable[Path], in_workers: bool = False) -> Iterator[tuple[str, Record | str]]:
-        """(path, record or reason) for each PDF, in order. A few PDFs are read here unless
-        `in_workers` (the server: its own process never reads a PDF)."""
-        paths = [str(p) for p in paths]
-        if len(paths) < SMALL_BATCH and not in_workers:
-            yield from map(_read_one, paths)
-            return
-        done = 0
-        try:
-            for item in self._get().map(_read_one, paths, chunksize=4):
-                done += 1
-                yield item
-        except concurrent.futures.process.BrokenProcessPool:
-            # A worker died (PDFium crashed on a file): read the rest here, one by one, so the folder imports.
-            self.close()
-            yield from map(_read_one, paths[done:])
-
-    def read_bytes(self, data: bytes, name: str) -> Record | str:
-        """A PDF's record from its bytes, read in a worker."""
-        try:
-            return self._get().submit(_read_bytes, data, name).result()
-        except concurrent.futures.process.BrokenProcessPool:
-            self.close()
-            return f"{name}: reading the PDF crashed its reader"
+    def read_files(self, files: list[tuple[Path, str]], retry: bool = True,
+                   names: dict[str, str] | None = None) -> Iterator[tuple[str, Record | str]]:
+        """(path, record or reason) for each (path, sha256), in order. A file that failed before is not read
+        again unless `retry` (a user's own import asks; a sync or a start does not). `names`: a path's name to
+        report, where it is not the file's own (bytes kept under a temporary name)."""
+        names = names or {}
+        failed_before = self.store.unreadable([sha for _, sha in files])
+        to_read = []
+        for path, sha in files:
+            if sha in failed_before and not retry:
+                before = failed_before[sha]
+                yield str(path), f"{names.get(str(path), Path(path).name)}: not read, it failed before " \
+                                 f"({before.reason.split(': ', 1)[-1]}); {RETRY_HINT}"
+            else:
+                to_read.append((str(path), sha))
+        sha_of = dict(to_read)
+        for (path, name), outcome in self.sandbox.map(_record_of, [(p, names.get(p, Path(p).name))
+                                                                  for p, _ in to_read]):
+            if isinstance(outcome, TaskFailed):
+                outcome = f"{name}: {outcome}"
+            if isinstance(outcome, str):
+                log.warning("could not read %s: %s", names.get(path, path), outcome.split(": ", 1)[-1])
+                self.store.remember_unreadable(sha_of[path], names.get(path, path), outcome)
+            elif sha_of[path] in failed_before:  # read this time: nothing to remember
+                self.store.forget_unreadable([sha_of[path]])
+            yield path, outcome
 
     def close(self) -> None:
-        with self._lock:
-            if self._pool is not None:
-                self._pool.shutdown(wait=False, cancel_futures=True)
-                self._pool = None
+        self.sandbox.close()
 
 
 def safe_name(name: str) -> str:

@@ -10,6 +10,7 @@ import contextlib
 import hashlib
 import logging
 import os
+import tempfile
 import threading
 import time
 from collections import OrderedDict
@@ -168,7 +169,7 @@ class Library:
         self.sources = Sources(self)  # libraries papershelf follows: Zotero, a .bib, a folder (sources.py)
         self.map = LibraryMap(self, self.home / "map")  # the library in 2D (map.py)
         self.files_dir = self.home / "files"  # our copies of PDFs that came as bytes (files.py)
-        self.pdf_readers = files.PdfReaders()
+        self.pdf_readers = files.PdfReaders(self.store)  # in limited worker processes, never here
         files.rehome(self.store, self.files_dir)  # a home restored or moved elsewhere still finds its PDFs
         previous = self.store.get_setting("model_id")
         if previous != self.model_id:
@@ -246,12 +247,12 @@ class Library:
         flush()
         return report
 
-    def import_pdfs(self, paths: list[Path], progress: Callable[[int], None] | None = None,
-                    in_workers: bool = False) -> ImportReport:
+    def import_pdfs(self, paths: list[Path], progress: Callable[[int], None] | None = None) -> ImportReport:
         """Import PDFs where they are (linked, not copied), read in worker processes. A PDF whose bytes the
-        library already has at the same place is not read again; one that moved gets its new place."""
+        library already has at the same place is not read again; one that moved gets its new place. One that
+        failed before is read again: an import is the user asking."""
         report = ImportReport(source=str(paths[0]) if len(paths) == 1 else f"{len(paths)} PDFs", format="pdf")
-        to_read: list[Path] = []
+        to_read: list[tuple[Path, str]] = []
         hashed: dict[str, tuple[str, int]] = {}  # path → (sha256, size), read once
         known: list[tuple[str, Record]] = []
         for path in paths:
@@ -262,12 +263,12 @@ class Library:
                 continue
             owner = self.store.file_by_hash(sha)
             if owner is None:
-                to_read.append(path)
+                to_read.append((path, sha))
             else:  # the same bytes: its paper decides; only the place may have changed
                 known.append((str(path), files.with_file(Record(title=owner[1], guessed=True), path, sha, size,
                                                          kept=owner[2] and str(path) == owner[3])))
         items = ((path, rec if isinstance(rec, str) else files.with_file(rec, Path(path), *hashed[path]))
-                 for path, rec in self.pdf_readers.read_files(to_read, in_workers))
+                 for path, rec in self.pdf_readers.read_files(to_read))
         report.extend(self.import_items(known, source="pdf", progress=progress))
         report.extend(self.import_items(items, source="pdf", progress=progress))
         return report
@@ -280,7 +281,16 @@ class Library:
         if owner is not None and Path(owner[3]).is_file():  # the library has this very file, where it was
             return ImportReport(source=name, format="pdf", merged=[ImportMerge(position=name, id=owner[0],
                                                                                changed=False)])
-        rec = self.pdf_readers.read_bytes(data, name)
+        # The reader is handed a file, never the bytes through its pipe (a 300 MB PDF would be in memory twice).
+        staging = self.home / "cache"
+        staging.mkdir(parents=True, exist_ok=True)
+        fd, staged = tempfile.mkstemp(suffix=".pdf", dir=staging)
+        try:
+            with os.fdopen(fd, "wb") as f:
+                f.write(data)
+            [(_, rec)] = self.pdf_readers.read_files([(Path(staged), sha)], names={staged: name})
+        finally:
+            os.unlink(staged)
         if isinstance(rec, str):
             return ImportReport(source=name, format="pdf", error=rec)
         path = files.keep_copy(self.files_dir, data, sha, name)
@@ -293,7 +303,7 @@ class Library:
         try:
             with open(path, "rb") as f:
                 head = f.read(1024)
-            if pdf.is_pdf(head):
+            if pdf.is_pdf(head):  # (a drop is the user's request; the inbox moves the file away after, read or not)
                 return self.import_pdf_bytes(path.read_bytes(), path.name)
         except OSError as e:
             return ImportReport(source=str(path), error=f"cannot read {path}: {e.strerror or e}")
@@ -305,7 +315,7 @@ class Library:
         sha = hashlib.sha256(data).hexdigest()
         try:
             if path.is_absolute() and path.is_file() and files.sha256_of(path)[0] == sha:
-                return self.import_pdfs([path], in_workers=True)
+                return self.import_pdfs([path])
         except OSError:
             pass
         return self.import_pdf_bytes(data, name)

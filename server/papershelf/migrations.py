@@ -164,4 +164,15 @@ MIGRATIONS: list[tuple[int, str, str]] = [
             PRIMARY KEY (source_id, key)
         );
     """),
+    (8, "files that could not be read", """
+        -- A file whose reading failed (its reader crashed, ran out of memory or time, or it is no readable PDF),
+        -- by the sha256 of its bytes: not read again by a sync or at a start until the user asks (retry).
+        CREATE TABLE unreadable_files (
+            sha256 VARCHAR PRIMARY KEY,
+            name VARCHAR NOT NULL,
+            reason VARCHAR NOT NULL,
+            failed_at TIMESTAMP NOT NULL,
+            attempts INTEGER NOT NULL DEFAULT 1
+        );
+    """),
 ]

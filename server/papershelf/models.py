@@ -124,6 +124,16 @@ class ImportFailure(msgspec.Struct):
     reason: str
 
 
+class UnreadableFile(msgspec.Struct):
+    """A file whose reading failed, by its bytes: not read again by a sync or a start until the user asks."""
+
+    sha256: str
+    name: str  # where it was when it failed (a path, or the name it came with)
+    reason: str
+    failed_at: datetime
+    attempts: int = 1
+
+
 class ImportMerge(msgspec.Struct):
     """A record that matched a paper already in the library."""
 

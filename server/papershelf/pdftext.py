@@ -28,6 +28,9 @@ GLYPH_FIXES = str.maketrans({"\u517e": "/", "\ufb00": "ff", "\ufb01": "fi", "\uf
                              **dict(zip("\u000b\u000c\u000d\u000e\u000f", ("ff", "fi", "fl", "ffi", "ffl"))),
                              **dict(zip("\u001b\u001c\u001d\u001e\u001f", ("ff", "fi", "fl", "ffi", "ffl")))})
 HYPHEN_MARK = "\ufffe"  # PDFium's mark for a hyphen that ends a line
+# A paper's densest page has about 10,000 characters; a page with a million (one operator each) is a hostile
+# or broken file, and only its first characters are read (the worker's time and memory stay bounded).
+MAX_CHARS_PER_PAGE = 100_000
 
 
 class PdfError(ValueError):
@@ -90,7 +93,7 @@ _text_object = ctypes.CFUNCTYPE(ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int)(
 
 def _lines_of(textpage, page_no: int, height: float) -> list[Line]:
     tp = textpage.raw
-    n = raw.FPDFText_CountChars(tp)
+    n = min(raw.FPDFText_CountChars(tp), MAX_CHARS_PER_PAGE)
     left, right, bottom, top = (ctypes.c_double() for _ in range(4))
     matrix = raw.FS_MATRIX()
     lines: list[Line] = []
@@ -126,7 +129,7 @@ def _lines_of(textpage, page_no: int, height: float) -> list[Line]:
 
     # One call for the page's text; per character only its box and its text object. The font's size, weight
     # and angle are the same for every character of a text object, so they are read when the object changes.
-    text_all = textpage.get_text_range()
+    text_all = textpage.get_text_range(count=n)
     bulk = len(text_all) == n  # (not when the page has characters outside the BMP: then one call each)
     run_obj, run, prev = None, (0.0, 0, 0.0), None
     tp_address = ctypes.cast(tp, ctypes.c_void_p).value
@@ -168,7 +171,8 @@ def _lines_of(textpage, page_no: int, height: float) -> list[Line]:
 
 def _text_lines(textpage, page_no: int) -> list[Line]:
     """A page as lines of text only (no sizes or places): enough to find identifiers, at a tenth of the cost."""
-    text = textpage.get_text_range().replace(HYPHEN_MARK, HYPHEN_MARK + "\n")
+    n = min(textpage.count_chars(), MAX_CHARS_PER_PAGE)
+    text = textpage.get_text_range(count=n).replace(HYPHEN_MARK, HYPHEN_MARK + "\n")
     out = []
     for raw_line in re.split(r"\r?\n", text):
         if raw_line.strip():
@@ -205,7 +209,10 @@ def read(source, pages: int = 2, last: bool = True, detail: int = 1) -> PdfText:
 
 
 def _page_lines(doc, i: int, out: PdfText | None, detail: bool) -> list[Line]:
-    page = doc[i]
+    try:
+        page = doc[i]
+    except pdfium.PdfiumError as e:  # a page tree that loops, a /Count with no page behind it
+        raise PdfError(f"page {i + 1} cannot be loaded (a broken page tree?): {e}") from e
     try:
         width, height = page.get_size()
         if out is not None:

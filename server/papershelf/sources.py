@@ -183,12 +183,19 @@ class Sources:
             return self._locks.setdefault(sid, threading.Lock())
 
     # -- syncing ---------------------------------------------------------------------------------------------
-    def sync_all(self) -> list[SyncReport]:
+    def sync_all(self, retry_failed: bool = False) -> list[SyncReport]:
         """Sync every source (one that fails says why and never stops the others)."""
-        return [self.sync(s.id) for s in self.list()]
+        reports = []
+        for s in self.list():
+            try:
+                reports.append(self.sync(s.id, retry_failed=retry_failed))
+            except KeyError:
+                continue  # removed meanwhile
+        return reports
 
-    def sync(self, sid: str, confirm: bool = False) -> SyncReport:
-        """Read what changed in a source and apply it. confirm: apply a sync held for removing too much."""
+    def sync(self, sid: str, confirm: bool = False, retry_failed: bool = False) -> SyncReport:
+        """Read what changed in a source and apply it. confirm: apply a sync held for removing too much;
+        retry_failed: read again the files that failed before (else they are skipped, and reported)."""
         src = self.get(sid)
         with self._lock(sid):
             t0 = time.perf_counter()
@@ -197,9 +204,14 @@ class Sources:
             known = self.store.source_stamps(sid)
             try:
                 with self.lib.worker.paused():  # the model waits (after its batch in flight) while we read
-                    scanned = self._scan(src, known, state, force=confirm or bool(src.held))
+                    scanned = self._scan(src, known, state, force=confirm or bool(src.held) or retry_failed,
+                                         retry_failed=retry_failed)
             except (SourceError, zotero.ZoteroError, importers.FormatError, OSError) as e:
                 report.error = str(e)
+                return self._finish(sid, report, None, t0)
+            except Exception as e:  # a bug or a file nobody foresaw: this source fails, saying so, and no other
+                log.exception("source %s: reading it failed", sid)
+                report.error = f"reading the source failed ({type(e).__name__}: {e}); papershelf changed nothing"
                 return self._finish(sid, report, None, t0)
             if scanned is None:  # nothing changed since the last sync: not even read
                 report.unchanged = len(known)
@@ -263,7 +275,7 @@ class Sources:
                                 trashed=report.trashed, error=report.error, held=report.held)
         return report
 
-    def _scan(self, src: SourceInfo, known: dict[str, str], state: _State, force: bool
+    def _scan(self, src: SourceInfo, known: dict[str, str], state: _State, force: bool, retry_failed: bool = False
               ) -> tuple[dict[str, str], list[SourceItem], list[ImportFailure]] | None:
         """(every key with its stamp, the items new or changed, records that could not be read), or None if
         nothing changed since the last sync. Updates `state`."""
@@ -293,7 +305,7 @@ class Sources:
             stamps, items, failed = self._records_of(data, where.name, "", known)
             state.signature = sha
             return stamps, items, failed
-        return self._scan_folder(where, known, state)
+        return self._scan_folder(where, known, state, retry_failed)
 
     @staticmethod
     def _read_settled(path: Path, tries: int = 5) -> bytes:
@@ -327,10 +339,11 @@ class Sources:
                 items.append(SourceItem(key=key, stamp=stamps[key], record=rec))
         return stamps, items, failed
 
-    def _scan_folder(self, folder: Path, known: dict[str, str], state: _State
+    def _scan_folder(self, folder: Path, known: dict[str, str], state: _State, retry_failed: bool
                      ) -> tuple[dict[str, str], list[SourceItem], list[ImportFailure]]:
         """A folder, recursively: each PDF keyed by its hash (hashed again only when its size or time
-        changed), each file of records by its path and its records' keys."""
+        changed), each file of records by its path and its records' keys. A PDF that failed before is not
+        read again unless retry_failed (PdfReaders remembers it)."""
         if not folder.is_dir():
             raise SourceError(f"{folder} is not there any more (an unplugged disk?); papershelf changed nothing")
         readable, _ = importers.files_in(folder)
@@ -379,13 +392,14 @@ class Sources:
             stamps.update(s)
             items += i
             failed += f
-        for path, rec in self.lib.pdf_readers.read_files([Path(p) for p in to_read], in_workers=True):
+        for path, rec in self.lib.pdf_readers.read_files([(Path(p), sha) for p, (sha, _) in to_read.items()],
+                                                         retry=retry_failed):
             sha, size = to_read[str(path)]
             key = f"pdf:{sha}"
             if isinstance(rec, str):
+                # Reported at every sync; not read again (its hash, kept in `seen`, says it is the same file).
                 failed.append(ImportFailure(position=Path(path).relative_to(folder).as_posix(), reason=rec))
                 stamps.pop(key, None)
-                seen.pop(Path(path).relative_to(folder).as_posix(), None)
                 continue
             items.append(SourceItem(key=key, stamp=stamps[key], record=with_file(rec, Path(path), sha, size)))
         state.files = seen

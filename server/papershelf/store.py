@@ -25,7 +25,7 @@ from . import clean, ids
 from .clean import clean_tags
 from .migrations import MIGRATIONS
 from .models import (Count, Facets, FileRef, ImportFailure, ImportMerge, ImportWarning, Paper, PaperFile, PaperQuery,
-                     Record, SourceItem)
+                     Record, SourceItem, UnreadableFile)
 
 _PAPER_COLUMNS = ("id, title, abstract, authors, year, venue, url, tags, notes, source, added_at, updated_at, "
                   "deleted_at")
@@ -475,6 +475,39 @@ class Store:
         """(paper id, its title, kept?, path) of the file with these bytes, if the library has it."""
         return self._cur().execute("SELECT f.paper_id, p.title, f.kept, f.path FROM files f JOIN papers p "
                                    "ON p.id = f.paper_id WHERE f.sha256 = ?", [sha256]).fetchone()
+
+    # -- files that could not be read (a reader's failure is remembered by the bytes, files.PdfReaders) --------
+    def remember_unreadable(self, sha256: str, name: str, reason: str) -> None:
+        """Remember that the file with these bytes failed to read, and why (counting the attempts)."""
+        with self._write_lock:
+            self._cur().execute(
+                "INSERT INTO unreadable_files (sha256, name, reason, failed_at) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT (sha256) DO UPDATE SET name = excluded.name, reason = excluded.reason, "
+                "failed_at = excluded.failed_at, attempts = unreadable_files.attempts + 1",
+                [sha256, name, reason, now()])
+
+    def unreadable(self, sha256s: list[str]) -> dict[str, UnreadableFile]:
+        """The remembered failures among these hashes."""
+        if not sha256s:
+            return {}
+        rows = self._cur().execute("SELECT sha256, name, reason, failed_at, attempts FROM unreadable_files "
+                                   "WHERE sha256 IN (SELECT unnest(?))", [list(sha256s)]).fetchall()
+        return {r[0]: UnreadableFile(r[0], r[1], r[2], r[3].replace(tzinfo=timezone.utc), r[4]) for r in rows}
+
+    def unreadable_files(self) -> list[UnreadableFile]:
+        """Every remembered failure, newest first."""
+        rows = self._cur().execute("SELECT sha256, name, reason, failed_at, attempts FROM unreadable_files "
+                                   "ORDER BY failed_at DESC, sha256").fetchall()
+        return [UnreadableFile(r[0], r[1], r[2], r[3].replace(tzinfo=timezone.utc), r[4]) for r in rows]
+
+    def forget_unreadable(self, sha256s: list[str] | None = None) -> int:
+        """Forget these failures (all of them when None), so the files are read again; how many were forgotten."""
+        with self._write_lock:
+            c = self._cur()
+            where, params = ("", []) if sha256s is None else (" WHERE sha256 IN (SELECT unnest(?))", [list(sha256s)])
+            n = c.execute(f"SELECT count(*) FROM unreadable_files{where}", params).fetchone()[0]
+            c.execute(f"DELETE FROM unreadable_files{where}", params)
+            return n
 
     def files_of(self, pids: list[str]) -> dict[str, list[PaperFile]]:
         """Each paper's files, oldest first, with whether each is still where it was."""

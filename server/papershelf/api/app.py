@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 from litestar import Litestar, Request, Response
@@ -33,11 +34,19 @@ from .sources import SourceController
 from .shapes import bad_request, provide_library
 
 
+log = logging.getLogger("papershelf.api")
 WEB_DIR = Path(__file__).resolve().parent.parent / "web"
 
 
 def _not_found(_: Request, exc: NotFound) -> Response:
     return Response({"status_code": 404, "detail": f"no paper in the library for {exc.args[0]!r}"}, status_code=404)
+
+
+def _server_error(request: Request, exc: Exception) -> Response:
+    """Any error no handler expected: logged with its request and traceback (it is our bug), a plain 500 out."""
+    log.error("%s %s failed", request.method, request.url.path, exc_info=exc)
+    return Response({"status_code": 500, "detail": "Internal Server Error: papershelf's log has the details"},
+                    status_code=500)
 
 
 def _nested_too_deep(_: Request, exc: RecursionError) -> Response:
@@ -60,7 +69,7 @@ def create_app(library: Library, token: str, port: int, allowed_hosts: list[str]
         middleware=[Guard(token=token, port=port, allowed_hosts=allowed_hosts)],
         cors_config=EXTENSION_ONLY,
         exception_handlers={NotFound: _not_found, RecursionError: _nested_too_deep, FeedError: bad_request, DigestError: bad_request,
-                            MailError: bad_request, SourceError: bad_request},
+                            MailError: bad_request, SourceError: bad_request, 500: _server_error},
         request_max_body_size=MAX_BODY,
         state=State({"library": library, "file_key": file_key(token)}),
         lifespan=lifespan or [],

@@ -10,7 +10,7 @@ from litestar.params import Parameter
 from litestar.response import File
 
 from ..library import Library
-from ..models import PaperFile
+from ..models import PaperFile, UnreadableFile
 from .guard import file_ticket
 from .shapes import ErrorBody
 
@@ -24,6 +24,12 @@ class FileLink(msgspec.Struct):
 class FileController(Controller):
     path = "/api/files"
     tags = ["files"]
+
+    @get("/unreadable", sync_to_thread=True, summary="Files that could not be read (their reader crashed, ran out "
+                                                    "of memory or time, or they are no readable PDF), newest first: "
+                                                    "a sync skips them until it is asked to retry them")
+    def unreadable(self, lib: Library) -> list[UnreadableFile]:
+        return lib.store.unreadable_files()
 
     @get("/{file_id:str}/info", sync_to_thread=True, summary="A file's record: its paper's path, hash, size, "
                                                              "and whether it is still there")

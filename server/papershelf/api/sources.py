@@ -31,9 +31,17 @@ class SourceAdded(msgspec.Struct):
 
 
 class SyncIn(msgspec.Struct, forbid_unknown_fields=True):
-    """confirm: apply a sync that was held because it removes more than a fifth of the source's papers."""
+    """confirm: apply a sync that was held because it removes more than a fifth of the source's papers;
+    retry_failed: read again the files that failed before (else a sync skips them, and says so)."""
 
     confirm: bool = False
+    retry_failed: bool = False
+
+
+class SyncAllIn(msgspec.Struct, forbid_unknown_fields=True):
+    """retry_failed: read again the files that failed before (else a sync skips them, and says so)."""
+
+    retry_failed: bool = False
 
 
 class Removed(msgspec.Struct):
@@ -71,11 +79,12 @@ class SourceController(Controller):
     @post("/{sid:str}/sync", sync_to_thread=True, status_code=200, summary="Sync a source now")
     def sync_source(self, lib: Library, sid: SourceId, data: SyncIn | None = None) -> SyncReport:
         _source(lib, sid)
-        return lib.sources.sync(sid, confirm=bool(data and data.confirm))
+        data = data or SyncIn()
+        return lib.sources.sync(sid, confirm=data.confirm, retry_failed=data.retry_failed)
 
     @post("/sync", sync_to_thread=True, status_code=200, summary="Sync every source now")
-    def sync_all(self, lib: Library) -> list[SyncReport]:
-        return lib.sources.sync_all()
+    def sync_all(self, lib: Library, data: SyncAllIn | None = None) -> list[SyncReport]:
+        return lib.sources.sync_all(retry_failed=bool(data and data.retry_failed))
 
     @delete("/{sid:str}", sync_to_thread=True, status_code=200,
             summary="Stop following a source; the papers only it held go to the trash unless keep_papers")

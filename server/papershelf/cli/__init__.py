@@ -117,6 +117,8 @@ def build_parser() -> argparse.ArgumentParser:
     y.add_argument("id", nargs="?")
     y.add_argument("--confirm", action="store_true",
                    help="apply a sync that was held because it removes more than a fifth of the source's papers")
+    y.add_argument("--retry-failed", action="store_true",
+                   help="read again the files that failed before (a sync skips them otherwise)")
     r = ss.add_parser("remove", parents=[common], help="stop following a source")
     r.add_argument("id")
     r.add_argument("--keep-papers", action="store_true",

@@ -145,10 +145,10 @@ class Local:
         info, report = self._sources(self.lib.sources.add, location, kind, options)
         return {"source": info, "sync": report}
 
-    def sync_source(self, sid: str | None, confirm: bool) -> list[dict]:
+    def sync_source(self, sid: str | None, confirm: bool, retry_failed: bool = False) -> list[dict]:
         if sid is None:
-            return self._sources(self.lib.sources.sync_all)
-        return [self._sources(self.lib.sources.sync, sid, confirm=confirm)]
+            return self._sources(self.lib.sources.sync_all, retry_failed=retry_failed)
+        return [self._sources(self.lib.sources.sync, sid, confirm=confirm, retry_failed=retry_failed)]
 
     def remove_source(self, sid: str, keep_papers: bool) -> list[str]:
         return self._sources(self.lib.sources.remove, sid, keep_papers=keep_papers)
@@ -307,10 +307,11 @@ class Remote:
     def add_source(self, location: str, kind: str | None, options: dict) -> dict:
         return self._call("POST", "/api/sources", json={"location": location, "kind": kind, "options": options}).json()
 
-    def sync_source(self, sid: str | None, confirm: bool) -> list[dict]:
+    def sync_source(self, sid: str | None, confirm: bool, retry_failed: bool = False) -> list[dict]:
         if sid is None:
-            return self._call("POST", "/api/sources/sync").json()
-        return [self._call("POST", f"/api/sources/{sid}/sync", json={"confirm": confirm}).json()]
+            return self._call("POST", "/api/sources/sync", json={"retry_failed": retry_failed}).json()
+        return [self._call("POST", f"/api/sources/{sid}/sync",
+                           json={"confirm": confirm, "retry_failed": retry_failed}).json()]
 
     def remove_source(self, sid: str, keep_papers: bool) -> list[str]:
         return self._call("DELETE", f"/api/sources/{sid}", params={"keep_papers": keep_papers}).json()["trashed"]

@@ -49,12 +49,14 @@ def cmd_sources(args) -> int:
                     out.print(f"  [dim]unreadable {f['position']}: {f['reason']}[/dim]", highlight=False)
             return 1 if got.get("sync", {}).get("error") else 0
         if sub == "sync":
-            reports = be.sync_source(args.id, args.confirm)
+            reports = be.sync_source(args.id, args.confirm, args.retry_failed)
             if args.json:
                 out.print_json(json.dumps(reports, default=str))
             else:
                 for r in reports:
                     out.print(f"{r['source']}: {describe(r)}", highlight=False)
+                    for f in r.get("failed", [])[:10]:
+                        out.print(f"  [dim]unreadable {f['position']}: {f['reason']}[/dim]", highlight=False)
                 if not reports:
                     out.print("no sources yet: `papershelf sources add zotero` (or a .bib file, or a folder)")
             return 1 if any(r.get("error") or r.get("held") for r in reports) else 0

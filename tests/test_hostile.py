@@ -1,0 +1,316 @@
+"""Hostile and broken files cannot take papershelf down: each is read in a limited worker process, fails alone,
+is reported with its name and reason, and is not read again by a sync or a start until the user asks.
+
+The PDFs are made by fixtures/pdfs/hostile.py (never copied): a self-drawing form, a looping page tree, a
+billion-page /Count, 256 MB of deflated spaces, a million text operators.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+import threading
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from conftest import FIXTURES, run_cli, start_server
+from papershelf.models import Record
+from papershelf.sandbox import Limits, Sandbox, TaskFailed
+
+sys.path.insert(0, str(FIXTURES / "pdfs"))
+import hostile  # noqa: E402
+
+GOOD = FIXTURES / "pdfs"
+GOOD_NAMES = ["twocol-arxiv.pdf", "llncs-paper.pdf"]
+# What each hostile file must come to: failed (named, with the reason), or a record that is only what a hostile
+# file can give (no title found: its file name stands in).
+FAILS = {"self-drawing-form.pdf": "crashed", "looping-page-tree.pdf": "page tree"}
+READS = {"billion-pages.pdf", "deflate-bomb.pdf", "million-text-operators.pdf"}
+
+
+@pytest.fixture(scope="module")
+def hostile_dir(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("hostile")
+
+
+@pytest.fixture(scope="module")
+def hostile_files(hostile_dir) -> dict[str, Path]:
+    return {p.name: p for p in hostile.write_all(hostile_dir)}
+
+
+# -- the sandbox itself ------------------------------------------------------------------------------------------
+def sleep_for(seconds: float) -> str:
+    time.sleep(seconds)
+    return "woke"
+
+
+def take_memory(megabytes: int) -> int:
+    return len(bytearray(megabytes << 20))
+
+
+def die() -> None:
+    os.abort()
+
+
+def fail() -> None:
+    raise KeyError("a bug in one task")
+
+
+def pid() -> int:
+    return os.getpid()
+
+
+def test_a_task_that_overruns_is_killed_and_its_worker_replaced():
+    box = Sandbox(1, Limits(memory_mb=512, seconds=1))
+    try:
+        first = box.run(pid)
+        with pytest.raises(TaskFailed, match="longer than 1 s"):
+            box.run(sleep_for, 30)
+        with pytest.raises(ProcessLookupError):
+            os.kill(first, 0)  # the worker that overran is gone...
+        assert box.run(sleep_for, 0) == "woke" and box.run(pid) != first  # ...and the next task has a new one
+    finally:
+        box.close()
+
+
+def test_a_task_past_its_memory_or_crashing_fails_alone():
+    box = Sandbox(1, Limits(memory_mb=400, seconds=20))
+    try:
+        assert box.run(take_memory, 50) == 50 << 20
+        with pytest.raises(TaskFailed, match="more than the reader's 400 MB"):
+            box.run(take_memory, 600)
+        with pytest.raises(TaskFailed, match="crashed .SIGABRT"):
+            box.run(die)
+        with pytest.raises(TaskFailed, match="KeyError: 'a bug in one task'"):
+            box.run(fail)
+        results = list(box.map(sleep_for, [(0,), (0,)]))
+        assert [r for _, r in results] == ["woke", "woke"]
+    finally:
+        box.close()
+
+
+def test_map_fails_each_item_alone_and_keeps_order():
+    box = Sandbox(2, Limits(memory_mb=400, seconds=20))
+    try:
+        got = list(box.map(take_memory, [(1,), (900,), (2,)]))
+        assert got[0] == ((1,), 1 << 20) and got[2] == ((2,), 2 << 20)
+        assert isinstance(got[1][1], TaskFailed)
+    finally:
+        box.close()
+
+
+# -- the library ------------------------------------------------------------------------------------------------
+def test_each_hostile_pdf_alone_fails_or_reads_and_the_good_ones_import(empty_lib, hostile_files):
+    for name, path in hostile_files.items():
+        report = empty_lib.import_pdfs([path])
+        if name in FAILS:
+            (failure,) = report.failed
+            assert name in failure.reason and FAILS[name] in failure.reason, failure
+            assert not report.added
+        else:
+            assert len(report.added) == 1, (name, report)
+    folder_report = empty_lib.import_pdfs([GOOD / n for n in GOOD_NAMES] + list(hostile_files.values()))
+    assert not folder_report.error
+    titles = {empty_lib.get(pid).title for pid in folder_report.added}
+    assert "Sparse Retrieval Heads for Efficient Long-Context Question Answering" in titles
+    assert "Verifying Smart Contract Upgrades with Bounded Model Checking" in titles
+    assert {Path(f.position).name for f in folder_report.failed} == set(FAILS)
+    # Each failure is remembered by its bytes, with its reason and how often it was tried (an import is the user
+    # asking: it reads again).
+    remembered = {Path(u.name).name: u for u in empty_lib.store.unreadable_files()}
+    assert set(remembered) == set(FAILS) and all(u.attempts == 2 for u in remembered.values())
+
+
+def test_the_server_never_reads_a_pdf_itself(empty_lib, hostile_files):
+    """The reading happens in other processes: this process's memory does not grow with the bomb."""
+    import resource
+
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    empty_lib.import_pdfs([hostile_files["deflate-bomb.pdf"], hostile_files["self-drawing-form.pdf"]])
+    grew_mb = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024
+    assert grew_mb < 200, grew_mb  # the bomb inflates to 256 MB and the form to 1 GB, in the workers only
+    assert len(empty_lib.import_pdfs([GOOD / "twocol-arxiv.pdf"]).added) == 1  # a new worker reads the next
+
+
+def test_a_pdf_sent_as_bytes_that_kills_its_reader_is_an_error_and_keeps_nothing(empty_lib, hostile_files):
+    data = hostile_files["self-drawing-form.pdf"].read_bytes()
+    report = empty_lib.import_pdf_bytes(data, "from-the-extension.pdf")
+    assert "from-the-extension.pdf" in report.error and "crashed" in report.error
+    assert not list((empty_lib.home / "files").rglob("*.pdf"))  # no kept copy of a file that gave no paper
+    assert not list((empty_lib.home / "cache").glob("*.pdf"))  # nor the copy the reader was handed
+
+
+# -- followed folders: reported, remembered, skipped at the next sync and start, retried on request ----------------
+def test_a_followed_folder_with_hostile_files_syncs_the_good_ones_and_skips_the_bad_after(empty_lib, hostile_files,
+                                                                                        tmp_path):
+    folder = tmp_path / "Papers"
+    folder.mkdir()
+    for n in GOOD_NAMES:
+        shutil.copy(GOOD / n, folder / n)
+    for name in FAILS:
+        shutil.copy(hostile_files[name], folder / name)
+    info, report = empty_lib.sources.add(str(folder))
+    assert not report.error and report.added == 2 and info.papers == 2
+    assert {f.position for f in report.failed} == set(FAILS)
+    again = empty_lib.sources.sync(info.id)
+    assert not again.error and {f.position for f in again.failed} == set(FAILS)
+    assert all("not read, it failed before" in f.reason and "--retry-failed" in f.reason for f in again.failed)
+    assert all(u.attempts == 1 for u in empty_lib.store.unreadable_files())  # skipped: not read a second time
+    retried = empty_lib.sources.sync(info.id, retry_failed=True)
+    assert {f.position for f in retried.failed} == set(FAILS)
+    assert all("failed before" not in f.reason for f in retried.failed)
+    assert all(u.attempts == 2 for u in empty_lib.store.unreadable_files())
+
+
+def test_an_unexpected_error_fails_one_source_and_not_the_others(empty_lib, tmp_path, monkeypatch):
+    good, bad = tmp_path / "good", tmp_path / "bad"
+    for folder in (good, bad):
+        folder.mkdir()
+    shutil.copy(GOOD / "twocol-arxiv.pdf", good / "a.pdf")
+    shutil.copy(GOOD / "llncs-paper.pdf", bad / "b.pdf")
+    empty_lib.sources.add(str(bad), sync=False)
+    empty_lib.sources.add(str(good), sync=False)
+    original = empty_lib.sources._scan_folder
+
+    def broken(folder, *a):
+        if folder.name == "bad":
+            raise RuntimeError("something nobody foresaw")
+        return original(folder, *a)
+
+    monkeypatch.setattr(empty_lib.sources, "_scan_folder", broken)
+    reports = {r.source: r for r in empty_lib.sources.sync_all()}
+    assert "something nobody foresaw" in reports["bad"].error and reports["good"].added == 1
+    assert empty_lib.sources.get("bad").last_error  # the source says why, in the list and on the page
+
+
+# -- through the server: it keeps answering, at every start too ----------------------------------------------------
+class HealthWatch:
+    """Polls /api/health while a test runs: every poll must answer, and the slowest is kept."""
+
+    def __init__(self, url: str):
+        self.url, self.slowest, self.failures, self.polls = url, 0.0, [], 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self):
+        with httpx.Client(timeout=10) as c:
+            while not self._stop.is_set():
+                t = time.perf_counter()
+                try:
+                    c.get(self.url + "/api/health").raise_for_status()
+                except httpx.HTTPError as e:
+                    self.failures.append(repr(e))
+                self.slowest = max(self.slowest, time.perf_counter() - t)
+                self.polls += 1
+                self._stop.wait(0.1)
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+        print(f"/api/health: {self.polls} polls, slowest {self.slowest * 1000:.0f} ms")
+
+
+def test_the_server_survives_hostile_files_by_every_way_in_and_at_every_start(tmp_path, hostile_files):
+    home, folder = tmp_path / "home", tmp_path / "Followed"
+    folder.mkdir()
+    for n in GOOD_NAMES[:1]:
+        shutil.copy(GOOD / n, folder / n)
+    for name, path in hostile_files.items():
+        shutil.copy(path, folder / name)
+    srv = start_server(home, "--no-backup", "--no-digest")
+    try:
+        with HealthWatch(srv.url) as watch, srv.client() as c:
+            # One upload with a good and a bad PDF: a report of both, not a 500.
+            r = c.post("/api/import", files=[("file", ("good.pdf", (GOOD / "llncs-paper.pdf").read_bytes())),
+                                             ("file", ("bad.pdf", hostile_files["self-drawing-form.pdf"].read_bytes()))])
+            assert r.status_code == 200, r.text
+            (failure,) = r.json()["failed"]
+            assert len(r.json()["added"]) == 1 and failure["position"] == "bad.pdf" and "crashed" in failure["reason"]
+            # The CLI's import of a hostile file, through the server.
+            p = run_cli("import", str(hostile_files["looping-page-tree.pdf"]), "--no-wait", home=home, check=False)
+            assert "looping-page-tree.pdf" in p.stdout + p.stderr
+            # A followed folder with all of them and a good one.
+            r = c.post("/api/sources", json={"location": str(folder)})
+            assert r.status_code == 201, r.text
+            added = r.json()
+            assert added["sync"]["added"] == 1 + len(READS) and not added["sync"]["error"]
+            assert {f["position"] for f in added["sync"]["failed"]} == set(FAILS)
+            # A file dropped into the followed folder later.
+            shutil.copy(hostile_files["self-drawing-form.pdf"], folder / "dropped-later.pdf")
+            deadline = time.time() + 60
+            while time.time() < deadline and "dropped-later.pdf" not in str(c.get("/api/sources").json()):
+                time.sleep(0.3)
+            assert "dropped-later.pdf" in str(c.get("/api/sources").json())
+            # Remembered by their bytes, under the name each first failed with (the form came first as bad.pdf).
+            unreadable = {Path(u["name"]).name for u in c.get("/api/files/unreadable").json()}
+            assert unreadable == {"bad.pdf", "looping-page-tree.pdf"}
+            assert srv.proc.poll() is None
+        assert not watch.failures, watch.failures
+    finally:
+        assert srv.stop() == 0
+    # A start with the files still there: the start's sync skips them, and the server stays up.
+    srv = start_server(home, "--no-backup", "--no-digest")
+    try:
+        with HealthWatch(srv.url) as watch, srv.client() as c:
+            deadline = time.time() + 60
+            while time.time() < deadline:
+                (source,) = c.get("/api/sources").json()
+                if source["last_sync_at"] and source["last_sync_at"] > added["source"]["last_sync_at"]:
+                    break
+                time.sleep(0.3)
+            failed = source["last_report"]["failed"]
+            assert {f["position"] for f in failed} >= set(FAILS)
+            assert all("failed before" in f["reason"] for f in failed)
+            # Asked to, it reads them again (in its workers), and still stands.
+            r = c.post("/api/sources/sync", json={"retry_failed": True})
+            assert r.status_code == 200 and all("failed before" not in f["reason"] for f in r.json()[0]["failed"])
+            assert c.get("/api/health").status_code == 200
+        assert not watch.failures, watch.failures
+    finally:
+        assert srv.stop() == 0
+    log = (home / "logs" / "papershelf.log").read_text()
+    assert "self-drawing-form.pdf" in log and "looping-page-tree.pdf" in log  # each failure logged with its file
+
+
+def test_an_unexpected_error_in_a_request_is_logged(tmp_path):
+    """A 500 says nothing to the caller but everything in the log."""
+    from papershelf.api.app import _server_error
+
+    class FakeRequest:
+        method, url = "POST", httpx.URL("http://127.0.0.1/api/import")
+
+    import logging
+
+    records = []
+    handler = logging.Handler()
+    handler.emit = records.append
+    logging.getLogger("papershelf.api").addHandler(handler)
+    try:
+        try:
+            raise ValueError("boom")
+        except ValueError as e:
+            response = _server_error(FakeRequest(), e)
+    finally:
+        logging.getLogger("papershelf.api").removeHandler(handler)
+    assert response.status_code == 500 and "boom" not in str(response.content)
+    assert records and "POST /api/import" in records[0].getMessage() and records[0].exc_info
+
+
+def test_the_reader_gives_a_record_or_a_reason_for_each_hostile_file(hostile_files):
+    """pdf.record_of itself, in this process where it is safe (not the self-drawing form): a reason, never an
+    exception."""
+    from papershelf.importers import pdf
+
+    for name in ("looping-page-tree.pdf", "billion-pages.pdf", "million-text-operators.pdf"):
+        got = pdf.record_of(hostile_files[name], name)
+        assert isinstance(got, (Record, str)), name
+        if isinstance(got, str):
+            assert name in got
