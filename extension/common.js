@@ -10,8 +10,17 @@ export function el(tag, attrs = {}, ...children) {
   return e;
 }
 
+// A paper's address becomes a link only if it is a web address: a `javascript:` one (from a page's og:url,
+// stored by an older papershelf) must never run in the extension's pages.
+export function webUrl(u) {
+  try {
+    const url = new URL(u);
+    return url.protocol === "http:" || url.protocol === "https:" ? url.href : null;
+  } catch { return null; }
+}
+
 export function link(p) {
-  if (p.url) return p.url;
+  if (webUrl(p.url)) return webUrl(p.url);
   const ax = (p.identifiers || []).find((i) => i.startsWith("arxiv:"));
   if (ax) return `https://arxiv.org/abs/${ax.slice(6)}`;
   const doi = (p.identifiers || []).find((i) => i.startsWith("doi:"));

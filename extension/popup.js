@@ -1,6 +1,6 @@
 // The popup: is the server there, what is this page's paper, save/remove it, its related papers, and a
 // search box over the whole library.
-import { ask, el, hitItem, problem } from "./common.js";
+import { ask, el, hitItem, problem, webUrl } from "./common.js";
 
 const $ = (s) => document.querySelector(s);
 
@@ -79,7 +79,7 @@ function renderDigest(d, s) {
   box.dataset.waiting = String(d.waiting);
   const link = (it) => {
     const ax = it.identifiers.find((i) => i.startsWith("arxiv:"));
-    return ax ? `https://arxiv.org/abs/${ax.slice(6)}` : it.url;
+    return ax ? `https://arxiv.org/abs/${ax.slice(6)}` : webUrl(it.url);
   };
   box.replaceChildren(el("h4", {}, `Today: ${d.waiting} new paper${d.waiting === 1 ? "" : "s"} for you`),
     el("ol", { id: "digest-top" }, d.top.map((it) => el("li", { "data-item-id": it.id },

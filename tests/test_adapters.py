@@ -159,6 +159,21 @@ def test_the_generic_adapter_wants_scholarly_evidence_not_one_tag(page):
     assert got["title"] == "On things" and got["abstract"].startswith("We study things") and got["authors"] == []
 
 
+@pytest.mark.parametrize("given, kept", [
+    ("javascript:alert(document.cookie)", "https://journals.example.org/article/7"),
+    ("data:text/html,<script>alert(1)</script>", "https://journals.example.org/article/7"),
+    ("/doi/abs/10.5555/x.7", "https://journals.example.org/doi/abs/10.5555/x.7"),
+    ("https://journals.example.org/doi/10.5555/x.7", "https://journals.example.org/doi/10.5555/x.7")])
+def test_a_page_gives_only_a_web_address_for_its_paper(page, given, kept):
+    """A hostile page's og:url of `javascript:` would be saved and later drawn as a link: only http(s) is kept
+    (a relative one is resolved against the page), else the page's own address stands in."""
+    got = extract_html(page, '<!doctype html><html><head><meta name="citation_title" content="A study of things">'
+                             '<meta name="citation_doi" content="10.5555/x.7">'
+                             f'<meta property="og:url" content="{given}"></head><body></body></html>',
+                       "https://journals.example.org/article/7#section")
+    assert got["url"] == kept
+
+
 def extract_html(page, html: str, url: str) -> dict | None:
     return page.evaluate(EXTRACT, [html, url])["paper"]
 

@@ -79,6 +79,37 @@ def test_every_path_into_the_store_is_cleaned(empty_lib):
     assert (saved.title, saved.abstract) == ("Saved from a page", "Body.")
 
 
+def test_one_set_of_limits_holds_for_every_way_in(empty_lib):
+    """What POST /api/papers refuses cannot come in through an import either: a 10 MB title is cut, with a
+    warning, and the paper kept; a list past its limit keeps its first items."""
+    from papershelf.clean import LIMITS
+
+    huge = {"title": "Long " * 2_000_000, "abstract": "word " * 20_000, "authors": [f"Author {i}" for i in range(3000)],
+            "tags": ["t" * 300, *[f"tag{i}" for i in range(300)]], "venue": "v" * 5000,
+            "identifiers": ["key:" + "k" * 600, "doi:10.1234/fine"], "url": "https://example.org/" + "x" * 5000}
+    report = empty_lib.import_bytes(json.dumps(huge).encode(), "huge.json")
+    p = empty_lib.get(report.added[0])
+    assert len(p.title) <= LIMITS["title"] and len(p.abstract) <= LIMITS["abstract"]
+    assert len(p.authors) == LIMITS["authors"] and len(p.venue) <= LIMITS["venue"]
+    assert len(p.tags) == LIMITS["tags"] and all(len(t) <= LIMITS["tag"] for t in p.tags)
+    assert p.identifiers == ["doi:10.1234/fine"] and p.url == ""
+    assert {w.field for w in report.warnings} >= {"title", "abstract", "authors", "tags", "tag", "venue",
+                                                   "identifier", "url"}
+    _, listed = empty_lib.store.list_papers(limit=50)
+    assert len(json.dumps([q.title for q in listed])) < 10_000  # a page of the list stays small
+
+
+@pytest.mark.parametrize("url", ["javascript:alert(document.domain)", "JaVaScRiPt:alert(1)", "data:text/html,<b>x",
+                                 "file:///etc/passwd", "vbscript:x", " javascript:alert(1)"])
+def test_only_web_addresses_are_kept(empty_lib, url):
+    saved, _ = empty_lib.save(Record(title=f"A page whose og:url is {url}", url=url))
+    assert saved.url == ""
+    report = empty_lib.import_bytes(json.dumps({"title": "An import with a bad url", "url": url}).encode(), "u.json")
+    assert empty_lib.get((report.added or [m.id for m in report.merged])[0]).url == ""
+    good, _ = empty_lib.save(Record(title="A real page", url="https://example.org/paper?id=1"))
+    assert good.url == "https://example.org/paper?id=1"
+
+
 def test_an_unreadable_year_is_a_warning_and_the_paper_is_imported(empty_lib):
     report = empty_lib.import_bytes(b'{"title": "Medieval manuscripts", "year": 801}\n'
                                     b'{"title": "Forthcoming work", "year": "in press"}\n'

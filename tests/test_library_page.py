@@ -354,3 +354,92 @@ def test_a_bib_followed_from_the_page_is_listed_synced_and_its_edit_arrives_by_i
     with shared_server.client() as c:
         assert c.get("/api/sources").json() == []
         assert c.get("/api/papers", params={"q": "page-driven topic"}).json()["total"] == 0  # only it held them
+
+
+def test_a_link_with_a_token_the_server_refuses_changes_nothing(page, shared_server, chromium):
+    """Any site can open http://127.0.0.1:8765/#token=junk: the page asks the server before it keeps a token."""
+    page.goto("about:blank")  # (a site sends the tab there from elsewhere: a new load, not a change of hash)
+    page.goto(f"{shared_server.url}/#token=junk-from-another-site")
+    page.wait_for_selector("#app:not([hidden])")  # still signed in
+    page.wait_for_function("() => document.getElementById('status').textContent.includes('not accepted')")
+    assert page.evaluate("() => localStorage.getItem('papershelf-token')") == shared_server.token
+    assert "junk" not in page.url
+    fresh = chromium.new_context()
+    try:
+        tab = fresh.new_page()
+        tab.goto(f"{shared_server.url}/#token=junk-from-another-site")
+        tab.wait_for_selector("#pair:not([hidden])")
+        assert "not accepted" in tab.text_content("#pair-error")
+        assert tab.evaluate("() => localStorage.getItem('papershelf-token')") is None
+        tab.fill("#token", "also-junk")
+        tab.click("#pair-form button")
+        tab.wait_for_function("() => document.getElementById('pair-error').textContent.includes('not accepted')")
+        assert tab.evaluate("() => localStorage.getItem('papershelf-token')") is None
+        tab.fill("#token", shared_server.token)
+        tab.click("#pair-form button")
+        tab.wait_for_selector("#app:not([hidden])")
+    finally:
+        fresh.close()
+
+
+def test_a_stored_javascript_address_is_never_a_link_and_nothing_breaks_the_policy(page, shared_server):
+    """An old library may hold a `javascript:` url (a page's og:url): the page shows it as no link. And the page,
+    a paper and the map draw under the Content-Security-Policy without one refusal."""
+    refused = []
+    page.on("console", lambda m: refused.append(m.text) if "Content Security Policy" in m.text else None)
+    with shared_server.client() as c:
+        p = c.post("/api/papers", json={"title": "A paper whose page lied about its address"}).json()["paper"]
+
+    def lie(route):
+        body = route.fetch().json()
+        body["url"] = "javascript:document.title='pwned'"
+        route.fulfill(json=body)
+
+    page.route(f"**/api/papers/{p['id']}", lie)
+    page.reload()
+    page.wait_for_selector("#app:not([hidden])")
+    page.fill("#q", "lied about its address")
+    page.wait_for_selector(f'#list li[data-paper-id="{p["id"]}"] a.title')
+    page.click(f'#list li[data-paper-id="{p["id"]}"] a.title')
+    page.wait_for_selector("#detail:not([hidden]) h2")
+    assert page.text_content("#detail h2") == p["title"]
+    assert page.evaluate("() => [...document.querySelectorAll('#detail a')].filter(a => /^javascript:/i.test("
+                         "a.getAttribute('href') || '')).length") == 0
+    related = page.query_selector("#detail .related .bar")
+    if related:
+        assert related.evaluate("b => b.style.width").endswith("px")
+    page.click("#view-map")
+    page.wait_for_selector("#library-map[data-points]")
+    assert refused == []
+
+
+def test_unreadable_files_are_listed_and_read_again_on_request(page, shared_server, tmp_path):
+    import sys
+    import time
+
+    sys.path.insert(0, str(Path(__file__).parent / "fixtures" / "pdfs"))
+    import hostile
+
+    folder = tmp_path / "followed"
+    bad = hostile.write(folder, "looping-page-tree.pdf")
+    with shared_server.client() as c:
+        added = c.post("/api/sources", json={"location": str(folder)}).json()
+        assert [f["position"] for f in added["sync"]["failed"]] == [bad.name]
+    page.reload()
+    page.wait_for_selector("#unreadable:not([hidden])")
+    page.click("#unreadable-count")
+    assert bad.name in page.text_content("#unreadable-files") and "page tree" in page.text_content("#unreadable-files")
+    sid = added["source"]["id"]
+    with shared_server.client() as c:
+        page.click("#retry-failed")
+        deadline = time.time() + 30
+        while time.time() < deadline:
+            source = c.get(f"/api/sources/{sid}").json()
+            if source["last_sync_at"] > added["source"]["last_sync_at"]:
+                break
+            time.sleep(0.2)
+        failed = source["last_report"]["failed"]
+        assert failed and "page tree" in failed[0]["reason"] and "failed before" not in failed[0]["reason"]
+        (again,) = [u for u in c.get("/api/files/unreadable").json() if u["name"].endswith(bad.name)]
+        assert again["attempts"] == 1  # forgotten, then read again (and it failed again)
+        c.delete(f"/api/sources/{sid}")

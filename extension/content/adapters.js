@@ -13,6 +13,15 @@ const papershelf = globalThis.papershelf || (globalThis.papershelf = {});
     }
     return "";
   };
+  // A page's own address for its paper (og:url and the like), resolved against the page: kept only if it is a
+  // web address. A hostile page's `javascript:` og:url would otherwise be saved and later drawn as a link.
+  const webAddress = (value, loc) => {
+    if (!value) return "";
+    try {
+      const url = new URL(value, loc.href);
+      return url.protocol === "http:" || url.protocol === "https:" ? url.href : "";
+    } catch { return ""; }
+  };
   // Every value of the first of these tags the page has (names match in any case: dc.creator is DC.creator).
   const metaAll = (doc, ...names) => {
     for (const n of names) {
@@ -134,7 +143,7 @@ const papershelf = globalThis.papershelf || (globalThis.papershelf = {});
     }
     const venue = meta(doc, "citation_journal_title", "citation_conference_title", "citation_publisher", "citation_inbook_title",
       "citation_dissertation_institution", "citation_technical_report_institution", "prism.publicationName", "dc.publisher");
-    return { ids, title, authors, abstract, abstractFrom, url: meta(doc, "citation_abstract_html_url", "og:url") || loc.href.split("#")[0],
+    return { ids, title, authors, abstract, abstractFrom, url: webAddress(meta(doc, "citation_abstract_html_url", "og:url"), loc) || loc.href.split("#")[0],
       evidence: { doi: ids.some((i) => i.startsWith("doi:")), venue: !!venue, scholarly: !!(ld && ld.scholarly), arxiv: !!ax } };
   }
 

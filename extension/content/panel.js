@@ -44,8 +44,16 @@
     return e;
   }
 
+  // (Only a web address is a link: never a stored `javascript:` one, in the page the reader is on.)
+  function webUrl(u) {
+    try {
+      const url = new URL(u);
+      return url.protocol === "http:" || url.protocol === "https:" ? url.href : null;
+    } catch { return null; }
+  }
+
   function paperLink(p) {
-    if (p.url) return p.url;
+    if (webUrl(p.url)) return webUrl(p.url);
     const ids = p.identifiers || [];
     const ax = ids.find((i) => i.startsWith("arxiv:"));
     if (ax) return `https://arxiv.org/abs/${ax.slice(6)}`;

@@ -130,7 +130,7 @@ def make(home: Path, conn: duckdb.DuckDBPyConnection, kind: str = "manual") -> B
     partial = target.with_name(f".{target.name}.partial")
     with _lock:
         shutil.rmtree(partial, ignore_errors=True)
-        partial.mkdir()
+        partial.mkdir(mode=0o700)  # it holds the token: on another disk too, for the user's eyes only
         _snapshot(conn, partial / "library.duckdb")
         schema, papers, kept = _counts(partial / "library.duckdb")
         files_dir = home / "files"
@@ -251,7 +251,7 @@ def restore(home: Path, source: Path) -> tuple[BackupInfo, Path | None]:
         aside = folder(home) / f"{_stamp(t)}-replaced"
         partial = aside.with_name(f".{aside.name}.partial")
         shutil.rmtree(partial, ignore_errors=True)
-        partial.mkdir(parents=True)
+        partial.mkdir(parents=True, mode=0o700)
         for name in ("library.duckdb", "library.duckdb.wal", "files", *HOME_FILES):
             if (home / name).exists():
                 shutil.move(str(home / name), str(partial / name))

@@ -37,6 +37,13 @@ _INLINE = {"a", "abbr", "b", "bdi", "bdo", "big", "cite", "code", "data", "del",
            "underline", "monospace", "sc", "named-content", "inline-formula", "xref", "ext-link", "uri", "email",
            "tex-math", "alternatives", "styled-content", "break"}
 _KNOWN = _BLOCK | _HEADING | _SKIPPED | _INLINE
+# One set of limits for every way into the library (an importer, a saved page, a followed source; the API's
+# PaperIn declares the same numbers): a longer text is cut to its limit, a longer list keeps its first items, an
+# identifier or address past its limit is dropped, each with a warning; the paper is kept.
+LIMITS = {"title": 2000, "abstract": 50_000, "author": 500, "authors": 2000, "venue": 1000, "url": 4000,
+          "identifier": 500, "identifiers": 100, "tag": 200, "tags": 200}
+WEB_URL = re.compile(r"https?://[^\s]+", re.I)  # a paper's address: http(s) only (never javascript:, data:, file:)
+
 _VOID = {"br", "hr", "img", "wbr", "col", "mspace", "break"}  # elements with no content: complete when opened
 # A first heading that only says what follows ("Abstract", "ABSTRACT:", "Summary.") is dropped.
 _HEADING_WORDS = re.compile(r"^\s*(abstract|summary)\s*[.:\-–—]?\s*$", re.I)
@@ -253,21 +260,40 @@ def record(rec: Record) -> tuple[Record, list[tuple[str, str]], list[FieldWarnin
         warn(field, value, "not text: dropped")
         return ""
 
-    title = string("title", rec.title)
-    abstract_text = string("abstract", rec.abstract, abstract)
-    authors = [a for a in (text(a) for a in read_authors(rec.authors, warnings)) if a]
+    def cut(field: str, value: str) -> str:
+        if len(value) <= LIMITS[field]:
+            return value
+        warn(field, value, f"longer than {LIMITS[field]:,} characters: cut")
+        return value[:LIMITS[field]].rstrip()
+
+    def first(field: str, items: list) -> list:
+        if len(items) <= LIMITS[field]:
+            return items
+        warn(field, f"{len(items)} items", f"more than {LIMITS[field]:,}: the first {LIMITS[field]:,} kept")
+        return items[:LIMITS[field]]
+
+    title = cut("title", string("title", rec.title))
+    abstract_text = cut("abstract", string("abstract", rec.abstract, abstract))
+    authors = first("authors", [cut("author", a) for a in (text(a) for a in read_authors(rec.authors, warnings)) if a])
     y = read_year(rec.year, warnings)
     tags = _strings(rec.tags, r"[,;]")
     if tags is None:
         warn("tags", rec.tags, "not a list of tags: dropped")
         tags = []
+    tags = first("tags", [cut("tag", t) for t in tags])
     url = string("url", rec.url).strip()
+    if len(url) > LIMITS["url"]:
+        warn("url", url, f"longer than {LIMITS['url']:,} characters: dropped")
+        url = ""
     pairs: list[tuple[str, str]] = []
     refs = _strings(rec.identifiers)
     if refs is None:
         warn("identifiers", rec.identifiers, "not a list of identifiers: dropped")
         refs = []
-    for ref in refs:
+    for ref in first("identifiers", refs):
+        if len(ref) > LIMITS["identifier"]:
+            warn("identifier", ref, f"longer than {LIMITS['identifier']} characters: dropped")
+            continue
         n = ids.split_identifier(ref)
         if n is None:
             if not ref.startswith("key:"):  # an empty key is simply no key
@@ -278,9 +304,12 @@ def record(rec: Record) -> tuple[Record, list[tuple[str, str]], list[FieldWarnin
     for n in ids.parse_url(url) if url else []:
         if n not in pairs:
             pairs.append(n)
+    if url and not WEB_URL.fullmatch(url):
+        warn("url", url, "not an http(s) address: dropped")
+        url = ""
     rec = msgspec.structs.replace(
         rec, title=title, abstract=abstract_text, authors=authors, year=y, tags=clean_tags(tags),
-        venue=string("venue", rec.venue), url=url, identifiers=[ids.format_identifier(s, v) for s, v in pairs],
+        venue=cut("venue", string("venue", rec.venue)), url=url, identifiers=[ids.format_identifier(s, v) for s, v in pairs],
         warnings=warnings)
     return rec, pairs, warnings
 

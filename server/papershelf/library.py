@@ -31,6 +31,7 @@ from .events import EventBus
 from .index import Index, Ranked, Snapshot, give_back_memory
 from .map import LibraryMap
 from .sources import Sources
+from .pairing import private_home
 from .models import Filters, ImportFailure, ImportMerge, ImportReport, ImportWarning, Paper, PaperBrief, Record, RelatedHit, SearchHit, Stats
 from .store import Store, content_hash, embed_text
 
@@ -148,8 +149,7 @@ class Library:
 
     def __init__(self, home: Path | str | None = None, model_dir: Path | str | None = None,
                  threads: int | None = None):
-        self.home = Path(home).expanduser() if home else default_home()
-        self.home.mkdir(parents=True, exist_ok=True)
+        self.home = private_home(Path(home).expanduser() if home else default_home())
         self.db_path = self.home / "library.duckdb"
         # A schema change is the riskiest thing an upgrade does: the library as it was is backed up first.
         self.store = Store(self.db_path, before_migrating=lambda conn: backup.make(self.home, conn, "before-migration"))

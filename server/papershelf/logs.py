@@ -22,7 +22,9 @@ def path(home: Path) -> Path:
 
 def to_file(home: Path, level: int = logging.INFO) -> logging.Handler:
     """Send papershelf's and the web server's messages to the home's log file (and keep them on stderr)."""
-    target = path(home)
+    from .pairing import private_home
+
+    target = path(private_home(home))
     target.parent.mkdir(parents=True, exist_ok=True)
     handler = logging.handlers.RotatingFileHandler(target, maxBytes=MAX_BYTES, backupCount=KEEP, encoding="utf-8")
     handler.setFormatter(logging.Formatter(FORMAT))

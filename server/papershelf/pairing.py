@@ -18,6 +18,19 @@ TOKEN_FILE = "token"
 SERVER_FILE = "server.json"
 
 
+def private_home(home: Path) -> Path:
+    """The home, made if missing, for the user's eyes only (0700): it holds the library, the token and the
+    digest's feed key. A papershelf home made earlier with the usual 0755 is tightened too (a folder that holds
+    no library yet and was there before, given as --home, is the user's to decide on)."""
+    home = Path(home)
+    made = not home.exists()
+    home.mkdir(parents=True, exist_ok=True, mode=0o700)
+    if made or (home / "library.duckdb").exists() or token_path(home).exists():
+        if os.name == "posix" and home.stat().st_mode & 0o077:
+            os.chmod(home, 0o700)
+    return home
+
+
 def token_path(home: Path) -> Path:
     """Where the pairing token lives."""
     return Path(home) / TOKEN_FILE
@@ -37,7 +50,7 @@ def ensure_token(home: Path) -> str:
     existing = read_token(home)
     if existing:
         return existing
-    Path(home).mkdir(parents=True, exist_ok=True)
+    private_home(home)
     token = secrets.token_urlsafe(32)
     p = token_path(home)
     fd = os.open(p, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)

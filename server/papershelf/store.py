@@ -253,6 +253,8 @@ class Store:
                     f"The library {self.path} is open in another process (is `papershelf serve` running?). "
                     f"Details: {e}") from e
             raise StoreError(f"Cannot open the library {self.path}: {e}") from e
+        if os.name == "posix" and self.path.stat().st_mode & 0o077:
+            os.chmod(self.path, 0o600)  # the user's papers, notes and feed key: theirs alone
         self._write_lock = threading.RLock()
         self._local = threading.local()
         # Papers written since the index last asked (take_changes): the index follows writes by id, so a save

@@ -7,6 +7,6 @@ event loop.
 """
 
 from .app import create_app
-from .guard import EncodedSlashes
+from .guard import EncodedSlashes, Secured
 
-__all__ = ["EncodedSlashes", "create_app"]
+__all__ = ["EncodedSlashes", "Secured", "create_app"]

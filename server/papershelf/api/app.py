@@ -9,6 +9,7 @@ from litestar import Litestar, Request, Response
 from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import JsonRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
 from litestar.static_files import create_static_files_router
 
@@ -79,6 +80,9 @@ def create_app(library: Library, token: str, port: int, allowed_hosts: list[str]
                         "<token>` (`papershelf token` prints it).",
             security=[{"bearer": []}],
             components=Components(security_schemes={"bearer": SecurityScheme(type="http", scheme="bearer")}),
+            # The schema as JSON only: Litestar's documentation pages load their scripts from public CDNs into
+            # this origin, whose localStorage holds the token.
+            render_plugins=[JsonRenderPlugin()],
         ),
         debug=False,
     )

@@ -19,6 +19,23 @@ from ..pairing import EXTENSION_ORIGIN_REGEX
 MAX_BODY = 1 << 20  # 1 MiB for ordinary JSON bodies
 MAX_IMPORT_BODY = 256 << 20  # uploads of whole libraries
 MAX_QUERY_STRING = 4096
+TICKET_LIFETIME = 86400  # seconds a link that opens one PDF in a tab keeps working
+
+# Every page this server serves runs in the origin whose localStorage holds the token: only the scripts and
+# styles it ships run there, nothing is loaded from elsewhere, and no other site may frame it (a page that
+# frames the library could steer a click onto "Connect this browser" or "Move to trash").
+PAGE_POLICY = (b"default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
+               b"connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
+# A PDF is shown by the browser's own viewer, which a policy for pages would break; it may not be framed either.
+FILE_POLICY = b"frame-ancestors 'none'"
+SECURITY_HEADERS = [(b"x-frame-options", b"DENY"), (b"x-content-type-options", b"nosniff"),
+                    (b"referrer-policy", b"no-referrer")]
+
+
+def secured(headers: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
+    """A response's headers with the policy and the anti-framing headers every answer carries."""
+    pdf = any(k.lower() == b"content-type" and v.startswith(b"application/pdf") for k, v in headers)
+    return [*headers, (b"content-security-policy", FILE_POLICY if pdf else PAGE_POLICY), *SECURITY_HEADERS]
 
 # Cross-origin requests only from the extension's own pages and worker; every web page is refused.
 EXTENSION_ONLY = CORSConfig(allow_origins=[], allow_origin_regex=EXTENSION_ORIGIN_REGEX,
@@ -56,7 +73,7 @@ class Guard(ASGIMiddleware):
 
                 fid = path[len("/api/files/"):]
                 ticket = (parse_qs(scope.get("query_string", b"").decode()).get("ticket") or [""])[0]
-                if "/" not in fid and ticket and hmac.compare_digest(ticket, file_ticket(self.file_key, fid)):
+                if "/" not in fid and ticket_opens(self.file_key, ticket, fid):
                     given = self.token
             if not given and path == "/api/events":
                 # EventSource cannot send headers: the event stream alone takes the token as a query parameter.
@@ -77,6 +94,25 @@ class Guard(ASGIMiddleware):
             await send(message)
 
         await next_app(scope, receive, send_timed)
+
+
+class Secured:
+    """The policy and anti-framing headers on every answer the server gives: the routes', the guard's refusals,
+    and the router's own 404s and 405s, which no route middleware sees."""
+
+    def __init__(self, app: ASGIApp):
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+
+        async def send_secured(message: dict) -> None:
+            if message["type"] == "http.response.start":
+                message = {**message, "headers": secured(list(message.get("headers", [])))}
+            await send(message)
+
+        await self.app(scope, receive, send_secured)
 
 
 class EncodedSlashes:
@@ -101,9 +137,25 @@ def file_key(token: str) -> bytes:
     return hmac.new(token.encode(), b"papershelf file tickets", "sha256").digest()
 
 
-def file_ticket(key: bytes, file_id: str) -> str:
-    """The ticket that opens one file (GET /api/files/{id}?ticket=…) without the token."""
-    return hmac.new(key, file_id.encode(), "sha256").hexdigest()[:32]
+def file_ticket(key: bytes, file_id: str, now: float | None = None) -> str:
+    """The ticket that opens one file (GET /api/files/{id}?ticket=…) without the token, for a day: its expiry,
+    then a MAC of the file id and that expiry."""
+    expires = int((time.time() if now is None else now) + TICKET_LIFETIME)
+    return f"{expires}-{_ticket_mac(key, file_id, expires)}"
+
+
+def ticket_opens(key: bytes, ticket: str, file_id: str, now: float | None = None) -> bool:
+    """Whether a ticket opens this file now (made for it, with this token, and not expired)."""
+    expires, _, mac = ticket.partition("-")
+    if not expires.isdigit() or not mac:
+        return False
+    if (time.time() if now is None else now) >= int(expires):
+        return False
+    return hmac.compare_digest(mac, _ticket_mac(key, file_id, int(expires)))
+
+
+def _ticket_mac(key: bytes, file_id: str, expires: int) -> str:
+    return hmac.new(key, f"{file_id}\n{expires}".encode(), "sha256").hexdigest()[:32]
 
 
 def paper_ref(paper_id: str) -> str:

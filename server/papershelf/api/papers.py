@@ -9,6 +9,7 @@ from litestar import Controller, delete, get, patch, post
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.params import Parameter
 
+from ..clean import LIMITS
 from ..library import Library
 from ..models import Facets, Paper, PaperQuery, Record
 from .guard import paper_ref
@@ -18,14 +19,17 @@ from .shapes import FILTERS, MAX_BULK, MAX_PAGE
 class PaperIn(msgspec.Struct, forbid_unknown_fields=True):
     """A paper to save, as a page or a script describes it."""
 
-    title: Annotated[str, msgspec.Meta(min_length=1, max_length=2000)]
-    abstract: Annotated[str, msgspec.Meta(max_length=50_000)] = ""
-    authors: Annotated[list[Annotated[str, msgspec.Meta(max_length=500)]], msgspec.Meta(max_length=2000)] = []
+    title: Annotated[str, msgspec.Meta(min_length=1, max_length=LIMITS["title"])]
+    abstract: Annotated[str, msgspec.Meta(max_length=LIMITS["abstract"])] = ""
+    authors: Annotated[list[Annotated[str, msgspec.Meta(max_length=LIMITS["author"])]],
+                       msgspec.Meta(max_length=LIMITS["authors"])] = []
     year: Annotated[int, msgspec.Meta(ge=1000, le=2200)] | None = None
-    venue: Annotated[str, msgspec.Meta(max_length=1000)] = ""
-    url: Annotated[str, msgspec.Meta(max_length=4000)] = ""
-    identifiers: Annotated[list[Annotated[str, msgspec.Meta(max_length=500)]], msgspec.Meta(max_length=100)] = []
-    tags: Annotated[list[Annotated[str, msgspec.Meta(max_length=200)]], msgspec.Meta(max_length=200)] = []
+    venue: Annotated[str, msgspec.Meta(max_length=LIMITS["venue"])] = ""
+    url: Annotated[str, msgspec.Meta(max_length=LIMITS["url"])] = ""
+    identifiers: Annotated[list[Annotated[str, msgspec.Meta(max_length=LIMITS["identifier"])]],
+                           msgspec.Meta(max_length=LIMITS["identifiers"])] = []
+    tags: Annotated[list[Annotated[str, msgspec.Meta(max_length=LIMITS["tag"])]],
+                    msgspec.Meta(max_length=LIMITS["tags"])] = []
 
 
 class PaperPatch(msgspec.Struct, forbid_unknown_fields=True):

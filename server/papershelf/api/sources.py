@@ -39,7 +39,8 @@ class SyncIn(msgspec.Struct, forbid_unknown_fields=True):
 
 
 class SyncAllIn(msgspec.Struct, forbid_unknown_fields=True):
-    """retry_failed: read again the files that failed before (else a sync skips them, and says so)."""
+    """retry_failed: forget every file remembered as unreadable (GET /api/files/unreadable), and read again those
+    in followed sources (else a sync skips them, and says so)."""
 
     retry_failed: bool = False
 

@@ -12,7 +12,8 @@ from .common import DEFAULT_PORT, CLIError, console
 from .backup import cmd_backup, cmd_restore
 from .digest import cmd_digest, cmd_feeds
 from .extension import cmd_extension
-from .library import cmd_doctor, cmd_export, cmd_import, cmd_related, cmd_search, cmd_show, cmd_stats, cmd_token, cmd_watch
+from .library import (cmd_doctor, cmd_export, cmd_import, cmd_open, cmd_related, cmd_search, cmd_show, cmd_stats,
+                      cmd_token, cmd_watch)
 from .serve import cmd_serve
 from .service import add_parser as add_service_parser
 from .sources import cmd_sources
@@ -157,6 +158,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("token", parents=[common], help="print the pairing token for the extension and scripts")
     s.set_defaults(func=cmd_token)
+    s = sub.add_parser("open", parents=[common], help="open the library page, signed in (prints its link too)")
+    s.add_argument("--print-only", action="store_true", help="print the link, open no browser")
+    s.set_defaults(func=cmd_open)
     return p
 
 

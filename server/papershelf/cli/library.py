@@ -8,7 +8,7 @@ from pathlib import Path
 
 from rich.table import Table
 
-from ..pairing import ensure_token
+from ..pairing import ensure_token, find_server
 from .client import connect
 from .common import CLIError, builtins, console, home_of, out, progress_bar
 
@@ -265,4 +265,21 @@ def cmd_watch(args) -> int:
 
 def cmd_token(args) -> int:
     out.print(ensure_token(home_of(args)), highlight=False)
+    return 0
+
+
+def cmd_open(args) -> int:
+    """The library page, signed in: its link (with the token) printed here and opened in the browser. The
+    server never writes that link to its log; this is where it is given again."""
+    home = home_of(args)
+    url = find_server(home)
+    if url is None:
+        raise CLIError("papershelf is not serving this library: start it (papershelf serve, or papershelf service "
+                       "install), then run papershelf open again")
+    link = f"{url}/#token={ensure_token(home)}"
+    out.print(link, highlight=False)
+    if not args.print_only:
+        import webbrowser
+
+        webbrowser.open(link)
     return 0

@@ -26,7 +26,7 @@ def cmd_serve(args) -> int:
     # back after every database call: at 1 ms a lookup during an import waits a fifth as long.
     sys.setswitchinterval(0.001)
 
-    from ..api import EncodedSlashes, create_app
+    from ..api import EncodedSlashes, Secured, create_app
     from ..library import Library
     from ..store import StoreError
 
@@ -120,8 +120,11 @@ def cmd_serve(args) -> int:
             lib.close()  # waits for the write in flight: a transaction either commits or rolls back
 
     app = create_app(lib, token=token, port=args.port, allowed_hosts=hosts, lifespan=[lifespan])
-    config = uvicorn.Config(EncodedSlashes(app), host=args.host, port=args.port, log_level="warning", lifespan="on",
-                            timeout_graceful_shutdown=10)
+    from ..api.connections import KEEP_ALIVE_SECONDS, MAX_CONNECTIONS, HeadDeadline
+
+    config = uvicorn.Config(Secured(EncodedSlashes(app)), host=args.host, port=args.port, log_level="warning", lifespan="on",
+                            timeout_graceful_shutdown=10, http=HeadDeadline, timeout_keep_alive=KEEP_ALIVE_SECONDS,
+                            limit_concurrency=MAX_CONNECTIONS)
     server = uvicorn.Server(config)
 
     def announce() -> None:
@@ -135,7 +138,11 @@ def cmd_serve(args) -> int:
                                                  s.papers)
             console.print(f"papershelf {__version__} serving [bold]{home}[/bold] at {url}  "
                           f"({s.papers} papers, {s.pending} waiting for vectors)", highlight=False)
-            console.print(f"library page: {url}/#token={token}", highlight=False)
+            # The link carries the token: to a terminal only, never to a log (a service's output is its log).
+            if sys.stderr.isatty():
+                console.print(f"library page: {url}/#token={token}", highlight=False)
+            else:
+                console.print(f"library page: {url} (papershelf open signs you in)", highlight=False)
             if inbox:
                 console.print(f"inbox: files dropped into {inbox.folder} are imported", highlight=False)
 

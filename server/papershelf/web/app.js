@@ -11,14 +11,43 @@ let mode = "list"; // or "search"
 // never flips back to what a slower, earlier request found.
 let listTicket = 0;
 
-function readToken() {
+// Any site can open this page with a #token of its own: a token is stored only once this server has accepted
+// it, so a junk link never replaces the pairing that works (nor logs the user out).
+async function accepted(candidate) {
+  try {
+    const r = await fetch("/api/stats", { headers: { Authorization: `Bearer ${candidate}` } });
+    return r.ok;
+  } catch { return false; }
+}
+
+async function readToken() {
   const m = location.hash.match(/token=([^&]+)/);
+  let refused = false;
   if (m) {
-    localStorage.setItem("papershelf-token", decodeURIComponent(m[1]));
     const view = ["today", "map", "duplicates"].find((v) => location.hash.includes(v));
     history.replaceState(null, "", location.pathname + (view ? `#${view}` : "")); // keep the token out of the address bar
+    let given = null;
+    try { given = decodeURIComponent(m[1]); } catch { /* not even a token */ }
+    if (given && await accepted(given)) localStorage.setItem("papershelf-token", given);
+    else refused = true;
   }
-  return localStorage.getItem("papershelf-token");
+  return { token: localStorage.getItem("papershelf-token"), refused };
+}
+
+// (A style set through the DOM: the page's Content-Security-Policy allows no inline style attribute.)
+function scoreBar(score) {
+  const bar = el("span", { class: "bar" });
+  bar.style.width = `${Math.round(score * 100)}px`;
+  return bar;
+}
+
+// A paper's address is shown as a link only if it is a web address: a stored `javascript:` one (an old
+// library's, from a page's og:url) must never run in this origin, which holds the token.
+function webUrl(u) {
+  try {
+    const url = new URL(u);
+    return url.protocol === "http:" || url.protocol === "https:" ? url.href : null;
+  } catch { return null; }
 }
 
 async function api(path, opts = {}) {
@@ -287,7 +316,7 @@ async function showPaper(id) {
   $("#detail").hidden = false;
   put($("#detail"),
     el("button", { type: "button", class: "close", onclick: () => navigate(viewHash(route().view)) }, "×"),
-    el("h2", {}, p.url ? el("a", { href: p.url, target: "_blank", rel: "noopener" }, p.title) : p.title),
+    el("h2", {}, webUrl(p.url) ? el("a", { href: webUrl(p.url), target: "_blank", rel: "noopener" }, p.title) : p.title),
     el("div", { class: "meta" }, byline(p)),
     el("div", { class: "ids" }, `id ${p.id}`, p.identifiers.flatMap((i) => {
       const href = identifierLink(i);
@@ -307,7 +336,7 @@ async function showPaper(id) {
     el("div", {}, save, " ", trash),
     el("h3", {}, "Related in your library"),
     related.length ? el("ol", { class: "related" }, related.map((h) => paperItem(h.paper,
-      el("div", { class: "why" }, el("span", { class: "bar", style: `width:${Math.round(h.score * 100)}px` }),
+      el("div", { class: "why" }, scoreBar(h.score),
         ` ${h.score.toFixed(2)}`, h.loose ? " · loosely related" : "", h.why.length ? ` — ${h.why.join(", ")}` : ""))))
       : el("p", { class: "hint" }, "Nothing related yet."));
 }
@@ -332,7 +361,7 @@ function pdfLink(p) {
     if (scheme === "acl") return `https://aclanthology.org/${value}.pdf`;
     if (scheme === "openreview") return `https://openreview.net/pdf?id=${value}`;
   }
-  return /\.pdf($|\?)/i.test(p.url || "") ? p.url : null;
+  return /\.pdf($|\?)/i.test(p.url || "") ? webUrl(p.url) : null;
 }
 
 // -- Today: the daily digest ------------------------------------------------------------------------------
@@ -341,7 +370,7 @@ const json = (body) => ({ method: "POST", headers: { "content-type": "applicatio
 function link(it) {
   const ax = it.identifiers.find((i) => i.startsWith("arxiv:"));
   const doi = it.identifiers.find((i) => i.startsWith("doi:"));
-  return ax ? `https://arxiv.org/abs/${ax.slice(6)}` : it.url || (doi ? `https://doi.org/${doi.slice(4)}` : null);
+  return ax ? `https://arxiv.org/abs/${ax.slice(6)}` : webUrl(it.url) || (doi ? `https://doi.org/${doi.slice(4)}` : null);
 }
 
 function digestItem(it) {
@@ -410,6 +439,18 @@ async function showSources() {
       if (confirm(`Stop following ${s.id}? The papers only it brought go to the trash (restorable).`))
         act(`/api/sources/${s.id}`, { method: "DELETE" });
     } }, "Stop following"))));
+  showUnreadable(act);
+}
+
+// Files no reader could read (a crash, no memory or time left, not a PDF): a sync skips them until asked.
+async function showUnreadable(act) {
+  const files = await api("/api/files/unreadable");
+  const box = $("#unreadable");
+  box.hidden = !files.length;
+  put($("#unreadable-files"), files.slice(0, 20).map((f) => el("li", { title: f.name },
+    el("b", {}, f.name.split(/[\\/]/).pop()), " ", el("span", { class: "hint" }, f.reason.replace(/^[^:]*: /, "")))));
+  $("#unreadable-count").textContent = `${files.length} file${files.length === 1 ? "" : "s"} could not be read`;
+  $("#retry-failed").onclick = () => act("/api/sources/sync", json({ retry_failed: true }));
 }
 
 async function showToday(day) {
@@ -561,9 +602,12 @@ function showExtension() {
 window.addEventListener("papershelf-extension", showExtension);
 
 async function start() {
-  token = readToken();
+  const read = await readToken();
+  token = read.token;
   showExtension();
-  if (!token) return showPairing();
+  const refusal = "The link's token was not accepted by this papershelf: nothing was changed.";
+  if (!token) return showPairing(read.refused ? refusal : "");
+  if (read.refused) $("#status").textContent = refusal;
   try { await refreshStats(); } catch (e) { if (e.message !== "unpaired") $("#status").textContent = e.message; return; }
   $("#pair").hidden = true;
   $("#app").hidden = false;
@@ -667,9 +711,11 @@ $("#feed-form").addEventListener("submit", async (e) => {
   } catch (err) { $("#feed-error").textContent = err.message; }
 });
 
-$("#pair-form").addEventListener("submit", (e) => {
+$("#pair-form").addEventListener("submit", async (e) => {
   e.preventDefault();
-  localStorage.setItem("papershelf-token", $("#token").value.trim());
+  const given = $("#token").value.trim();
+  if (!(await accepted(given))) return showPairing("That token was not accepted.");
+  localStorage.setItem("papershelf-token", given);
   start();
 });
 $("#search-form").addEventListener("submit", (e) => {
