@@ -216,8 +216,8 @@ def chromium(playwright):
 
 # The longest files first: `make test` hands whole files to two workers in this order, and a long file started
 # last would leave one worker running it alone.
-LONGEST_FIRST = ["test_extension.py", "test_reliability.py", "test_cli.py", "test_bad_input.py", "test_digest.py",
-                 "test_api.py", "test_library_page.py", "test_related.py"]
+LONGEST_FIRST = ["test_extension.py", "test_reliability.py", "test_hostile.py", "test_cli.py", "test_bad_input.py",
+                 "test_digest.py", "test_api.py", "test_library_page.py", "test_related.py"]
 
 
 def pytest_collection_modifyitems(items):

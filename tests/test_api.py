@@ -50,6 +50,34 @@ def test_every_other_route_needs_the_token(shared_server, method, path):
         assert set(body) == {"status_code", "detail"} and body["detail"].startswith("missing or wrong token")
 
 
+@pytest.mark.parametrize("path", ["/", "/app.js", "/api/health", "/api/papers", "/schema/openapi.json",
+                                  "/api/nowhere", "/index.html"])
+def test_every_answer_forbids_framing_and_foreign_scripts(shared_server, path):
+    r = httpx.get(shared_server.url + path, headers=shared_server.auth)
+    policy = r.headers["content-security-policy"]
+    assert "frame-ancestors 'none'" in policy and r.headers["x-frame-options"] == "DENY"
+    assert "script-src 'self'" in policy and "default-src 'self'" in policy and "unsafe" not in policy
+    assert r.headers["x-content-type-options"] == "nosniff" and r.headers["referrer-policy"] == "no-referrer"
+    refused = httpx.get(shared_server.url + path)  # the guard's own answers too (401 here, for the API)
+    assert "frame-ancestors 'none'" in refused.headers["content-security-policy"]
+
+
+@pytest.mark.parametrize("page", ["/schema", "/schema/swagger", "/schema/elements", "/schema/rapidoc",
+                                  "/schema/redoc", "/schema/stoplight"])
+def test_no_documentation_page_loads_scripts_from_elsewhere(shared_server, page):
+    r = httpx.get(shared_server.url + page)
+    assert "<script" not in r.text and "cdn" not in r.text.lower()
+    assert httpx.get(shared_server.url + "/schema/openapi.json").json()["info"]["title"] == "papershelf"
+
+
+def test_the_page_loads_only_scripts_it_ships(shared_server):
+    import re
+
+    page = httpx.get(shared_server.url + "/").text
+    assert re.findall(r"<script[^>]*>", page) == ['<script src="/app.js" type="module">']
+    assert not re.search(r"\son[a-z]+\s*=", page) and "style=" not in page and "<style" not in page
+
+
 def test_token_file_is_private(shared_server):
     mode = stat.S_IMODE(os.stat(shared_server.home / "token").st_mode)
     assert mode == 0o600

@@ -34,6 +34,7 @@ log = logging.getLogger("papershelf.sandbox")
 MEMORY_MB = 1024  # a worker's address space: a paper's first pages need under 200 MB
 SECONDS = 30.0  # a task's time: a paper's pages take well under a second on one slow core
 TASKS_PER_WORKER = 200  # then the worker is replaced: what a C library leaks does not pile up
+STARTUP_SECONDS = 120.0  # a new worker's start (Python and the reader's imports), not counted in a task's time
 
 
 @dataclass(frozen=True)
@@ -83,6 +84,7 @@ def _serve(conn, memory_mb: int, warm: Callable[[], Any] | None) -> None:
     if warm is not None:
         warm()  # imports, before the limit: they are ours and trusted
     _limit_memory(memory_mb)
+    conn.send("ready")
     while True:
         try:
             task = conn.recv()
@@ -98,7 +100,7 @@ def _serve(conn, memory_mb: int, warm: Callable[[], Any] | None) -> None:
         except RecursionError:
             answer = ("error", "its structure nests without end")
         except BaseException as e:  # the task's failure, whatever it is, never the worker's
-            answer = ("error", f"{type(e).__name__}: {e}" if not isinstance(e, ValueError) else str(e))
+            answer = ("error", f"{type(e).__name__}: {e}")
         try:
             conn.send(answer)
         except (OSError, ValueError):
@@ -129,11 +131,17 @@ class _Worker:
         self.process.start()
         child.close()
         self.tasks = 0
+        self.ready = False
 
     def run(self, fn, args: tuple, limits: Limits) -> Any:
         """The task's result; TaskFailed if it raised, overran or killed the worker (then this worker is gone)."""
         self.tasks += 1
         try:
+            if not self.ready:  # its start is not the task's time (a loaded machine takes seconds to start Python)
+                if not self.conn.poll(STARTUP_SECONDS) or self.conn.recv() != "ready":
+                    self.kill()
+                    raise TaskFailed("its reader did not start")
+                self.ready = True
             self.conn.send((fn, args))
             if not self.conn.poll(limits.seconds):
                 self.kill()

@@ -253,6 +253,8 @@ class Store:
                     f"The library {self.path} is open in another process (is `papershelf serve` running?). "
                     f"Details: {e}") from e
             raise StoreError(f"Cannot open the library {self.path}: {e}") from e
+        # DuckDB draws a progress bar on stdout for a query past 2 s: never in `--json` output, nor a server's log.
+        self._conn.execute("SET enable_progress_bar = false")
         if os.name == "posix" and self.path.stat().st_mode & 0o077:
             os.chmod(self.path, 0o600)  # the user's papers, notes and feed key: theirs alone
         self._write_lock = threading.RLock()
