@@ -13,11 +13,12 @@ import sys
 import threading
 import time
 from pathlib import Path
+from urllib.parse import quote
 
 import httpx
 import pytest
 
-from conftest import FIXTURES, run_cli, start_server
+from conftest import FIXTURES, start_server
 from papershelf.models import Record
 from papershelf.sandbox import Limits, Sandbox, TaskFailed
 
@@ -179,6 +180,19 @@ def test_an_unexpected_error_fails_one_source_and_not_the_others(empty_lib, tmp_
     reports = {r.source: r for r in empty_lib.sources.sync_all()}
     assert "something nobody foresaw" in reports["bad"].error and reports["good"].added == 1
     assert empty_lib.sources.get("bad").last_error  # the source says why, in the list and on the page
+    # The same when applying what was read fails (a bug in the store): that source, and no other.
+    shutil.copy(GOOD / "ieee-conf.pdf", good / "c.pdf")
+    monkeypatch.setattr(empty_lib.sources, "_scan_folder", original)
+    real_mirror = empty_lib.store.mirror
+
+    def mirror(sid, *a):
+        if sid == "bad":
+            raise RuntimeError("the store broke")
+        return real_mirror(sid, *a)
+
+    monkeypatch.setattr(empty_lib.store, "mirror", mirror)
+    reports = {r.source: r for r in empty_lib.sources.sync_all()}
+    assert "the store broke" in reports["bad"].error and reports["good"].added == 1
 
 
 # -- through the server: it keeps answering, at every start too ----------------------------------------------------
@@ -228,9 +242,12 @@ def test_the_server_survives_hostile_files_by_every_way_in_and_at_every_start(tm
             assert r.status_code == 200, r.text
             (failure,) = r.json()["failed"]
             assert len(r.json()["added"]) == 1 and failure["position"] == "bad.pdf" and "crashed" in failure["reason"]
-            # The CLI's import of a hostile file, through the server.
-            p = run_cli("import", str(hostile_files["looping-page-tree.pdf"]), "--no-wait", home=home, check=False)
-            assert "looping-page-tree.pdf" in p.stdout + p.stderr
+            # What `papershelf import x.pdf` sends while the server runs: the bytes, and where the file is.
+            looping = hostile_files["looping-page-tree.pdf"]
+            r = c.post("/api/import", files={"file": (looping.name, looping.read_bytes())},
+                       headers={"X-Papershelf-Path": quote(str(looping))})
+            assert r.status_code == 200 and not r.json()["added"]
+            assert "looping-page-tree.pdf" in r.json()["failed"][0]["reason"]
             # A followed folder with all of them and a good one.
             r = c.post("/api/sources", json={"location": str(folder)})
             assert r.status_code == 201, r.text

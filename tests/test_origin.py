@@ -27,14 +27,16 @@ def test_a_ticket_opens_its_file_for_a_day_and_nothing_else():
 
 
 def test_a_new_home_and_its_library_are_the_users_alone(tmp_path):
+    from papershelf.library import Library
+
     home = tmp_path / "new-home"
-    run_cli("stats", home=home)
+    Library(home).close()
     assert stat.S_IMODE(home.stat().st_mode) == 0o700
     assert stat.S_IMODE((home / "library.duckdb").stat().st_mode) == 0o600
     # A home made by an earlier papershelf with the usual modes is tightened when it is opened.
     os.chmod(home, 0o755)
     os.chmod(home / "library.duckdb", 0o644)
-    run_cli("stats", home=home)
+    Library(home).close()
     assert stat.S_IMODE(home.stat().st_mode) == 0o700
     assert stat.S_IMODE((home / "library.duckdb").stat().st_mode) == 0o600
 

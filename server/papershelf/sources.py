@@ -234,16 +234,21 @@ class Sources:
                 return self._finish(sid, report, None, t0)
             report.unchanged = len(stamps) - len(changed)
             label = "zotero" if src.kind == "zotero" else Path(src.location).name
-            with self.lib.worker.paused(), self.lib.index.writing():
-                for i in range(0, len(changed) or bool(removed), BATCH):
-                    last = i + BATCH >= len(changed)
-                    added, merged, updated, trashed, bad = self.store.mirror(
-                        sid, label, changed[i:i + BATCH], removed if last else [])
-                    report.added += len(added)
-                    report.merged += len(merged)
-                    report.updated += len(updated)
-                    report.trashed += len(trashed)
-                    report.failed += bad
+            try:
+                with self.lib.worker.paused(), self.lib.index.writing():
+                    for i in range(0, len(changed) or bool(removed), BATCH):
+                        last = i + BATCH >= len(changed)
+                        added, merged, updated, trashed, bad = self.store.mirror(
+                            sid, label, changed[i:i + BATCH], removed if last else [])
+                        report.added += len(added)
+                        report.merged += len(merged)
+                        report.updated += len(updated)
+                        report.trashed += len(trashed)
+                        report.failed += bad
+            except Exception as e:  # the batches applied stay; the state is not kept, so the next sync redoes it
+                log.exception("source %s: applying the sync failed", sid)
+                report.error = f"applying the sync failed ({type(e).__name__}: {e}); the next sync tries again"
+                return self._finish(sid, report, None, t0)
             report.removed = len(removed)
             self.lib.worker.wake()
             if report.added or report.merged or report.updated or report.trashed:
