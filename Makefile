@@ -56,7 +56,7 @@ serve: install
 # Two workers, each running whole files (a file's browsers, servers and fixtures stay in one process).
 PYTEST_WORKERS ?= 2
 test: install-test
-	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadfile --durations=25 $(PYTEST_ARGS)
+	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadfile --no-loadscope-reorder --durations=25 $(PYTEST_ARGS)
 
 quality: install
 	HF_HUB_OFFLINE=1 $(BIN)/python bench/quality.py --data $(BENCH_DATA)

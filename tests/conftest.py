@@ -214,10 +214,14 @@ def chromium(playwright):
     browser.close()
 
 
-# The longest files first: `make test` hands whole files to two workers in this order, and a long file started
-# last would leave one worker running it alone.
-LONGEST_FIRST = ["test_extension.py", "test_reliability.py", "test_hostile.py", "test_cli.py", "test_bad_input.py",
-                 "test_digest.py", "test_api.py", "test_library_page.py", "test_related.py"]
+# The order `make test` hands whole files to its two workers (it passes --no-loadscope-reorder: xdist would
+# otherwise order files by their number of tests, and a long file with few tests would start last and run alone).
+# Longest first, measured; the second is one that needs no sample library, so that the second worker works
+# while the first builds the sample (about half a minute) instead of waiting for it.
+LONGEST_FIRST = ["test_extension.py", "test_bad_input.py", "test_api.py", "test_reliability.py", "test_digest.py",
+                 "test_cli.py", "test_library_page.py", "test_related.py", "test_map.py", "test_hostile.py",
+                 "test_release.py", "test_backup.py", "test_inbox.py", "test_sources.py", "test_store.py",
+                 "test_index.py", "test_origin.py", "test_embed.py", "test_service.py", "test_pdf.py"]
 
 
 def pytest_collection_modifyitems(items):

@@ -27,10 +27,11 @@ import hostile  # noqa: E402
 
 GOOD = FIXTURES / "pdfs"
 GOOD_NAMES = ["twocol-arxiv.pdf", "llncs-paper.pdf"]
-# What each hostile file must come to: failed (named, with the reason), or a record that is only what a hostile
-# file can give (no title found: its file name stands in).
-FAILS = {"self-drawing-form.pdf": "crashed", "looping-page-tree.pdf": "page tree"}
-READS = {"billion-pages.pdf", "deflate-bomb.pdf", "million-text-operators.pdf"}
+# What each hostile file must come to under the reader's default limits: failed (named, with the reason), or the
+# record such a file gives (one page of a "billion").
+FAILS = {"self-drawing-form.pdf": "crashed", "looping-page-tree.pdf": "page tree", "deflate-bomb.pdf": "crashed",
+         "million-text-operators.pdf": "crashed"}
+READS = {"billion-pages.pdf"}
 
 
 @pytest.fixture(scope="module")
@@ -107,7 +108,7 @@ def test_map_fails_each_item_alone_and_keeps_order():
 # -- the library ------------------------------------------------------------------------------------------------
 def test_each_hostile_pdf_alone_fails_or_reads_and_never_in_this_process(empty_lib, hostile_files):
     """Each alone: a record (only what such a file gives) or a failure with its name and reason; the reading
-    happens in other processes, so this one's memory does not grow with the bomb (256 MB) or the form (1 GB)."""
+    happens in other processes, so this one's memory does not grow with the bomb (256 MB) or the form (without end)."""
     import resource
 
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
@@ -262,7 +263,7 @@ def test_the_server_survives_hostile_files_by_every_way_in_and_at_every_start(tm
             assert "dropped-later.pdf" in str(c.get("/api/sources").json())
             # Remembered by their bytes, under the name each first failed with (the form came first as bad.pdf).
             unreadable = {Path(u["name"]).name for u in c.get("/api/files/unreadable").json()}
-            assert unreadable == {"bad.pdf", "looping-page-tree.pdf"}
+            assert unreadable == {"bad.pdf"} | set(FAILS) - {"self-drawing-form.pdf"}
             assert srv.proc.poll() is None
         assert not watch.failures, watch.failures
     finally:

@@ -31,7 +31,10 @@ from dataclasses import dataclass
 from typing import Any
 
 log = logging.getLogger("papershelf.sandbox")
-MEMORY_MB = 1024  # a worker's address space: a paper's first pages need under 200 MB
+# A worker's address space. A worker with PDFium loaded takes about 50 MB; the 30 real papers of the
+# development set read the same at 384 MB as at 1 GiB, and a page that inflates to 256 MB of content or draws
+# a million text runs fails here instead of taking 0.6 GB of the user's memory.
+MEMORY_MB = 512
 SECONDS = 30.0  # a task's time: a paper's pages take well under a second on one slow core
 TASKS_PER_WORKER = 200  # then the worker is replaced: what a C library leaks does not pile up
 STARTUP_SECONDS = 120.0  # a new worker's start (Python and the reader's imports), not counted in a task's time
