@@ -17,6 +17,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import duckdb
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -62,7 +63,7 @@ def library_sizes(sizes: list[int], points: dict, values: dict) -> list[str]:
         lib.embedder.embed_one("load the model before timing")
         search = timed(lambda q: lib.search(q, k=10), words)
         rss = rss_mb()  # before the SQL baseline's copy of the vectors
-        c = lib.store._cur()
+        c = duckdb.connect()  # the SQL baseline: DuckDB's own array search over the same vectors
         # The SQL baseline needs the vectors as an array column: loaded once, outside the timing.
         c.execute("CREATE TEMP TABLE arr AS SELECT unnest(?) AS paper_id, unnest(?::FLOAT[384][]) AS v",
                   [s.ids[:s.n], mat.tolist()])

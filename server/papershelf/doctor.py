@@ -39,7 +39,7 @@ def run_checks(lib) -> list[tuple[str, bool, str]]:
     out.append(("embeddings", s.pending == 0 or lib.worker.error is None,
                 f"{s.embedded} of {s.papers} papers embedded, {s.pending} pending"
                 + (f"; worker error: {lib.worker.error}" if lib.worker.error else "")))
-    first = lib.store._cur().execute("SELECT min(added_at) FROM papers").fetchone()[0]  # UTC
+    first = lib.store.first_added()  # UTC
     since = first.replace(tzinfo=timezone.utc).astimezone().replace(tzinfo=None) if first else None
     out.append(backup_check(lib.home, datetime.now(), since))
     free = shutil.disk_usage(lib.home).free

@@ -116,16 +116,12 @@ def rehome(store, folder: Path) -> int:
     """Point the rows of our kept copies at `folder` when the home was restored or moved (their paths name the
     old one, which may still be there: a kept copy belongs to its home); return how many were fixed. Only rows
     outside `folder` are looked at: at every start, in a home that stayed where it was, none."""
-    with store._write_lock:
-        c = store._cur()
-        fixed = []
-        for fid, path, sha in c.execute("SELECT id, path, sha256 FROM files WHERE kept AND NOT starts_with(path, ?)",
-                                        [str(folder) + os.sep]).fetchall():
-            here = kept_path(folder, sha, Path(path).name)
-            if here.is_file():
-                fixed.append((str(here), fid))
-        if fixed:
-            c.executemany("UPDATE files SET path = ? WHERE id = ?", fixed)
+    fixed = []
+    for fid, path, sha in store.kept_files_outside(str(folder) + os.sep):
+        here = kept_path(folder, sha, Path(path).name)
+        if here.is_file():
+            fixed.append((str(here), fid))
+    store.move_files(fixed)
     return len(fixed)
 
 

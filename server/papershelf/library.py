@@ -180,7 +180,7 @@ class Library:
 
     def backup(self, kind: str = "manual") -> backup.BackupInfo:
         """A backup of this home now, into <home>/backups/, which is then pruned by its rule (backup.py)."""
-        info = backup.make(self.home, self.store._conn, kind)
+        info = backup.make(self.home, self.store.snapshot_connection(), kind)
         backup.prune(self.home)
         return info
 

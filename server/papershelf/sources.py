@@ -84,29 +84,22 @@ class Sources:
     # -- the list --------------------------------------------------------------------------------------------
     def list(self) -> list[SourceInfo]:
         """Every followed source with its count of papers and how its last sync went."""
-        return self._infos("", [])
+        return self._infos()
 
-    def _infos(self, where: str, params: list) -> list[SourceInfo]:
-        rows = self.store._cur().execute(
-            "SELECT s.id, s.kind, s.location, s.options, s.added_at, s.last_sync_at, s.last_success_at, "
-            "s.last_error, s.last_report, s.held, (SELECT count(*) FROM source_items i JOIN papers p "
-            "ON p.id = i.paper_id WHERE i.source_id = s.id AND i.stamp <> '' AND p.deleted_at IS NULL) "
-            f"FROM sources s {where} ORDER BY s.added_at, s.id", params).fetchall()
+    def _infos(self, sid: str | None = None) -> list[SourceInfo]:
         return [SourceInfo(id=r[0], kind=r[1], location=r[2], options=msgspec.json.decode(r[3]), added_at=_utc(r[4]),
                            last_sync_at=_utc(r[5]), last_success_at=_utc(r[6]), last_error=r[7],
                            last_report=msgspec.json.decode(r[8], type=SyncReport) if r[8] else None, held=r[9],
-                           papers=r[10]) for r in rows]
+                           papers=r[10]) for r in self.store.source_rows(sid)]
 
     def counts(self) -> dict[str, int]:
         """For the library's stats: sources, those whose last sync failed, those held for confirmation."""
-        n, failing, held = self.store._cur().execute(
-            "SELECT count(*), count(*) FILTER (WHERE last_error IS NOT NULL), count(*) FILTER (WHERE held IS NOT NULL) "
-            "FROM sources").fetchone()
+        n, failing, held = self.store.source_counts()
         return {"sources": n, "sources_failing": failing, "sources_held": held}
 
     def get(self, sid: str) -> SourceInfo:
         """One source; KeyError if there is none by that id."""
-        found = self._infos("WHERE s.id = ?", [sid])
+        found = self._infos(sid)
         if not found:
             raise KeyError(sid)
         return found[0]
@@ -159,9 +152,7 @@ class Sources:
         taken = set(existing.values()) | {"sync"}  # (POST /api/sources/sync syncs them all)
         while sid in taken:
             sid, n = f"{base}-{n}", n + 1
-        with self.store._write_lock:
-            self.store._cur().execute("INSERT INTO sources (id, kind, location, options, added_at) VALUES (?, ?, ?, ?, ?)",
-                                      [sid, kind, str(path), msgspec.json.encode(opts).decode(), now()])
+        self.store.add_source(sid, kind, str(path), msgspec.json.encode(opts).decode())
         self.lib.events.publish("sources", change="add", id=sid)
         report = self.sync(sid) if sync else None
         return self.get(sid), report
@@ -257,24 +248,21 @@ class Sources:
             return self._finish(sid, report, state, t0)
 
     def _state(self, sid: str) -> _State:
-        blob = self.store._cur().execute("SELECT state FROM sources WHERE id = ?", [sid]).fetchone()
-        return msgspec.msgpack.decode(blob[0], type=_State) if blob and blob[0] else _State()
+        blob = self.store.source_state(sid)
+        return msgspec.msgpack.decode(blob, type=_State) if blob else _State()
 
     def _finish(self, sid: str, report: SyncReport, state: _State | None, t0: float) -> SyncReport:
         """Record how the sync went; a new state only when it applied (an error or a hold reads again)."""
         report.seconds = round(time.perf_counter() - t0, 3)
         t = now()
         ok = not report.error and not report.held
-        sets = ["last_sync_at = ?", "last_report = ?", "held = ?", "last_error = ?"]
-        params: list = [t, msgspec.json.encode(report).decode(), report.held or None, report.error or None]
+        fields = {"last_sync_at": t, "last_report": msgspec.json.encode(report).decode(), "held": report.held or None,
+                  "last_error": report.error or None}
         if ok:
-            sets.append("last_success_at = ?")
-            params.append(t)
+            fields["last_success_at"] = t
         if state is not None and ok:
-            sets.append("state = ?")
-            params.append(msgspec.msgpack.encode(state))
-        with self.store._write_lock:
-            self.store._cur().execute(f"UPDATE sources SET {', '.join(sets)} WHERE id = ?", params + [sid])
+            fields["state"] = msgspec.msgpack.encode(state)
+        self.store.record_sync(sid, fields)
         if report.error:
             log.warning("source %s: %s", sid, report.error)
         elif report.held:

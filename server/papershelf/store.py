@@ -480,6 +480,18 @@ class Store:
         return self._cur().execute("SELECT f.paper_id, p.title, f.kept, f.path FROM files f JOIN papers p "
                                    "ON p.id = f.paper_id WHERE f.sha256 = ?", [sha256]).fetchone()
 
+    def kept_files_outside(self, folder: str) -> list[tuple[str, str, str]]:
+        """(id, path, sha256) of our kept copies whose rows name a place outside `folder` (a restored or moved
+        home: files.rehome)."""
+        return self._cur().execute("SELECT id, path, sha256 FROM files WHERE kept AND NOT starts_with(path, ?)",
+                                   [folder]).fetchall()
+
+    def move_files(self, moves: list[tuple[str, str]]) -> None:
+        """Point files at where they are now: (new path, file id) pairs."""
+        if moves:
+            with self._write_lock:
+                self._cur().executemany("UPDATE files SET path = ? WHERE id = ?", moves)
+
     # -- files that could not be read (a reader's failure is remembered by the bytes, files.PdfReaders) --------
     def remember_unreadable(self, sha256: str, name: str, reason: str) -> None:
         """Remember that the file with these bytes failed to read, and why (counting the attempts)."""
@@ -563,6 +575,43 @@ class Store:
         c.execute("DELETE FROM papers WHERE id = ?", [other])
 
     # -- followed sources ------------------------------------------------------------------------------
+    def source_rows(self, sid: str | None = None) -> list[tuple]:
+        """Every followed source (or one) as (id, kind, location, options, added_at, last_sync_at,
+        last_success_at, last_error, last_report, held, its live papers), oldest first."""
+        where, params = ("WHERE s.id = ?", [sid]) if sid is not None else ("", [])
+        return self._cur().execute(
+            "SELECT s.id, s.kind, s.location, s.options, s.added_at, s.last_sync_at, s.last_success_at, "
+            "s.last_error, s.last_report, s.held, (SELECT count(*) FROM source_items i JOIN papers p "
+            "ON p.id = i.paper_id WHERE i.source_id = s.id AND i.stamp <> '' AND p.deleted_at IS NULL) "
+            f"FROM sources s {where} ORDER BY s.added_at, s.id", params).fetchall()
+
+    def source_counts(self) -> tuple[int, int, int]:
+        """(sources, those whose last sync failed, those held for confirmation)."""
+        return self._cur().execute(
+            "SELECT count(*), count(*) FILTER (WHERE last_error IS NOT NULL), count(*) FILTER (WHERE held IS NOT NULL) "
+            "FROM sources").fetchone()
+
+    def add_source(self, sid: str, kind: str, location: str, options: str) -> None:
+        """Follow a source (options: JSON)."""
+        with self._write_lock:
+            self._cur().execute("INSERT INTO sources (id, kind, location, options, added_at) VALUES (?, ?, ?, ?, ?)",
+                                [sid, kind, location, options, now()])
+
+    def source_state(self, sid: str) -> bytes | None:
+        """What a source remembered after its last applied sync (its own format), or None."""
+        row = self._cur().execute("SELECT state FROM sources WHERE id = ?", [sid]).fetchone()
+        return row[0] if row and row[0] else None
+
+    def record_sync(self, sid: str, fields: dict) -> None:
+        """How a sync went: the sources row's columns given (last_sync_at, last_report, held, last_error,
+        last_success_at, state)."""
+        allowed = {"last_sync_at", "last_report", "held", "last_error", "last_success_at", "state"}
+        if not fields or set(fields) - allowed:
+            raise ValueError(f"record_sync takes {sorted(allowed)}")
+        with self._write_lock:
+            self._cur().execute(f"UPDATE sources SET {', '.join(f'{k} = ?' for k in fields)} WHERE id = ?",
+                                [*fields.values(), sid])
+
     def source_stamps(self, sid: str) -> dict[str, str]:
         """A followed source's keys and the stamps they had at its last sync."""
         return dict(self._cur().execute("SELECT key, stamp FROM source_items WHERE source_id = ? AND stamp <> ''",
@@ -1149,6 +1198,15 @@ class Store:
         n = c.execute("SELECT count(*) FROM papers WHERE id IN (SELECT unnest(?)) AND deleted_at IS NULL "
                       "AND updated_at <= ?", [want, t]).fetchone()[0]
         return n == len(want)
+
+    def first_added(self) -> datetime | None:
+        """When the oldest paper was added (naive UTC), or None for an empty library."""
+        return self._cur().execute("SELECT min(added_at) FROM papers").fetchone()[0]
+
+    def snapshot_connection(self) -> duckdb.DuckDBPyConnection:
+        """The connection a backup copies the database through (a consistent snapshot while writes go on:
+        backup.make). Nothing else queries through it."""
+        return self._conn
 
     def count_live(self) -> int:
         """Papers in the library (not in the trash): one count, for answers that need no more."""
