@@ -18,7 +18,6 @@ import pytest
 
 from conftest import API, FIXTURES, free_port, run_cli, start_server
 from papershelf import feeds
-from papershelf.digest import Digest
 from papershelf.models import Record
 from papershelf.schedule import DailyFetch, due, parse_at
 
@@ -102,7 +101,7 @@ def feed_server():
 def digest(sample_lib):
     """The sample library's digest, fetching with a short timeout and retries that only record their waits."""
     waits: list[float] = []
-    d = Digest(sample_lib, http=httpx.Client(), sleep=waits.append, timeout=0.5)
+    d = sample_lib.make_digest(http=httpx.Client(), sleep=waits.append, timeout=0.5)
     sample_lib.digest = d
     d.waits = waits
     return d
@@ -257,7 +256,7 @@ def test_the_schedule_on_a_controllable_clock(sample_lib, feed_server):
     sent = []
     job = DailyFetch(sample_lib, clock=lambda: now[0], send=lambda: sent.append(now[0]))
     assert not job.tick()  # no feeds yet
-    sample_lib.digest = Digest(sample_lib, http=httpx.Client(), sleep=lambda s: None)
+    sample_lib.digest = sample_lib.make_digest(http=httpx.Client(), sleep=lambda s: None)
     sample_lib.digest.add_feed(feed_server.url + "/rss")
     job.last_run = day.replace(hour=5)
     assert not job.tick()
@@ -317,7 +316,7 @@ def test_email_reaches_a_real_smtp_server_with_both_parts(sample_lib, feed_serve
     try:
         from papershelf import mail
 
-        sample_lib.digest = Digest(sample_lib, http=httpx.Client(), sleep=lambda s: None)
+        sample_lib.digest = sample_lib.make_digest(http=httpx.Client(), sleep=lambda s: None)
         sample_lib.digest.add_feed(feed_server.url + "/rss")
         sample_lib.embed_all()
         with pytest.raises(mail.MailError, match="not set up"):

@@ -42,7 +42,7 @@ def test_why_terms_are_telling_content_terms_never_filler(sample_lib):
     from collections import Counter
 
     from papershelf.index import function_words
-    from papershelf.postings import _STOP, _stemmer, stems
+    from papershelf.postings import STOP, stemmer, stems
 
     s = sample_lib.index.snapshot()
     stemmed = [stems(t) for t in s.texts]
@@ -60,8 +60,8 @@ def test_why_terms_are_telling_content_terms_never_filler(sample_lib):
                 parts = term.split()
                 content = [parts[0], parts[-1]]  # a phrase may hold "of" between its words, never at its ends
                 for w in content:
-                    assert w not in function_words() and w not in _STOP, (term, h.why)
-                stemmed = " ".join(_stemmer.stemWords(content))
+                    assert w not in function_words() and w not in STOP, (term, h.why)
+                stemmed = " ".join(stemmer.stemWords(content))
                 assert stemmed not in (common_pairs if len(parts) > 1 else common), (term, h.why)
     assert sum(" " in t for t in shown) >= 20, shown.most_common(20)  # phrases are found, not only words
     assert len(shown) >= 100  # and they vary: not the same few words on every paper

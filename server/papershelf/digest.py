@@ -22,13 +22,12 @@ import numpy as np
 from . import clean, feeds, ids, ranking
 from .models import (ClosePaper, Digest as DigestPage, DigestItem, DigestSettings, DigestWhy, FeedbackRow, FeedInfo,
                      FeedReport, Paper, Record)
-from .store import content_hash, embed_text, new_paper_id, now, transaction
+from .store import content_hash, embed_text, new_paper_id, now
 
 log = logging.getLogger("papershelf.digest")
 PRUNE_DAYS = 30  # unsaved candidates older than this go (settings: digest_prune_days)
 BACKGROUND = 300  # earlier candidates the model sees as negatives
 RECENT_DAYS = 30.0  # a paper saved this many days ago counts e^-1 extra as a positive
-_COLUMNS = "id, title, abstract, authors, year, url, identifiers, feed, announce, day, paper_id, model_id, vector"
 
 
 def today() -> date:
@@ -43,10 +42,14 @@ class DigestError(ValueError):
 class Digest:
     """Feeds, candidates, feedback and the day's ranking, over one Library."""
 
-    def __init__(self, library, http: httpx.Client | None = None, sleep: Callable[[float], None] = time.sleep,
-                 timeout: float | httpx.Timeout = feeds.TIMEOUT):
-        self.lib = library
-        self.store = library.store
+    def __init__(self, store, index, events, embedder, model_id: str, wake: Callable[[], None],
+                 save: Callable[..., tuple[Paper, bool]], http: httpx.Client | None = None,
+                 sleep: Callable[[float], None] = time.sleep, timeout: float | httpx.Timeout = feeds.TIMEOUT):
+        self.store, self.index, self.events = store, index, events
+        self.tables = store.digest_tables  # feeds, candidates, feedback: their owner
+        self.embedder, self.model_id = embedder, model_id  # the background's embedder, for candidates' vectors
+        self.wake = wake  # the embedding worker: new candidates wait for vectors
+        self.save_record = save  # Library.save: a candidate saved goes in as any saved paper does
         self.http = http
         self.sleep = sleep  # between retries (tests pass one that only records)
         self.timeout = timeout
@@ -62,10 +65,7 @@ class Digest:
     # -- feeds ----------------------------------------------------------------------------------------
     def feeds(self) -> list[FeedInfo]:
         """Every feed, with how its last fetch went."""
-        rows = self.store._cur().execute(
-            "SELECT source, url, added_at, last_fetch_at, last_success_at, last_error, last_error_at, last_count "
-            "FROM feeds ORDER BY added_at, source").fetchall()
-        return [FeedInfo(*r) for r in rows]
+        return self.tables.feeds()
 
     def add_feed(self, source: str) -> tuple[FeedInfo, FeedReport]:
         """Add a feed after fetching it once: a source that is not a feed of papers is refused, with why."""
@@ -75,10 +75,7 @@ class Digest:
         got = feeds.fetch(feed, self._client(), sleep=self.sleep, timeout=self.timeout)  # FeedError: not added
         if not got.records:
             raise feeds.FeedError(f"{feed.url} is a feed but holds no papers today; add it again when it has some")
-        t = now()
-        with self.store._write_lock:
-            self.store._cur().execute("INSERT INTO feeds (source, url, added_at) VALUES (?, ?, ?)",
-                                      [feed.source, feed.url, t])
+        self.tables.add_feed(feed.source, feed.url, now())
         report = self._store_fetch(feed, got)
         return next(f for f in self.feeds() if f.source == feed.source), report
 
@@ -89,11 +86,7 @@ class Digest:
             key = feeds.resolve(source).source
         except feeds.FeedError:
             pass
-        with self.store._write_lock:
-            c = self.store._cur()
-            found = c.execute("SELECT count(*) FROM feeds WHERE source = ?", [key]).fetchone()[0]
-            c.execute("DELETE FROM feeds WHERE source = ?", [key])
-        return bool(found)
+        return self.tables.remove_feed(key)
 
     # -- fetching -------------------------------------------------------------------------------------
     def fetch_all(self) -> list[FeedReport]:
@@ -102,8 +95,7 @@ class Digest:
             reports = []
             for f in self.feeds():
                 feed = feeds.Feed(f.source, f.url)
-                etag, modified = self.store._cur().execute(
-                    "SELECT etag, last_modified FROM feeds WHERE source = ?", [f.source]).fetchone()
+                etag, modified = self.tables.validators(f.source)
                 try:
                     got = feeds.fetch(feed, self._client(), etag=etag, last_modified=modified, sleep=self.sleep,
                                       timeout=self.timeout)
@@ -118,99 +110,50 @@ class Digest:
                     continue
                 reports.append(self._store_fetch(feed, got))
             self.prune()
-            self.lib.worker.wake()
-            self.lib.events.publish("digest", change="fetch", new=sum(r.new for r in reports))
+            self.wake()
+            self.events.publish("digest", change="fetch", new=sum(r.new for r in reports))
             return reports
 
     def last_fetch(self) -> datetime | None:
         """When a fetch last ran (any feed, success or not)."""
-        return self.store._cur().execute("SELECT max(last_fetch_at) FROM feeds").fetchone()[0]
+        return self.tables.last_fetch()
 
     def _record_error(self, source: str, error: str) -> None:
-        t = now()
-        with self.store._write_lock:
-            self.store._cur().execute("UPDATE feeds SET last_fetch_at = ?, last_error = ?, last_error_at = ? "
-                                      "WHERE source = ?", [t, error[:1000], t, source])
+        self.tables.record_error(source, error, now())
 
     def _store_fetch(self, feed: feeds.Feed, got: feeds.Fetched) -> FeedReport:
         """A whole fetch in one transaction: its candidates and the feed's state (nothing half-stored)."""
-        report = FeedReport(source=feed.source, not_modified=got.not_modified)
-        t, day = now(), today()
-        with self.store._write_lock:
-            c = self.store._cur()
-            with transaction(c):
-                for rec, announce in zip(got.records, got.announce):
-                    kind = self._add_candidate(c, rec, feed.source, announce, day, t)
-                    setattr(report, kind, getattr(report, kind) + 1)
-                c.execute("UPDATE feeds SET last_fetch_at = ?, last_success_at = ?, last_error = NULL, "
-                          "etag = coalesce(?, etag), last_modified = coalesce(?, last_modified), "
-                          "last_count = CASE WHEN ? THEN last_count ELSE ? END WHERE source = ?",
-                          [t, t, got.etag, got.last_modified, got.not_modified, len(got.records), feed.source])
-        return report
-
-    def _add_candidate(self, c, rec: Record, feed: str, announce: str, day: date, t: datetime) -> str:
-        """One fetched paper → a new candidate ("new"), one we have ("seen"), or a library paper ("in_library")."""
-        rec, pairs, _ = clean.record(rec)
-        if not rec.title:
-            return "seen"
-        refs = [ids.format_identifier(s, v) for s, v in pairs]
-        if refs and c.execute("SELECT 1 FROM candidate_refs WHERE ref IN (SELECT unnest(?))", [refs]).fetchone():
-            return "seen"
-        paper_id = (self.store._find_matches(c, rec, pairs) or [None])[0]
-        cid = new_paper_id()
-        c.execute("INSERT INTO candidates (id, title, abstract, authors, year, venue, url, identifiers, feed, "
-                  "announce, day, fetched_at, content_hash, paper_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                  [cid, rec.title, rec.abstract, rec.authors, rec.year, rec.venue, rec.url, refs, feed, announce, day,
-                   t, content_hash(rec.title, rec.abstract), paper_id])
-        for ref in refs:
-            c.execute("INSERT INTO candidate_refs VALUES (?, ?) ON CONFLICT DO NOTHING", [ref, cid])
-        return "in_library" if paper_id else "new"
+        counts = self.tables.store_fetch(feed.source, list(zip(got.records, got.announce)), today(), now(), got.etag,
+                                         got.last_modified, got.not_modified, new_paper_id)
+        return FeedReport(source=feed.source, not_modified=got.not_modified, **counts)
 
     def prune(self, days: int | None = None) -> int:
         """Drop unsaved candidates older than the set age (their 👍/👎 stay in the feedback table)."""
         days = days if days is not None else int(self.store.get_setting("digest_prune_days") or PRUNE_DAYS)
-        cutoff = today() - timedelta(days=days)
-        with self.store._write_lock:
-            c = self.store._cur()
-            old = [r[0] for r in c.execute("SELECT id FROM candidates WHERE day < ? AND paper_id IS NULL",
-                                           [cutoff]).fetchall()]
-            if old:
-                c.execute("DELETE FROM candidate_refs WHERE candidate_id IN (SELECT unnest(?))", [old])
-                c.execute("DELETE FROM candidates WHERE id IN (SELECT unnest(?))", [old])
-        return len(old)
+        return self.tables.prune(today() - timedelta(days=days))
 
     # -- embedding ------------------------------------------------------------------------------------
     def pending(self) -> int:
         """Candidates still waiting for a vector of the current model."""
-        return self.store._cur().execute(
-            "SELECT count(*) FROM candidates WHERE paper_id IS NULL AND (model_id IS NULL OR model_id <> ?)",
-            [self.lib.model_id]).fetchone()[0]
+        return self.tables.pending(self.model_id)
 
     def embed_batch(self, size: int) -> int:
         """Embed one batch of candidates (called by the library's worker once no library paper waits)."""
-        rows = self.store._cur().execute(
-            "SELECT id, title, abstract, content_hash FROM candidates WHERE paper_id IS NULL AND "
-            "(model_id IS NULL OR model_id <> ?) ORDER BY day DESC, fetched_at, id LIMIT ?",
-            [self.lib.model_id, size]).fetchall()
+        rows = self.tables.to_embed(self.model_id, size)
         if not rows:
             return 0
-        vecs = self.lib.bulk_embedder.embed([embed_text(t, a) for _, t, a, _ in rows])
-        with self.store._write_lock:
-            c = self.store._cur()
-            for (cid, _, _, h), v in zip(rows, vecs):
-                c.execute("UPDATE candidates SET model_id = ?, vector = ? WHERE id = ? AND content_hash = ?",
-                          [self.lib.model_id, np.asarray(v, dtype=np.float32).tobytes(), cid, h])
-        self.lib.events.publish("digest", change="embedded", embedded=len(rows), pending=self.pending())
+        vecs = self.embedder.embed([embed_text(t, a) for _, t, a, _ in rows])
+        self.tables.put_vectors(self.model_id, [(cid, h, v) for (cid, _, _, h), v in zip(rows, vecs)])
+        self.events.publish("digest", change="embedded", embedded=len(rows), pending=self.pending())
         return len(rows)
 
     # -- the day's ranking ----------------------------------------------------------------------------
     def days(self) -> list[str]:
         """Days that have a digest, newest first."""
-        return [str(r[0]) for r in self.store._cur().execute(
-            "SELECT DISTINCT day FROM candidates ORDER BY day DESC").fetchall()]
+        return self.tables.days()
 
     def _vec(self, blob, model_id) -> np.ndarray | None:
-        return np.frombuffer(blob, dtype=np.float32) if blob is not None and model_id == self.lib.model_id else None
+        return np.frombuffer(blob, dtype=np.float32) if blob is not None and model_id == self.model_id else None
 
     def day(self, day: str | None = None, limit: int | None = None, tag: str | None = None) -> DigestPage:
         """A day's candidates ranked for this researcher (the newest day by default; `tag`: for that tag's papers)."""
@@ -224,16 +167,13 @@ class Digest:
             the_day = date.fromisoformat(day)
         except ValueError as e:
             raise DigestError(f"{day!r} is not a date (YYYY-MM-DD)") from e
-        c = self.store._cur()
-        rows = c.execute(f"SELECT {_COLUMNS} FROM candidates WHERE day = ? ORDER BY fetched_at, id",
-                         [the_day]).fetchall()
-        ratings = dict(c.execute("SELECT candidate_id, rating FROM feedback WHERE candidate_id IN "
-                                 "(SELECT unnest(?))", [[r[0] for r in rows]]).fetchall()) if rows else {}
+        rows = self.tables.of_day(the_day)
+        ratings = self.tables.ratings([r[0] for r in rows])
         embedded = {r[0] for r in rows if self._vec(r[12], r[11]) is not None}
         fresh = [r for r in rows if r[10] is None and r[0] in embedded]
         waiting = [r for r in rows if r[10] is None and r[0] not in embedded]
         have = [r for r in rows if r[10] is not None]
-        s = self.lib.index.snapshot()
+        s = self.index.snapshot()
         method, note = "none", ""
         scores: dict[str, float] = {}
         if fresh:
@@ -258,9 +198,7 @@ class Digest:
 
     def embedded_candidates(self, day: str) -> tuple[list[tuple[str, str, str]], np.ndarray]:
         """A day's candidates not in the library that have a vector: (id, title, link) each, and the vectors."""
-        rows = self.store._cur().execute(
-            "SELECT id, title, url, identifiers, vector, model_id FROM candidates WHERE day = ? AND paper_id IS NULL "
-            "ORDER BY id", [date.fromisoformat(day)]).fetchall()
+        rows = self.tables.unsaved_with_vectors(date.fromisoformat(day))
         kept = [(r, v) for r in rows if (v := self._vec(r[4], r[5])) is not None]
         return ([(r[0], r[1], ids.paper_link(r[3], r[2])) for r, _ in kept],
                 np.stack([v for _, v in kept]) if kept else np.zeros((0, 0), dtype=np.float32))
@@ -273,16 +211,14 @@ class Digest:
             rows = np.array([r for r in rows if tag in s.tags[r]], dtype=np.int64)
             if not len(rows):
                 raise DigestError(f"no embedded library paper has the tag {tag!r}")
-        added = dict(self.store._cur().execute("SELECT id, added_at FROM papers WHERE deleted_at IS NULL").fetchall())
+        added = self.store.added_dates()
         t = now()
         age = np.array([(t - added.get(s.ids[r], t)).total_seconds() / 86400 for r in rows], dtype=np.float32)
         weights = 1 + np.exp(-age / RECENT_DAYS)
-        c = self.store._cur()
-        fb = c.execute("SELECT rating, vector, model_id FROM feedback").fetchall()
+        fb = self.tables.feedback_vectors()
         liked = [self._vec(v, m) for r, v, m in fb if r > 0 and self._vec(v, m) is not None]
         disliked = [self._vec(v, m) for r, v, m in fb if r < 0 and self._vec(v, m) is not None]
-        older = c.execute("SELECT id, vector, model_id FROM candidates WHERE day < ? AND paper_id IS NULL AND "
-                          "model_id = ?", [the_day, self.lib.model_id]).fetchall()
+        older = self.tables.earlier_unsaved(the_day, self.model_id)
         older = [o for o in older if o[0] not in exclude]
         random.Random(str(the_day)).shuffle(older)
         background = [self._vec(v, m) for _, v, m in older[:BACKGROUND]]
@@ -301,7 +237,7 @@ class Digest:
             why.papers = [ClosePaper(id=s.ids[i], title=s.briefs[i].title, score=round(float(sims[i]), 4))
                           for i in top]
             if top:
-                why.terms = self.lib.index.why(s, embed_text(title, abstract), top[0], n=4)
+                why.terms = self.index.why(s, embed_text(title, abstract), top[0], n=4)
         return DigestItem(id=cid, title=title, authors=list(authors), year=year, url=url, identifiers=list(refs),
                           feed=feed, announce=announce, abstract=abstract, score=round(score, 4), why=why,
                           in_library=paper_id is not None, library_id=paper_id,
@@ -309,14 +245,12 @@ class Digest:
 
     def counts(self) -> dict[str, int]:
         """For the library's stats: candidates waiting, feeds, feeds whose last fetch failed."""
-        c = self.store._cur()
-        waiting = c.execute("SELECT count(*) FROM candidates WHERE paper_id IS NULL").fetchone()[0]
-        n, failing = c.execute("SELECT count(*), count(*) FILTER (WHERE last_error IS NOT NULL) FROM feeds").fetchone()
-        return {"candidates": waiting, "feeds": n, "feeds_failing": failing}
+        n, failing = self.tables.feed_counts()
+        return {"candidates": self.tables.waiting(), "feeds": n, "feeds_failing": failing}
 
     # -- what the user does -----------------------------------------------------------------------------
     def _candidate(self, cid: str):
-        r = self.store._cur().execute(f"SELECT {_COLUMNS} FROM candidates WHERE id = ?", [cid]).fetchone()
+        r = self.tables.candidate(cid)
         if r is None:
             raise KeyError(cid)
         return r
@@ -324,22 +258,13 @@ class Digest:
     def rate(self, cid: str, rating: str | None) -> None:
         """👍 ("up"), 👎 ("down") or neither (None): kept forever, with the text and vector it was given on."""
         r = self._candidate(cid)
-        with self.store._write_lock:
-            c = self.store._cur()
-            if rating is None:
-                c.execute("DELETE FROM feedback WHERE candidate_id = ?", [cid])
-            else:
-                value = {"up": 1, "down": -1}[rating]
-                c.execute("INSERT INTO feedback VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (candidate_id) DO UPDATE "
-                          "SET rating = excluded.rating, rated_at = excluded.rated_at",
-                          [cid, r[1], r[2], r[6], value, now(), r[11], r[12]])
+        self.tables.rate(r, None if rating is None else {"up": 1, "down": -1}[rating], now())
         self._ratings += 1
-        self.lib.events.publish("digest", change="rate", id=cid, rating=rating)
+        self.events.publish("digest", change="rate", id=cid, rating=rating)
 
     def feedback(self) -> list[FeedbackRow]:
         """Every 👍/👎 ever given."""
-        rows = self.store._cur().execute("SELECT candidate_id, title, identifiers, rating, rated_at FROM feedback "
-                                         "ORDER BY rated_at").fetchall()
+        rows = self.tables.feedback_rows()
         return [FeedbackRow(candidate_id=a, title=b, identifiers=list(c), rating="up" if d > 0 else "down",
                             rated_at=e) for a, b, c, d, e in rows]
 
@@ -349,19 +274,17 @@ class Digest:
         refs = [ids.format_identifier(s_, v) for s_, v in pairs]
         if not refs:
             return None, None
-        hit = self.store._cur().execute("SELECT candidate_id FROM candidate_refs WHERE ref IN (SELECT unnest(?)) "
-                                        "LIMIT 1", [refs]).fetchone()
+        hit = self.tables.by_identifiers(refs)
         if hit is None:
             return None, None
-        r = self._candidate(hit[0])
+        r = self._candidate(hit)
         same = content_hash(cleaned.title, cleaned.abstract) == content_hash(r[1], r[2])
-        return hit[0], (self._vec(r[12], r[11]) if same else None)
+        return hit, (self._vec(r[12], r[11]) if same else None)
 
     def mark_saved(self, cid: str, paper_id: str) -> None:
         """A candidate is in the library now (saved here or from its page)."""
-        with self.store._write_lock:
-            self.store._cur().execute("UPDATE candidates SET paper_id = ? WHERE id = ?", [paper_id, cid])
-        self.lib.events.publish("digest", change="save", id=cid, paper=paper_id)
+        self.tables.mark_saved(cid, paper_id)
+        self.events.publish("digest", change="save", id=cid, paper=paper_id)
 
     def save(self, cid: str) -> Paper:
         """Move a candidate into the library with its vector (no second embedding)."""
@@ -372,7 +295,7 @@ class Digest:
                 return p
         rec = Record(title=r[1], abstract=r[2], authors=list(r[3]), year=r[4], url=r[5], identifiers=list(r[6]),
                      source=f"digest:{r[7]}")
-        paper, _ = self.lib.save(rec, vector=self._vec(r[12], r[11]))
+        paper, _ = self.save_record(rec, vector=self._vec(r[12], r[11]))
         self.mark_saved(cid, paper.id)
         return paper
 
@@ -415,13 +338,11 @@ class Digest:
 
     def find(self, ref: str) -> str:
         """A candidate id from its id or any identifier."""
-        c = self.store._cur()
-        if c.execute("SELECT 1 FROM candidates WHERE id = ?", [ref]).fetchone():
+        if self.tables.exists(ref):
             return ref
         for s_, v in ids.parse_identifier(ref):
-            hit = c.execute("SELECT candidate_id FROM candidate_refs WHERE ref = ?",
-                            [ids.format_identifier(s_, v)]).fetchone()
+            hit = self.tables.by_identifiers([ids.format_identifier(s_, v)])
             if hit:
-                return hit[0]
+                return hit
         raise KeyError(ref)
 

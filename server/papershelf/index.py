@@ -29,7 +29,7 @@ import numpy as np
 
 from . import binary
 from .models import Filters, PaperBrief
-from .postings import _STOP, _WORD, Counted, Postings, _stemmer, count, stems, term_key
+from .postings import STOP, WORD, Counted, Postings, stemmer, count, stems, term_key
 from .postings import counts as _counts
 from .store import embed_text
 
@@ -628,7 +628,7 @@ class Index:
         stop = why_stopwords()
         total = max(s.words.live, 1)
         limit = max(2.0, WHY_MAX_SHARE * total)  # held by more papers than this, a term explains nothing
-        content, q_stems = _content_words(query_text)
+        content, q_stems = content_words(query_text)
         d_stems = _text_stems(s.texts[row])
         d_set, d_pairs = set(d_stems), set(zip(d_stems, d_stems[1:]))
         # Document frequencies of every term the two texts share, in one lookup.
@@ -677,12 +677,12 @@ def _text_stems(text: str) -> list[str]:
 
 
 @functools.lru_cache(maxsize=64)
-def _content_words(text: str) -> tuple[list[tuple[int, int, str]], list[str]]:
+def content_words(text: str) -> tuple[list[tuple[int, int, str]], list[str]]:
     """A text's content words with their places, in the order the index pairs them (as words() does), and
     their stems (kept for the few texts last asked about: why() explains ten hits of the same text)."""
-    toks = [(m.start(), m.end(), m.group().lower()) for m in _WORD.finditer(text)]
+    toks = [(m.start(), m.end(), m.group().lower()) for m in WORD.finditer(text)]
     content = [(a, b, w) for a, b, w in toks if _counts(w)]
-    return content, _stemmer.stemWords([w for _, _, w in content])
+    return content, stemmer.stemWords([w for _, _, w in content])
 
 
 @functools.cache
@@ -695,8 +695,8 @@ def function_words() -> frozenset[str]:
 
 @functools.cache
 def why_stopwords() -> frozenset[str]:
-    """Words that never explain a match: function words, _STOP, and what abstracts say about their code."""
-    return function_words() | _STOP | {"code", "available", "publicly", "github", "http", "https", "www", "com"}
+    """Words that never explain a match: function words, STOP, and what abstracts say about their code."""
+    return function_words() | STOP | {"code", "available", "publicly", "github", "http", "https", "www", "com"}
 
 
 def top_k(scores: np.ndarray, k: int) -> list[int]:

@@ -66,8 +66,10 @@ class NotFound(LookupError):
 class EmbedWorker:
     """A background thread that embeds papers that have no current vector, in batches, and reports progress."""
 
-    def __init__(self, library: "Library"):
-        self.lib = library
+    def __init__(self, embedder: Embedder, embed_batch: Callable[[], int], events: EventBus):
+        self.embedder = embedder  # the background's own session: let go when idle
+        self.embed_batch = embed_batch  # one batch: library papers first, then digest candidates; how many
+        self.events = events
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -112,21 +114,21 @@ class EmbedWorker:
         last_work = time.monotonic()
         while not self._stop.is_set():
             woken = self._wake.wait(timeout=5)
-            if not woken and self.lib.bulk_embedder.loaded and time.monotonic() - last_work > UNLOAD_AFTER:
-                self.lib.bulk_embedder.unload()  # idle: its session's memory goes back (it reloads in a second)
+            if not woken and self.embedder.loaded and time.monotonic() - last_work > UNLOAD_AFTER:
+                self.embedder.unload()  # idle: its session's memory goes back (it reloads in a second)
                 give_back_memory()  # glibc keeps freed heap otherwise: the session's 165 MB stayed resident
             # A write wakes us, and the lookups that follow it (the panel after a save, the search for what was
             # just added) should not share the CPU with the model: a moment later is soon enough for a vector.
             self._stop.wait(SETTLE)
             self._wake.clear()
             try:
-                while not self._stop.is_set() and not self._paused and self.lib.embed_batch() > 0:
+                while not self._stop.is_set() and not self._paused and self.embed_batch() > 0:
                     last_work = time.monotonic()
                 self.error = None
             except ModelError as e:
                 self.error = str(e)
                 log.error("embedding stopped: %s", e)
-                self.lib.events.publish("embedding", error=str(e))
+                self.events.publish("embedding", error=str(e))
                 self._stop.wait(30)  # do not spin on a broken model; a restart or the next wake retries
             except Exception as e:  # keep the worker alive: lookups must go on whatever one batch did
                 self.error = f"{type(e).__name__}: {e}"
@@ -161,15 +163,17 @@ class Library:
         self.model_id = self.embedder.model_id
         self.index = Index(self.store, self.model_id, cache_dir=self.home / "index")
         self.events = EventBus()
-        self.worker = EmbedWorker(self)
+        self.worker = EmbedWorker(self.bulk_embedder, self.embed_batch, self.events)
         self._embed_lock = threading.Lock()
         self._page_vectors: OrderedDict[str, np.ndarray] = OrderedDict()  # content hash → vector (related_page)
         self._page_vectors_lock = threading.Lock()
-        self.digest = Digest(self)  # feeds and candidates beside the library (digest.py)
-        self.sources = Sources(self)  # libraries papershelf follows: Zotero, a .bib, a folder (sources.py)
-        self.map = LibraryMap(self, self.home / "map")  # the library in 2D (map.py)
         self.files_dir = self.home / "files"  # our copies of PDFs that came as bytes (files.py)
         self.pdf_readers = files.PdfReaders(self.store)  # in limited worker processes, never here
+        self.digest = self.make_digest()  # feeds and candidates beside the library (digest.py)
+        # Libraries papershelf follows: Zotero, a .bib, a folder (sources.py).
+        self.sources = Sources(self.store, self.index, self.events, self.worker, self.pdf_readers, self.backup,
+                               self.home / "cache" / "sources")
+        self.map = LibraryMap(self.index, self.events, self.model_id, self.home / "map")  # the library in 2D (map.py)
         files.rehome(self.store, self.files_dir)  # a home restored or moved elsewhere still finds its PDFs
         previous = self.store.get_setting("model_id")
         if previous != self.model_id:
@@ -177,6 +181,11 @@ class Library:
             self.store.set_setting("model_id", self.model_id)
             if previous:
                 log.warning("model changed from %s to %s: re-embedding the library", previous, self.model_id)
+
+    def make_digest(self, **options) -> Digest:
+        """The digest over this library (options: Digest's http client, sleep and timeout, for tests)."""
+        return Digest(self.store, self.index, self.events, self.bulk_embedder, self.model_id, self.worker.wake,
+                      self.save, **options)
 
     def backup(self, kind: str = "manual") -> backup.BackupInfo:
         """A backup of this home now, into <home>/backups/, which is then pruned by its rule (backup.py)."""

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .index import _content_words, why_stopwords
+from .index import content_words, why_stopwords
 
 log = logging.getLogger("papershelf")
 
@@ -106,7 +106,7 @@ def labels(texts: list[str], cluster: np.ndarray, rng: np.random.Generator) -> d
     for c, rows in sample.items():
         held[c] = Counter()
         for r in rows.tolist():
-            content, stems = _content_words(texts[r])
+            content, stems = content_words(texts[r])
             seen = set()
             for (_, _, word), stem in zip(content, stems):
                 if word in stop or len(word) < 3 or word.isdigit() or stem in seen:
@@ -144,8 +144,8 @@ def place(vectors: np.ndarray, placed: np.ndarray, xy: np.ndarray, cluster: np.n
 class LibraryMap:
     """The library's map, kept up to date from the index (see the module's docstring)."""
 
-    def __init__(self, lib, cache_dir: Path):
-        self.lib = lib
+    def __init__(self, index, events, model_id: str, cache_dir: Path):
+        self.index, self.events, self.model_id = index, events, model_id
         self.cache_dir = Path(cache_dir)
         self._lock = threading.Lock()
         self._layout: Layout | None = None
@@ -161,13 +161,13 @@ class LibraryMap:
     def current(self) -> Layout:
         """The map of the library as it is now (see the module's docstring)."""
         with self._lock:
-            s = self.lib.index.snapshot()
+            s = self.index.snapshot()
             if self._layout is not None and self._version == s.version:
                 return self._layout
             rows = np.flatnonzero(s.has_vec[: s.n] & s.alive[: s.n])
             ids = [s.ids[r] for r in rows.tolist()]
             old = self._layout
-            if old is None or old.model_id != self.lib.model_id:
+            if old is None or old.model_id != self.model_id:
                 self._layout = self._full(s, rows, ids, "pca")
                 if 2 < len(ids) <= PCA_ABOVE:
                     self._relayout()
@@ -185,7 +185,7 @@ class LibraryMap:
         cluster = clusters_of(vectors) if len(ids) else np.zeros(0, dtype=np.int16)
         named = labels([s.texts[r] for r in rows.tolist()], cluster, np.random.default_rng(0)) if len(ids) else {}
         layout = Layout(ids=ids, xy=xy, cluster=cluster, clusters=self._clusters(xy, cluster, named), method=method,
-                        laid_out=len(ids), model_id=self.lib.model_id)
+                        laid_out=len(ids), model_id=self.model_id)
         self._save(layout)
         return layout
 
@@ -219,7 +219,7 @@ class LibraryMap:
     def place_others(self, vectors: np.ndarray) -> np.ndarray:
         """Where papers that are not in the library (the digest's) would sit on the map: (n, 2)."""
         m = self.current()
-        s = self.lib.index.snapshot()
+        s = self.index.snapshot()
         rows = [s.row(pid) for pid in m.ids]
         ok = [i for i, r in enumerate(rows) if r is not None]
         if not ok or not len(vectors):
@@ -234,13 +234,13 @@ class LibraryMap:
 
         def run():
             try:
-                s = self.lib.index.snapshot()
+                s = self.index.snapshot()
                 rows = np.flatnonzero(s.has_vec[: s.n] & s.alive[: s.n])
                 ids = [s.ids[r] for r in rows.tolist()]
                 layout = self._full(s, rows, ids, "pca" if len(ids) > PCA_ABOVE else "pacmap")
                 with self._lock:
                     self._layout, self._version = layout, -1  # brought up to date at the next read
-                self.lib.events.publish("map", change="layout", points=len(ids), method=layout.method)
+                self.events.publish("map", change="layout", points=len(ids), method=layout.method)
             except Exception:  # the map is a view: the library goes on without a new one
                 log.exception("laying out the map failed")
 

@@ -24,16 +24,16 @@ import numpy as np
 import Stemmer
 from bm25s.stopwords import STOPWORDS_EN
 
-_WORD = re.compile(r"(?u)\b[^\W\d_][\w\-]*[^\W_]\b|\b[^\W\d_]{2}\b")
+WORD = re.compile(r"(?u)\b[^\W\d_][\w\-]*[^\W_]\b|\b[^\W\d_]{2}\b")
 # Words every abstract uses: they explain nothing about why two papers are related.
-_STOP = set(STOPWORDS_EN) | set("""paper papers propose proposed proposes show shows shown using based also results result
+STOP = set(STOPWORDS_EN) | set("""paper papers propose proposed proposes show shows shown using based also results result
     approach approaches method methods new however well two one three use used uses present presents work works can may
     et al via different best better less more most over small large larger high higher low lower solely first second
     significantly significant existing state art achieve achieves achieved demonstrate demonstrates experiments
     experimental extensive effective effectively improve improves improved improvement performance novel various
     several many much within across without between often while thus therefore furthermore moreover including
     particular specific recent recently study studies english""".split())
-_stemmer = Stemmer.Stemmer("english")
+stemmer = Stemmer.Stemmer("english")
 
 BM25_K1, BM25_B = 1.5, 0.75  # Lucene's BM25 (as bm25s computes it, which the tests compare against)
 _MAX_TF = np.iinfo(np.uint16).max
@@ -41,17 +41,17 @@ _MAX_TF = np.iinfo(np.uint16).max
 
 def counts(word: str) -> bool:
     """A lower-cased token the index counts (not a stopword, longer than two letters)."""
-    return word not in _STOP and len(word) > 2
+    return word not in STOP and len(word) > 2
 
 
 def words(text: str) -> list[str]:
     """Lower-cased content words of a text (no stopwords, no numbers)."""
-    return [w for w in _WORD.findall(text.lower()) if len(w) > 2 and w not in _STOP]  # counts(), inlined
+    return [w for w in WORD.findall(text.lower()) if len(w) > 2 and w not in STOP]  # counts(), inlined
 
 
 def stems(text: str) -> list[str]:
     """Stemmed content words: what BM25 counts."""
-    return _stemmer.stemWords(words(text))
+    return stemmer.stemWords(words(text))
 
 
 # -- term keys -------------------------------------------------------------------------------------------

@@ -15,6 +15,7 @@ import logging
 import re
 import threading
 import time
+from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -74,10 +75,11 @@ def _slug(text: str) -> str:
 class Sources:
     """The followed sources of one Library: add, list, sync, remove."""
 
-    def __init__(self, library):
-        self.lib = library
-        self.store = library.store
-        self.cache = library.home / "cache" / "sources"  # copies of Zotero's database, read then reused
+    def __init__(self, store, index, events, worker, pdf_readers, backup: Callable[[str], object], cache: Path):
+        self.store, self.index, self.events, self.worker = store, index, events, worker
+        self.pdf_readers = pdf_readers
+        self.backup = backup  # a backup of the library now, of a kind ("before-removing-source")
+        self.cache = cache  # copies of Zotero's database, read then reused
         self._locks: dict[str, threading.Lock] = {}
         self._locks_lock = threading.Lock()
 
@@ -153,7 +155,7 @@ class Sources:
         while sid in taken:
             sid, n = f"{base}-{n}", n + 1
         self.store.add_source(sid, kind, str(path), msgspec.json.encode(opts).decode())
-        self.lib.events.publish("sources", change="add", id=sid)
+        self.events.publish("sources", change="add", id=sid)
         report = self.sync(sid) if sync else None
         return self.get(sid), report
 
@@ -161,12 +163,12 @@ class Sources:
         """Stop following a source; the papers only it held go to the trash (restorable) unless keep_papers.
         The library is backed up first: what the source brought (tags, notes, files) can always come back."""
         self.get(sid)
-        self.lib.backup("before-removing-source")
-        with self._lock(sid), self.lib.index.writing():
+        self.backup("before-removing-source")
+        with self._lock(sid), self.index.writing():
             trashed = self.store.drop_source(sid, keep_papers)
-        self.lib.events.publish("sources", change="remove", id=sid, trashed=len(trashed))
+        self.events.publish("sources", change="remove", id=sid, trashed=len(trashed))
         if trashed:
-            self.lib.events.publish("library", change="trash", ids=trashed[:1000], count=len(trashed))
+            self.events.publish("library", change="trash", ids=trashed[:1000], count=len(trashed))
         return trashed
 
     def _lock(self, sid: str) -> threading.Lock:
@@ -197,7 +199,7 @@ class Sources:
             state = self._state(sid)
             known = self.store.source_stamps(sid)
             try:
-                with self.lib.worker.paused():  # the model waits (after its batch in flight) while we read
+                with self.worker.paused():  # the model waits (after its batch in flight) while we read
                     scanned = self._scan(src, known, state, force=confirm or bool(src.held) or retry_failed,
                                          retry_failed=retry_failed)
             except (SourceError, zotero.ZoteroError, importers.FormatError, OSError) as e:
@@ -226,7 +228,7 @@ class Sources:
             report.unchanged = len(stamps) - len(changed)
             label = "zotero" if src.kind == "zotero" else Path(src.location).name
             try:
-                with self.lib.worker.paused(), self.lib.index.writing():
+                with self.worker.paused(), self.index.writing():
                     for i in range(0, len(changed) or bool(removed), BATCH):
                         last = i + BATCH >= len(changed)
                         added, merged, updated, trashed, bad = self.store.mirror(
@@ -241,9 +243,9 @@ class Sources:
                 report.error = f"applying the sync failed ({type(e).__name__}: {e}); the next sync tries again"
                 return self._finish(sid, report, None, t0)
             report.removed = len(removed)
-            self.lib.worker.wake()
+            self.worker.wake()
             if report.added or report.merged or report.updated or report.trashed:
-                self.lib.events.publish("library", change="sync", source=sid, added=report.added,
+                self.events.publish("library", change="sync", source=sid, added=report.added,
                                         updated=report.updated, trashed=report.trashed)
             return self._finish(sid, report, state, t0)
 
@@ -267,7 +269,7 @@ class Sources:
             log.warning("source %s: %s", sid, report.error)
         elif report.held:
             log.warning("source %s: %s", sid, report.held)
-        self.lib.events.publish("sources", change="sync", id=sid, added=report.added, updated=report.updated,
+        self.events.publish("sources", change="sync", id=sid, added=report.added, updated=report.updated,
                                 trashed=report.trashed, error=report.error, held=report.held)
         return report
 
@@ -388,7 +390,7 @@ class Sources:
             stamps.update(s)
             items += i
             failed += f
-        for path, rec in self.lib.pdf_readers.read_files([(Path(p), sha) for p, (sha, _) in to_read.items()],
+        for path, rec in self.pdf_readers.read_files([(Path(p), sha) for p, (sha, _) in to_read.items()],
                                                          retry=retry_failed):
             sha, size = to_read[str(path)]
             key = f"pdf:{sha}"

@@ -42,7 +42,7 @@ def _records(text: str) -> Iterator[tuple[int, str]]:
     return tagged_records(text, lambda line: line.startswith("TY  -"), lambda line: line.startswith("ER  -"))
 
 
-def _name(a: str) -> str:
+def person_name(a: str) -> str:
     fam, _, given = a.partition(",")
     return f"{given.strip()} {fam.strip()}".strip() if given else a.strip()
 
@@ -66,7 +66,7 @@ def to_record(e: dict) -> Record | str:
     urls = e.get("urls") or []
     authors = e.get("authors") or e.get("first_authors") or []
     return Record(title=title, abstract=e.get("abstract") or e.get("notes_abstract") or "",
-                  authors=[_name(a) for a in authors], year=year,
+                  authors=[person_name(a) for a in authors], year=year,
                   venue=e.get("secondary_title") or e.get("journal_name") or e.get("alternate_title3") or "",
                   url=urls[0] if urls else "", tags=[k for k in e.get("keywords") or [] if k],
                   identifiers=refs, source="ris", warnings=warnings)

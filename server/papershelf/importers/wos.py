@@ -11,7 +11,7 @@ import rispy
 
 from ..clean import read_year
 from ..models import Record
-from .ris import _name, tagged_records
+from .ris import person_name, tagged_records
 
 
 def sniff(text: str) -> bool:
@@ -37,7 +37,7 @@ def to_record(e: dict) -> Record | str:
     warnings: list = []
     year = read_year(e.get("publication_year"), warnings)
     return Record(title=title, abstract=e.get("abstract") or "",
-                  authors=[_name(a) for a in e.get("author_full_name") or e.get("authors") or []], year=year,
+                  authors=[person_name(a) for a in e.get("author_full_name") or e.get("authors") or []], year=year,
                   venue=e.get("publication_name") or "", url=f"https://doi.org/{e['doi']}" if e.get("doi") else "",
                   identifiers=refs, source="wos", warnings=warnings)
 

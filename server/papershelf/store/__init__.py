@@ -21,10 +21,10 @@ import duckdb
 import msgspec
 import numpy as np
 
-from . import clean, ids
-from .clean import clean_tags
-from .migrations import MIGRATIONS
-from .models import (Count, Facets, FileRef, ImportFailure, ImportMerge, ImportWarning, Paper, PaperFile, PaperQuery,
+from .. import clean, ids
+from ..clean import clean_tags
+from ..migrations import MIGRATIONS
+from ..models import (Count, Facets, FileRef, ImportFailure, ImportMerge, ImportWarning, Paper, PaperFile, PaperQuery,
                      Record, SourceItem, UnreadableFile)
 
 _PAPER_COLUMNS = ("id, title, abstract, authors, year, venue, url, tags, notes, source, added_at, updated_at, "
@@ -263,6 +263,7 @@ class Store:
         # costs it one paper, not a rebuild. In memory only: the index checks the whole store when it loads.
         self._changed: set[str] = set()
         self._changes_lock = threading.Lock()
+        self.digest_tables = DigestTables(self)  # feeds, candidates, feedback (store/digest.py)
         self.migrate(before_migrating)
 
     # -- plumbing -------------------------------------------------------------------------------------
@@ -1199,6 +1200,10 @@ class Store:
                       "AND updated_at <= ?", [want, t]).fetchone()[0]
         return n == len(want)
 
+    def added_dates(self) -> dict[str, datetime]:
+        """When each paper in the library (not the trash) was added (naive UTC)."""
+        return dict(self._cur().execute("SELECT id, added_at FROM papers WHERE deleted_at IS NULL").fetchall())
+
     def first_added(self) -> datetime | None:
         """When the oldest paper was added (naive UTC), or None for an empty library."""
         return self._cur().execute("SELECT min(added_at) FROM papers").fetchone()[0]
@@ -1236,3 +1241,7 @@ class Store:
         if n:
             problems.append(f"{n} papers have no title")
         return problems
+
+
+# The tables' owners beside Store, in modules of their own (they use the helpers above).
+from .digest import DigestTables  # noqa: E402
