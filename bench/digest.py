@@ -4,7 +4,7 @@ A user is a seed paper with at least 4 links. Their library is the seed plus hal
 neighbourhood; the day's candidates are the other half (relevant) plus 200 random papers farther away, and
 200 more such papers are the background sample of earlier days. Ranked by: chronological order (the order a
 feed lists them: random here), similarity to the closest library paper (max-sim), similarity to the library
-centroid, and the personal model (papershelf.ranking) — then after 1, 2 and 3 rounds of feedback: the user
+centroid, and the personal model (papershelf.digest.ranking) — then after 1, 2 and 3 rounds of feedback: the user
 rates the top 10 by the truth (relevant 👍, else 👎), the model retrains, and what is left is ranked again.
 Prints nDCG@10 and precision@10 with the paired standard error of each method minus max-sim, and the time to
 retrain and rank 1,000 candidates against a 10,000-paper library. Run: `make digest-bench`.
@@ -26,7 +26,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "server"))
 
 from citeseer import add_data_flag, data_dir, embedded_library, load  # noqa: E402
-from papershelf.ranking import Examples, centroid_similarity, max_similarity, rank  # noqa: E402
+from papershelf.digest.ranking import Examples, centroid_similarity, max_similarity, rank  # noqa: E402
 
 K = 10
 ROUNDS = 3

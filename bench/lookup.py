@@ -21,10 +21,9 @@ import duckdb
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from synthetic import library, percentile, rss_mb, vectors, vocabulary  # noqa: E402
-
-from papershelf import binary  # noqa: E402
 from papershelf.library import Library  # noqa: E402
+from papershelf.search import binary  # noqa: E402
+from synthetic import library, percentile, rss_mb, vectors, vocabulary  # noqa: E402
 
 QUERIES = 60
 

@@ -33,7 +33,7 @@ sys.path.insert(0, str(HERE))
 from synthetic import ROOT, library, percentile  # noqa: E402
 
 sys.path.insert(0, str(ROOT / "server"))
-from papershelf.importers import pdf  # noqa: E402
+from papershelf.pdf import record as pdf  # noqa: E402
 
 
 def ms(values: list[float]) -> str:

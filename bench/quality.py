@@ -24,9 +24,13 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "server"))
 
-from citeseer import add_data_flag, data_dir, embedded_library  # noqa: E402
-from citeseer import load  # noqa: E402
-from papershelf.index import fuse_rrf, stems, top_k  # noqa: E402
+from citeseer import (  # noqa: E402
+    add_data_flag,
+    data_dir,
+    embedded_library,
+    load,  # noqa: E402
+)
+from papershelf.search.index import fuse_rrf, stems, top_k  # noqa: E402
 
 K = 10
 

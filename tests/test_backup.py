@@ -15,9 +15,7 @@ from pathlib import Path
 import duckdb
 import httpx
 import pytest
-
 from conftest import papershelf_cmd, release_home, run_cli, start_server
-
 from papershelf import backup
 
 
@@ -187,13 +185,14 @@ def test_the_rule_keeps_the_last_seven_days_four_weeks_four_before_a_change_and_
 
 
 def test_the_server_backs_up_once_a_day_before_a_migration_and_before_a_source_is_removed(rich_home, monkeypatch):
-    from papershelf import migrations, store
+    from papershelf import store
     from papershelf.library import Library
+    from papershelf.store import migrations
 
     lib = Library(rich_home)
     try:
         clock = [datetime.now()]
-        daily = backup.DailyBackup(lib, clock=lambda: clock[0])
+        daily = backup.DailyBackup(lib.home, lib.backup, clock=lambda: clock[0])
         assert daily.tick() is not None and daily.tick() is None  # once a day
         clock[0] += timedelta(days=1)
         assert daily.tick().kind == "daily"

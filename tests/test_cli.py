@@ -4,9 +4,10 @@ errors, and going through the server's API while `papershelf serve` holds the li
 import json
 import re
 import shutil
+import time
+from pathlib import Path
 
 import pytest
-
 from conftest import FIXTURES, run_cli, start_server
 
 
@@ -154,3 +155,99 @@ def test_a_folder_is_imported_recursively_with_one_report(tmp_path):
     p = run_cli("import", str(lib), "--no-wait", home=tmp_path / "h2")
     assert p.returncode == 0 and "Is a directory" not in p.stderr + p.stdout
     assert "4 files: added" in p.stdout and "skipped 1 file in no format" in p.stderr
+
+
+# Every operation the CLI can ask for, with arguments that work on a copy of the sample, in an order where each
+# finds what the one before left (a feed, its papers, a followed folder). A callable argument is given what the
+# same side answered so far.
+def _first_item(answers: dict) -> str:
+    return answers["digest"]["items"][0]["identifiers"][0]
+
+
+BOTH_WAYS = [
+    ("stats", ()), ("pending", ()), ("search", ("diffusion models", 5)),
+    ("related", ("arxiv:2105.05233", None, 5, {"year_min": 2015})), ("related", (None, "sparse attention", 3, {})),
+    ("show", ("arxiv:2105.05233",)), ("show", ("arxiv:1111.11111",)), ("doctor", ()), ("backup", ()),
+    ("feeds", ()), ("add_feed", (lambda a: a["feed_url"],)), ("add_feed", ("ftp://example.org/feed",)),
+    ("fetch", ()), ("digest_pending", ()), ("digest", (None, 5, None)), ("rate", (_first_item, "up")),
+    ("rate", ("arxiv:1111.11111", "up")), ("feedback", ()), ("save_candidate", (_first_item,)),
+    ("digest_settings", ("08:30", 14)), ("digest_settings", ("noon", None)), ("feed_token", ()), ("send", ()),
+    ("remove_feed", (lambda a: a["feed_url"],)), ("remove_feed", ("hf:daily",)),
+    ("sources", ()), ("add_source", (lambda a: a["folder"], None, {})), ("sync_all", (False,)),
+    ("sync_source", ("nowhere", False)), ("sync_source", (lambda a: a["add_source"]["source"]["id"], False, True)),
+    ("remove_source", (lambda a: a["add_source"]["source"]["id"], False)),
+]
+# What differs by nature between two homes: the ids the store makes, clocks, paths, tokens, the time things took
+# and the size of a backup's files.
+VOLATILE = {"id", "candidate_id", "path", "name", "home", "db_bytes", "bytes", "url", "location", "at", "seconds"}
+NEW_ID = re.compile(r"^[a-z2-9]{10}$")  # store.new_paper_id
+
+
+def _comparable(value, home: Path):
+    """An answer with what differs by nature between two homes left out or made the same."""
+    if isinstance(value, dict):
+        return {k: _comparable(v, home) for k, v in value.items() if k not in VOLATILE and not k.endswith("_at")}
+    if isinstance(value, list):
+        return [_comparable(v, home) for v in value]
+    if isinstance(value, float):
+        return round(value, 3)
+    if isinstance(value, str):
+        return "<new id>" if NEW_ID.match(value) else value.replace(str(home), "<home>")
+    return value
+
+
+def _run_all(backend, home: Path, wait_for_embedding, context: dict) -> list:
+    from papershelf.cli.common import CLIError
+
+    answers, out = dict(context), []
+    for name, args in BOTH_WAYS:
+        args = tuple(a(answers) if callable(a) else a for a in args)
+        try:
+            got = getattr(backend, name)(*args)
+            answers[name] = got
+            out.append((name, "answer", len(got) if name == "feed_token" else _comparable(got, home)))
+        except CLIError as e:
+            out.append((name, "error", _comparable(re.sub(r"server said \d+: ", "", str(e)), home)))
+        if name == "fetch":
+            wait_for_embedding()
+    return out
+
+
+def test_every_operation_answers_the_same_locally_and_through_the_server(sample_copy, tmp_path):
+    """One contract for the command line: each operation, written once in cli/client.py's Backend, gives the same
+    answer (or the same error) on the library file and through a running server."""
+    from papershelf.cli.client import Local, Remote, operations
+    from papershelf.pairing import read_token
+    from test_digest import FeedServer
+
+    assert {name for name, _ in BOTH_WAYS} == {op.name for op in operations()}  # every one is tried
+    folder = tmp_path / "followed"
+    folder.mkdir()
+    (folder / "refs.bib").write_text("@article{knuth1984, title={Literate Programming}, author={Knuth, Donald E.},"
+                                     " journal={The Computer Journal}, year={1984}}\n")
+    served = tmp_path / "served"
+    shutil.copytree(sample_copy, served)
+    feeds = FeedServer()
+    context = {"feed_url": feeds.url + "/rss", "folder": str(folder)}
+    local = Local(sample_copy, None)
+    try:
+        here = _run_all(local, sample_copy, lambda: local.embed(None), context)
+    finally:
+        local.close()
+    srv = start_server(served, "--no-digest", "--no-follow", "--no-backup", "--no-inbox")
+    remote = Remote(f"http://127.0.0.1:{srv.port}", read_token(served))
+
+    def served_embedding_done():
+        deadline = time.time() + 60
+        while remote.digest_pending() and time.time() < deadline:
+            time.sleep(0.2)
+
+    try:
+        there = _run_all(remote, served, served_embedding_done, context)
+    finally:
+        remote.close()
+        srv.stop()
+        feeds.close()
+    assert [(n, kind) for n, kind, _ in here] == [(n, kind) for n, kind, _ in there]
+    differ = [(name, a, b) for (name, _, a), (_, _, b) in zip(here, there) if a != b]
+    assert differ == []

@@ -8,18 +8,18 @@ from __future__ import annotations
 import json
 import threading
 import time
-from datetime import datetime, time as dtime, timedelta
+from datetime import datetime, timedelta
+from datetime import time as dtime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import feedparser
 import httpx
 import numpy as np
 import pytest
-
 from conftest import API, FIXTURES, free_port, run_cli, start_server
-from papershelf import feeds
+from papershelf.digest import feeds
+from papershelf.digest.schedule import DailyFetch, due, parse_at
 from papershelf.models import Record
-from papershelf.schedule import DailyFetch, due, parse_at
 
 RSS = (FIXTURES / "feeds" / "arxiv-rss-cs.LG.xml").read_bytes()
 BODIES = {
@@ -254,9 +254,9 @@ def test_the_schedule_on_a_controllable_clock(sample_lib, feed_server):
         parse_at("7am")
     now = [day.replace(hour=6)]
     sent = []
-    job = DailyFetch(sample_lib, clock=lambda: now[0], send=lambda: sent.append(now[0]))
-    assert not job.tick()  # no feeds yet
     sample_lib.digest = sample_lib.make_digest(http=httpx.Client(), sleep=lambda s: None)
+    job = DailyFetch(sample_lib.digest, clock=lambda: now[0], send=lambda: sent.append(now[0]))
+    assert not job.tick()  # no feeds yet
     sample_lib.digest.add_feed(feed_server.url + "/rss")
     job.last_run = day.replace(hour=5)
     assert not job.tick()
@@ -314,21 +314,21 @@ def test_email_reaches_a_real_smtp_server_with_both_parts(sample_lib, feed_serve
     ctl = Controller(Keep(), hostname="127.0.0.1", port=free_port())
     ctl.start()
     try:
-        from papershelf import mail
+        from papershelf.digest import mail
 
         sample_lib.digest = sample_lib.make_digest(http=httpx.Client(), sleep=lambda s: None)
         sample_lib.digest.add_feed(feed_server.url + "/rss")
         sample_lib.embed_all()
         with pytest.raises(mail.MailError, match="not set up"):
-            mail.send_digest(sample_lib)
+            sample_lib.send_digest("http://127.0.0.1:8765")
         cfg = sample_lib.home / "smtp.json"
         cfg.write_text(json.dumps({"host": "127.0.0.1", "port": ctl.port,
                                    "security": "none", "from": "me@example.org", "to": "me@example.org"}))
         cfg.chmod(0o644)
         with pytest.raises(mail.MailError, match="chmod 600"):
-            mail.send_digest(sample_lib)
+            sample_lib.send_digest("http://127.0.0.1:8765")
         cfg.chmod(0o600)
-        assert mail.send_digest(sample_lib, "http://127.0.0.1:8765") == "me@example.org"
+        assert sample_lib.send_digest("http://127.0.0.1:8765") == "me@example.org"
     finally:
         ctl.stop()
     assert len(got) == 1
@@ -363,7 +363,7 @@ def test_the_command_line_digest_from_a_clean_home(tmp_path, feed_server, sample
 
 
 def test_a_small_library_is_ranked_by_similarity_and_says_so():
-    from papershelf import ranking
+    from papershelf.digest import ranking
 
     g = np.random.default_rng(0)
 

@@ -7,18 +7,17 @@ import sys
 
 import numpy as np
 import pytest
-
-from papershelf import embed
-from papershelf.embed import Embedder, ModelError, ModelSpec
 from papershelf.library import Library
 from papershelf.models import Record
+from papershelf.search import embed
+from papershelf.search.embed import Embedder, ModelError, ModelSpec
 
 
 def test_model_loads_with_no_network_at_all(tmp_path):
     """In a network namespace with no interfaces up, the model still loads and embeds."""
     if shutil.which("unshare") is None or os.geteuid() != 0:
         pytest.skip("needs root and unshare to cut the network")  # CI runs as root; see the note in README
-    code = ("from papershelf.embed import Embedder; import sys\n"
+    code = ("from papershelf.search.embed import Embedder; import sys\n"
             f"e = Embedder({str(tmp_path)!r}); v = e.embed(['offline works'])\n"
             "print(v.shape, round(float((v[0] ** 2).sum()), 3))")
     p = subprocess.run(["unshare", "-n", sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
@@ -43,7 +42,7 @@ def test_the_model_runs_on_the_cores_it_is_given(tmp_path):
     affinity: under `taskset -c 0` a query still ran on both cores, so the one-core panel benchmark measured a
     machine with two (embed.usable_cores). Every thread of a process given one core stays on it."""
     code = ("import os, json; core = min(os.sched_getaffinity(0)); os.sched_setaffinity(0, {core})\n"
-            "from papershelf.embed import Embedder\n"
+            "from papershelf.search.embed import Embedder\n"
             f"e = Embedder({str(tmp_path)!r}); e.embed(['one core', 'is all it has'])\n"
             "cores = [next(l.split()[1] for l in open(f'/proc/self/task/{t}/status') if l.startswith('Cpus_allowed_list'))"
             " for t in os.listdir('/proc/self/task')]\n"

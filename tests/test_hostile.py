@@ -17,10 +17,9 @@ from urllib.parse import quote
 
 import httpx
 import pytest
-
 from conftest import FIXTURES, start_server
 from papershelf.models import Record
-from papershelf.sandbox import Limits, Sandbox, TaskFailed
+from papershelf.pdf.sandbox import Limits, Sandbox, TaskFailed
 
 sys.path.insert(0, str(FIXTURES / "pdfs"))
 import hostile  # noqa: E402
@@ -319,7 +318,7 @@ def test_an_unexpected_error_in_a_request_is_logged(tmp_path):
 def test_the_reader_gives_a_record_or_a_reason_for_each_hostile_file(hostile_files):
     """pdf.record_of itself, in this process where it is safe (not the self-drawing form): a reason, never an
     exception."""
-    from papershelf.importers import pdf
+    from papershelf.pdf import record as pdf
 
     for name in ("looping-page-tree.pdf", "billion-pages.pdf"):
         got = pdf.record_of(hostile_files[name], name)

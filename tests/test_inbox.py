@@ -11,9 +11,8 @@ from pathlib import Path
 
 import msgspec
 import pytest
-
 from conftest import FIXTURES, papershelf_cmd, start_server
-from papershelf.watch import Inbox
+from papershelf.sources.inbox import Inbox
 
 
 class Running:

@@ -5,12 +5,11 @@ Saved and loaded, bulk-imported, or followed write by write, the index must answ
 
 import numpy as np
 import pytest
-
 from corpus import generated_papers
-from papershelf.index import DELTA_ROWS, Index
 from papershelf.library import Library
 from papershelf.models import Record
-from papershelf.postings import stems
+from papershelf.search.index import DELTA_ROWS, Index
+from papershelf.search.postings import stems
 from papershelf.store import Store
 
 
@@ -153,7 +152,7 @@ def test_an_import_of_many_papers_into_a_loaded_index_equals_a_fresh_build(empty
 
 
 def test_compressed_vectors_find_the_exact_nearest_ones(sample_lib):
-    from papershelf import binary
+    from papershelf.search import binary
 
     s = sample_lib.index.snapshot()
     mat = s.matrix[s.has_vec]
@@ -179,8 +178,8 @@ def test_compressed_vectors_find_the_exact_nearest_ones(sample_lib):
 
 
 def test_related_over_compressed_vectors_equals_the_exact_ranking(sample_lib, monkeypatch):
-    import papershelf.index as index_module
-    from papershelf import binary
+    import papershelf.search.index as index_module
+    from papershelf.search import binary
 
     lib = sample_lib
     exact = {pid: [h.id for h in lib.related(pid, k=5)] for pid in lib.index.snapshot().ids[:60:3]}

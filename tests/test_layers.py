@@ -1,5 +1,6 @@
 """The house's rules, checked: the import-linter contracts in pyproject.toml, no module importing another's
-private name, and no module outside store/ touching the store's private names (each table has one owner)."""
+private name, no module outside store/ touching the store's private names (each table has one owner), and the
+faces (api/, cli/) going through the Library, never past it."""
 
 import ast
 import re
@@ -37,4 +38,16 @@ def test_only_the_store_touches_its_private_names():
     found = [f"{path.relative_to(ROOT)}:{i}" for path in [*modules(), *(ROOT / "bench").glob("*.py")]
              if "store" not in path.relative_to(PACKAGE if PACKAGE in path.parents else ROOT).parts[:1]
              for i, line in enumerate(path.read_text().splitlines(), 1) if pattern.search(line)]
+    assert found == []
+
+
+def test_the_faces_go_through_the_library():
+    """api/ and cli/ call the Library's own methods. The services it wires (digest, sources) reach a controller by
+    dependency injection and a serve-time job whole; nothing in the faces calls into them through the Library, or
+    touches the store, the index, the map or the workers."""
+    past = re.compile(r"\blib\.(store|index|map|worker|pdf_readers|embedder|bulk_embedder)\b"
+                      r"|\blib\.(digest|sources|events)\.(?!publish|subscribe|unsubscribe)[a-z_]+\(")
+    faces = [p for p in modules() if p.relative_to(PACKAGE).parts[0] in ("api", "cli")]
+    found = [f"{path.relative_to(PACKAGE)}:{i}: {line.strip()}" for path in faces
+             for i, line in enumerate(path.read_text().splitlines(), 1) if past.search(line)]
     assert found == []

@@ -4,10 +4,9 @@ restarts and updated as papers come and go, never waiting on a layout."""
 import base64
 
 import numpy as np
-
 from papershelf.library import Library
-from papershelf.map import project
 from papershelf.models import Record
+from papershelf.search.map import project
 
 
 def test_every_embedded_paper_is_a_point_in_labelled_clusters(sample_lib):

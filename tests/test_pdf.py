@@ -11,10 +11,9 @@ from pathlib import Path
 import httpx
 import msgspec
 import pytest
-
 from conftest import FIXTURES, run_cli, start_server
-from papershelf.importers import pdf
 from papershelf.models import Record
+from papershelf.pdf import record as pdf
 
 PDFS = FIXTURES / "pdfs"
 EXPECTED = json.loads((PDFS / "expected.json").read_text())
@@ -50,8 +49,7 @@ def test_what_each_pdf_gives(name):
 def test_only_the_first_pages_are_read(tmp_path):
     """A long PDF costs what a short one does: the pages after the second (but the last) are never loaded."""
     import pypdfium2 as pdfium
-
-    from papershelf import pdftext
+    from papershelf.pdf import text as pdftext
 
     loaded = []
     original = pdfium.PdfDocument.__getitem__
@@ -170,7 +168,7 @@ def test_a_pdf_sent_as_bytes_is_kept_under_home(empty_lib):
 
 
 def test_the_inbox_takes_pdfs_and_keeps_them(empty_lib, tmp_path):
-    from papershelf.watch import Inbox
+    from papershelf.sources.inbox import Inbox
 
     inbox = Inbox(tmp_path / "inbox", lambda p: msgspec.to_builtins(empty_lib.import_dropped(p)))
     shutil.copy(PDFS / "word-export.pdf", inbox.folder / "seed-banks.pdf")

@@ -4,10 +4,9 @@ filters; the "why" terms; the in-memory index kept in step with the store."""
 import re
 
 import numpy as np
-
-from papershelf.index import BM25_WEIGHT, TFIDF_WEIGHT, Index, fuse_weighted
-from papershelf.postings import Postings, count, stems
 from papershelf.models import Filters, Record
+from papershelf.search.index import BM25_WEIGHT, TFIDF_WEIGHT, Index, fuse_weighted
+from papershelf.search.postings import Postings, count, stems
 
 MOE = re.compile(r"mixture[- ]of[- ]experts|\bmoe\b|experts?\b|smoe", re.I)
 
@@ -41,8 +40,8 @@ def test_why_terms_are_telling_content_terms_never_filler(sample_lib):
     is held by more than a tenth of its papers; phrases come first."""
     from collections import Counter
 
-    from papershelf.index import function_words
-    from papershelf.postings import STOP, stemmer, stems
+    from papershelf.search.index import function_words
+    from papershelf.search.postings import STOP, stemmer, stems
 
     s = sample_lib.index.snapshot()
     stemmed = [stems(t) for t in s.texts]
@@ -230,7 +229,6 @@ def test_tfidf_postings_give_the_cosine_of_stems_and_stem_pairs():
 
 def test_bm25_equals_bm25s_however_the_postings_were_built():
     import bm25s
-
     from corpus import generated_papers
 
     texts = [r["text"] for r in generated_papers(400)]
@@ -338,9 +336,8 @@ def test_lookups_during_an_import_use_the_library_as_it_was_and_see_it_once_fini
 
 
 def test_the_shipped_function_words_are_scikit_learns():
+    from papershelf.search.index import function_words
     from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
-
-    from papershelf.index import function_words
 
     assert function_words() == ENGLISH_STOP_WORDS
 
@@ -349,6 +346,6 @@ def test_search_without_a_query_vector_ranks_by_words_alone(sample_lib):
     """When the model cannot embed the query, search falls back to keywords: the zero 'semantic' scores of
     every paper must not push the keyword hits down."""
     s, ranked = sample_lib.index.search("mixture of experts routing", None, k=5)
-    kw = sample_lib.index._keyword(s, __import__("papershelf.postings", fromlist=["stems"]).stems(
+    kw = sample_lib.index._keyword(s, __import__("papershelf.search.postings", fromlist=["stems"]).stems(
         "mixture of experts routing"))
     assert ranked.rows == [int(r) for r in np.argsort(-kw, kind="stable")[:5]]

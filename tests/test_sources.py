@@ -11,12 +11,10 @@ from pathlib import Path
 
 import httpx
 import pytest
-
 from conftest import FIXTURES, run_cli, start_server
-from zotero_db import ZoteroData
-
-from papershelf.importers import zotero
 from papershelf.models import PaperQuery, Record
+from papershelf.sources import zotero
+from zotero_db import ZoteroData
 
 PDFS = FIXTURES / "pdfs"
 

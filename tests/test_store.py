@@ -6,10 +6,9 @@ import sys
 
 import duckdb
 import pytest
-
 from papershelf.models import PaperQuery, Record
-from papershelf.migrations import MIGRATIONS
 from papershelf.store import Store, StoreError
+from papershelf.store.migrations import MIGRATIONS
 
 
 @pytest.fixture
@@ -256,7 +255,6 @@ def test_duplicates_review_offers_what_the_merge_left_apart_and_merges_undoably(
     """Same title with another first author, a preprint and its published version: offered side by side. A
     merge takes everything into the kept paper; undoing it gives both back exactly; "keep both" is final."""
     import numpy as np
-
     from papershelf.store import Store, content_hash
 
     store = Store(tmp_path / "lib.duckdb")

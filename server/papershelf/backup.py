@@ -25,7 +25,7 @@ import duckdb
 import msgspec
 
 from . import __version__
-from .files import kept_path
+from .pdf.files import kept_path
 
 log = logging.getLogger("papershelf.backup")
 
@@ -289,21 +289,17 @@ def age(info: BackupInfo, now: datetime) -> str:
 
 
 class DailyBackup:
-    """The serve loop's job: the day's backup (failures logged, never raised)."""
+    """The serve loop's job: the day's backup (api/runtime.py runs it; failures logged, never raised)."""
 
     CHECK_EVERY = 600.0  # seconds between looks at the clock
     FIRST_AFTER = 60.0  # not during start-up, while the index loads and the first pages are looked up
 
-    def __init__(self, lib, clock: Callable[[], datetime] = datetime.now):
-        self.lib = lib
+    def __init__(self, home: Path, make_backup: Callable[[str], BackupInfo],
+                 clock: Callable[[], datetime] = datetime.now):
+        self.home = home
+        self.make_backup = make_backup  # Library.backup: it prunes after
         self.clock = clock
 
     def tick(self) -> BackupInfo | None:
-        """Back up if today has no backup yet (Library.backup prunes after); the new backup, or None."""
-        return self.lib.backup("daily") if due(self.lib.home, self.clock()) else None
-
-    async def run(self, stop) -> None:
-        """Look at the clock every ten minutes until stopped."""
-        from .schedule import every
-
-        await every(self.CHECK_EVERY, self.tick, stop, "the daily backup failed", first_after=self.FIRST_AFTER)
+        """Back up if today has no backup yet; the new backup, or None."""
+        return self.make_backup("daily") if due(self.home, self.clock()) else None

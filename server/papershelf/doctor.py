@@ -7,8 +7,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from . import backup
-
-from .embed import TOKENIZER_FILES, ModelError, sha256_file
+from .search.embed import TOKENIZER_FILES, ModelError, sha256_file
 
 
 def run_checks(lib) -> list[tuple[str, bool, str]]:

@@ -14,7 +14,7 @@ import tempfile
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from datetime import timezone
 from importlib import resources
 from pathlib import Path
@@ -23,16 +23,19 @@ import msgspec
 import numpy as np
 import platformdirs
 
-from . import backup, files, importers
-from .importers import pdf
-from .digest import Digest
-from .embed import BATCH_SIZE, Embedder, ModelError, lower_this_threads_priority
+from . import backup, importers
+from .digest import DigestService, mail
 from .events import EventBus
-from .index import Index, Ranked, Snapshot, give_back_memory
-from .map import LibraryMap
-from .sources import Sources
+from .models import (Facets, Filters, ImportFailure, ImportMerge, ImportReport, ImportWarning, Paper, PaperBrief,
+                     PaperFile, PaperQuery, Record, RelatedHit, SearchHit, Stats, UnreadableFile)
 from .pairing import private_home
-from .models import Filters, ImportFailure, ImportMerge, ImportReport, ImportWarning, Paper, PaperBrief, Record, RelatedHit, SearchHit, Stats
+from .pdf import files
+from .pdf.readers import PdfReaders
+from .pdf.record import is_pdf
+from .search.embed import BATCH_SIZE, Embedder, ModelError, lower_this_threads_priority
+from .search.index import Index, Ranked, Snapshot, give_back_memory
+from .search.map import Layout, LibraryMap
+from .sources import Sources
 from .store import Store, content_hash, embed_text
 
 log = logging.getLogger("papershelf")
@@ -168,7 +171,7 @@ class Library:
         self._page_vectors: OrderedDict[str, np.ndarray] = OrderedDict()  # content hash → vector (related_page)
         self._page_vectors_lock = threading.Lock()
         self.files_dir = self.home / "files"  # our copies of PDFs that came as bytes (files.py)
-        self.pdf_readers = files.PdfReaders(self.store)  # in limited worker processes, never here
+        self.pdf_readers = PdfReaders(self.store)  # in limited worker processes, never here
         self.digest = self.make_digest()  # feeds and candidates beside the library (digest.py)
         # Libraries papershelf follows: Zotero, a .bib, a folder (sources.py).
         self.sources = Sources(self.store, self.index, self.events, self.worker, self.pdf_readers, self.backup,
@@ -182,10 +185,14 @@ class Library:
             if previous:
                 log.warning("model changed from %s to %s: re-embedding the library", previous, self.model_id)
 
-    def make_digest(self, **options) -> Digest:
-        """The digest over this library (options: Digest's http client, sleep and timeout, for tests)."""
-        return Digest(self.store, self.index, self.events, self.bulk_embedder, self.model_id, self.worker.wake,
-                      self.save, **options)
+    def make_digest(self, **options) -> DigestService:
+        """The digest over this library (options: DigestService's http client, sleep and timeout, for tests)."""
+        return DigestService(self.store, self.index, self.events, self.bulk_embedder, self.model_id,
+                             self.worker.wake, self.save, **options)
+
+    def send_digest(self, page_url: str) -> str:
+        """Email today's digest (SMTP settings in the home: digest/mail.py); the address it went to."""
+        return mail.send_digest(self.home, self.digest, page_url)
 
     def backup(self, kind: str = "manual") -> backup.BackupInfo:
         """A backup of this home now, into <home>/backups/, which is then pruned by its rule (backup.py)."""
@@ -312,7 +319,7 @@ class Library:
         try:
             with open(path, "rb") as f:
                 head = f.read(1024)
-            if pdf.is_pdf(head):  # (a drop is the user's request; the inbox moves the file away after, read or not)
+            if is_pdf(head):  # (a drop is the user's request; the inbox moves the file away after, read or not)
                 return self.import_pdf_bytes(path.read_bytes(), path.name)
         except OSError as e:
             return ImportReport(source=str(path), error=f"cannot read {path}: {e.strerror or e}")
@@ -332,7 +339,7 @@ class Library:
     def import_bytes(self, data: bytes, name: str = "input", fmt: str | None = None,
                      progress: Callable[[int], None] | None = None) -> ImportReport:
         """Detect the format of some bytes and import them. Unreadable input gives a report with `error`."""
-        if fmt == "pdf" or (fmt is None and pdf.is_pdf(data[:1024])):
+        if fmt == "pdf" or (fmt is None and is_pdf(data[:1024])):
             return self.import_pdf_bytes(data, name)
         digest = hashlib.sha256(data).hexdigest()
         if (again := self._imported_before(digest, name)) is not None:
@@ -352,7 +359,7 @@ class Library:
                 head = f.read(1024)
         except OSError as e:
             return ImportReport(source=str(path), error=f"cannot read {path}: {e.strerror or e}")
-        if fmt == "pdf" or (fmt is None and pdf.is_pdf(head)):
+        if fmt == "pdf" or (fmt is None and is_pdf(head)):
             return self.import_pdfs([path], progress)
         try:
             digest = files.sha256_of(path)[0]
@@ -615,3 +622,111 @@ class Library:
         d = self.digest.counts()
         return Stats(papers=c["papers"], embedded=c["embedded"], pending=c["pending"], trashed=c["trashed"],
                      model_id=self.model_id, db_bytes=size, home=str(self.home), **d, **self.sources.counts())
+
+    # -- what the faces read (api/, cli/): through these, never through the store or the index ---------------
+    def paper(self, pid: str) -> Paper | None:
+        """A paper by its library id, in the trash or not; None if there is none."""
+        return self.store.get(pid)
+
+    def papers(self, pids: list[str]) -> dict[str, Paper]:
+        """Papers by library id (those that exist)."""
+        return self.store.get_many(pids)
+
+    def find(self, ref: str) -> str | None:
+        """Library id for any identifier/URL/key, or None."""
+        return self.store.resolve(ref)
+
+    def find_many(self, refs: list[str]) -> dict[str, str]:
+        """Reference → library id, for the references the library knows."""
+        return self.store.resolve_many(refs)
+
+    def find_by_title(self, title: str) -> str | None:
+        """A live paper with this title (normalised), or None."""
+        return self.store.find_by_title(title)
+
+    def known_ids(self, pids: list[str]) -> set[str]:
+        """Which of these library ids exist."""
+        return self.store.known_ids(pids)
+
+    def size(self) -> int:
+        """Live papers (not in the trash)."""
+        return self.store.count_live()
+
+    def pending(self) -> int:
+        """Papers waiting for a vector of this library's model."""
+        return self.store.count_pending(self.model_id)
+
+    def list_papers(self, query: PaperQuery, *, offset: int, limit: int, sort: str) -> tuple[int, list[Paper]]:
+        """A page of the papers a query selects, and how many it selects."""
+        return self.store.list_papers(query, offset=offset, limit=limit, sort=sort, model_id=self.model_id)
+
+    def ids_matching(self, query: PaperQuery, limit: int) -> list[str]:
+        """Library ids of the papers a query selects, at most `limit`."""
+        return self.store.ids_matching(query, self.model_id, limit)
+
+    def facets(self, query: PaperQuery) -> Facets:
+        """Counts by year, tag, venue… of the papers a query selects."""
+        return self.store.facets(query, self.model_id)
+
+    def iter_papers(self, pids: list[str] | None = None) -> Iterator[Paper]:
+        """Every live paper (or these), in batches: for exports of any size."""
+        return self.store.iter_papers(pids)
+
+    def duplicate_pairs(self, limit: int) -> list[tuple[Paper, Paper, str]]:
+        """Pairs of papers that are probably one, with why."""
+        return self.store.duplicate_pairs(limit)
+
+    def keep_apart(self, a: str, b: str) -> None:
+        """Two papers the user says are not duplicates: never proposed again."""
+        self.store.keep_apart(a, b)
+
+    def file(self, fid: str) -> PaperFile | None:
+        """A paper's file by its id (never by a path)."""
+        return self.store.file(fid)
+
+    def unreadable_files(self) -> list[UnreadableFile]:
+        """Files that failed to read, remembered until read again."""
+        return self.store.unreadable_files()
+
+    def embedding_state(self) -> tuple[bool, str | None]:
+        """Whether the background embedding is at work, and why it stopped if it did."""
+        return self.worker.busy, self.worker.error
+
+    def map_points(self) -> tuple[Layout, dict[str, list[int]], int]:
+        """The map's layout, each tag's points (indices into its ids), and how many live papers it lacks (not
+        embedded yet)."""
+        m = self.map.current()
+        s = self.index.snapshot()
+        tagged: dict[str, list[int]] = {}
+        for i, pid in enumerate(m.ids):
+            r = s.row(pid)
+            for t in s.tags[r] if r is not None else ():
+                tagged.setdefault(t, []).append(i)
+        return m, tagged, int(s.alive[: s.n].sum()) - len(m.ids)
+
+    def place_on_map(self, vectors: np.ndarray) -> np.ndarray:
+        """Where papers outside the library (these vectors) would sit on the map."""
+        return self.map.place_others(vectors) if len(vectors) else np.zeros((0, 2), dtype=np.float32)
+
+    # -- the background: what `papershelf serve` (api/runtime.py) and `papershelf watch` start ----------------
+    def start_embedding(self) -> None:
+        """Embed pending papers in the background from now on."""
+        self.worker.start()
+
+    def warm_up(self, first_map_after: float) -> None:
+        """Load the index now (a lookup meanwhile waits for it), then the map: a kept one is brought up to date
+        at once (cheap), a first one is laid out `first_map_after` seconds later, when start-up's work is done.
+        Blocking: run it in a thread."""
+        self.index.snapshot()
+        if self.map.kept:
+            self._map_up()
+        else:
+            later = threading.Timer(first_map_after, self._map_up)
+            later.daemon = True
+            later.start()
+
+    def _map_up(self) -> None:
+        try:
+            self.map.current()
+        except Exception:  # a view: the library goes on without it
+            log.exception("laying out the map failed")

@@ -15,9 +15,9 @@ from litestar.static_files import create_static_files_router
 
 from .. import __version__
 from ..digest import DigestError
-from ..feeds import FeedError
+from ..digest.feeds import FeedError
+from ..digest.mail import MailError
 from ..library import Library, NotFound
-from ..mail import MailError
 from ..sources import SourceError
 from .atom import AtomController
 from .backups import BackupController
@@ -31,9 +31,8 @@ from .lookup import LookupController
 from .map import MapController
 from .papers import FacetController, PaperController
 from .related import RelatedController, SearchController
+from .shapes import bad_request, provide_digest, provide_library, provide_sources
 from .sources import SourceController
-from .shapes import bad_request, provide_library
-
 
 log = logging.getLogger("papershelf.api")
 WEB_DIR = Path(__file__).resolve().parent.parent / "web"
@@ -66,7 +65,9 @@ def create_app(library: Library, token: str, port: int, allowed_hosts: list[str]
         route_handlers=[HealthController, PaperController, FacetController, LookupController, RelatedController,
                         SearchController, MapController, DuplicateController, FileController,
                         LibraryController, SourceController, BackupController, FeedController, DigestController, AtomController, web],
-        dependencies={"lib": Provide(provide_library, sync_to_thread=False)},
+        dependencies={"lib": Provide(provide_library, sync_to_thread=False),
+                      "digest": Provide(provide_digest, sync_to_thread=False),
+                      "sources": Provide(provide_sources, sync_to_thread=False)},
         middleware=[Guard(token=token, port=port, allowed_hosts=allowed_hosts)],
         cors_config=EXTENSION_ONLY,
         exception_handlers={NotFound: _not_found, RecursionError: _nested_too_deep, FeedError: bad_request, DigestError: bad_request,

@@ -5,8 +5,7 @@ from __future__ import annotations
 from litestar import Controller, Response, get
 from litestar.openapi import ResponseSpec
 
-from .. import mail
-from ..library import Library
+from ..digest import DigestService, mail
 from .shapes import ErrorBody
 
 
@@ -21,8 +20,8 @@ class AtomController(Controller):
          responses={200: ResponseSpec(data_container=str, media_type="application/atom+xml",
                                       description="The digest, best first, as Atom"),
                     401: ResponseSpec(data_container=ErrorBody, description="Missing or wrong feed key")})
-    def atom(self, lib: Library, key: str = "") -> Response:
-        if len(key) > 200 or not lib.digest.check_feed_token(key):
+    def atom(self, digest: DigestService, key: str = "") -> Response:
+        if len(key) > 200 or not digest.check_feed_token(key):
             return Response({"status_code": 401, "detail": "missing or wrong feed key"}, status_code=401,
                             media_type="application/json")
-        return Response(mail.atom(lib), media_type="application/atom+xml")
+        return Response(mail.atom(digest), media_type="application/atom+xml")

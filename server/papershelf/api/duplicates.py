@@ -47,7 +47,7 @@ class DuplicateController(Controller):
 
     @get(sync_to_thread=True, summary="Pairs that may be one paper, which the automatic merge was not sure of")
     def pairs(self, lib: Library, limit: Annotated[int, Parameter(ge=1, le=MAX_PAGE)] = 50) -> list[DuplicatePair]:
-        return [DuplicatePair(a=a, b=b, why=why) for a, b, why in lib.store.duplicate_pairs(limit)]
+        return [DuplicatePair(a=a, b=b, why=why) for a, b, why in lib.duplicate_pairs(limit)]
 
     @post("/merge", sync_to_thread=True, status_code=200, summary="Merge one paper into the other (undoable)")
     def merge(self, lib: Library, data: MergeIn) -> MergeOut:
@@ -55,7 +55,7 @@ class DuplicateController(Controller):
         if keep == gone:
             raise ValidationException("a paper cannot be merged into itself")
         mid = lib.merge(keep, gone)
-        return MergeOut(merge=mid, paper=lib.store.get(keep))
+        return MergeOut(merge=mid, paper=lib.paper(keep))
 
     @post("/undo", sync_to_thread=True, status_code=200, summary="Undo a merge: both papers as they were")
     def undo(self, lib: Library, data: UndoIn) -> UndoOut:
@@ -65,10 +65,10 @@ class DuplicateController(Controller):
             raise HTTPException(status_code=404, detail=f"no merge {data.merge}") from None
         except ValueError as e:
             raise HTTPException(status_code=409, detail=str(e)) from None
-        return UndoOut(kept=lib.store.get(keep), restored=lib.store.get(gone))
+        return UndoOut(kept=lib.paper(keep), restored=lib.paper(gone))
 
     @post("/keep-both", sync_to_thread=True, status_code=200, summary="Two papers after all: not offered again")
     def keep_both(self, lib: Library, data: MergeIn) -> list[str]:
         a, b = lib.resolve(data.keep), lib.resolve(data.gone)
-        lib.store.keep_apart(a, b)
+        lib.keep_apart(a, b)
         return sorted((a, b))

@@ -29,12 +29,12 @@ class FileController(Controller):
                                                     "of memory or time, or they are no readable PDF), newest first: "
                                                     "a sync skips them until it is asked to retry them")
     def unreadable(self, lib: Library) -> list[UnreadableFile]:
-        return lib.store.unreadable_files()
+        return lib.unreadable_files()
 
     @get("/{file_id:str}/info", sync_to_thread=True, summary="A file's record: its paper's path, hash, size, "
                                                              "and whether it is still there")
     def info(self, lib: Library, file_id: str = Parameter(max_length=64)) -> PaperFile:
-        found = lib.store.file(file_id)
+        found = lib.file(file_id)
         if found is None:
             raise HTTPException(status_code=404, detail=f"no file {file_id}")
         return found
@@ -42,7 +42,7 @@ class FileController(Controller):
     @get("/{file_id:str}/link", sync_to_thread=True, summary="A URL that opens the file in a tab (a link "
                                                              "cannot send the token; this URL opens this file only)")
     def link(self, request: Request, lib: Library, file_id: str = Parameter(max_length=64)) -> FileLink:
-        if lib.store.file(file_id) is None:
+        if lib.file(file_id) is None:
             raise HTTPException(status_code=404, detail=f"no file {file_id}")
         return FileLink(url=f"/api/files/{file_id}?ticket={file_ticket(request.app.state.file_key, file_id)}")
 
@@ -55,7 +55,7 @@ class FileController(Controller):
         # (checked here: the route's own errors are JSON, the PDF alone is application/pdf)
         if len(file_id) > 64:
             raise HTTPException(status_code=400, detail="a file id is at most 64 characters")
-        found = lib.store.file(file_id)
+        found = lib.file(file_id)
         if found is None:
             raise HTTPException(status_code=404, detail=f"no file {file_id}")
         if found.missing:

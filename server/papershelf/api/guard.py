@@ -15,7 +15,6 @@ from litestar.types import ASGIApp, Receive, Scope, Send
 
 from ..pairing import EXTENSION_ORIGIN_REGEX
 
-
 MAX_BODY = 1 << 20  # 1 MiB for ordinary JSON bodies
 MAX_IMPORT_BODY = 256 << 20  # uploads of whole libraries
 MAX_QUERY_STRING = 4096

@@ -153,16 +153,17 @@ class LibraryController(Controller):
         if id:
             pids = [lib.resolve(i) for i in id]
         elif filters != PaperQuery():
-            pids = lib.store.ids_matching(filters, lib.model_id, MAX_BULK)
+            pids = lib.ids_matching(filters, MAX_BULK)
         else:
             pids = None
-        chunks = export(lib.store.iter_papers(pids), format)
+        chunks = export(lib.iter_papers(pids), format)
         return Stream(threaded(chunks), media_type=EXPORT_FORMATS[format], headers={
             "content-disposition": f'attachment; filename="papershelf.{EXPORT_EXTENSIONS[format]}"'})
 
     @get("/stats", sync_to_thread=True, summary="Counts, embedding progress, model, database size")
     def stats(self, lib: Library) -> StatsOut:
-        return StatsOut(stats=lib.stats(), embedding=lib.worker.busy, embedding_error=lib.worker.error)
+        busy, error = lib.embedding_state()
+        return StatsOut(stats=lib.stats(), embedding=busy, embedding_error=error)
 
     @get("/doctor", sync_to_thread=True, summary="Model files, checksums, database integrity, disk")
     def doctor(self, lib: Library) -> list[Check]:

@@ -86,9 +86,9 @@ def _find_page_paper(lib: Library, refs: list[str], title: str) -> Paper | None:
     """The library paper a page shows: by the first identifier or URL that resolves, else by title; never
     one in the trash (that is not "in your library")."""
     _need_page_ref(refs, title)
-    pid = next((p for r in refs if (p := lib.store.resolve(r))), None)
+    pid = next((p for r in refs if (p := lib.find(r))), None)
     if pid is None and title:
-        pid = lib.store.find_by_title(title)
+        pid = lib.find_by_title(title)
     paper = lib.get(pid) if pid else None
     return paper if paper is not None and paper.deleted_at is None else None
 
@@ -109,7 +109,7 @@ def _page_parts(lib: Library, data: PageIn) -> Iterator[list[PageFound | PageRel
     started = time.perf_counter()
     title, abstract = clean.text(data.title), clean.abstract(data.abstract)  # a page's markup is not its text
     paper = _find_page_paper(lib, data.refs + ([data.url] if data.url else []), title)
-    size = lib.store.count_live()
+    size = lib.size()
     found = PageFound(found=paper is not None, paper=paper, library_size=size,
                       took_ms=round((time.perf_counter() - started) * 1000, 1))
     waiting = [found]  # what goes out with the next group
@@ -159,7 +159,7 @@ class LookupController(Controller):
         paper = _find_page_paper(lib, refs + ([url] if url else []), title or "")
         related = lib.related(paper.id, k=k) if (paper and k) else []
         return Lookup(found=paper is not None, paper=paper, related=related,
-                      library_size=lib.store.count_live())
+                      library_size=lib.size())
 
     @post(sync_to_thread=True, status_code=200,
           summary="A page's paper in one call: in the library or not, and what in the library is related to it")
@@ -182,16 +182,16 @@ class LookupController(Controller):
         wanted: dict[str, list[str]] = {}
         for raw in data.ids:
             wanted[raw] = [ids.format_identifier(s, v) for s, v in ids.parse_identifier(raw)]
-        found = lib.store.resolve_many(sorted({r for refs in wanted.values() for r in refs}))
+        found = lib.find_many(sorted({r for refs in wanted.values() for r in refs}))
         pids = sorted(set(found.values()))
-        papers = lib.store.get_many(pids)
+        papers = lib.papers(pids)
         out = {}
         for raw, refs in wanted.items():
             pid = next((found[r] for r in refs if r in found), None)
             if pid is None and data.titles.get(raw):
-                pid = lib.store.find_by_title(data.titles[raw])
+                pid = lib.find_by_title(data.titles[raw])
                 if pid:
-                    papers.update(lib.store.get_many([pid]))
+                    papers.update(lib.papers([pid]))
             p = papers.get(pid) if pid else None
             if p is not None and p.deleted_at is None:
                 out[raw] = BatchItem(found=True, id=p.id, title=p.title)

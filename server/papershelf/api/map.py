@@ -10,6 +10,7 @@ from litestar import Controller, get
 from litestar.exceptions import ValidationException
 from litestar.params import Parameter
 
+from ..digest import DigestService
 from ..library import Library
 
 
@@ -54,33 +55,27 @@ class MapController(Controller):
 
     @get(sync_to_thread=True, summary="The library as points in 2D, with clusters and their labels")
     def points(self, lib: Library) -> MapPoints:
-        m = lib.map.current()
-        s = lib.index.snapshot()
-        live = int(s.alive[: s.n].sum())
-        tagged: dict[str, list[int]] = {}
-        for i, pid in enumerate(m.ids):
-            r = s.row(pid)
-            for t in s.tags[r] if r is not None else ():
-                tagged.setdefault(t, []).append(i)
+        m, tagged, not_embedded = lib.map_points()
         return MapPoints(count=len(m.ids), method=m.method, laid_out=m.laid_out, ids=m.ids,
                          x=np.ascontiguousarray(m.xy[:, 0], dtype="<f4").tobytes(),
                          y=np.ascontiguousarray(m.xy[:, 1], dtype="<f4").tobytes(),
                          cluster=m.cluster.astype("<i2").tobytes(),
                          clusters=[MapCluster(id=c.id, label=c.label, size=c.size, x=c.x, y=c.y) for c in m.clusters],
-                         tags=tagged, not_embedded=live - len(m.ids))
+                         tags=tagged, not_embedded=not_embedded)
 
 
     @get("/digest", sync_to_thread=True, summary="Where a digest day's new papers land on the map")
-    def digest_overlay(self, lib: Library, day: Annotated[str | None, Parameter(max_length=10)] = None) -> MapOverlay:
-        days = lib.digest.days()
+    def digest_overlay(self, lib: Library, digest: DigestService,
+                       day: Annotated[str | None, Parameter(max_length=10)] = None) -> MapOverlay:
+        days = digest.days()
         day = day or (days[0] if days else None)
         if day is None:
             return MapOverlay(day=None, ids=[], titles=[], links=[], x=b"", y=b"")
         try:
-            items, vectors = lib.digest.embedded_candidates(day)
+            items, vectors = digest.embedded_candidates(day)
         except ValueError:
             raise ValidationException(f"{day!r} is not a date (YYYY-MM-DD)") from None
-        xy = lib.map.place_others(vectors) if items else np.zeros((0, 2), dtype=np.float32)
+        xy = lib.place_on_map(vectors)
         return MapOverlay(day=day, ids=[i for i, _, _ in items], titles=[t for _, t, _ in items],
                           links=[u for _, _, u in items], x=np.ascontiguousarray(xy[:, 0], dtype="<f4").tobytes(),
                           y=np.ascontiguousarray(xy[:, 1], dtype="<f4").tobytes())

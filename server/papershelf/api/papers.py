@@ -75,7 +75,7 @@ class PaperController(Controller):
                     limit: Annotated[int, Parameter(ge=1, le=MAX_PAGE)] = 50,
                     sort: Literal["added", "-added", "title", "-title", "year", "-year", "updated", "-updated"]
                     = "-added") -> PaperPage:
-        total, papers = lib.store.list_papers(filters, offset=offset, limit=limit, sort=sort, model_id=lib.model_id)
+        total, papers = lib.list_papers(filters, offset=offset, limit=limit, sort=sort)
         return PaperPage(total=total, offset=offset, limit=limit, papers=papers)
 
     @post("/bulk", sync_to_thread=True, status_code=200,
@@ -86,10 +86,10 @@ class PaperController(Controller):
         if data.action in ("tag", "untag") and not data.tags:
             raise ValidationException("give the tags to add or take away")
         if data.ids:  # library ids in one query; any other identifier resolved on its own (404 if unknown)
-            known = lib.store.known_ids(data.ids)
+            known = lib.known_ids(data.ids)
             pids = [i if i in known else lib.resolve(i) for i in data.ids]
         else:
-            pids = lib.store.ids_matching(data.query, lib.model_id, MAX_BULK)
+            pids = lib.ids_matching(data.query, MAX_BULK)
         changed = lib.bulk(pids, data.action, data.tags)
         return BulkOut(changed=len(changed), ids=changed)
 
@@ -118,7 +118,7 @@ class PaperController(Controller):
         pid = lib.resolve(paper_ref(paper_id))
         if not lib.trash(pid):
             raise HTTPException(status_code=409, detail=f"{paper_id} is already in the trash")
-        return lib.store.get(pid)
+        return lib.paper(pid)
 
     @post("/{paper_id:str}/restore", sync_to_thread=True, summary="Bring a paper back from the trash",
           status_code=200)
@@ -126,7 +126,7 @@ class PaperController(Controller):
         pid = lib.resolve(paper_ref(paper_id))
         if not lib.restore(pid):
             raise HTTPException(status_code=409, detail=f"{paper_id} is not in the trash")
-        return lib.store.get(pid)
+        return lib.paper(pid)
 
 
 class FacetController(Controller):
@@ -136,4 +136,4 @@ class FacetController(Controller):
     @get(sync_to_thread=True, dependencies=FILTERS,
          summary="How the papers a filter finds spread over tags, years, venues, sources")
     def facets(self, lib: Library, filters: PaperQuery) -> Facets:
-        return lib.store.facets(filters, lib.model_id)
+        return lib.facets(filters)

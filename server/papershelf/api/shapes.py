@@ -13,9 +13,10 @@ from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.params import Parameter
 
+from ..digest import DigestService
 from ..library import Library
 from ..models import Filters, PaperQuery
-
+from ..sources import Sources
 
 MAX_PAGE = 200
 MAX_BATCH = 200
@@ -33,6 +34,16 @@ def provide_library(state: State) -> Library:
     return state.library
 
 
+def provide_digest(state: State) -> DigestService:
+    """The digest the Library wires: its controllers get it, not the whole Library."""
+    return state.library.digest
+
+
+def provide_sources(state: State) -> Sources:
+    """The followed sources the Library wires."""
+    return state.library.sources
+
+
 def filters_from(year_min: int | None, year_max: int | None, tag: list[str] | None, exclude: list[str] | None
              ) -> Filters:
     return Filters(year_min=year_min, year_max=year_max, tags=tag or [], exclude=exclude or [])
@@ -40,7 +51,7 @@ def filters_from(year_min: int | None, year_max: int | None, tag: list[str] | No
 
 def resolve_exclude(lib: Library, refs: list[str]) -> list[str]:
     """Library ids for references to exclude (unknown ones are ignored)."""
-    return [pid for r in refs if (pid := lib.store.resolve(r))]
+    return [pid for r in refs if (pid := lib.find(r))]
 
 
 def paper_query(tag: Annotated[list[Annotated[str, Parameter(max_length=200)]] | None, Parameter(max_length=20)] = None,

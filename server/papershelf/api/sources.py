@@ -9,8 +9,8 @@ from litestar import Controller, delete, get, post
 from litestar.exceptions import HTTPException
 from litestar.params import Parameter
 
-from ..library import Library
 from ..models import SourceInfo, SyncReport
+from ..sources import Sources
 
 SourceId = Annotated[str, Parameter(min_length=1, max_length=100)]
 
@@ -52,9 +52,9 @@ class Removed(msgspec.Struct):
     trashed: list[str]
 
 
-def _source(lib: Library, sid: str) -> SourceInfo:
+def _source(sources: Sources, sid: str) -> SourceInfo:
     try:
-        return lib.sources.get(sid)
+        return sources.get(sid)
     except KeyError:
         raise HTTPException(status_code=404, detail=f"no source {sid!r} (papershelf sources list)") from None
 
@@ -64,31 +64,31 @@ class SourceController(Controller):
     tags = ["sources"]
 
     @get(sync_to_thread=True, summary="The followed sources, with their papers and how their last sync went")
-    def list_sources(self, lib: Library) -> list[SourceInfo]:
-        return lib.sources.list()
+    def list_sources(self, sources: Sources) -> list[SourceInfo]:
+        return sources.list()
 
     @post(sync_to_thread=True, status_code=201, summary="Follow a source (then it is synced once, and after "
                                                          "every change while the server runs)")
-    def add_source(self, lib: Library, data: SourceIn) -> SourceAdded:
-        info, report = lib.sources.add(data.location, data.kind, data.options)
-        return SourceAdded(source=lib.sources.get(info.id), sync=report)
+    def add_source(self, sources: Sources, data: SourceIn) -> SourceAdded:
+        info, report = sources.add(data.location, data.kind, data.options)
+        return SourceAdded(source=sources.get(info.id), sync=report)
 
     @get("/{sid:str}", sync_to_thread=True, summary="One followed source")
-    def get_source(self, lib: Library, sid: SourceId) -> SourceInfo:
-        return _source(lib, sid)
+    def get_source(self, sources: Sources, sid: SourceId) -> SourceInfo:
+        return _source(sources, sid)
 
     @post("/{sid:str}/sync", sync_to_thread=True, status_code=200, summary="Sync a source now")
-    def sync_source(self, lib: Library, sid: SourceId, data: SyncIn | None = None) -> SyncReport:
-        _source(lib, sid)
+    def sync_source(self, sources: Sources, sid: SourceId, data: SyncIn | None = None) -> SyncReport:
+        _source(sources, sid)
         data = data or SyncIn()
-        return lib.sources.sync(sid, confirm=data.confirm, retry_failed=data.retry_failed)
+        return sources.sync(sid, confirm=data.confirm, retry_failed=data.retry_failed)
 
     @post("/sync", sync_to_thread=True, status_code=200, summary="Sync every source now")
-    def sync_all(self, lib: Library, data: SyncAllIn | None = None) -> list[SyncReport]:
-        return lib.sources.sync_all(retry_failed=bool(data and data.retry_failed))
+    def sync_all(self, sources: Sources, data: SyncAllIn | None = None) -> list[SyncReport]:
+        return sources.sync_all(retry_failed=bool(data and data.retry_failed))
 
     @delete("/{sid:str}", sync_to_thread=True, status_code=200,
             summary="Stop following a source; the papers only it held go to the trash unless keep_papers")
-    def remove_source(self, lib: Library, sid: SourceId, keep_papers: bool = False) -> Removed:
-        _source(lib, sid)
-        return Removed(id=sid, trashed=lib.sources.remove(sid, keep_papers=keep_papers))
+    def remove_source(self, sources: Sources, sid: SourceId, keep_papers: bool = False) -> Removed:
+        _source(sources, sid)
+        return Removed(id=sid, trashed=sources.remove(sid, keep_papers=keep_papers))

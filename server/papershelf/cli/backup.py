@@ -9,7 +9,7 @@ from pathlib import Path
 from .. import backup
 from ..pairing import find_server
 from .client import connect
-from .common import CLIError, console, home_of, out
+from .common import CLIError, Parents, console, home_of, out
 
 
 def cmd_backup(args) -> int:
@@ -63,3 +63,15 @@ def cmd_restore(args) -> int:
                   f"by papershelf {info.version}." + (f" The library it replaced is kept in {aside}." if aside else ""),
                   highlight=False)
     return 0
+
+
+def add_parsers(sub, parents: Parents) -> None:
+    """The arguments of this module's commands, beside their handlers."""
+    common, json_opt = parents.common, parents.json_opt
+    s = sub.add_parser("backup", parents=[common, json_opt],
+                       help="back up the library now (into <home>/backups/, and PATH if given)")
+    s.add_argument("path", nargs="?", help="also copy the backup to this new folder (another disk)")
+    s.set_defaults(func=cmd_backup)
+    s = sub.add_parser("restore", parents=[common], help="put a backup back (the current library is kept aside)")
+    s.add_argument("path", help="a backup's folder, or its name in <home>/backups/")
+    s.set_defaults(func=cmd_restore)

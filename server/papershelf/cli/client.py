@@ -1,14 +1,23 @@
 """The same operations, locally or through a running server: while `papershelf serve` runs for a home, the
 database file is the server's (DuckDB allows one writer process), and every other command goes through its
-API (`Remote`), found via `<home>/server.json`; otherwise commands open the library file (`Local`)."""
+API (`Remote`), found via `<home>/server.json`; otherwise commands open the library file (`Local`).
+
+Each operation is written once, in `Backend`: what it does on the Library, and the API route that does the
+same (`@operation`). Local and Remote differ only in how they run one, and in the four transfers where the
+two ways truly differ: a file read where it is or sent, embedding done here or awaited, an export streamed.
+tests/test_cli.py runs every operation both ways. Always speaking the API instead (to the server, or to the
+same app in this process) was measured and not chosen: it adds Litestar's import and the app's set-up to every
+command (0.35 s, a third of `papershelf stats`), and the local import of a PDF links it where it is.
+"""
 
 from __future__ import annotations
 
+import inspect
 import os
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
-
 from urllib.parse import quote
 
 import httpx
@@ -17,10 +26,189 @@ from ..pairing import find_server, read_token
 from .common import CLIError, builtins, home_of
 
 
-class Local:
-    """Opens the library file itself (no server running)."""
+def _reply(r: httpx.Response) -> Any:
+    return r.json()
+
+
+class Operation:
+    """One thing a command asks of the library. Decorates what it does locally, given what its first parameter
+    names (as the API's dependency injection gives a controller): `lib` the Library, `digest` or `sources` the
+    service the Library wires. It says which route of the API does the same:
+    `method` and `path` (formatted with the arguments, each quoted),
+    `request` (the arguments → httpx's `params`/`json`), `answer` (the response → what `local` returns), and
+    `missing` (the message for a KeyError, the name it did not find in {}), and `not_found_answers`."""
+
+    def __init__(self, method: str, path: str, request: Callable[..., dict] | None = None,
+                 answer: Callable[[httpx.Response], Any] = _reply, missing: str = "{!r} not found",
+                 not_found_answers: bool = False):
+        self.method, self.path, self.request, self.answer, self.missing = method, path, request, answer, missing
+        self.not_found_answers = not_found_answers  # a 404 is an answer (`answer` reads it), not an error
+
+    def __call__(self, local: Callable[..., Any]) -> Operation:
+        self.local, self.name = local, local.__name__
+        self.signature = inspect.signature(local)
+        self.target = next(iter(self.signature.parameters))  # lib, digest or sources: what it works on
+        return self
+
+    def arguments(self, args: tuple, kwargs: dict) -> dict[str, Any]:
+        """The call's arguments by name (defaults filled), the Library left out."""
+        bound = self.signature.bind(None, *args, **kwargs)
+        bound.apply_defaults()
+        return dict(list(bound.arguments.items())[1:])
+
+    def __get__(self, backend: Backend | None, owner: type) -> Any:
+        if backend is None:
+            return self
+        return lambda *args, **kwargs: backend.run(self, self.arguments(args, kwargs))
+
+
+operation = Operation
+
+
+def _filters(f: dict) -> Any:
+    from ..models import Filters
+
+    return Filters(year_min=f.get("year_min"), year_max=f.get("year_max"), tags=f.get("tag") or [])
+
+
+class Backend:
+    """Every operation a command can ask for, each written once. Subclasses say how one runs."""
 
     remote = False
+
+    def run(self, op: Operation, arguments: dict[str, Any]) -> Any:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+    # -- the library --------------------------------------------------------------------------------------------
+    @operation("GET", "/api/related", missing="no paper in the library for {!r}", request=lambda ref, text, k, filters: {"params": {
+        "k": k, **{key: v for key, v in filters.items() if v}, **({"id": ref} if ref else {"text": text})}})
+    def related(lib, ref: str | None, text: str | None, k: int, filters: dict) -> list[dict]:
+        f = _filters(filters)
+        return lib.related(ref, k=k, filters=f) if ref else lib.related_text(text, k=k, filters=f)
+
+    @operation("GET", "/api/search", lambda q, k: {"params": {"q": q, "k": k}})
+    def search(lib, q: str, k: int) -> list[dict]:
+        return lib.search(q, k=k)
+
+    @operation("GET", "/api/lookup", lambda ref: {"params": {"ref": ref, "k": 0}}, answer=lambda r: _found(r.json()),
+               missing="no paper in the library for {!r}")
+    def show(lib, ref: str) -> dict:
+        return lib.get(ref)
+
+    @operation("GET", "/api/stats", answer=lambda r: r.json()["stats"])
+    def stats(lib) -> dict:
+        return lib.stats()
+
+    @operation("GET", "/api/stats", answer=lambda r: r.json()["stats"]["pending"])
+    def pending(lib) -> int:
+        return lib.pending()
+
+    @operation("GET", "/api/doctor")
+    def doctor(lib) -> list[dict]:
+        from ..doctor import run_checks
+
+        return [{"name": n, "ok": ok, "detail": d} for n, ok, d in run_checks(lib)]
+
+    @operation("POST", "/api/backups")
+    def backup(lib) -> dict:
+        return lib.backup("manual")
+
+    # -- the digest ---------------------------------------------------------------------------------------------
+    @operation("GET", "/api/feeds")
+    def feeds(digest) -> list[dict]:
+        return digest.feeds()
+
+    @operation("POST", "/api/feeds", lambda source: {"json": {"source": source}})
+    def add_feed(digest, source: str) -> dict:
+        feed, report = digest.add_feed(source)
+        return {"feed": feed, "fetched": report}
+
+    @operation("DELETE", "/api/feeds", lambda source: {"params": {"source": source}},
+               answer=lambda r: r.status_code == 200, not_found_answers=True)
+    def remove_feed(digest, source: str) -> bool:
+        return digest.remove_feed(source)
+
+    @operation("POST", "/api/digest/fetch")
+    def fetch(digest) -> list[dict]:
+        return digest.fetch_all()
+
+    @operation("GET", "/api/digest", lambda day, limit, tag: {"params": {
+        k: v for k, v in (("day", day), ("limit", limit), ("tag", tag)) if v}})
+    def digest(digest, day: str | None, limit: int | None, tag: str | None) -> dict:
+        return digest.day(day, limit=limit, tag=tag)
+
+    @operation("GET", "/api/digest", lambda: {"params": {"limit": 1}}, answer=lambda r: r.json()["pending"])
+    def digest_pending(digest) -> int:
+        return digest.pending()
+
+    @operation("POST", "/api/digest/{ref}/rate", lambda ref, rating: {"json": {"rating": rating}},
+               answer=lambda r: None, missing="no digest item {!r}")
+    def rate(digest, ref: str, rating: str | None) -> None:
+        digest.rate(digest.find(ref), rating)
+
+    @operation("POST", "/api/digest/{ref}/save", missing="no digest item {!r}")
+    def save_candidate(digest, ref: str) -> dict:
+        return digest.save(digest.find(ref))
+
+    @operation("GET", "/api/digest/feedback")
+    def feedback(digest) -> list[dict]:
+        return digest.feedback()
+
+    @operation("POST", "/api/digest/send", answer=lambda r: r.json()["sent_to"])
+    def send(lib) -> str:
+        return lib.send_digest("http://127.0.0.1:8765")
+
+    @operation("POST", "/api/digest/feed-token", answer=lambda r: r.json()["token"])
+    def feed_token(digest) -> str:
+        return digest.new_feed_token()
+
+    @operation("PATCH", "/api/digest/settings", lambda at, prune_days: {"json": {
+        k: v for k, v in (("at", at), ("prune_days", prune_days)) if v is not None}})
+    def digest_settings(digest, at: str | None, prune_days: int | None) -> dict:
+        return digest.set_settings(at=at, prune_days=prune_days)
+
+    # -- followed sources ---------------------------------------------------------------------------------------
+    @operation("GET", "/api/sources")
+    def sources(sources) -> list[dict]:
+        return sources.list()
+
+    @operation("POST", "/api/sources", lambda location, kind, options: {"json": {
+        "location": location, "kind": kind, "options": options}}, missing="no source {!r} (papershelf sources list)")
+    def add_source(sources, location: str, kind: str | None, options: dict) -> dict:
+        info, report = sources.add(location, kind, options)
+        return {"source": info, "sync": report}
+
+    @operation("POST", "/api/sources/sync", lambda retry_failed: {"json": {"retry_failed": retry_failed}})
+    def sync_all(sources, retry_failed: bool = False) -> list[dict]:
+        return sources.sync_all(retry_failed=retry_failed)
+
+    @operation("POST", "/api/sources/{sid}/sync", lambda sid, confirm, retry_failed: {"json": {
+        "confirm": confirm, "retry_failed": retry_failed}}, missing="no source {!r} (papershelf sources list)")
+    def sync_source(sources, sid: str, confirm: bool, retry_failed: bool = False) -> dict:
+        return sources.sync(sid, confirm=confirm, retry_failed=retry_failed)
+
+    @operation("DELETE", "/api/sources/{sid}", lambda sid, keep_papers: {"params": {"keep_papers": keep_papers}},
+               answer=lambda r: r.json()["trashed"], missing="no source {!r} (papershelf sources list)")
+    def remove_source(sources, sid: str, keep_papers: bool) -> list[str]:
+        return sources.remove(sid, keep_papers=keep_papers)
+
+
+def _found(answer: dict) -> dict:
+    if not answer["found"]:
+        raise LookupError
+    return answer["paper"]
+
+
+def operations() -> list[Operation]:
+    """Every operation, in the order Backend declares them."""
+    return [v for v in vars(Backend).values() if isinstance(v, Operation)]
+
+
+class Local(Backend):
+    """Opens the library file itself (no server running)."""
 
     def __init__(self, home: Path, model_dir: str | None):
         from ..library import Library
@@ -34,127 +222,45 @@ class Local:
     def close(self) -> None:
         self.lib.close()
 
+    def run(self, op: Operation, arguments: dict[str, Any]) -> Any:
+        from ..digest import DigestError
+        from ..digest.feeds import FeedError
+        from ..digest.mail import MailError
+        from ..sources import SourceError
+
+        target = {"lib": self.lib, "digest": self.lib.digest, "sources": self.lib.sources}[op.target]
+        try:
+            return builtins(op.local(target, **arguments))
+        except (DigestError, FeedError, MailError, SourceError) as e:
+            raise CLIError(str(e)) from e
+        except LookupError as e:  # KeyError, and the Library's NotFound
+            raise CLIError(op.missing.format(e.args[0])) from e
+
+    # -- the transfers --------------------------------------------------------------------------------------------
     def import_file(self, path: Path, fmt: str | None, progress) -> dict:
         return builtins(self.lib.import_path(path, fmt=fmt, progress=progress))
 
     def import_pdfs(self, paths: list[Path], progress) -> dict:
         return builtins(self.lib.import_pdfs(paths, progress=progress))
 
-    def pending(self) -> int:
-        return self.lib.store.count_pending(self.lib.model_id)
+    def import_dropped(self, path: Path) -> dict:
+        """A file from the inbox, which moves it away after: a PDF is copied, not linked."""
+        return builtins(self.lib.import_dropped(path))
 
     def embed(self, progress) -> None:
         self.lib.embed_all(progress=progress)
 
-    def related(self, ref: str | None, text: str | None, k: int, filters: dict) -> list[dict]:
-        from ..models import Filters
-
-        f = Filters(year_min=filters.get("year_min"), year_max=filters.get("year_max"), tags=filters.get("tag") or [])
-        hits = self.lib.related(ref, k=k, filters=f) if ref else self.lib.related_text(text, k=k, filters=f)
-        return builtins(hits)
-
-    def search(self, q: str, k: int) -> list[dict]:
-        return builtins(self.lib.search(q, k=k))
-
-    def show(self, ref: str) -> dict:
-        return builtins(self.lib.get(ref))
+    def start_embedding(self) -> None:
+        """Embed in the background from now on, as the server would (papershelf watch)."""
+        self.lib.start_embedding()
 
     def export(self, fmt: str):
         from ..export import export
 
-        return export(self.lib.store.iter_papers(), fmt)
-
-    def stats(self) -> dict:
-        return builtins(self.lib.stats())
-
-    def doctor(self) -> list[dict]:
-        from ..doctor import run_checks
-
-        return [{"name": n, "ok": ok, "detail": d} for n, ok, d in run_checks(self.lib)]
-
-    def backup(self) -> dict:
-        return builtins(self.lib.backup("manual"))
-
-    # the digest
-    def _digest(self, fn, *a, **kw):
-        from ..digest import DigestError
-        from ..feeds import FeedError
-        from ..mail import MailError
-
-        try:
-            return builtins(fn(*a, **kw))
-        except (DigestError, FeedError, MailError) as e:
-            raise CLIError(str(e)) from e
-        except KeyError as e:
-            raise CLIError(f"no digest item {e.args[0]!r}") from e
-
-    def feeds(self) -> list[dict]:
-        return self._digest(self.lib.digest.feeds)
-
-    def add_feed(self, source: str) -> dict:
-        feed, report = self._digest(self.lib.digest.add_feed, source)
-        return {"feed": feed, "fetched": report}
-
-    def remove_feed(self, source: str) -> bool:
-        return self.lib.digest.remove_feed(source)
-
-    def fetch(self) -> list[dict]:
-        return self._digest(self.lib.digest.fetch_all)
-
-    def digest(self, day: str | None, limit: int | None, tag: str | None) -> dict:
-        return self._digest(self.lib.digest.day, day, limit=limit, tag=tag)
-
-    def digest_pending(self) -> int:
-        return self.lib.digest.pending()
-
-    def rate(self, ref: str, rating: str | None) -> None:
-        self._digest(lambda: self.lib.digest.rate(self.lib.digest.find(ref), rating))
-
-    def save_candidate(self, ref: str) -> dict:
-        return self._digest(lambda: self.lib.digest.save(self.lib.digest.find(ref)))
-
-    def feedback(self) -> list[dict]:
-        return self._digest(self.lib.digest.feedback)
-
-    def send(self) -> str:
-        from .. import mail
-
-        return self._digest(mail.send_digest, self.lib)
-
-    def feed_token(self) -> str:
-        return self.lib.digest.new_feed_token()
-
-    def digest_settings(self, at: str | None, prune_days: int | None) -> dict:
-        return self._digest(self.lib.digest.set_settings, at=at, prune_days=prune_days)
+        return export(self.lib.iter_papers(), fmt)
 
 
-    def _sources(self, fn, *a, **kw):
-        from ..sources import SourceError
-
-        try:
-            return builtins(fn(*a, **kw))
-        except SourceError as e:
-            raise CLIError(str(e)) from e
-        except KeyError as e:
-            raise CLIError(f"no source {e.args[0]!r} (papershelf sources list)") from e
-
-    def sources(self) -> list[dict]:
-        return self._sources(self.lib.sources.list)
-
-    def add_source(self, location: str, kind: str | None, options: dict) -> dict:
-        info, report = self._sources(self.lib.sources.add, location, kind, options)
-        return {"source": info, "sync": report}
-
-    def sync_source(self, sid: str | None, confirm: bool, retry_failed: bool = False) -> list[dict]:
-        if sid is None:
-            return self._sources(self.lib.sources.sync_all, retry_failed=retry_failed)
-        return [self._sources(self.lib.sources.sync, sid, confirm=confirm, retry_failed=retry_failed)]
-
-    def remove_source(self, sid: str, keep_papers: bool) -> list[str]:
-        return self._sources(self.lib.sources.remove, sid, keep_papers=keep_papers)
-
-
-class Remote:
+class Remote(Backend):
     """Talks to the running server of this home."""
 
     remote = True
@@ -166,12 +272,22 @@ class Remote:
     def close(self) -> None:
         self.http.close()
 
-    def _call(self, method: str, path: str, **kw) -> Any:
+    def run(self, op: Operation, arguments: dict[str, Any]) -> Any:
+        path = op.path.format(**{k: quote(str(v), safe="") for k, v in arguments.items()})
+        r = self._call(op.method, path, op.not_found_answers, **(op.request(**arguments) if op.request else {}))
+        try:
+            return op.answer(r)
+        except LookupError:  # the answer says the server has no such thing
+            raise CLIError(op.missing.format(next(iter(arguments.values()), ""))) from None
+
+    def _call(self, method: str, path: str, not_found_answers: bool = False, **kw) -> httpx.Response:
         try:
             r = self.http.request(method, path, **kw)
         except httpx.HTTPError as e:
             raise CLIError(f"the server at {self.url} did not answer: {e}") from e
         if r.status_code == 404:
+            if not_found_answers:
+                return r
             raise CLIError(r.json().get("detail", "not found"))
         if r.status_code >= 400:
             try:
@@ -181,6 +297,7 @@ class Remote:
             raise CLIError(f"server said {r.status_code}: {detail}")
         return r
 
+    # -- the transfers --------------------------------------------------------------------------------------------
     def import_pdfs(self, paths: list[Path], progress) -> dict:
         """Each PDF posted with where it is: the server links it there (after checking it is the same file)."""
         total: dict = {"added": [], "merged": [], "failed": [], "warnings": [], "format": "pdf"}
@@ -211,10 +328,15 @@ class Remote:
             progress(len(rep.get("added", [])) + len(rep.get("merged", [])) + len(rep.get("failed", [])))
         return rep
 
-    def pending(self) -> int:
-        return self._call("GET", "/api/stats").json()["stats"]["pending"]
+    def import_dropped(self, path: Path) -> dict:
+        """A file from the inbox: its bytes are sent (the server keeps a PDF as its own copy)."""
+        return self.import_file(path, None, None)
+
+    def start_embedding(self) -> None:
+        """The server embeds in the background already."""
 
     def embed(self, progress) -> None:
+        """Wait while the server embeds what is pending."""
         total = self.pending()
         while True:
             st = self._call("GET", "/api/stats").json()
@@ -228,93 +350,11 @@ class Remote:
                 return
             time.sleep(0.5)
 
-    def related(self, ref: str | None, text: str | None, k: int, filters: dict) -> list[dict]:
-        params: dict[str, Any] = {"k": k}
-        params.update({key: v for key, v in filters.items() if v})
-        if ref:
-            params["id"] = ref
-        else:
-            params["text"] = text
-        return self._call("GET", "/api/related", params=params).json()
-
-    def search(self, q: str, k: int) -> list[dict]:
-        return self._call("GET", "/api/search", params={"q": q, "k": k}).json()
-
-    def show(self, ref: str) -> dict:
-        r = self._call("GET", "/api/lookup", params={"ref": ref, "k": 0}).json()
-        if not r["found"]:
-            raise CLIError(f"no paper in the library for {ref!r}")
-        return r["paper"]
-
     def export(self, fmt: str):
         with self.http.stream("GET", "/api/export", params={"format": fmt}) as r:
             if r.status_code >= 400:
                 raise CLIError(f"server said {r.status_code}: {r.read().decode()}")
             yield from r.iter_text()
-
-    def stats(self) -> dict:
-        return self._call("GET", "/api/stats").json()["stats"]
-
-    def doctor(self) -> list[dict]:
-        return self._call("GET", "/api/doctor").json()
-
-    def backup(self) -> dict:
-        return self._call("POST", "/api/backups").json()
-
-    # the digest
-    def feeds(self) -> list[dict]:
-        return self._call("GET", "/api/feeds").json()
-
-    def add_feed(self, source: str) -> dict:
-        return self._call("POST", "/api/feeds", json={"source": source}).json()
-
-    def remove_feed(self, source: str) -> bool:
-        r = self.http.delete("/api/feeds", params={"source": source})
-        return r.status_code == 200
-
-    def fetch(self) -> list[dict]:
-        return self._call("POST", "/api/digest/fetch").json()
-
-    def digest(self, day: str | None, limit: int | None, tag: str | None) -> dict:
-        params = {k: v for k, v in (("day", day), ("limit", limit), ("tag", tag)) if v}
-        return self._call("GET", "/api/digest", params=params).json()
-
-    def digest_pending(self) -> int:
-        return self._call("GET", "/api/digest", params={"limit": 1}).json()["pending"]
-
-    def rate(self, ref: str, rating: str | None) -> None:
-        self._call("POST", f"/api/digest/{ref}/rate", json={"rating": rating})
-
-    def save_candidate(self, ref: str) -> dict:
-        return self._call("POST", f"/api/digest/{ref}/save").json()
-
-    def feedback(self) -> list[dict]:
-        return self._call("GET", "/api/digest/feedback").json()
-
-    def send(self) -> str:
-        return self._call("POST", "/api/digest/send").json()["sent_to"]
-
-    def feed_token(self) -> str:
-        return self._call("POST", "/api/digest/feed-token").json()["token"]
-
-    def digest_settings(self, at: str | None, prune_days: int | None) -> dict:
-        body = {k: v for k, v in (("at", at), ("prune_days", prune_days)) if v is not None}
-        return self._call("PATCH", "/api/digest/settings", json=body).json()
-
-    def sources(self) -> list[dict]:
-        return self._call("GET", "/api/sources").json()
-
-    def add_source(self, location: str, kind: str | None, options: dict) -> dict:
-        return self._call("POST", "/api/sources", json={"location": location, "kind": kind, "options": options}).json()
-
-    def sync_source(self, sid: str | None, confirm: bool, retry_failed: bool = False) -> list[dict]:
-        if sid is None:
-            return self._call("POST", "/api/sources/sync", json={"retry_failed": retry_failed}).json()
-        return [self._call("POST", f"/api/sources/{sid}/sync",
-                           json={"confirm": confirm, "retry_failed": retry_failed}).json()]
-
-    def remove_source(self, sid: str, keep_papers: bool) -> list[str]:
-        return self._call("DELETE", f"/api/sources/{sid}", params={"keep_papers": keep_papers}).json()["trashed"]
 
 
 def connect(args) -> Local | Remote:

@@ -2,18 +2,26 @@
 
 from __future__ import annotations
 
+import argparse
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import msgspec
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-
 console = Console(stderr=True)
 out = Console(soft_wrap=True)
 DEFAULT_PORT = 8765
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
+class Parents(NamedTuple):
+    """The argument groups many commands share (argparse's `parents`)."""
+
+    common: argparse.ArgumentParser  # --home, --model-dir
+    json_opt: argparse.ArgumentParser  # --json
+    filt: argparse.ArgumentParser  # --limit, --year-min, --year-max, --tag
 
 
 class CLIError(Exception):

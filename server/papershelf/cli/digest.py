@@ -7,7 +7,7 @@ import time
 
 from ..pairing import find_server
 from .client import connect
-from .common import DEFAULT_PORT, CLIError, home_of, out, progress_bar
+from .common import DEFAULT_PORT, CLIError, Parents, home_of, out, progress_bar
 
 
 def cmd_feeds(args) -> int:
@@ -114,3 +114,35 @@ def cmd_digest(args) -> int:
     finally:
         be.close()
     return 0
+
+
+def add_parsers(sub, parents: Parents) -> None:
+    """The arguments of this module's commands, beside their handlers."""
+    common, json_opt = parents.common, parents.json_opt
+    s = sub.add_parser("feeds", parents=[common, json_opt], help="the feeds the daily digest fetches")
+    fs = s.add_subparsers(dest="feeds_cmd", metavar="add|list|remove")
+    a = fs.add_parser("add", parents=[common, json_opt], help="add a feed (fetched once to check it)")
+    a.add_argument("source", help="arxiv:CATEGORY (arxiv:cs.LG), hf:daily, or an http(s) URL of a feed")
+    fs.add_parser("list", parents=[common, json_opt], help="feeds with their last success and last error")
+    r = fs.add_parser("remove", parents=[common], help="stop fetching a feed")
+    r.add_argument("source")
+    s.set_defaults(func=cmd_feeds, feeds_cmd="list")
+    s = sub.add_parser("digest", parents=[common, json_opt], help="today's new papers, ranked for you")
+    s.add_argument("--date", help="the day (YYYY-MM-DD; default: the newest)")
+    s.add_argument("--limit", "-k", type=int, help="how many papers")
+    s.add_argument("--tag", help="rank for this tag's papers only")
+    ds = s.add_subparsers(dest="digest_cmd", metavar="fetch|rate|save|send|feedback|feed-url|settings")
+    f = ds.add_parser("fetch", parents=[common, json_opt], help="fetch every feed now (through the server if it runs)")
+    f.add_argument("--no-wait", action="store_true", help="do not wait for the new papers to be embedded")
+    r = ds.add_parser("rate", parents=[common], help="👍 (up) or 👎 (down) a digest item")
+    r.add_argument("id", help="the item's id (or its arXiv id, DOI…)")
+    r.add_argument("rating", choices=["up", "down", "none"])
+    v = ds.add_parser("save", parents=[common], help="save a digest item into your library")
+    v.add_argument("id")
+    ds.add_parser("send", parents=[common], help="email the digest now (SMTP settings: see the README)")
+    ds.add_parser("feedback", parents=[common, json_opt], help="every 👍/👎 you gave")
+    ds.add_parser("feed-url", parents=[common], help="a new read-only Atom feed URL of the digest (replaces the old)")
+    st = ds.add_parser("settings", parents=[common], help="when to fetch each day, how long to keep unsaved papers")
+    st.add_argument("--at", help="local time of the daily fetch, HH:MM (default 07:00)")
+    st.add_argument("--prune-days", type=int, help="days an unsaved paper is kept (default 30)")
+    s.set_defaults(func=cmd_digest, digest_cmd=None)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..extension import package
-from .common import CLIError, console, out
+from .common import CLIError, Parents, console, out
 
 HOW = {
     "chromium": "In Chromium or Chrome: open chrome://extensions, turn on Developer mode, click Load unpacked and "
@@ -40,3 +40,14 @@ def cmd_extension(args) -> int:
                   + HOW[browser].format(dir=target.resolve()), highlight=False)
     console.print("Then open the popup and click Pair (papershelf serve must be running).", highlight=False)
     return 0
+
+
+def add_parsers(sub, parents: Parents) -> None:
+    """The arguments of this module's commands, beside their handlers."""
+    s = sub.add_parser("extension", help="write the browser extension, ready to load (folder or zip)")
+    s.add_argument("--browser", choices=["chromium", "firefox"], default="chromium",
+                   help="chromium (Chrome, Edge, Brave…) or firefox (default chromium)")
+    where = s.add_mutually_exclusive_group()
+    where.add_argument("--out", help="folder to write it into (new or empty; default ./papershelf-extension-BROWSER)")
+    where.add_argument("--zip", help="write one zip instead (for Firefox: an .xpi)")
+    s.set_defaults(func=cmd_extension)

@@ -10,7 +10,7 @@ from rich.table import Table
 
 from ..pairing import ensure_token, find_server
 from .client import connect
-from .common import CLIError, builtins, console, home_of, out, progress_bar
+from .common import CLIError, Parents, console, home_of, out, progress_bar
 
 
 def cmd_import(args) -> int:
@@ -229,14 +229,9 @@ def cmd_watch(args) -> int:
     import asyncio
     import signal
 
-    from ..watch import Inbox
+    from ..sources.inbox import Inbox
 
     be = connect(args)
-
-    def import_file(path: Path) -> dict:
-        if not be.remote:  # the inbox moves the file away after: a PDF must be copied, not linked
-            return builtins(be.lib.import_dropped(path))
-        return be.import_file(path, None, None)
 
     def filed(target: Path, report: dict) -> None:
         n = lambda k: len(report.get(k, []))  # noqa: E731
@@ -244,9 +239,8 @@ def cmd_watch(args) -> int:
         out.print(f"{status} {target.name}: added {n('added')}, merged {n('merged')}, failed {n('failed')}"
                   + (f" — {report['error']}" if report.get("error") else ""), highlight=False)
 
-    inbox = Inbox(Path(args.dir).expanduser(), import_file, filed)
-    if not be.remote:
-        be.lib.worker.start()  # embed in the background, as the server would
+    inbox = Inbox(Path(args.dir).expanduser(), be.import_dropped, filed)
+    be.start_embedding()
     console.print(f"watching {inbox.folder} (through {'the server at ' + be.url if be.remote else 'the library file'}"
                   "); Ctrl-C stops", highlight=False)
 
@@ -283,3 +277,40 @@ def cmd_open(args) -> int:
 
         webbrowser.open(link)
     return 0
+
+
+def add_parsers(sub, parents: Parents) -> None:
+    """The arguments of this module's commands, beside their handlers."""
+    common, json_opt, filt = parents.common, parents.json_opt, parents.filt
+    s = sub.add_parser("watch", parents=[common], help="import every file dropped into a folder (no server needed)")
+    s.add_argument("dir", help="the folder to watch; imported files move to done/ or failed/")
+    s.set_defaults(func=cmd_watch)
+    s = sub.add_parser("import", parents=[common, json_opt], help="import files and folders (format detected from content)")
+    s.add_argument("paths", nargs="*", help="files to import, or folders (every file below them that papershelf reads)")
+    s.add_argument("--sample", action="store_true", help="import the sample library that ships with papershelf")
+    s.add_argument("--format", help="force a format instead of detecting it")
+    s.add_argument("--no-wait", action="store_true", help="do not wait for the new papers to be embedded")
+    s.set_defaults(func=cmd_import)
+    s = sub.add_parser("related", parents=[common, json_opt, filt], help="papers related to a paper or a text")
+    s.add_argument("id", nargs="?", help="library id, arXiv id, DOI, URL, or the key it was imported with")
+    s.add_argument("--text", help="free text instead of a paper")
+    s.set_defaults(func=cmd_related)
+    s = sub.add_parser("search", parents=[common, json_opt, filt], help="keyword + semantic search")
+    s.add_argument("query", nargs="+")
+    s.set_defaults(func=cmd_search, limit=20)
+    s = sub.add_parser("show", parents=[common, json_opt], help="one paper")
+    s.add_argument("id")
+    s.set_defaults(func=cmd_show)
+    s = sub.add_parser("export", parents=[common], help="write the library as JSONL or BibTeX")
+    s.add_argument("--format", choices=["jsonl", "bibtex", "csljson", "ris"], default="jsonl")
+    s.add_argument("--output", "-o", help="file to write (default: standard output)")
+    s.set_defaults(func=cmd_export)
+    s = sub.add_parser("stats", parents=[common, json_opt], help="papers, vectors, model, size")
+    s.set_defaults(func=cmd_stats)
+    s = sub.add_parser("doctor", parents=[common, json_opt], help="check model files, database and disk")
+    s.set_defaults(func=cmd_doctor)
+    s = sub.add_parser("token", parents=[common], help="print the pairing token for the extension and scripts")
+    s.set_defaults(func=cmd_token)
+    s = sub.add_parser("open", parents=[common], help="open the library page, signed in (prints its link too)")
+    s.add_argument("--print-only", action="store_true", help="print the link, open no browser")
+    s.set_defaults(func=cmd_open)

@@ -1,4 +1,4 @@
-"""`papershelf serve`: the API, the library page, the inbox and the daily fetch, until Ctrl-C or SIGTERM."""
+"""`papershelf serve`: the API and the library page, with the jobs of api/runtime.py, until Ctrl-C or SIGTERM."""
 
 from __future__ import annotations
 
@@ -9,14 +9,9 @@ import threading
 import time
 from pathlib import Path
 
-import msgspec
-
 from .. import __version__
 from ..pairing import ensure_token, find_server, remove_server_file, write_server_file
-from .common import LOOPBACK, CLIError, console, home_of
-
-
-FIRST_MAP_AFTER = 30  # seconds after start: a library's first map is laid out then (or when first opened)
+from .common import DEFAULT_PORT, LOOPBACK, CLIError, Parents, console, home_of
 
 
 def cmd_serve(args) -> int:
@@ -26,8 +21,10 @@ def cmd_serve(args) -> int:
     # back after every database call: at 1 ms a lookup during an import waits a fifth as long.
     sys.setswitchinterval(0.001)
 
-    from ..api import EncodedSlashes, Secured, create_app
+    from ..api import EncodedSlashes, Secured, create_app, runtime
+    from ..api.runtime import Jobs
     from ..library import Library
+    from ..sources.inbox import default_inbox
     from ..store import StoreError
 
     home = home_of(args)
@@ -51,73 +48,9 @@ def cmd_serve(args) -> int:
     url = f"http://127.0.0.1:{args.port}" if args.host in LOOPBACK else f"http://{args.host}:{args.port}"
     hosts = None if args.host in LOOPBACK else ["127.0.0.1", "localhost", "[::1]", args.host]
 
-    from contextlib import asynccontextmanager
-
-    inbox = None
-    if not args.no_inbox:
-        from ..watch import Inbox, default_inbox
-
-        def import_file(path: Path) -> dict:
-            return msgspec.to_builtins(lib.import_dropped(path))
-
-        def filed(target: Path, report: dict) -> None:
-            lib.events.publish("inbox", file=target.name, folder=target.parent.name,
-                               added=len(report.get("added", [])), merged=len(report.get("merged", [])),
-                               failed=len(report.get("failed", [])), error=report.get("error", ""))
-
-        inbox = Inbox(Path(args.inbox).expanduser() if args.inbox else default_inbox(home), import_file, filed)
-
-    @asynccontextmanager
-    async def lifespan(app):
-        import asyncio
-
-        from .. import mail
-        from ..schedule import DailyFetch
-
-        lib.worker.start()
-        # The index loads now, not on the first page's lookup (a lookup meanwhile waits for it). Then the map, so
-        # that opening it does not wait for a first layout (seconds at 100,000 papers): a kept one is brought up
-        # to date at once (cheap), a first one is made a little later, when start-up's work is done.
-        def map_up():
-            try:
-                lib.map.current()
-            except Exception:  # a view: the library goes on without it
-                logging.getLogger("papershelf").exception("laying out the map failed")
-
-        def warm_up():
-            lib.index.snapshot()
-            if lib.map.kept:
-                map_up()
-            else:
-                later = threading.Timer(FIRST_MAP_AFTER, map_up)
-                later.daemon = True
-                later.start()
-
-        threading.Thread(target=warm_up, name="index-load", daemon=True).start()
-        stop = asyncio.Event()
-        watcher = asyncio.create_task(inbox.run(stop)) if inbox else None
-        daily = DailyFetch(lib, send=lambda: mail.send_digest(lib, url) if mail.configured(home) else None)
-        fetcher = asyncio.create_task(daily.run(stop)) if not args.no_digest else None
-        from ..follow import Follower
-
-        following = asyncio.create_task(Follower(lib).run(stop)) if not getattr(args, "no_follow", False) else None
-        from ..backup import DailyBackup
-
-        backing_up = asyncio.create_task(DailyBackup(lib).run(stop)) if not args.no_backup else None
-        try:
-            yield
-        finally:
-            stop.set()
-            if watcher:
-                await asyncio.wait_for(watcher, timeout=30)
-            if fetcher:
-                await asyncio.wait_for(fetcher, timeout=120)  # a fetch in flight finishes (feeds time out)
-            if following:
-                await asyncio.wait_for(following, timeout=120)  # a sync in flight finishes (one transaction)
-            if backing_up:
-                await asyncio.wait_for(backing_up, timeout=600)  # a backup in flight finishes (else it is partial)
-            remove_server_file(home)
-            lib.close()  # waits for the write in flight: a transaction either commits or rolls back
+    inbox = None if args.no_inbox else Path(args.inbox).expanduser() if args.inbox else default_inbox(home)
+    jobs = Jobs(inbox=inbox, digest=not args.no_digest, follow=not args.no_follow, backup=not args.no_backup)
+    lifespan = runtime.lifespan(lib, url, jobs, on_stop=lambda: remove_server_file(home))
 
     app = create_app(lib, token=token, port=args.port, allowed_hosts=hosts, lifespan=[lifespan])
     from ..api.connections import KEEP_ALIVE_SECONDS, MAX_CONNECTIONS, HeadDeadline
@@ -144,7 +77,7 @@ def cmd_serve(args) -> int:
             else:
                 console.print(f"library page: {url} (papershelf open signs you in)", highlight=False)
             if inbox:
-                console.print(f"inbox: files dropped into {inbox.folder} are imported", highlight=False)
+                console.print(f"inbox: files dropped into {inbox} are imported", highlight=False)
 
     threading.Thread(target=announce, daemon=True).start()
     # uvicorn shuts down gracefully on SIGTERM (the write in flight finishes, the database is closed), then
@@ -156,3 +89,18 @@ def cmd_serve(args) -> int:
     if not server.started:
         raise CLIError(f"could not listen on {args.host}:{args.port} (is the port in use?)")
     return 0
+
+
+def add_parsers(sub, parents: Parents) -> None:
+    """The arguments of this module's commands, beside their handlers."""
+    common = parents.common
+    s = sub.add_parser("serve", parents=[common], help="run the local API server and library page")
+    s.add_argument("--port", type=int, default=int(os.environ.get("PAPERSHELF_PORT", DEFAULT_PORT)))
+    s.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    s.add_argument("--allow-remote", action="store_true", help="allow a --host other than loopback")
+    s.add_argument("--inbox", help="folder to watch for files to import (default: <home>/inbox)")
+    s.add_argument("--no-inbox", action="store_true", help="do not watch an inbox folder")
+    s.add_argument("--no-digest", action="store_true", help="do not fetch the digest's feeds on a schedule")
+    s.add_argument("--no-follow", action="store_true", help="do not sync followed sources (papershelf sources)")
+    s.add_argument("--no-backup", action="store_true", help="do not back the library up each day (papershelf backup)")
+    s.set_defaults(func=cmd_serve)

@@ -6,7 +6,7 @@ import json
 
 from .. import logs, service
 from ..pairing import find_server, read_server_file
-from .common import DEFAULT_PORT, CLIError, console, home_of, out
+from .common import DEFAULT_PORT, CLIError, Parents, console, home_of, out
 
 
 def cmd_service(args) -> int:
@@ -78,7 +78,9 @@ def status(home, as_json: bool) -> int:
     return 0 if url else 3  # as `systemctl status` does for a service that is not running
 
 
-def add_parser(sub, common, json_opt) -> None:
+def add_parsers(sub, parents: Parents) -> None:
+    """The arguments of `papershelf service`, beside its handler."""
+    common, json_opt = parents.common, parents.json_opt
     s = sub.add_parser("service", parents=[common, json_opt],
                        help="start papershelf at login and keep it running (systemd, launchd, Task Scheduler)")
     ss = s.add_subparsers(dest="service_cmd", metavar="install|uninstall|status")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from .client import connect
-from .common import CLIError, out
+from .common import CLIError, Parents, out
 
 
 def describe(r: dict) -> str:
@@ -49,7 +49,8 @@ def cmd_sources(args) -> int:
                     out.print(f"  [dim]unreadable {f['position']}: {f['reason']}[/dim]", highlight=False)
             return 1 if got.get("sync", {}).get("error") else 0
         if sub == "sync":
-            reports = be.sync_source(args.id, args.confirm, args.retry_failed)
+            reports = (be.sync_all(args.retry_failed) if args.id is None
+                       else [be.sync_source(args.id, args.confirm, args.retry_failed)])
             if args.json:
                 out.print_json(json.dumps(reports, default=str))
             else:
@@ -85,3 +86,30 @@ def cmd_sources(args) -> int:
     finally:
         be.close()
     return 0
+
+
+def add_parsers(sub, parents: Parents) -> None:
+    """The arguments of this module's commands, beside their handlers."""
+    common, json_opt = parents.common, parents.json_opt
+    s = sub.add_parser("sources", parents=[common, json_opt],
+                       help="libraries papershelf follows: Zotero, a .bib/CSL-JSON/RIS file, a folder")
+    ss = s.add_subparsers(dest="sources_cmd", metavar="add|list|sync|remove")
+    a = ss.add_parser("add", parents=[common, json_opt], help="follow Zotero, a file another tool rewrites, or a folder")
+    a.add_argument("where", nargs="+", metavar="zotero [DATA_DIR] | FILE | DIR",
+                   help="`zotero` (its data folder found by itself, or given), a .bib/CSL-JSON/RIS file "
+                        "(Better BibTeX's automatic export), or a folder of PDFs and exports")
+    a.add_argument("--no-automatic-tags", action="store_true", help="Zotero: leave out automatic tags")
+    a.add_argument("--no-collections", action="store_true", help="Zotero: do not tag papers with their collections")
+    a.add_argument("--no-notes", action="store_true", help="Zotero: do not bring child notes")
+    ss.add_parser("list", parents=[common, json_opt], help="sources, their papers, last sync and last error")
+    y = ss.add_parser("sync", parents=[common, json_opt], help="sync now (every source, or one)")
+    y.add_argument("id", nargs="?")
+    y.add_argument("--confirm", action="store_true",
+                   help="apply a sync that was held because it removes more than a fifth of the source's papers")
+    y.add_argument("--retry-failed", action="store_true",
+                   help="read again the files that failed before (a sync skips them otherwise)")
+    r = ss.add_parser("remove", parents=[common], help="stop following a source")
+    r.add_argument("id")
+    r.add_argument("--keep-papers", action="store_true",
+                   help="keep its papers in the library (else those only it held go to the trash)")
+    s.set_defaults(func=cmd_sources, sources_cmd="list")

@@ -3,6 +3,10 @@
 One Store per process. Reads use a cursor per thread; every write goes through one lock, so there is a
 single writer and readers never see "database is locked". Each write is one transaction: a crash leaves
 either all of a batch or none of it.
+
+The wing owns every table: this module (the connection, transactions, papers, their identifiers, vectors,
+files, followed sources and settings), `digest.py` (the digest's feeds, candidates and feedback) and
+`migrations.py` (the schema, numbered). Nothing outside store/ writes SQL or touches a private name here.
 """
 
 from __future__ import annotations
@@ -23,9 +27,9 @@ import numpy as np
 
 from .. import clean, ids
 from ..clean import clean_tags
-from ..migrations import MIGRATIONS
 from ..models import (Count, Facets, FileRef, ImportFailure, ImportMerge, ImportWarning, Paper, PaperFile, PaperQuery,
-                     Record, SourceItem, UnreadableFile)
+                      Record, SourceItem, UnreadableFile)
+from .migrations import MIGRATIONS
 
 _PAPER_COLUMNS = ("id, title, abstract, authors, year, venue, url, tags, notes, source, added_at, updated_at, "
                   "deleted_at")
@@ -493,7 +497,7 @@ class Store:
             with self._write_lock:
                 self._cur().executemany("UPDATE files SET path = ? WHERE id = ?", moves)
 
-    # -- files that could not be read (a reader's failure is remembered by the bytes, files.PdfReaders) --------
+    # -- files that could not be read (a reader's failure is remembered by the bytes, readers.PdfReaders) -----
     def remember_unreadable(self, sha256: str, name: str, reason: str) -> None:
         """Remember that the file with these bytes failed to read, and why (counting the attempts)."""
         with self._write_lock:

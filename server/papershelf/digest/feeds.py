@@ -21,8 +21,8 @@ from urllib.parse import urlparse
 
 import httpx
 
-from . import __version__, clean, ids, importers
-from .models import Record
+from .. import __version__, clean, ids, importers
+from ..models import Record
 
 USER_AGENT = (f"papershelf/{__version__} (a researcher's local paper library fetching its daily digest; "
               "one request per feed per day)")

@@ -2,12 +2,11 @@
 start when the last fetch is more than a day old; then it emails the digest if email is set up.
 
 The decision is a pure function of the clock (`due`), so tests drive it with any time they like; the loop
-only asks it once a minute.
+only asks it once a minute (api/runtime.py).
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import re
 from collections.abc import Callable
@@ -15,7 +14,6 @@ from datetime import datetime, time, timedelta, timezone
 
 log = logging.getLogger("papershelf.schedule")
 DEFAULT_AT = "07:00"
-CHECK_EVERY = 60.0  # seconds between looks at the clock
 
 
 def parse_at(value: str | None) -> time:
@@ -36,35 +34,36 @@ def due(now: datetime, last: datetime | None, at: time) -> bool:
 
 
 class DailyFetch:
-    """The serve loop's daily job: fetch every feed, then send the email (each failure logged, never raised)."""
+    """The serve loop's daily job (api/runtime.py runs it): fetch every feed of the DigestService `digest`, then
+    send the email (each failure logged, never raised)."""
 
-    def __init__(self, lib, clock: Callable[[], datetime] = datetime.now, send: Callable[[], object] | None = None):
-        self.lib = lib
+    def __init__(self, digest, clock: Callable[[], datetime] = datetime.now, send: Callable[[], object] | None = None):
+        self.digest = digest
         self.clock = clock
         self.send = send
         self.last_run: datetime | None = None
 
     def at(self) -> time:
         try:
-            return parse_at(self.lib.store.get_setting("digest_at"))
+            return parse_at(self.digest.settings().at)
         except ValueError:
             return parse_at(None)
 
     def last_fetch(self) -> datetime | None:
         """The last fetch, local time (the store keeps UTC)."""
-        t = self.lib.digest.last_fetch()
+        t = self.digest.last_fetch()
         return None if t is None else t.replace(tzinfo=timezone.utc).astimezone().replace(tzinfo=None)
 
     def tick(self) -> bool:
         """Run the job if it is due now; True if it ran."""
-        if not self.lib.digest.feeds():
+        if not self.digest.feeds():
             return False
         now = self.clock()
         last = self.last_run or self.last_fetch()
         if not due(now, last, self.at()):
             return False
         self.last_run = now
-        reports = self.lib.digest.fetch_all()
+        reports = self.digest.fetch_all()
         log.info("digest fetched: %s", ", ".join(f"{r.source}: {r.error or f'{r.new} new'}" for r in reports))
         if self.send is not None:
             try:
@@ -72,27 +71,3 @@ class DailyFetch:
             except Exception as e:  # email not set up or refused: the digest is still on the page
                 log.warning("digest email not sent: %s", e)
         return True
-
-    async def run(self, stop: asyncio.Event) -> None:
-        """Look at the clock once a minute until stopped."""
-        await every(CHECK_EVERY, self.tick, stop, "daily digest fetch failed")
-
-
-async def every(seconds: float, tick: Callable[[], object], stop: asyncio.Event, failed: str, first_after: float = 0
-                ) -> None:
-    """Run a blocking `tick` in a thread every `seconds` (the first after `first_after`) until `stop` is set; a
-    tick that raises is logged with `failed` and the next one comes all the same."""
-    async def pause(t: float) -> None:
-        try:
-            await asyncio.wait_for(stop.wait(), timeout=t)
-        except asyncio.TimeoutError:
-            pass
-
-    if first_after:
-        await pause(first_after)
-    while not stop.is_set():
-        try:
-            await asyncio.to_thread(tick)
-        except Exception:
-            log.exception(failed)
-        await pause(seconds)

@@ -1,6 +1,6 @@
 """A paper's PDF → one Record, read from the file alone (pdftext reads the pages, pdfmeta the layout).
 
-Runs in worker processes (library.PdfReaders): a PDF with a broken object can take PDFium a while, and the
+Runs in worker processes (readers.PdfReaders): a PDF with a broken object can take PDFium a while, and the
 server's own process keeps answering lookups meanwhile. Everything here is a plain function of the file.
 """
 
@@ -9,8 +9,9 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from .. import pdfmeta, pdftext
 from ..models import FieldWarning, Record
+from . import meta as pdfmeta
+from . import text as pdftext
 
 PAGES = 2  # the title page and the next: where title, authors and abstract are (one more after a cover page)
 NO_TEXT = "the PDF has no text layer (a scan?): only its file name and metadata were read"

@@ -6,6 +6,10 @@ Each record is tied to its paper by the source's own key: Zotero's library and i
 (its `key:` identifier; else its DOI or arXiv id; else its title and year), a PDF's hash (a moved file is the
 same record). Safety first: a source that cannot be read, or a file caught empty, changes nothing; a sync
 that would remove more than a fifth of a source's papers is held until the user confirms it.
+
+The wing: this module (Sources: follow, sync, mirror), `zotero.py` (Zotero's database, read from a copy),
+`follow.py` (the serve loop's part: a sync on start, on change and every few minutes) and `inbox.py` (a
+folder whose dropped files are imported).
 """
 
 from __future__ import annotations
@@ -21,11 +25,11 @@ from pathlib import Path
 
 import msgspec
 
-from . import ids, importers
-from .files import sha256_of, with_file
-from .importers import zotero
-from .models import ImportFailure, Record, SourceInfo, SourceItem, SyncReport
-from .store import now
+from .. import ids, importers
+from ..models import ImportFailure, Record, SourceInfo, SourceItem, SyncReport
+from ..pdf.files import sha256_of, with_file
+from ..store import now
+from . import zotero
 
 log = logging.getLogger("papershelf.sources")
 MAX_REMOVED_SHARE = 0.2  # more than this share of a source's papers gone at once waits for confirmation

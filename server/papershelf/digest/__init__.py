@@ -1,8 +1,12 @@
 """The daily digest: new papers from the user's feeds, kept as candidates beside the library (never in it until
 saved), embedded in the background, ranked each day by a model of this researcher (ranking.py), rated 👍/👎.
 
-Flow: feeds.fetch → Digest._store_fetch (de-duplicated against the library and each other, one transaction
-per feed) → the embedding worker fills candidate vectors after library papers → Digest.day() ranks.
+Flow: feeds.fetch → DigestService._store_fetch (de-duplicated against the library and each other, one
+transaction per feed) → the embedding worker fills candidate vectors after library papers → DigestService.day()
+ranks.
+
+The wing: this module (DigestService), `feeds.py` (fetching and reading feeds), `ranking.py` (the
+personal model), `mail.py` (the Atom feed and the email) and `schedule.py` (when the daily fetch is due).
 """
 
 from __future__ import annotations
@@ -19,10 +23,11 @@ from datetime import date, datetime, timedelta
 import httpx
 import numpy as np
 
-from . import clean, feeds, ids, ranking
-from .models import (ClosePaper, Digest as DigestPage, DigestItem, DigestSettings, DigestWhy, FeedbackRow, FeedInfo,
-                     FeedReport, Paper, Record)
-from .store import content_hash, embed_text, new_paper_id, now
+from .. import clean, ids
+from ..models import ClosePaper, DigestItem, DigestSettings, DigestWhy, FeedbackRow, FeedInfo, FeedReport, Paper, Record
+from ..models import Digest as DigestPage
+from ..store import content_hash, embed_text, new_paper_id, now
+from . import feeds, ranking
 
 log = logging.getLogger("papershelf.digest")
 PRUNE_DAYS = 30  # unsaved candidates older than this go (settings: digest_prune_days)
@@ -39,7 +44,7 @@ class DigestError(ValueError):
     """A digest request that cannot be done; the message says why."""
 
 
-class Digest:
+class DigestService:
     """Feeds, candidates, feedback and the day's ranking, over one Library."""
 
     def __init__(self, store, index, events, embedder, model_id: str, wake: Callable[[], None],

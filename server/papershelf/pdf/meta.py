@@ -16,8 +16,8 @@ from pathlib import Path
 
 import msgspec
 
-from . import ids
-from .pdftext import Line, PdfText, fix_glyphs
+from .. import ids
+from .text import Line, PdfText, fix_glyphs
 
 ARXIV_STAMP = re.compile(r"arXiv:\s?(\d{4}\.\d{4,5}|[a-z][a-z\-]*(?:\.[A-Z]{2})?/\d{7})(v\d+)?\s*\[[^\]]+\]\s*(.*)")
 ARXIV_PRINTED = re.compile(r"\barXiv:\s?(\d{4}\.\d{4,5}|[a-z][a-z\-]*(?:\.[A-Z]{2})?/\d{7})(v\d+)?", re.I)

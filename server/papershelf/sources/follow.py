@@ -24,8 +24,8 @@ EVERY = 300.0  # seconds between syncs of every source in any case (cheap when n
 class Follower:
     """Watches every followed source and syncs the ones that changed."""
 
-    def __init__(self, lib, quiet: float = QUIET, at_most: float = AT_MOST, every: float = EVERY):
-        self.lib = lib
+    def __init__(self, sources, events, quiet: float = QUIET, at_most: float = AT_MOST, every: float = EVERY):
+        self.sources, self.events = sources, events  # Sources, and the bus whose "sources" events name changes
         self.quiet, self.at_most, self.every = quiet, at_most, every
         self._dirty: dict[str, tuple[float, float]] = {}  # source id → (first change, last change)
 
@@ -34,7 +34,7 @@ class Follower:
         with everything under them → source id)."""
         flat: dict[Path, list[tuple[str, str | None]]] = {}
         deep: dict[Path, str] = {}
-        for s in self.lib.sources.list():
+        for s in self.sources.list():
             where = Path(s.location)
             if s.kind == "zotero":
                 flat.setdefault(where, []).append((s.id, "zotero.sqlite"))  # and its -wal
@@ -79,7 +79,7 @@ class Follower:
 
     async def _sync(self, sid: str) -> None:
         try:
-            report = await asyncio.to_thread(self.lib.sources.sync, sid)
+            report = await asyncio.to_thread(self.sources.sync, sid)
             if report.added or report.updated or report.trashed:
                 log.info("source %s: %d added, %d updated, %d to the trash", sid, report.added, report.updated,
                          report.trashed)
@@ -90,9 +90,9 @@ class Follower:
 
     async def run(self, stop: asyncio.Event) -> None:
         """Sync every source now, then follow them until stop is set."""
-        events = self.lib.events.subscribe()
+        events = self.events.subscribe()
         try:
-            for s in await asyncio.to_thread(self.lib.sources.list):
+            for s in await asyncio.to_thread(self.sources.list):
                 await self._sync(s.id)
             while not stop.is_set():
                 rebuilt = asyncio.Event()
@@ -114,9 +114,9 @@ class Follower:
                             await self._sync(sid)
                     if now - last_all >= self.every:
                         last_all = now
-                        for s in await asyncio.to_thread(self.lib.sources.list):
+                        for s in await asyncio.to_thread(self.sources.list):
                             await self._sync(s.id)
                 rebuilt.set()
                 await asyncio.gather(*watchers, return_exceptions=True)
         finally:
-            self.lib.events.unsubscribe(events)
+            self.events.unsubscribe(events)

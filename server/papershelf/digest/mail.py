@@ -22,8 +22,8 @@ from xml.etree import ElementTree as ET
 
 import msgspec
 
-from . import ids
-from .models import DigestItem
+from .. import ids
+from ..models import DigestItem
 
 CONFIG_FILE = "smtp.json"
 TOP = 25  # items in an email or the Atom feed
@@ -89,9 +89,9 @@ def _why(item: DigestItem) -> str:
     return " — ".join(x for x in (f"close to {close}" if close else "", terms) if x)
 
 
-def compose(lib, page_url: str) -> EmailMessage:
-    """Today's digest as an email: a plain-text part and an HTML part."""
-    page = lib.digest.day(limit=TOP)
+def compose(digest, page_url: str) -> EmailMessage:
+    """Today's digest (of the DigestService `digest`) as an email: a plain-text part and an HTML part."""
+    page = digest.day(limit=TOP)
     items = [i for i in page.items if not i.in_library]
     subject = f"papershelf: {len(items)} new papers for you ({page.day})" if page.day else "papershelf: no digest yet"
     text = [subject, "", page.note, ""] if page.note else [subject, ""]
@@ -111,10 +111,10 @@ def compose(lib, page_url: str) -> EmailMessage:
     return msg
 
 
-def send_digest(lib, page_url: str = "http://127.0.0.1:8765") -> str:
-    """Email today's digest through the user's SMTP server; returns the address it went to."""
-    cfg = config(lib.home)
-    msg = compose(lib, page_url)
+def send_digest(home: Path, digest, page_url: str = "http://127.0.0.1:8765") -> str:
+    """Email today's digest through the SMTP server set up in `home`; returns the address it went to."""
+    cfg = config(home)
+    msg = compose(digest, page_url)
     msg["From"] = cfg.sender or cfg.user or f"papershelf@{cfg.host}"
     msg["To"] = cfg.to
     try:
@@ -133,9 +133,9 @@ def send_digest(lib, page_url: str = "http://127.0.0.1:8765") -> str:
     return cfg.to
 
 
-def atom(lib) -> bytes:
+def atom(digest) -> bytes:
     """The latest digest as an Atom feed (best first)."""
-    page = lib.digest.day(limit=TOP)
+    page = digest.day(limit=TOP)
     ns = "http://www.w3.org/2005/Atom"
     ET.register_namespace("", ns)
     feed = ET.Element(f"{{{ns}}}feed")

@@ -21,17 +21,17 @@ import shutil
 import threading
 import time
 from collections import Counter
-from importlib import resources
 from dataclasses import dataclass, field
+from importlib import resources
 from pathlib import Path
 
 import numpy as np
 
+from ..models import Filters, PaperBrief
+from ..store import embed_text
 from . import binary
-from .models import Filters, PaperBrief
-from .postings import STOP, WORD, Counted, Postings, stemmer, count, stems, term_key
+from .postings import STOP, WORD, Counted, Postings, count, stemmer, stems, term_key
 from .postings import counts as _counts
-from .store import embed_text
 
 log = logging.getLogger(__name__)
 
@@ -352,10 +352,10 @@ class Index:
         self.hub = _grown(_hub(self.topsim[:n]), len(self.years))
 
     def _update_neighbours(self, rows: np.ndarray) -> None:
-        """Neighbour statistics for new vectors (see _update_neighbours below)."""
+        """Neighbour statistics for new vectors (see _neighbour_stats_updated below)."""
         n = self.n
         live_vec = self.has_vec[:n] & self.words.alive[:n]
-        self.hub = _grown(_update_neighbours(self.matrix[:n], live_vec, self.topsim[:n], rows), len(self.years))
+        self.hub = _grown(_neighbour_stats_updated(self.matrix[:n], live_vec, self.topsim[:n], rows), len(self.years))
 
     # -- compaction and the saved copy ----------------------------------------------------------------
     def compact(self) -> None:
@@ -769,7 +769,7 @@ def _top_neighbours(matrix: np.ndarray, chunk: np.ndarray, others: np.ndarray, t
     return sims
 
 
-def _update_neighbours(matrix: np.ndarray, live_vec: np.ndarray, topsim: np.ndarray, rows: np.ndarray,
+def _neighbour_stats_updated(matrix: np.ndarray, live_vec: np.ndarray, topsim: np.ndarray, rows: np.ndarray,
                        block: int = 1024) -> np.ndarray:
     """Fold the vectors of `rows` into everyone's top-HUB_K neighbour similarities (topsim, in place), and
     theirs into `rows`; return every row's hub score.

@@ -30,6 +30,7 @@ from pathlib import Path
 
 from .. import ids
 from ..models import FileRef, Record, SourceItem
+from ..pdf.files import sha256_of
 
 SKIPPED_TYPES = ("note", "attachment", "annotation")
 LINKED_URL = 3  # itemAttachments.linkMode: a link to a web page, no file
@@ -441,7 +442,6 @@ def _hash_all(paths: list[Path]) -> dict[Path, tuple[str, int]]:
     """(sha256, size) of each file that can be read, on every core (hashlib lets go of the GIL): a first sync of
     a library with thousands of PDFs is mostly this. A file gone since the stamp was taken is left out (the
     next sync sees it)."""
-    from ..files import sha256_of  # (files imports the importers package)
 
     def one(p: Path):
         try:
