@@ -17,6 +17,7 @@ import httpx
 import pytest
 
 os.environ["HF_HUB_OFFLINE"] = "1"  # any accidental hub call fails fast instead of hanging
+pytest_plugins = ["browsers"]  # the browser tests' fixtures and steps (browsers.py)
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -218,8 +219,9 @@ def chromium(playwright):
 # otherwise order files by their number of tests, and a long file with few tests would start last and run alone).
 # Longest first, measured; the second is one that needs no sample library, so that the second worker works
 # while the first builds the sample (about half a minute) instead of waiting for it.
-LONGEST_FIRST = ["test_extension.py", "test_bad_input.py", "test_api.py", "test_reliability.py", "test_digest.py",
-                 "test_cli.py", "test_library_page.py", "test_related.py", "test_map.py", "test_hostile.py",
+LONGEST_FIRST = ["test_chromium.py", "test_bad_input.py", "test_api.py", "test_reliability.py", "test_firefox.py",
+                 "test_digest.py", "test_cli.py", "test_library_page.py", "test_pairing.py", "test_pdf_tab.py",
+                 "test_related.py", "test_map.py", "test_hostile.py",
                  "test_release.py", "test_backup.py", "test_inbox.py", "test_sources.py", "test_store.py",
                  "test_index.py", "test_origin.py", "test_embed.py", "test_service.py", "test_pdf.py"]
 

@@ -1,7 +1,7 @@
 """What the extension's site adapters read from each publisher's article page, page by page: the adapters'
 own code (extension/content/adapters.js) in a real Chromium DOM, on pages written in each site's structure (parsed, so none
 of the page's scripts run), with the address each page has in daily use. The browser suite
-(test_extension.py) then serves a sample of them under their real hosts with the extension installed."""
+(test_chromium.py, test_firefox.py) then serves a sample of them under their real hosts with the extension installed."""
 
 import re
 from pathlib import Path

@@ -6,9 +6,24 @@ from pathlib import Path
 
 import pytest
 
+from browsers import FIXTURES_PDFS, lookup
 from conftest import BROWSER_WAIT
 
 ARTIFACTS = Path(__file__).parent / "artifacts"
+
+
+@pytest.fixture
+def context(chromium):
+    """A browser context of its own (no extension: the page alone)."""
+    ctx = chromium.new_context(viewport={"width": 1280, "height": 900})
+    ctx.set_default_timeout(BROWSER_WAIT)
+    yield ctx
+    ctx.close()
+
+
+def screenshot(page, name: str) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"))
 
 
 @pytest.fixture
@@ -443,3 +458,68 @@ def test_unreadable_files_are_listed_and_read_again_on_request(page, shared_serv
         (again,) = [u for u in c.get("/api/files/unreadable").json() if u["name"].endswith(bad.name)]
         assert again["attempts"] == 1  # forgotten, then read again (and it failed again)
         c.delete(f"/api/sources/{sid}")
+
+
+def test_library_page_works_in_a_browser(context, shared_server):
+    page = context.new_page()
+    page.goto(f"{shared_server.url}/#token={shared_server.token}")  # the link `papershelf serve` prints
+    page.wait_for_selector("#list li[data-paper-id]")
+    assert "#token" not in page.url  # the token does not stay in the address bar
+    assert "papers" in page.text_content("#stats")
+    assert "null" not in page.text_content("#stats") and "undefined" not in page.text_content("body")
+    assert len(page.query_selector_all("#list li[data-paper-id]")) == 25
+    page.click("#next")
+    page.wait_for_selector("#page:has-text('26–50')")
+    page.fill("#q", "mixture of experts routing")
+    page.press("#q", "Enter")
+    page.wait_for_selector("#list-title:has-text('Search')")
+    first = page.locator("#list li[data-paper-id] a.title").first  # a locator: found again if the list is redrawn
+    why = page.text_content("#list li[data-paper-id] .why")
+    assert any(w in first.text_content() for w in ("Expert", "MoE", "Routing")) and "routing" in why, (
+        first.text_content(), why)
+    first.click()
+    page.wait_for_selector("#detail ol.related li[data-paper-id]")
+    assert "null" not in page.text_content("#detail")
+    page.fill("#detail input[aria-label=tags]", "moe, to-read")
+    page.click("#detail button:has-text('Save tags and notes')")
+    page.wait_for_selector("#detail input[aria-label=tags][value='moe, to-read']")
+    screenshot(page, "library-page")
+    with shared_server.client() as c:
+        assert c.get("/api/papers", params={"tag": "to-read"}).json()["total"] == 1
+    # Without a token the page asks for one instead of showing a blank list.
+    fresh = context.new_page()
+    fresh.goto(shared_server.url + "/")
+    fresh.evaluate("() => localStorage.clear()")
+    fresh.reload()
+    fresh.wait_for_selector("#pair:not([hidden])")
+    page.close()
+    fresh.close()
+
+
+def test_library_page_takes_a_pdf_shows_its_file_opens_it_and_filters_by_it(context, shared_server):
+    page = context.new_page()
+    page.goto(f"{shared_server.url}/#token={shared_server.token}")
+    page.wait_for_selector("#list li[data-paper-id]")
+    with shared_server.client() as c:
+        c.delete("/api/papers/" + (lookup(shared_server, title="Thermal Hall Effect of Magnons in a Kagome Ferromagnet")
+                                   .get("paper") or {}).get("id", "none"))
+    # A PDF given to the page's import (as a drop does): read, kept, and in the report.
+    page.set_input_files("#import-file", str(FIXTURES_PDFS / "revtex-letter.pdf"))
+    page.click("#import-form button")
+    page.wait_for_selector("#import-report:has-text('added 1')")
+    page.click("#facet-pdf-yes")
+    page.wait_for_selector("#list li[data-paper-id] a.title:has-text('Thermal Hall Effect')")
+    with shared_server.client() as c:
+        with_pdf = c.get("/api/papers", params={"pdf": "true"}).json()["total"]
+    assert page.text_content("#list-title") and len(page.query_selector_all("#list li[data-paper-id]")) == min(with_pdf, 25)
+    page.click("#list li[data-paper-id] a.title:has-text('Thermal Hall Effect')")
+    page.wait_for_selector("#detail ul.files a.open-file")
+    assert "kept by papershelf" in page.text_content("#detail ul.files")
+    with context.expect_page() as opened:
+        page.click("#detail ul.files a.open-file")
+    tab = opened.value
+    tab.wait_for_load_state("domcontentloaded")
+    assert "/api/files/" in tab.url and "ticket=" in tab.url and shared_server.token not in tab.url
+    screenshot(page, "library-page-pdf")
+    tab.close()
+    page.close()
