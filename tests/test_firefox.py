@@ -6,7 +6,23 @@ import json
 from browsers import ARTIFACTS, PANEL, PDF_TAB, lookup, trash
 
 
+def options_page(firefox):
+    """The extension's options page (the tab the fixture kept), loaded: another test may have taken it elsewhere."""
+    ext = firefox.extension_page
+    if not ext.eval("location.pathname.endsWith('/options.html')"):
+        ext.eval("(() => { location.href = 'options.html'; return 1 })()")
+    ext.wait("location.pathname.endsWith('/options.html') && document.readyState === 'complete'"
+             " && typeof browser === 'object' && !!document.getElementById('serverUrl')")
+    return ext
+
+
+def unpair(firefox) -> None:
+    """Forget the pairing (another test of this module may have paired), through the extension's own page."""
+    options_page(firefox).eval("(async () => { await browser.storage.local.set({token: ''}); return 1 })()")
+
+
 def test_firefox_pairs_through_the_library_page_then_badges_and_saves(firefox, library):
+    unpair(firefox)
     tab = firefox.tab()
     tab.goto(f"{library.url}/#token={library.token}")
     tab.wait("document.documentElement.dataset.extension === 'unpaired'")
@@ -83,8 +99,7 @@ def test_firefox_elseviers_article_page_gets_its_badge_and_a_save_keeps_doi_and_
 
 
 def test_firefox_options_pair_by_hand_and_the_popup_saves_removes_and_searches(firefox, library):
-    ext = firefox.extension_page  # the options page the extension opened (see the fixture)
-    ext.wait("document.readyState === 'complete' && !!document.getElementById('serverUrl')")
+    ext = options_page(firefox)
     ext.eval(f"(() => {{ document.getElementById('serverUrl').value = {json.dumps(library.url)};"
              f" document.getElementById('token').value = {json.dumps(library.token)}; return 1 }})()")
     ext.click("document.getElementById('save')")
