@@ -186,10 +186,10 @@ async function markPdfTab(tabId, url) {
       : res.state === "unpaired" ? "papershelf is not paired with your library (open its options)"
         : "papershelf: the server is not reachable";
   const [text, color] = BADGE[res.state] || ["!", "#cf222e"];
-  try {
-    await chrome.action.setBadgeText({ tabId, text });
-    await chrome.action.setBadgeBackgroundColor({ tabId, color });
+  try { // the title (what the badge means) first: whenever the badge shows, its tooltip says the same
     await chrome.action.setTitle({ tabId, title });
+    await chrome.action.setBadgeBackgroundColor({ tabId, color });
+    await chrome.action.setBadgeText({ tabId, text });
   } catch { /* the tab closed meanwhile */ }
   return { paper: { ...paper, title: res.state === "in-library" ? res.paper.title : paper.label }, res };
 }
