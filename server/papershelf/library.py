@@ -10,7 +10,6 @@ import contextlib
 import hashlib
 import logging
 import os
-import tempfile
 import threading
 import time
 from collections import OrderedDict
@@ -30,6 +29,7 @@ from .models import (Facets, Filters, ImportFailure, ImportMerge, ImportReport, 
                      PaperFile, PaperQuery, Record, RelatedHit, SearchHit, Stats, UnreadableFile)
 from .pairing import private_home
 from .pdf import files
+from .pdf.intake import PdfIntake
 from .pdf.readers import PdfReaders
 from .pdf.record import is_pdf
 from .search.embed import BATCH_SIZE, Embedder, ModelError, lower_this_threads_priority
@@ -170,8 +170,9 @@ class Library:
         self._embed_lock = threading.Lock()
         self._page_vectors: OrderedDict[str, np.ndarray] = OrderedDict()  # content hash → vector (related_page)
         self._page_vectors_lock = threading.Lock()
-        self.files_dir = self.home / "files"  # our copies of PDFs that came as bytes (files.py)
+        self.files_dir = self.home / "files"  # our copies of PDFs that came as bytes (pdf/files.py)
         self.pdf_readers = PdfReaders(self.store)  # in limited worker processes, never here
+        self.pdfs = PdfIntake(self.store, self.pdf_readers, self.files_dir, self.home / "cache")  # (pdf/intake.py)
         self.digest = self.make_digest()  # feeds and candidates beside the library (digest.py)
         # Libraries papershelf follows: Zotero, a .bib, a folder (sources.py).
         self.sources = Sources(self.store, self.index, self.events, self.worker, self.pdf_readers, self.backup,
@@ -268,49 +269,24 @@ class Library:
         library already has at the same place is not read again; one that moved gets its new place. One that
         failed before is read again: an import is the user asking."""
         report = ImportReport(source=str(paths[0]) if len(paths) == 1 else f"{len(paths)} PDFs", format="pdf")
-        to_read: list[tuple[Path, str]] = []
-        hashed: dict[str, tuple[str, int]] = {}  # path → (sha256, size), read once
-        known: list[tuple[str, Record]] = []
-        for path in paths:
-            try:
-                sha, size = hashed[str(path)] = files.sha256_of(path)
-            except OSError as e:
-                report.failed.append(ImportFailure(position=str(path), reason=f"cannot read: {e.strerror or e}"))
-                continue
-            owner = self.store.file_by_hash(sha)
-            if owner is None:
-                to_read.append((path, sha))
-            else:  # the same bytes: its paper decides; only the place may have changed
-                known.append((str(path), files.with_file(Record(title=owner[1], guessed=True), path, sha, size,
-                                                         kept=owner[2] and str(path) == owner[3])))
-        items = ((path, rec if isinstance(rec, str) else files.with_file(rec, Path(path), *hashed[path]))
-                 for path, rec in self.pdf_readers.read_files(to_read))
+        failed, known, read = self.pdfs.at_paths(paths)
+        report.failed += failed
         report.extend(self.import_items(known, source="pdf", progress=progress))
-        report.extend(self.import_items(items, source="pdf", progress=progress))
+        report.extend(self.import_items(read, source="pdf", progress=progress))
         return report
 
-    def import_pdf_bytes(self, data: bytes, name: str) -> ImportReport:
-        """A PDF that came as bytes (the inbox, a drop on the page, the extension): kept under <home>/files/,
-        then imported from there."""
-        sha = hashlib.sha256(data).hexdigest()
-        owner = self.store.file_by_hash(sha)
-        if owner is not None and Path(owner[3]).is_file():  # the library has this very file, where it was
-            return ImportReport(source=name, format="pdf", merged=[ImportMerge(position=name, id=owner[0],
-                                                                               changed=False)])
-        # The reader is handed a file, never the bytes through its pipe (a 300 MB PDF would be in memory twice).
-        staging = self.home / "cache"
-        staging.mkdir(parents=True, exist_ok=True)
-        fd, staged = tempfile.mkstemp(suffix=".pdf", dir=staging)
-        try:
-            with os.fdopen(fd, "wb") as f:
-                f.write(data)
-            [(_, rec)] = self.pdf_readers.read_files([(Path(staged), sha)], names={staged: name})
-        finally:
-            os.unlink(staged)
+    def import_pdf_bytes(self, data: bytes, name: str, at: Path | None = None) -> ImportReport:
+        """A PDF that came as bytes (the inbox, a drop on the page, the extension, the CLI through the server):
+        linked `at` the place the sender says it is if the file there has these very bytes, else kept under
+        <home>/files/ and imported from there."""
+        if at is not None and self.pdfs.holds(at, data):
+            return self.import_pdfs([at])
+        if (owner := self.pdfs.owner_of(data)) is not None:  # the library has this very file, where it was
+            return ImportReport(source=name, format="pdf", merged=[ImportMerge(position=name, id=owner, changed=False)])
+        rec = self.pdfs.kept(data, name)
         if isinstance(rec, str):
             return ImportReport(source=name, format="pdf", error=rec)
-        path = files.keep_copy(self.files_dir, data, sha, name)
-        report = self.import_items([(name, files.with_file(rec, path, sha, len(data), kept=True))], source="pdf")
+        report = self.import_items([(name, rec)], source="pdf")
         report.source, report.format = name, "pdf"
         return report
 
@@ -324,17 +300,6 @@ class Library:
         except OSError as e:
             return ImportReport(source=str(path), error=f"cannot read {path}: {e.strerror or e}")
         return self.import_path(path)
-
-    def import_pdf_at(self, data: bytes, path: Path, name: str) -> ImportReport:
-        """A PDF sent with the place it says it is at: linked there if the file there has these very bytes
-        (a request never makes papershelf adopt a file it was not given), else kept as a copy."""
-        sha = hashlib.sha256(data).hexdigest()
-        try:
-            if path.is_absolute() and path.is_file() and files.sha256_of(path)[0] == sha:
-                return self.import_pdfs([path])
-        except OSError:
-            pass
-        return self.import_pdf_bytes(data, name)
 
     def import_bytes(self, data: bytes, name: str = "input", fmt: str | None = None,
                      progress: Callable[[int], None] | None = None) -> ImportReport:

@@ -126,7 +126,7 @@ class LibraryController(Controller):
         for name, data, *fmt in files:
             if linked and len(files) == 1:
                 # The CLI's import of a PDF where it is: linked there if those are the bytes it holds.
-                one = await asyncio.to_thread(lib.import_pdf_at, data, Path(unquote(linked)), name)
+                one = await asyncio.to_thread(lib.import_pdf_bytes, data, name, Path(unquote(linked)))
             else:
                 one = await asyncio.to_thread(lib.import_bytes, data, name, fmt[0] if fmt else None)
             report.format = report.format or one.format

@@ -6,6 +6,8 @@
 - `sandbox.py`: worker processes with a memory and a time limit per task (knows nothing of papershelf).
 - `readers.py`: the readers' pool: files read in the sandbox, failures remembered by their bytes.
 - `files.py`: hashes, and the copies under `<home>/files/`.
+- `intake.py`: the way in: PDFs where they are, or as bytes, out as records with their files.
 
-The Library imports a PDF through `readers.PdfReaders`; nothing outside this wing reads a PDF itself.
+The Library imports a PDF through `intake.PdfIntake` (a followed folder through `readers.PdfReaders`); nothing
+outside this wing reads a PDF itself.
 """
