@@ -3,7 +3,7 @@
 At 10k and 100k papers (bench/synthetic.py's libraries): Library.related() and search() as the API runs them
 (every signal, why-terms, briefs; search embeds its query with the real model), against numpy's exact float32
 top-10 on the same matrix (dense only, no words) and DuckDB SQL (`array_cosine_similarity` top-10).
-At 1M vectors: numpy exact against the compressed scan (papershelf/binary.py: sign bits, int8, an exact re-rank),
+At 1M vectors: numpy exact against the compressed scan (papershelf/search/binary.py: sign bits, int8, an exact re-rank),
 with its recall@10 against exact and the memory each needs.
 Run: `make bench` (all of bench/, written to docs/benchmarks.md) or `bench/lookup.py [--quick]` (10k only).
 """

@@ -173,11 +173,12 @@ class Library:
         self.files_dir = self.home / "files"  # our copies of PDFs that came as bytes (pdf/files.py)
         self.pdf_readers = PdfReaders(self.store)  # in limited worker processes, never here
         self.pdfs = PdfIntake(self.store, self.pdf_readers, self.files_dir, self.home / "cache")  # (pdf/intake.py)
-        self.digest = self.make_digest()  # feeds and candidates beside the library (digest.py)
-        # Libraries papershelf follows: Zotero, a .bib, a folder (sources.py).
+        self.digest = self.make_digest()  # feeds and candidates beside the library (digest/)
+        # Libraries papershelf follows: Zotero, a .bib, a folder (sources/).
         self.sources = Sources(self.store, self.index, self.events, self.worker, self.pdf_readers, self.backup,
                                self.home / "cache" / "sources")
-        self.map = LibraryMap(self.index, self.events, self.model_id, self.home / "map")  # the library in 2D (map.py)
+        # The library in 2D (search/map.py).
+        self.map = LibraryMap(self.index, self.events, self.model_id, self.home / "map")
         files.rehome(self.store, self.files_dir)  # a home restored or moved elsewhere still finds its PDFs
         previous = self.store.get_setting("model_id")
         if previous != self.model_id:
