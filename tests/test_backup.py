@@ -69,7 +69,7 @@ def test_a_backup_restored_into_an_empty_home_is_the_same_library_field_by_field
 
     lib = Library(empty)
     try:  # the restored library works: its PDF found in the new home, searchable, related papers
-        f = lib.store.file(before["files"][0][0])
+        f = lib.file(before["files"][0][0])
         assert Path(f.path).is_file() and Path(f.path).is_relative_to(empty) and not f.missing
         top = lib.search("mixture of experts", k=3)
         assert top and lib.related(top[0].id, k=5)

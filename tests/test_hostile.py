@@ -122,11 +122,11 @@ def test_each_hostile_pdf_alone_fails_or_reads_and_never_in_this_process(empty_l
     grew_mb = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024
     assert grew_mb < 200, grew_mb
     # Each failure is remembered by its bytes, with its reason; an import is the user asking, so it reads again.
-    remembered = {Path(u.name).name: u for u in empty_lib.store.unreadable_files()}
+    remembered = {Path(u.name).name: u for u in empty_lib.unreadable_files()}
     assert set(remembered) == set(FAILS) and all(u.attempts == 1 for u in remembered.values())
     again = empty_lib.import_pdfs([hostile_files["looping-page-tree.pdf"], GOOD / "twocol-arxiv.pdf"])
     assert len(again.added) == 1 and len(again.failed) == 1  # the good one beside it imports (a new worker)
-    assert empty_lib.store.unreadable([u.sha256 for u in remembered.values()])[
+    assert empty_lib.store.file_tables.unreadable([u.sha256 for u in remembered.values()])[
         remembered["looping-page-tree.pdf"].sha256].attempts == 2
 
 
@@ -136,7 +136,7 @@ def test_a_pdf_sent_as_bytes_that_fails_is_an_error_and_keeps_nothing(empty_lib,
     assert "from-the-extension.pdf" in report.error and "page tree" in report.error
     assert not list((empty_lib.home / "files").rglob("*.pdf"))  # no kept copy of a file that gave no paper
     assert not list((empty_lib.home / "cache").glob("*.pdf"))  # nor the copy the reader was handed
-    (remembered,) = empty_lib.store.unreadable_files()
+    (remembered,) = empty_lib.unreadable_files()
     assert remembered.name == "from-the-extension.pdf"  # its own name, not the reader's temporary one
 
 
@@ -155,10 +155,10 @@ def test_a_followed_folder_with_a_broken_file_syncs_the_good_ones_and_skips_it_a
     again = empty_lib.sources.sync(info.id)
     assert not again.error and [f.position for f in again.failed] == [bad]
     assert "not read, it failed before" in again.failed[0].reason and "--retry-failed" in again.failed[0].reason
-    assert [u.attempts for u in empty_lib.store.unreadable_files()] == [1]  # skipped: not read a second time
+    assert [u.attempts for u in empty_lib.unreadable_files()] == [1]  # skipped: not read a second time
     retried = empty_lib.sources.sync(info.id, retry_failed=True)
     assert [f.position for f in retried.failed] == [bad] and "failed before" not in retried.failed[0].reason
-    assert [u.attempts for u in empty_lib.store.unreadable_files()] == [2]
+    assert [u.attempts for u in empty_lib.unreadable_files()] == [2]
 
 
 def test_an_unexpected_error_fails_one_source_and_not_the_others(empty_lib, tmp_path, monkeypatch):

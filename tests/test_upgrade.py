@@ -44,7 +44,7 @@ def test_a_library_an_earlier_release_wrote_opens_with_everything_in_it(version,
         assert hits and hits[0].id == top[0]  # searchable: its own title finds it first
         related = lib.related(top[0], k=5)
         assert len(related) == 5 and top[0] not in {h.id for h in related}  # related: its vectors are there
-        f = lib.store.file(expected["files"][0][0])
+        f = lib.file(expected["files"][0][0])
         assert Path(f.path) == home / expected["kept_files"][0] and not f.missing  # its kept PDF, in this home
         assert [s.id for s in lib.sources.list()] == [s[0] for s in expected["sources"]]
         assert lib.stats().pending == 0  # nothing to embed again: the same model

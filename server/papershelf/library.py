@@ -648,11 +648,11 @@ class Library:
 
     def file(self, fid: str) -> PaperFile | None:
         """A paper's file by its id (never by a path)."""
-        return self.store.file(fid)
+        return self.store.file_tables.file(fid)
 
     def unreadable_files(self) -> list[UnreadableFile]:
         """Files that failed to read, remembered until read again."""
-        return self.store.unreadable_files()
+        return self.store.file_tables.unreadable_files()
 
     def embedding_state(self) -> tuple[bool, str | None]:
         """Whether the background embedding is at work, and why it stopped if it did."""

@@ -56,11 +56,11 @@ def rehome(store, folder: Path) -> int:
     old one, which may still be there: a kept copy belongs to its home); return how many were fixed. Only rows
     outside `folder` are looked at: at every start, in a home that stayed where it was, none."""
     fixed = []
-    for fid, path, sha in store.kept_files_outside(str(folder) + os.sep):
+    for fid, path, sha in store.file_tables.kept_files_outside(str(folder) + os.sep):
         here = kept_path(folder, sha, Path(path).name)
         if here.is_file():
             fixed.append((str(here), fid))
-    store.move_files(fixed)
+    store.file_tables.move_files(fixed)
     return len(fixed)
 
 

@@ -19,7 +19,7 @@ class PdfIntake:
     """PDFs in, records with their files out (the store says which bytes the library has already)."""
 
     def __init__(self, store, readers: PdfReaders, files_dir: Path, staging: Path):
-        self.store, self.readers = store, readers
+        self.files, self.readers = store.file_tables, readers  # (store/files.py)
         self.files_dir = files_dir  # our copies of PDFs that came as bytes
         self.staging = staging  # where bytes wait, as a file, for a reader
 
@@ -38,7 +38,7 @@ class PdfIntake:
             except OSError as e:
                 failed.append(ImportFailure(position=str(path), reason=f"cannot read: {e.strerror or e}"))
                 continue
-            owner = self.store.file_by_hash(sha)
+            owner = self.files.file_by_hash(sha)
             if owner is None:
                 to_read.append((path, sha))
             else:  # the same bytes: its paper decides; only the place may have changed
@@ -59,7 +59,7 @@ class PdfIntake:
 
     def owner_of(self, data: bytes) -> str | None:
         """The paper that has a file with these bytes, still where it was (nothing to read), or None."""
-        owner = self.store.file_by_hash(hashlib.sha256(data).hexdigest())
+        owner = self.files.file_by_hash(hashlib.sha256(data).hexdigest())
         return owner[0] if owner is not None and Path(owner[3]).is_file() else None
 
     def kept(self, data: bytes, name: str) -> Record | str:

@@ -1,5 +1,5 @@
 """The readers' pool: every PDF is read in the sandbox (sandbox.py), never in the calling process, so a hostile
-file costs its worker, not the server. A file that fails is remembered by its bytes (Store.remember_unreadable)
+file costs its worker, not the server. A file that fails is remembered by its bytes (store/files.py)
 and not read again by a sync or at a start until the user asks (`papershelf sources sync --retry-failed`).
 """
 
@@ -42,7 +42,7 @@ class PdfReaders:
         again unless `retry` (a user's own import asks; a sync or a start does not). `names`: a path's name to
         report, where it is not the file's own (bytes kept under a temporary name)."""
         names = names or {}
-        failed_before = self.store.unreadable([sha for _, sha in files])
+        failed_before = self.store.file_tables.unreadable([sha for _, sha in files])
         to_read = []
         for path, sha in files:
             if sha in failed_before and not retry:
@@ -58,9 +58,9 @@ class PdfReaders:
                 outcome = f"{name}: {outcome}"
             if isinstance(outcome, str):
                 log.warning("could not read %s: %s", names.get(path, path), outcome.split(": ", 1)[-1])
-                self.store.remember_unreadable(sha_of[path], names.get(path, path), outcome)
+                self.store.file_tables.remember_unreadable(sha_of[path], names.get(path, path), outcome)
             elif sha_of[path] in failed_before:  # read this time: nothing to remember
-                self.store.forget_unreadable([sha_of[path]])
+                self.store.file_tables.forget_unreadable([sha_of[path]])
             yield path, outcome
 
     def close(self) -> None:

@@ -184,7 +184,7 @@ class Sources:
         """Sync every source (one that fails says why and never stops the others). retry_failed: every file
         remembered as unreadable is forgotten first, and those in followed sources are read again."""
         if retry_failed:
-            self.store.forget_unreadable()
+            self.store.file_tables.forget_unreadable()
         reports = []
         for s in self.list():
             try:

@@ -4,9 +4,9 @@ One Store per process. Reads use a cursor per thread; every write goes through o
 single writer and readers never see "database is locked". Each write is one transaction: a crash leaves
 either all of a batch or none of it.
 
-The wing owns every table: this module (the connection, transactions, papers, their identifiers, vectors,
-files, followed sources and settings), `digest.py` (the digest's feeds, candidates and feedback) and
-`migrations.py` (the schema, numbered). Nothing outside store/ writes SQL or touches a private name here.
+The wing owns every table: this module (the connection, transactions, papers, their identifiers and vectors,
+followed sources and settings), `files.py` (where papers' files are, the ones that failed to read), `digest.py`
+(the digest's feeds, candidates and feedback) and `migrations.py` (the schema, numbered). Nothing outside store/ writes SQL or touches a private name here.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ import numpy as np
 from .. import clean, ids
 from ..clean import clean_tags
 from ..models import (Count, Facets, FileRef, ImportFailure, ImportMerge, ImportWarning, Paper, PaperFile, PaperQuery,
-                      Record, SourceItem, UnreadableFile)
+                      Record, SourceItem)
 from .migrations import MIGRATIONS
 
 _PAPER_COLUMNS = ("id, title, abstract, authors, year, venue, url, tags, notes, source, added_at, updated_at, "
@@ -268,6 +268,7 @@ class Store:
         self._changed: set[str] = set()
         self._changes_lock = threading.Lock()
         self.digest_tables = DigestTables(self)  # feeds, candidates, feedback (store/digest.py)
+        self.file_tables = FileTables(self)  # where papers' files are, and the ones that failed (store/files.py)
         self.migrate(before_migrating)
 
     # -- plumbing -------------------------------------------------------------------------------------
@@ -480,56 +481,6 @@ class Store:
                 changed = True
         return changed
 
-    def file_by_hash(self, sha256: str) -> tuple[str, str, bool, str] | None:
-        """(paper id, its title, kept?, path) of the file with these bytes, if the library has it."""
-        return self._cur().execute("SELECT f.paper_id, p.title, f.kept, f.path FROM files f JOIN papers p "
-                                   "ON p.id = f.paper_id WHERE f.sha256 = ?", [sha256]).fetchone()
-
-    def kept_files_outside(self, folder: str) -> list[tuple[str, str, str]]:
-        """(id, path, sha256) of our kept copies whose rows name a place outside `folder` (a restored or moved
-        home: files.rehome)."""
-        return self._cur().execute("SELECT id, path, sha256 FROM files WHERE kept AND NOT starts_with(path, ?)",
-                                   [folder]).fetchall()
-
-    def move_files(self, moves: list[tuple[str, str]]) -> None:
-        """Point files at where they are now: (new path, file id) pairs."""
-        if moves:
-            with self._write_lock:
-                self._cur().executemany("UPDATE files SET path = ? WHERE id = ?", moves)
-
-    # -- files that could not be read (a reader's failure is remembered by the bytes, readers.PdfReaders) -----
-    def remember_unreadable(self, sha256: str, name: str, reason: str) -> None:
-        """Remember that the file with these bytes failed to read, and why (counting the attempts)."""
-        with self._write_lock:
-            self._cur().execute(
-                "INSERT INTO unreadable_files (sha256, name, reason, failed_at) VALUES (?, ?, ?, ?) "
-                "ON CONFLICT (sha256) DO UPDATE SET name = excluded.name, reason = excluded.reason, "
-                "failed_at = excluded.failed_at, attempts = unreadable_files.attempts + 1",
-                [sha256, name, reason, now()])
-
-    def unreadable(self, sha256s: list[str]) -> dict[str, UnreadableFile]:
-        """The remembered failures among these hashes."""
-        if not sha256s:
-            return {}
-        rows = self._cur().execute("SELECT sha256, name, reason, failed_at, attempts FROM unreadable_files "
-                                   "WHERE sha256 IN (SELECT unnest(?))", [list(sha256s)]).fetchall()
-        return {r[0]: UnreadableFile(r[0], r[1], r[2], r[3].replace(tzinfo=timezone.utc), r[4]) for r in rows}
-
-    def unreadable_files(self) -> list[UnreadableFile]:
-        """Every remembered failure, newest first."""
-        rows = self._cur().execute("SELECT sha256, name, reason, failed_at, attempts FROM unreadable_files "
-                                   "ORDER BY failed_at DESC, sha256").fetchall()
-        return [UnreadableFile(r[0], r[1], r[2], r[3].replace(tzinfo=timezone.utc), r[4]) for r in rows]
-
-    def forget_unreadable(self, sha256s: list[str] | None = None) -> int:
-        """Forget these failures (all of them when None), so the files are read again; how many were forgotten."""
-        with self._write_lock:
-            c = self._cur()
-            where, params = ("", []) if sha256s is None else (" WHERE sha256 IN (SELECT unnest(?))", [list(sha256s)])
-            n = c.execute(f"SELECT count(*) FROM unreadable_files{where}", params).fetchone()[0]
-            c.execute(f"DELETE FROM unreadable_files{where}", params)
-            return n
-
     def files_of(self, pids: list[str]) -> dict[str, list[PaperFile]]:
         """Each paper's files, oldest first, with whether each is still where it was."""
         if not pids:
@@ -542,13 +493,6 @@ class Store:
                 id=fid, path=path, sha256=sha, size=size, kept=kept, missing=not os.path.isfile(path),
                 added_at=added.replace(tzinfo=timezone.utc)))
         return out
-
-    def file(self, fid: str) -> PaperFile | None:
-        """One file by its id (what the API serves: never a path from a request)."""
-        row = self._cur().execute("SELECT id, paper_id FROM files WHERE id = ?", [fid]).fetchone()
-        if row is None:
-            return None
-        return next((f for f in self.files_of([row[1]]).get(row[1], []) if f.id == fid), None)
 
     def _merge_fields(self, c, pid: str, rec: Record) -> bool:
         """Keep the richest of each field, the union of tags; restore a trashed paper. Return changed?"""
@@ -1249,3 +1193,4 @@ class Store:
 
 # The tables' owners beside Store, in modules of their own (they use the helpers above).
 from .digest import DigestTables  # noqa: E402
+from .files import FileTables  # noqa: E402
