@@ -280,11 +280,12 @@ class Library:
         """A PDF that came as bytes (the inbox, a drop on the page, the extension, the CLI through the server):
         linked `at` the place the sender says it is if the file there has these very bytes, else kept under
         <home>/files/ and imported from there."""
-        if at is not None and self.pdfs.holds(at, data):
+        sha = hashlib.sha256(data).hexdigest()  # once: a PDF may be hundreds of MB
+        if at is not None and self.pdfs.holds(at, sha):
             return self.import_pdfs([at])
-        if (owner := self.pdfs.owner_of(data)) is not None:  # the library has this very file, where it was
+        if (owner := self.pdfs.owner_of(sha)) is not None:  # the library has this very file, where it was
             return ImportReport(source=name, format="pdf", merged=[ImportMerge(position=name, id=owner, changed=False)])
-        rec = self.pdfs.kept(data, name)
+        rec = self.pdfs.kept(data, sha, name)
         if isinstance(rec, str):
             return ImportReport(source=name, format="pdf", error=rec)
         report = self.import_items([(name, rec)], source="pdf")

@@ -4,7 +4,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
 import tempfile
 from collections.abc import Iterator
@@ -48,33 +47,31 @@ class PdfIntake:
                 for path, rec in self.readers.read_files(to_read))
         return failed, known, read
 
-    def holds(self, path: Path, data: bytes) -> bool:
-        """Whether the file at `path` (a place a request names) has these very bytes: only then is it linked there,
-        so a request never makes papershelf adopt a file it was not given."""
+    def holds(self, path: Path, sha256: str) -> bool:
+        """Whether the file at `path` (a place a request names) has the bytes of this hash: only then is it linked
+        there, so a request never makes papershelf adopt a file it was not given."""
         try:
-            return (path.is_absolute() and path.is_file()
-                    and files.sha256_of(path)[0] == hashlib.sha256(data).hexdigest())
+            return path.is_absolute() and path.is_file() and files.sha256_of(path)[0] == sha256
         except OSError:
             return False
 
-    def owner_of(self, data: bytes) -> str | None:
-        """The paper that has a file with these bytes, still where it was (nothing to read), or None."""
-        owner = self.files.file_by_hash(hashlib.sha256(data).hexdigest())
+    def owner_of(self, sha256: str) -> str | None:
+        """The paper that has a file with the bytes of this hash, still where it was (nothing to read), or None."""
+        owner = self.files.file_by_hash(sha256)
         return owner[0] if owner is not None and Path(owner[3]).is_file() else None
 
-    def kept(self, data: bytes, name: str) -> Record | str:
+    def kept(self, data: bytes, sha256: str, name: str) -> Record | str:
         """A PDF that came as bytes: read (from a staged file: a 300 MB PDF is never in memory twice, as it would be
         through the reader's pipe), then kept under `files_dir`; its record with the kept file, or the reason."""
-        sha = hashlib.sha256(data).hexdigest()
         self.staging.mkdir(parents=True, exist_ok=True)
         fd, staged = tempfile.mkstemp(suffix=".pdf", dir=self.staging)
         try:
             with os.fdopen(fd, "wb") as f:
                 f.write(data)
-            [(_, rec)] = self.readers.read_files([(Path(staged), sha)], names={staged: name})
+            [(_, rec)] = self.readers.read_files([(Path(staged), sha256)], names={staged: name})
         finally:
             os.unlink(staged)
         if isinstance(rec, str):
             return rec
-        path = files.keep_copy(self.files_dir, data, sha, name)
-        return files.with_file(rec, path, sha, len(data), kept=True)
+        path = files.keep_copy(self.files_dir, data, sha256, name)
+        return files.with_file(rec, path, sha256, len(data), kept=True)
