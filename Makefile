@@ -12,7 +12,7 @@ FIREFOX := /usr/bin/firefox-esr
 WEB_EXT := .tools/node_modules/.bin/web-ext
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: serve test install install-test wheel bench quality digest-bench ingest-bench panel-bench page-bench pdf-bench sources-bench realfiles extension clean
+.PHONY: serve test install install-test wheel bench quality digest-bench ingest-bench panel-bench page-bench pdf-bench fulltext-bench sources-bench realfiles extension clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -48,7 +48,12 @@ $(WEB_EXT): | /usr/bin/npm
 	$(SUDO) apt-get update -qq
 	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq systemd >/dev/null
 
-install-test: $(VENV)/.installed-test $(CHROMIUM) $(FIREFOX) $(WEB_EXT) /usr/bin/systemd-analyze
+# test_fulltext.py reads a scan with Tesseract (papershelf uses it when it is installed, and says so when it is not).
+/usr/bin/tesseract:
+	$(SUDO) apt-get update -qq
+	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq tesseract-ocr tesseract-ocr-eng >/dev/null
+
+install-test: $(VENV)/.installed-test $(CHROMIUM) $(FIREFOX) $(WEB_EXT) /usr/bin/systemd-analyze /usr/bin/tesseract
 
 serve: install
 	$(BIN)/papershelf serve --port $(PORT)

@@ -7,6 +7,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from . import backup
+from .fulltext import scan_note
 from .search.embed import TOKENIZER_FILES, ModelError, sha256_file
 
 
@@ -38,6 +39,12 @@ def run_checks(lib) -> list[tuple[str, bool, str]]:
     out.append(("embeddings", s.pending == 0 or lib.worker.error is None,
                 f"{s.embedded} of {s.papers} papers embedded, {s.pending} pending"
                 + (f"; worker error: {lib.worker.error}" if lib.worker.error else "")))
+    t = s.text
+    out.append(("full text", not t.unsearchable_pages,
+                f"{t.pages_read} pages of {t.files_read} PDFs read into {t.passages} passages"
+                + (f", {t.files_waiting} files to read" if t.files_waiting else "")
+                + (f", {t.passages_waiting} passages waiting for vectors" if t.passages_waiting else "")
+                + (f"; {scan_note(t.unsearchable_pages)}" if t.unsearchable_pages else "")))
     first = lib.store.first_added()  # UTC
     since = first.replace(tzinfo=timezone.utc).astimezone().replace(tzinfo=None) if first else None
     out.append(backup_check(lib.home, datetime.now(), since))

@@ -25,8 +25,25 @@ import platformdirs
 from . import backup, importers
 from .digest import DigestService, mail
 from .events import EventBus
-from .models import (Facets, Filters, ImportFailure, ImportMerge, ImportReport, ImportWarning, Paper, PaperBrief,
-                     PaperFile, PaperQuery, Record, RelatedHit, SearchHit, Stats, UnreadableFile)
+from .fulltext import FullTextService, scan_note
+from .models import (
+    Facets,
+    Filters,
+    ImportFailure,
+    ImportMerge,
+    ImportReport,
+    ImportWarning,
+    Paper,
+    PaperBrief,
+    PaperFile,
+    PaperQuery,
+    PassageHit,
+    Record,
+    RelatedHit,
+    SearchHit,
+    Stats,
+    UnreadableFile,
+)
 from .pairing import private_home
 from .pdf import files
 from .pdf.intake import PdfIntake
@@ -177,6 +194,9 @@ class Library:
         # Libraries papershelf follows: Zotero, a .bib, a folder (sources/).
         self.sources = Sources(self.store, self.index, self.events, self.worker, self.pdf_readers, self.backup,
                                self.home / "cache" / "sources")
+        # Every page of the library's PDFs, as passages (fulltext/): read, embedded and indexed in the background.
+        self.fulltext = FullTextService(self.store, self.home / "index" / "passages", self.events, self.bulk_embedder,
+                                        self.model_id)
         # The library in 2D (search/map.py).
         self.map = LibraryMap(self.index, self.events, self.model_id, self.home / "map")
         files.rehome(self.store, self.files_dir)  # a home restored or moved elsewhere still finds its PDFs
@@ -206,6 +226,7 @@ class Library:
         """Stop the worker, save the index and close the database."""
         self.worker.stop()
         self.pdf_readers.close()
+        self.fulltext.close()
         try:
             self.index.close()
         except Exception:  # a copy of what the store holds: the next start rebuilds it
@@ -448,14 +469,20 @@ class Library:
         with self._embed_lock:
             rows = self.store.pending(self.model_id, limit=size)
             if not rows:
-                return self.digest.embed_batch(size)  # library papers first, then the digest's candidates
-            self.worker.busy = True
-            vecs = self.bulk_embedder.embed([text for _, text, _ in rows])
-            n = self.store.put_vectors(self.model_id, [(pid, h, v) for (pid, _, h), v in zip(rows, vecs)])
-            self.index.set_vectors([pid for pid, _, _ in rows], vecs)
-            pending = self.store.count_pending(self.model_id)
-            self.events.publish("embedding", embedded=n, pending=pending)
-            return max(n, 1) if rows else 0
+                done = self.digest.embed_batch(size)  # library papers first, then the digest's candidates
+            else:
+                self.worker.busy = True
+                vecs = self.bulk_embedder.embed([text for _, text, _ in rows])
+                n = self.store.put_vectors(self.model_id, [(pid, h, v) for (pid, _, h), v in zip(rows, vecs)])
+                self.index.set_vectors([pid for pid, _, _ in rows], vecs)
+                pending = self.store.count_pending(self.model_id)
+                self.events.publish("embedding", embedded=n, pending=pending)
+                return max(n, 1)
+        if done:
+            return done
+        # Then the PDFs' pages: a file read, a scan's pages OCR'd, or a batch of passages embedded (outside the
+        # lock: a save with its page's vector never waits for a thesis being read).
+        return self.fulltext.work(size)
 
     def embed_all(self, progress: Callable[[int, int], None] | None = None) -> int:
         """Embed everything pending, in this thread; progress(done, total)."""
@@ -486,7 +513,18 @@ class Library:
         s = self.index.snapshot()
         r = s.row(p.id)
         p.embedded = r is not None and bool(s.has_vec[r])
+        self._with_text_state(p.files)
         return p
+
+    def _with_text_state(self, files: list[PaperFile]) -> None:
+        """What reading each file's pages gave: pages, passages, and what cannot be searched."""
+        states = self.fulltext.tables.file_states([f.sha256 for f in files])
+        for f in files:
+            if f.sha256 in states:
+                pages, scanned, ocr_done, note, passages = states[f.sha256]
+                f.pages, f.passages = pages, passages
+                unsearchable = 0 if ocr_done.startswith("read") else len(scanned)
+                f.text_note = "; ".join(n for n in (scan_note(unsearchable), note) if n)
 
     def _vector_for(self, s: Snapshot, pid: str, text: str) -> np.ndarray | None:
         """A library paper's vector: from the index, or computed now if it is still pending."""
@@ -503,13 +541,20 @@ class Library:
             log.error("semantic lookup unavailable: %s", e)
             return None
 
-    def _hits(self, s: Snapshot, ranked: Ranked, query_text: str) -> list[RelatedHit]:
-        """Ranked rows → RelatedHit with paper briefs (from the snapshot: no database round trip) and why-terms."""
+    def _hits(self, s: Snapshot, ranked: Ranked, query_text: str, vector: np.ndarray | None = None
+              ) -> list[RelatedHit]:
+        """Ranked rows → RelatedHit with paper briefs (from the snapshot: no database round trip) and why-terms;
+        with the query's `vector`, each paper that has a PDF gets its passage closest to it."""
         out = []
         for r, score, loose in zip(ranked.rows, ranked.scores, ranked.loose):
             b = s.briefs[r]
             out.append(RelatedHit(id=b.id, title=b.title, score=round(score, 4), identifiers=b.identifiers,
                                   why=self.index.why(s, query_text, r), paper=b, loose=loose))
+        if vector is not None and out:
+            files = self.fulltext.files_of([h.id for h in out])
+            for h in out:
+                if h.id in files:
+                    h.passage = self.fulltext.closest(vector, files[h.id], words=" ".join(h.why))
         return out
 
     def related(self, ref: str, k: int = 10, filters: Filters | None = None) -> list[RelatedHit]:
@@ -523,13 +568,14 @@ class Library:
             text = embed_text(p.title, p.abstract)
         qvec = self._vector_for(s, pid, text)
         s, ranked = self.index.related(text, qvec, k=k, filters=filters, exclude=[pid])
-        return self._hits(s, ranked, text)
+        return self._hits(s, ranked, text, qvec)
 
     def related_text(self, text: str, k: int = 10, filters: Filters | None = None,
                      exclude: list[str] = ()) -> list[RelatedHit]:
         """Papers related to a text (a description, or a paper's title and abstract not in the library)."""
-        s, ranked = self.index.related(text, self._embed_query(text), k=k, filters=filters, exclude=list(exclude))
-        return self._hits(s, ranked, text)
+        vector = self._embed_query(text)
+        s, ranked = self.index.related(text, vector, k=k, filters=filters, exclude=list(exclude))
+        return self._hits(s, ranked, text, vector)
 
     def page_vector_known(self, title: str, abstract: str) -> bool:
         """Was this page's text embedded a moment ago (related_page keeps it)?"""
@@ -555,7 +601,7 @@ class Library:
                     while len(self._page_vectors) > PAGE_VECTORS_KEPT:
                         self._page_vectors.popitem(last=False)
         s, ranked = self.index.related(text, vector, k=k)
-        return self._hits(s, ranked, text)
+        return self._hits(s, ranked, text, vector)
 
     def search(self, query: str, k: int = 20, filters: Filters | None = None) -> list[SearchHit]:
         """Hybrid keyword + semantic search; an identifier in the query puts its paper first."""
@@ -566,7 +612,8 @@ class Library:
             if p and p.deleted_at is None:
                 hits.append(SearchHit(id=p.id, title=p.title, score=1.0, identifiers=p.identifiers, why=[],
                                       matched=["identifier"], paper=brief(p)))
-        s, ranked = self.index.search(query, self._embed_query(query), k=k, filters=filters)
+        qvec = self._embed_query(query)
+        s, ranked = self.index.search(query, qvec, k=k, filters=filters)
         # A signal "matched" a paper when the paper scores at least half of that signal's best score.
         kw_best = float(ranked.keyword.max()) if len(ranked.keyword) else 0.0
         dense_best = float(np.where(s.has_vec, ranked.dense, 0).max()) if s.has_vec.any() else 0.0
@@ -580,7 +627,28 @@ class Library:
                        if ok]
             hits.append(SearchHit(id=p.id, title=p.title, score=round(score / top, 4), identifiers=p.identifiers,
                                   why=self.index.why(s, query, r), matched=matched, paper=p))
-        return hits[:k]
+        return self._body_hits(query, qvec, hits, k, filters)[:k]
+
+    def _body_hits(self, query: str, qvec: np.ndarray | None, hits: list[SearchHit], k: int,
+                   filters: Filters | None) -> list[SearchHit]:
+        """A search's papers, then those whose PDFs have the query's words in their body only (below every title
+        and abstract match), each with that passage as the reason."""
+        found = {h.id for h in hits if h.matched}
+        body = [p for p in self.fulltext.search(query, qvec, k=k) if "words" in p.matched and p.paper_id not in found]
+        if not body:
+            return hits
+        s = self.index.snapshot()
+        extra = []
+        lowest = min((h.score for h in hits if h.matched), default=1.0)
+        for rank, p in enumerate(body):
+            r = s.row(p.paper_id)
+            if r is None or not self.index.passes(s, r, filters or Filters()):
+                continue
+            b = s.briefs[r]
+            extra.append(SearchHit(id=b.id, title=b.title, score=round(lowest * 0.5 / (rank + 1), 4),
+                                   identifiers=b.identifiers, why=[], matched=["fulltext"], paper=b, passage=p))
+        by_id = {h.id for h in extra}
+        return [h for h in hits if h.matched] + extra + [h for h in hits if not h.matched and h.id not in by_id]
 
     def stats(self) -> Stats:
         """Counts, model, database size."""
@@ -588,7 +656,24 @@ class Library:
         size = sum(f.stat().st_size for f in self.home.glob("library.duckdb*") if f.is_file())
         d = self.digest.counts()
         return Stats(papers=c["papers"], embedded=c["embedded"], pending=c["pending"], trashed=c["trashed"],
-                     model_id=self.model_id, db_bytes=size, home=str(self.home), **d, **self.sources.counts())
+                     model_id=self.model_id, db_bytes=size, home=str(self.home), **d, **self.sources.counts(),
+                     text=self.fulltext.state())
+
+    # -- the full text of the PDFs (fulltext/) ---------------------------------------------------------------
+    def passages(self, query: str, k: int = 10, paper: str | None = None, per_paper: int = 1) -> list[PassageHit]:
+        """Passages of the library's PDFs for a query (words, "a phrase", or a question), best first, at most
+        `per_paper` of each paper (0: any number); `paper`: inside that paper's PDFs only."""
+        files = None
+        if paper:
+            pid = self.resolve(paper)
+            files = self.fulltext.files_of([pid]).get(pid, [])
+            if not files:
+                return []
+        return self.fulltext.search(query, self._embed_query(query), k=k, files=files, per_paper=per_paper)
+
+    def text_waiting(self) -> int:
+        """Files still to read and passages still to embed (0: every passage is searchable both ways)."""
+        return self.fulltext.waiting()
 
     # -- what the faces read (api/, cli/): through these, never through the store or the index ---------------
     def paper(self, pid: str) -> Paper | None:

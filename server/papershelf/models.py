@@ -56,6 +56,9 @@ class PaperFile(msgspec.Struct):
     added_at: datetime
     kept: bool = False
     missing: bool = False
+    pages: int | None = None  # read into passages (None: not read yet)
+    passages: int = 0
+    text_note: str = ""  # what reading its pages left unsaid ("3 pages cannot be searched: a scan ...")
 
 
 class Paper(msgspec.Struct):
@@ -92,6 +95,48 @@ class PaperBrief(msgspec.Struct):
     identifiers: list[str]
 
 
+class PassageHit(msgspec.Struct):
+    """A passage of a paper's PDF that answers a query: where it stands (`file` is the PDF's path on disk, `page`
+    1-based), its text with the matched words' [start, end) offsets, and which signals found it ("words",
+    "meaning"). `file_id` serves the file (/api/files/{file_id}); `section`: the heading it stands under."""
+
+    paper_id: str
+    title: str
+    file: str
+    page: int
+    text: str
+    highlights: list[tuple[int, int]]
+    score: float
+    matched: list[str]
+    file_id: str = ""
+    section: str = ""
+
+
+class PassageRow(msgspec.Struct, array_like=True):
+    """A passage as the store has it, with its paper and file (store/passages.py)."""
+
+    id: int
+    sha256: str
+    page: int
+    section: str
+    text: str
+    paper_id: str
+    title: str
+    file_id: str
+    path: str
+
+
+class TextState(msgspec.Struct):
+    """The full text of the library's files: what has been read and what waits."""
+
+    files_read: int = 0
+    pages_read: int = 0
+    passages: int = 0
+    passages_waiting: int = 0  # for a vector (searchable by words already)
+    files_waiting: int = 0  # to be read
+    unsearchable_pages: int = 0  # scans OCR has not read (tesseract-ocr missing, or it failed)
+
+
 class RelatedHit(msgspec.Struct):
     """One related paper: who, how close (0..1), the terms the two texts share, and whether it is only loosely
     related (far below the best match, or not close in meaning at all)."""
@@ -103,6 +148,7 @@ class RelatedHit(msgspec.Struct):
     why: list[str]
     paper: PaperBrief
     loose: bool = False
+    passage: PassageHit | None = None  # in its PDF, the passage closest to the paper it is related to
 
 
 class SearchHit(msgspec.Struct):
@@ -115,6 +161,7 @@ class SearchHit(msgspec.Struct):
     why: list[str]
     matched: list[str]
     paper: PaperBrief
+    passage: PassageHit | None = None  # found by words in its PDF's body only: the passage that has them
 
 
 class ImportFailure(msgspec.Struct):
@@ -202,6 +249,7 @@ class Stats(msgspec.Struct):
     sources: int = 0  # followed sources (papershelf sources)
     sources_failing: int = 0  # whose last sync failed
     sources_held: int = 0  # whose sync waits for the user to confirm its removals
+    text: TextState = msgspec.field(default_factory=TextState)  # the full text of the PDFs
 
 
 class Filters(msgspec.Struct, omit_defaults=True):

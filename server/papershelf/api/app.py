@@ -30,6 +30,7 @@ from .library import LibraryController
 from .lookup import LookupController
 from .map import MapController
 from .papers import FacetController, PaperController
+from .passages import PassageController
 from .related import RelatedController, SearchController
 from .shapes import bad_request, provide_digest, provide_library, provide_sources
 from .sources import SourceController
@@ -63,7 +64,7 @@ def create_app(library: Library, token: str, port: int, allowed_hosts: list[str]
                                      include_in_schema=False)
     return Litestar(
         route_handlers=[HealthController, PaperController, FacetController, LookupController, RelatedController,
-                        SearchController, MapController, DuplicateController, FileController,
+                        SearchController, PassageController, MapController, DuplicateController, FileController,
                         LibraryController, SourceController, BackupController, FeedController, DigestController, AtomController, web],
         dependencies={"lib": Provide(provide_library, sync_to_thread=False),
                       "digest": Provide(provide_digest, sync_to_thread=False),

@@ -93,6 +93,12 @@ class Backend:
     def search(lib, q: str, k: int) -> list[dict]:
         return lib.search(q, k=k)
 
+    @operation("GET", "/api/passages", lambda q, k, paper=None, per_paper=1: {
+        "params": {"q": q, "k": k, "per_paper": per_paper, **({"paper": paper} if paper else {})}},
+        missing="no paper in the library for {!r}")
+    def passages(lib, q: str, k: int, paper: str | None = None, per_paper: int = 1) -> list[dict]:
+        return lib.passages(q, k=k, paper=paper, per_paper=per_paper)
+
     @operation("GET", "/api/lookup", lambda ref: {"params": {"ref": ref, "k": 0}}, answer=lambda r: _found(r.json()),
                missing="no paper in the library for {!r}")
     def show(lib, ref: str) -> dict:
@@ -105,6 +111,11 @@ class Backend:
     @operation("GET", "/api/stats", answer=lambda r: r.json()["stats"]["pending"])
     def pending(lib) -> int:
         return lib.pending()
+
+    @operation("GET", "/api/stats", answer=lambda r: r.json()["stats"]["text"]["files_waiting"] +
+               r.json()["stats"]["text"]["passages_waiting"])
+    def text_waiting(lib) -> int:
+        return lib.text_waiting()
 
     @operation("GET", "/api/doctor")
     def doctor(lib) -> list[dict]:
@@ -340,7 +351,8 @@ class Remote(Backend):
         total = self.pending()
         while True:
             st = self._call("GET", "/api/stats").json()
-            p = st["stats"]["pending"]
+            text = st["stats"]["text"]
+            p = st["stats"]["pending"] + text["files_waiting"] + text["passages_waiting"]
             if st.get("embedding_error"):
                 raise CLIError(f"the server cannot embed: {st['embedding_error']}")
             total = max(total, p)

@@ -6,8 +6,10 @@ import json
 import sys
 from pathlib import Path
 
+from rich.markup import escape
 from rich.table import Table
 
+from ..fulltext import scan_note
 from ..pairing import ensure_token, find_server
 from .client import connect
 from .common import CLIError, Parents, console, home_of, out, progress_bar
@@ -55,8 +57,9 @@ def cmd_import(args) -> int:
                 totals["warnings"] += [dict(w, file=str(path)) for w in rep.get("warnings", [])]
                 if rep.get("error"):
                     totals["failed"].append({"file": str(path), "position": "file", "reason": rep["error"]})
-            if not args.no_wait and be.pending():
-                task = prog.add_task("embedding", total=be.pending())
+            if not args.no_wait and (be.pending() or be.text_waiting()):
+                # the papers' vectors, then every page of the PDFs: searchable by words and by meaning
+                task = prog.add_task("embedding", total=be.pending() or None)
                 be.embed(lambda done, total: prog.update(task, completed=done, total=total))
         pending = be.pending()
     finally:
@@ -141,6 +144,46 @@ def cmd_search(args) -> int:
     return 0
 
 
+def _window(h: dict, width: int = 240) -> str:
+    """The part of a passage around its first matched word, with the matched words in bold."""
+    text, marks = h["text"], [tuple(m) for m in h["highlights"]]
+    start = max(0, (marks[0][0] if marks else 0) - width // 3)
+    start = text.rfind(" ", 0, start) + 1 if start else 0
+    end = min(len(text), start + width)
+    parts, at = [], start
+    for a, b in marks:
+        if a < start or b > end:
+            continue
+        parts += [escape(text[at:a]), f"[bold]{escape(text[a:b])}[/bold]"]
+        at = b
+    parts.append(escape(text[at:end]))
+    return ("…" if start else "") + "".join(parts) + ("…" if end < len(text) else "")
+
+
+def cmd_passages(args) -> int:
+    be = connect(args)
+    try:
+        hits = be.passages(" ".join(args.query), args.limit, args.paper, 0 if args.all else 1)
+        waiting = be.text_waiting() if not hits else 0
+    except LookupError as e:
+        raise CLIError(f"no paper in the library for {e.args[0]!r}") from e
+    finally:
+        be.close()
+    if args.json:
+        out.print_json(json.dumps(hits))
+        return 0
+    if not hits:
+        out.print("no passage in your PDFs matches" + (f" ({waiting} files and passages are still being read and "
+                                                       "embedded)" if waiting else ""), highlight=False)
+        return 0
+    for h in hits:
+        out.print(f"[bold]{escape(h['title'])}[/bold]  [dim]{h['paper_id']}[/dim]", highlight=False)
+        out.print(f"  {escape(h['file'])}  page {h['page']}" + (f"  · {escape(h['section'])}" if h["section"] else "")
+                  + f"  [dim]{h['score']:.3f} {'+'.join(h['matched'])}[/dim]", highlight=False)
+        out.print("  " + _window(h), highlight=False)
+    return 0
+
+
 def cmd_show(args) -> int:
     be = connect(args)
     try:
@@ -197,6 +240,15 @@ def cmd_stats(args) -> int:
         out.print(f"papers   {s['papers']}\nembedded {s['embedded']}\npending  {s['pending']}\n"
                   f"trashed  {s['trashed']}\nmodel    {s['model_id']}\ndatabase {s['db_bytes'] / 1e6:.1f} MB\n"
                   f"home     {s['home']}", highlight=False)
+        text = s["text"]
+        if text["files_read"] or text["files_waiting"]:
+            waiting = [f"{text['files_waiting']} files to read" if text["files_waiting"] else "",
+                       f"{text['passages_waiting']} passages waiting for vectors" if text["passages_waiting"] else ""]
+            waiting = [w for w in waiting if w]
+            out.print(f"pdfs     {text['pages_read']} pages of {text['files_read']} files read, {text['passages']} "
+                      f"passages" + (f" ({', '.join(waiting)})" if waiting else ""), highlight=False)
+            if text["unsearchable_pages"]:
+                out.print(f"         [yellow]{scan_note(text['unsearchable_pages'])}[/yellow]", highlight=False)
         if s.get("feeds"):
             failing = f", [red]{s['feeds_failing']} failing[/red] (`papershelf feeds list` says why)" \
                 if s["feeds_failing"] else ""
@@ -298,6 +350,13 @@ def add_parsers(sub, parents: Parents) -> None:
     s = sub.add_parser("search", parents=[common, json_opt, filt], help="keyword + semantic search")
     s.add_argument("query", nargs="+")
     s.set_defaults(func=cmd_search, limit=20)
+    s = sub.add_parser("passages", parents=[common, json_opt],
+                       help="search every page of your PDFs: words, a \"quoted phrase\", or a question")
+    s.add_argument("query", nargs="+")
+    s.add_argument("--paper", help="inside this paper's PDFs only (an id, arXiv id, DOI, URL or key)")
+    s.add_argument("--limit", "-k", type=int, default=10, help="how many passages (default 10)")
+    s.add_argument("--all", action="store_true", help="every matching passage, not only each paper's best")
+    s.set_defaults(func=cmd_passages)
     s = sub.add_parser("show", parents=[common, json_opt], help="one paper")
     s.add_argument("id")
     s.set_defaults(func=cmd_show)

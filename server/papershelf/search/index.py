@@ -551,6 +551,10 @@ class Index:
         """TF-IDF cosine (up to the text's own norm) of every row to a text's stems and stem pairs."""
         return s.words.score(toks, len(s)).tfidf
 
+    def passes(self, s: Snapshot, row: int, filters: Filters) -> bool:
+        """Whether a paper (a row of the snapshot) is live and allowed by the filters."""
+        return bool(self._mask(s, filters, [])[row])
+
     def _mask(self, s: Snapshot, filters: Filters | None, exclude_rows: list[int]) -> np.ndarray:
         """Live rows allowed by the filters."""
         ok = s.alive.copy()

@@ -269,6 +269,7 @@ class Store:
         self._changes_lock = threading.Lock()
         self.digest_tables = DigestTables(self)  # feeds, candidates, feedback (store/digest.py)
         self.file_tables = FileTables(self)  # where papers' files are, and the ones that failed (store/files.py)
+        self.passage_tables = PassageTables(self)  # the files' full text: passages, vectors (store/passages.py)
         self.migrate(before_migrating)
 
     # -- plumbing -------------------------------------------------------------------------------------
@@ -1194,3 +1195,4 @@ class Store:
 # The tables' owners beside Store, in modules of their own (they use the helpers above).
 from .digest import DigestTables  # noqa: E402
 from .files import FileTables  # noqa: E402
+from .passages import PassageTables  # noqa: E402

@@ -175,4 +175,44 @@ MIGRATIONS: list[tuple[int, str, str]] = [
             attempts INTEGER NOT NULL DEFAULT 1
         );
     """),
+    (9, "the full text of files: passages, their vectors, reference lists", """
+        -- What reading every page of a file gave, by the sha256 of its bytes (a changed file is new bytes, read
+        -- again; a file no paper has any more takes its rows with it). reader: the version of the reading that
+        -- wrote them (pdf/pages.py), so a better reader reads the files again. scanned: pages with no text layer;
+        -- ocr: whether OCR has read them since.
+        CREATE TABLE file_texts (
+            sha256 VARCHAR PRIMARY KEY,
+            reader INTEGER NOT NULL,
+            pages INTEGER NOT NULL,
+            scanned INTEGER[] NOT NULL DEFAULT [],
+            ocr VARCHAR NOT NULL DEFAULT '',
+            note VARCHAR NOT NULL DEFAULT '',
+            read_at TIMESTAMP NOT NULL
+        );
+        CREATE SEQUENCE passage_ids START 1;
+        -- A passage: a few sentences of a file, on the 1-based page where it starts, under its section heading.
+        CREATE TABLE passages (
+            id BIGINT PRIMARY KEY DEFAULT nextval('passage_ids'),
+            sha256 VARCHAR NOT NULL,
+            page INTEGER NOT NULL,
+            section VARCHAR NOT NULL DEFAULT '',
+            text VARCHAR NOT NULL
+        );
+        CREATE INDEX passages_file ON passages (sha256);
+        -- One vector per passage and model (a passage's text never changes: a changed file gives new passages).
+        CREATE TABLE passage_vectors (
+            passage_id BIGINT NOT NULL,
+            model_id VARCHAR NOT NULL,
+            vector BLOB NOT NULL,
+            PRIMARY KEY (passage_id, model_id)
+        );
+        -- A file's reference list, an entry each, in order, with the page it starts on (linked by a later feature).
+        CREATE TABLE file_references (
+            sha256 VARCHAR NOT NULL,
+            seq INTEGER NOT NULL,
+            page INTEGER NOT NULL,
+            text VARCHAR NOT NULL,
+            PRIMARY KEY (sha256, seq)
+        );
+    """),
 ]
