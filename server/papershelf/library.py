@@ -523,8 +523,8 @@ class Library:
             if f.sha256 in states:
                 pages, scanned, ocr_done, note, passages = states[f.sha256]
                 f.pages, f.passages = pages, passages
-                unsearchable = 0 if ocr_done.startswith("read") else len(scanned)
-                f.text_note = "; ".join(n for n in (scan_note(unsearchable), note) if n)
+                unsearchable = 0 if ocr_done == "read" else len(scanned)
+                f.text_note = "; ".join(n for n in (scan_note(unsearchable, ocr_done), note) if n)
 
     def _vector_for(self, s: Snapshot, pid: str, text: str) -> np.ndarray | None:
         """A library paper's vector: from the index, or computed now if it is still pending."""
@@ -631,24 +631,28 @@ class Library:
 
     def _body_hits(self, query: str, qvec: np.ndarray | None, hits: list[SearchHit], k: int,
                    filters: Filters | None) -> list[SearchHit]:
-        """A search's papers, then those whose PDFs have the query's words in their body only (below every title
-        and abstract match), each with that passage as the reason."""
-        found = {h.id for h in hits if h.matched}
-        body = [p for p in self.fulltext.search(query, qvec, k=k) if "words" in p.matched and p.paper_id not in found]
+        """A search's papers, with those whose PDFs have the query's words in their body only placed after every
+        title and abstract match and before the rest, each with that passage as the reason ("fulltext")."""
+        by_words = {h.id for h in hits if {"keyword", "identifier"} & set(h.matched)}
+        body = [p for p in self.fulltext.search(query, qvec, k=k) if "words" in p.matched
+                and p.paper_id not in by_words]
         if not body:
             return hits
         s = self.index.snapshot()
-        extra = []
-        lowest = min((h.score for h in hits if h.matched), default=1.0)
+        found = {h.id: h for h in hits}
+        lowest = min((h.score for h in hits if h.id in by_words), default=1.0)
+        extra: list[SearchHit] = []
         for rank, p in enumerate(body):
             r = s.row(p.paper_id)
             if r is None or not self.index.passes(s, r, filters or Filters()):
                 continue
             b = s.briefs[r]
+            before = found.get(b.id)
             extra.append(SearchHit(id=b.id, title=b.title, score=round(lowest * 0.5 / (rank + 1), 4),
-                                   identifiers=b.identifiers, why=[], matched=["fulltext"], paper=b, passage=p))
-        by_id = {h.id for h in extra}
-        return [h for h in hits if h.matched] + extra + [h for h in hits if not h.matched and h.id not in by_id]
+                                   identifiers=b.identifiers, why=before.why if before else [],
+                                   matched=(before.matched if before else []) + ["fulltext"], paper=b, passage=p))
+        moved = {h.id for h in extra}
+        return [h for h in hits if h.id in by_words] + extra + [h for h in hits if h.id not in by_words | moved]
 
     def stats(self) -> Stats:
         """Counts, model, database size."""

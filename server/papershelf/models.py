@@ -124,6 +124,7 @@ class PassageRow(msgspec.Struct, array_like=True):
     title: str
     file_id: str
     path: str
+    breaks: list[int] = []  # where the text goes on to another page: offset, page, ...
 
 
 class TextState(msgspec.Struct):

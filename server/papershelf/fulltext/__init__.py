@@ -20,7 +20,7 @@ import numpy as np
 
 from ..models import PassageHit, PassageRow, TextState
 from ..pdf import ocr
-from ..pdf.pages import read_full
+from ..pdf.pages import page_at, read_full
 from ..pdf.sandbox import Limits, Sandbox, TaskFailed
 from ..search.passages import PassageIndex, Query, highlights
 
@@ -43,12 +43,13 @@ def _lower_priority() -> None:
         pass
 
 
-def scan_note(unsearchable: int) -> str:
+def scan_note(unsearchable: int, ocr_outcome: str = "") -> str:
     """What a paper (and stats, and doctor) says of pages no search can find."""
     if not unsearchable:
         return ""
     pages = "page cannot" if unsearchable == 1 else "pages cannot"
-    why = "OCR failed on them" if ocr.available() else "a scan (install tesseract-ocr)"
+    why = f"OCR {ocr_outcome}" if ocr_outcome else "a scan (install tesseract-ocr)" if not ocr.available() else \
+        "a scan, waiting for OCR"
     return f"{unsearchable} {pages} be searched: {why}"
 
 
@@ -117,7 +118,7 @@ class FullTextService:
             log.warning("could not read the pages of %s: %s", name, outcome)
             self.tables.put_text(sha256, READER, 0, [], [], [], note=f"its pages could not be read: {outcome}")
             return
-        passages = [(p.page, p.section, p.text) for p in outcome.passages]
+        passages = [(p.page, p.section, p.text, p.breaks) for p in outcome.passages]
         rows = self.tables.put_text(sha256, READER, outcome.pages, passages,
                                     [(r.page, r.text) for r in outcome.references], outcome.scanned,
                                     note="; ".join(outcome.notes))
@@ -141,8 +142,13 @@ class FullTextService:
                 why = why_now or why
         finally:
             self.sandbox.limits = old_limits
-        outcome = "read" if not failed else f"failed on {len(failed)} of {len(pages)} pages: {why}"
-        rows = self.tables.add_ocr(sha256, [(p.page, p.section, p.text) for p in passages], outcome)
+        if failed:
+            outcome = f"failed on {len(failed)} of {len(pages)} pages: {why}"
+        elif not passages:
+            outcome = "found no words on them"
+        else:
+            outcome = "read"
+        rows = self.tables.add_ocr(sha256, [(p.page, p.section, p.text, p.breaks) for p in passages], outcome)
         self.index.add_texts(sha256, rows)
         self.events.publish("fulltext", ocr=Path(path).name, pages=len(pages), passages=len(rows))
 
@@ -192,9 +198,13 @@ class FullTextService:
 
     @staticmethod
     def hit(row: PassageRow, score: float, signals: list[str], stems: set[str]) -> PassageHit:
-        return PassageHit(paper_id=row.paper_id, title=row.title, file=row.path, page=row.page, text=row.text,
-                          highlights=highlights(row.text, stems), score=round(score, 4), matched=signals,
-                          file_id=row.file_id, section=row.section)
+        """A passage as found: its page is the one where its first matched word stands (a passage that turns a
+        page names the page it starts on, and the words found may be on the next)."""
+        marks = highlights(row.text, stems)
+        page = page_at(row.page, row.breaks, marks[0][0]) if marks else row.page
+        return PassageHit(paper_id=row.paper_id, title=row.title, file=row.path, page=page, text=row.text,
+                          highlights=marks, score=round(score, 4), matched=signals, file_id=row.file_id,
+                          section=row.section)
 
     def closest(self, vector: np.ndarray, files: list[str], words: str = "") -> PassageHit | None:
         """The passage of these files closest in meaning to a vector (a paper's title and abstract)."""

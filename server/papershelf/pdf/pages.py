@@ -77,13 +77,29 @@ class PageLines:
     lines: list[Line]
     height: float
     garbage: bool = False  # glyphs with no Unicode (a broken text layer): OCR reads it instead
+    cut: bool = False  # it had more than MAX_CHARS_PER_PAGE characters: only those were read
 
 
 @dataclass
 class Passage:
-    page: int
+    page: int  # where it starts
     section: str
     text: str
+    breaks: list[int] = field(default_factory=list)  # where the text goes on to another page: offset, page, ...
+
+    def page_at(self, offset: int) -> int:
+        """The page of the character at `offset` (of the sentence it is in)."""
+        return page_at(self.page, self.breaks, offset)
+
+
+def page_at(first: int, breaks: list[int], offset: int) -> int:
+    """The page at an offset of a passage that starts on page `first` and turns pages at `breaks`."""
+    page = first
+    for at, p in zip(breaks[0::2], breaks[1::2]):
+        if at > offset:
+            break
+        page = p
+    return page
 
 
 @dataclass
@@ -107,13 +123,14 @@ _text_object = ctypes.CFUNCTYPE(ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int)(
     ctypes.cast(raw.FPDFText_GetTextObject, ctypes.c_void_p).value)
 
 
+UNREADABLE = re.compile("[\x00-\x08\x0b\x0e-\x1f\ue000-\uf8ff\ufffd]")
+SPACE = re.compile(r"\s")
+
+
 def _is_garbage(text: str) -> bool:
     """Glyphs that map to nothing readable: private-use code points, replacement characters, controls."""
-    visible = [c for c in text if not c.isspace()]
-    if len(visible) < 40:
-        return False
-    bad = sum(1 for c in visible if ord(c) < 32 or 0xE000 <= ord(c) <= 0xF8FF or c == "\ufffd")
-    return bad > 0.3 * len(visible)
+    visible = len(text) - len(SPACE.findall(text))
+    return visible >= 40 and len(UNREADABLE.findall(text)) > 0.3 * visible
 
 
 def page_lines(page, number: int) -> PageLines:
@@ -122,9 +139,10 @@ def page_lines(page, number: int) -> PageLines:
     textpage = page.get_textpage()
     try:
         tp = textpage.raw
-        n = min(raw.FPDFText_CountChars(tp), MAX_CHARS_PER_PAGE)
+        total = raw.FPDFText_CountChars(tp)
+        n = min(total, MAX_CHARS_PER_PAGE)
         text = textpage.get_text_range(count=n) if n > 0 else ""
-        out = PageLines(number=number, lines=[], height=height)
+        out = PageLines(number=number, lines=[], height=height, cut=total > MAX_CHARS_PER_PAGE)
         if _is_garbage(text):
             out.garbage = True
             return out
@@ -146,9 +164,16 @@ def page_lines(page, number: int) -> PageLines:
                 scale = abs(matrix.a * matrix.d - matrix.b * matrix.c) ** 0.5 or 1.0
                 size = round(raw.FPDFText_GetFontSize(tp, i) * scale, 1)
                 bold = raw.FPDFText_GetFontWeight(tp, i) >= 600
-            line = fix_glyphs(stripped.replace(HYPHEN_MARK, "").replace("\u00ad", ""))
-            if line:
-                out.lines.append(Line(line, y, x, size, bold, hyphen))
+            out.lines.append(Line(stripped.replace(HYPHEN_MARK, "").replace("\u00ad", ""), y, x, size, bold, hyphen))
+        # The glyphs repaired once for the page (text.fix_glyphs keeps line breaks where they are).
+        fixed = fix_glyphs("\n".join(line.text for line in out.lines)).split("\n")
+        if len(fixed) == len(out.lines):
+            for line, text in zip(out.lines, fixed):
+                line.text = text.strip()
+        else:
+            for line in out.lines:
+                line.text = fix_glyphs(line.text).strip()
+        out.lines = [line for line in out.lines if line.text]
         return out
     finally:
         textpage.close()
@@ -176,13 +201,14 @@ class RunningHeads:
     def strip(self, page: PageLines) -> list[Line]:
         """The page's lines without running heads and feet, page numbers and line numbers."""
         need = 2 if self.pages <= 4 else 3
+        body = _body_size(page.lines)
         kept = []
         for line in page.lines:
             if PAGE_NUMBER.match(line.text):
                 continue  # a page number, a review copy's line number, a roman folio
             key = margin_key(line, page.height)
-            if key is not None and self.seen[key] >= need:
-                continue
+            if key is not None and (self.seen[key] >= need or line.size and line.size < body - 0.5):
+                continue  # recurring, or in smaller print than the body: a running head or foot, a stamp
             kept.append(line)
         return kept
 
@@ -335,7 +361,14 @@ class Chunker:
     def _emit(self) -> None:
         if not self.held:
             return
-        self.out.append(Passage(self.held[0][0], self.section, " ".join(s for _, s, _ in self.held)))
+        parts, breaks, at, page = [], [], 0, self.held[0][0]
+        for p, s, _ in self.held:
+            if p != page:
+                breaks += [at, p]
+                page = p
+            parts.append(s)
+            at += len(s) + 1
+        self.out.append(Passage(self.held[0][0], self.section, " ".join(parts), breaks))
         keep: list[tuple[int, str, int]] = []
         words = 0
         for item in reversed(self.held[1:]):  # the overlap: the last sentences, never the whole passage
@@ -361,6 +394,7 @@ class References:
         self.page = 0
         self.prev_x: float | None = None
         self.numbered: bool | None = None
+        self.size = 0.0  # the list's print size
 
     def add(self, page: int, lines: list[Line]) -> None:
         for line in lines:
@@ -427,7 +461,7 @@ def read_full(source) -> FullText:
         body = _body_size(lines)
         refs.column_break()
         if state["refs"]:
-            rest = _references_until_appendix(page.number, lines, body, refs)
+            rest = _references_until_appendix(page.number, lines, body, refs, chunker)
             if rest is None:
                 return
             state["refs"] = False
@@ -440,7 +474,7 @@ def read_full(source) -> FullText:
                     state["refs"] = True
                     # what follows the heading on this page is the list
                     after = lines[_index_after(lines, block.text):]
-                    rest = _references_until_appendix(page.number, after, body, refs)
+                    rest = _references_until_appendix(page.number, after, body, refs, chunker)
                     if rest is None:
                         return
                     state["refs"] = False
@@ -465,6 +499,9 @@ def read_full(source) -> FullText:
                 page.close()
             if lines.garbage or not lines.lines:
                 out.scanned.append(i + 1)
+            if lines.cut:
+                out.notes.append(f"page {i + 1} holds {MAX_CHARS_PER_PAGE:,}+ characters: only its first "
+                                 f"{MAX_CHARS_PER_PAGE:,} characters were read")
             heads.count(lines)
             window.append(lines)
             if len(window) > WINDOW:
@@ -492,14 +529,21 @@ def _index_after(lines: list[Line], heading: str) -> int:
     return len(lines)
 
 
-def _references_until_appendix(page: int, lines: list[Line], body: float, refs: References
+def _references_until_appendix(page: int, lines: list[Line], body: float, refs: References, chunker: Chunker
                                ) -> tuple[Line, list[Line]] | None:
     """Reference entries from these lines, up to an appendix's heading: (that heading, the lines after it), or
-    None when the list runs on to the page's end."""
-    for i, line in enumerate(lines):
+    None when the list runs on to the page's end. Lines in smaller print than the list's are the page's footnotes
+    (TeX writes them at the page's end, after the list's column): passages of their own."""
+    size = refs.size or next((line.size for line in lines if line.size), 0.0)
+    refs.size = size
+    entries = [line for line in lines if not (size and line.size and line.size < size - 0.5)]
+    notes = [line for line in lines if size and line.size and line.size < size - 0.5]
+    if notes:
+        chunker.alone(page, _join(notes))
+    for i, line in enumerate(entries):
         if _heading(line, body) and APPENDIX_HEADING.match(line.text) and (line.bold or line.size > body + 0.5):
-            refs.add(page, lines[:i])
+            refs.add(page, entries[:i])
             refs.close()
-            return line, lines[i + 1:]
-    refs.add(page, lines)
+            return line, entries[i + 1:]
+    refs.add(page, entries)
     return None

@@ -642,9 +642,15 @@ class Store:
                                   "updated_at = ? WHERE id = ? AND NOT contains(notes, ?)", [text, now(), pid, text])
                     if removed:  # kept as tombstones (stamp ''): a key may come back (restored from Zotero's trash)
                         gone = c.execute("UPDATE source_items SET stamp = '' WHERE source_id = ? AND stamp <> '' "
-                                         "AND key IN (SELECT unnest(?)) RETURNING paper_id, created",
+                                         "AND key IN (SELECT unnest(?)) RETURNING paper_id, created, files",
                                          [sid, list(removed)]).fetchall()
-                        brought = sorted({pid for pid, created in gone if created})
+                        brought = sorted({pid for pid, created, _ in gone if created})
+                        # The files a removed item gave are no longer where it had them (a PDF deleted, or its
+                        # bytes changed: then it is a new item): unlinked, unless an item still gives them.
+                        unlinked = sorted({sha for _, _, shas in gone for sha in shas or ()})
+                        if unlinked:
+                            c.execute("DELETE FROM files WHERE sha256 IN (SELECT unnest(?)) AND NOT kept AND sha256 "
+                                      "NOT IN (SELECT unnest(files) FROM source_items WHERE stamp <> '')", [unlinked])
                         trashed += [r[0] for r in c.execute(
                             "UPDATE papers p SET deleted_at = ? WHERE p.id IN (SELECT unnest(?)) AND p.deleted_at IS NULL "
                             "AND NOT EXISTS (SELECT 1 FROM source_items o WHERE o.paper_id = p.id AND o.stamp <> '') "

@@ -196,7 +196,9 @@ MIGRATIONS: list[tuple[int, str, str]] = [
             sha256 VARCHAR NOT NULL,
             page INTEGER NOT NULL,
             section VARCHAR NOT NULL DEFAULT '',
-            text VARCHAR NOT NULL
+            text VARCHAR NOT NULL,
+            -- where the text goes on to another page: offset, page, offset, page...
+            breaks INTEGER[] NOT NULL DEFAULT []
         );
         CREATE INDEX passages_file ON passages (sha256);
         -- One vector per passage and model (a passage's text never changes: a changed file gives new passages).

@@ -39,20 +39,16 @@ class PassageTables:
             "ON t.sha256 = f.sha256 WHERE p.deleted_at IS NULL AND (t.sha256 IS NULL OR t.reader < ?)",
             [reader]).fetchone()[0]
 
-    def put_text(self, sha256: str, reader: int, pages: int, passages: list[tuple[int, str, str]],
+    def put_text(self, sha256: str, reader: int, pages: int, passages: list[tuple[int, str, str, list[int]]],
                  references: list[tuple[int, str]], scanned: list[int], note: str = "") -> list[tuple[int, str]]:
-        """A file's reading: its (page, section, text) passages and (page, text) references replace what it had;
+        """A file's reading: its (page, section, text, page breaks) passages and (page, text) references replace what
+        it had;
         the new passages' (id, text)."""
         with self.store._write_lock:
             c = self._cur()
             with transaction(c):
                 self._delete(c, [sha256])
-                ids = []
-                if passages:
-                    pages_, sections, texts = map(list, zip(*passages))
-                    ids = [r[0] for r in c.execute(
-                        "INSERT INTO passages (sha256, page, section, text) SELECT ?, unnest(?), unnest(?), unnest(?) "
-                        "RETURNING id", [sha256, pages_, sections, texts]).fetchall()]
+                ids = self._insert(c, sha256, passages)
                 if references:
                     c.execute("INSERT INTO file_references SELECT ?, unnest(?), unnest(?), unnest(?)",
                               [sha256, list(range(len(references))), [p for p, _ in references],
@@ -63,17 +59,22 @@ class PassageTables:
                              [ids]).fetchall()
         return rows
 
-    def add_ocr(self, sha256: str, passages: list[tuple[int, str, str]], outcome: str) -> list[tuple[int, str]]:
+    @staticmethod
+    def _insert(c, sha256: str, passages: list[tuple[int, str, str, list[int]]]) -> list[int]:
+        if not passages:
+            return []
+        pages, sections, texts, breaks = map(list, zip(*passages))
+        return [r[0] for r in c.execute(
+            "INSERT INTO passages (sha256, page, section, text, breaks) SELECT ?, unnest(?), unnest(?), unnest(?), "
+            "unnest(?::INTEGER[][]) RETURNING id", [sha256, pages, sections, texts, breaks]).fetchall()]
+
+    def add_ocr(self, sha256: str, passages: list[tuple[int, str, str, list[int]]], outcome: str
+                ) -> list[tuple[int, str]]:
         """Passages that OCR read from a file's scanned pages, added to its others; `outcome` says what OCR did."""
         with self.store._write_lock:
             c = self._cur()
             with transaction(c):
-                ids = []
-                if passages:
-                    pages_, sections, texts = map(list, zip(*passages))
-                    ids = [r[0] for r in c.execute(
-                        "INSERT INTO passages (sha256, page, section, text) SELECT ?, unnest(?), unnest(?), unnest(?) "
-                        "RETURNING id", [sha256, pages_, sections, texts]).fetchall()]
+                ids = self._insert(c, sha256, passages)
                 c.execute("UPDATE file_texts SET ocr = ? WHERE sha256 = ?", [outcome, sha256])
             return c.execute("SELECT id, text FROM passages WHERE id IN (SELECT unnest(?)) ORDER BY id",
                              [ids]).fetchall()
@@ -158,7 +159,8 @@ class PassageTables:
         if not ids:
             return {}
         rows = self._cur().execute(
-            "SELECT s.id, s.sha256, s.page, s.section, s.text, f.paper_id, p.title, f.id, f.path FROM passages s "
+            "SELECT s.id, s.sha256, s.page, s.section, s.text, f.paper_id, p.title, f.id, f.path, s.breaks "
+            "FROM passages s "
             "JOIN files f ON f.sha256 = s.sha256 JOIN papers p ON p.id = f.paper_id "
             "WHERE s.id IN (SELECT unnest(?)) AND p.deleted_at IS NULL", [list(ids)]).fetchall()
         return {r[0]: PassageRow(*r) for r in rows}
@@ -181,7 +183,7 @@ class PassageTables:
         """The full text as a whole: files and pages read, passages, vectors waiting, pages that cannot be searched."""
         c = self._cur()
         files, pages, unsearchable = c.execute(
-            "SELECT count(*), coalesce(sum(pages), 0), coalesce(sum(CASE WHEN ocr LIKE 'read%' THEN 0 "
+            "SELECT count(*), coalesce(sum(pages), 0), coalesce(sum(CASE WHEN ocr = 'read' THEN 0 "
             "ELSE len(scanned) END), 0) FROM file_texts t SEMI JOIN files f ON f.sha256 = t.sha256").fetchone()
         return TextState(files_read=files, pages_read=int(pages), passages=self.count(),
                          passages_waiting=self.count_pending_vectors(model_id),
