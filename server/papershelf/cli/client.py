@@ -93,8 +93,8 @@ class Backend:
     def search(lib, q: str, k: int) -> list[dict]:
         return lib.search(q, k=k)
 
-    @operation("GET", "/api/passages", lambda q, k, paper=None, per_paper=1: {
-        "params": {"q": q, "k": k, "per_paper": per_paper, **({"paper": paper} if paper else {})}},
+    @operation("POST", "/api/passages", lambda q, k, paper=None, per_paper=1: {
+        "json": {"q": q, "k": k, "per_paper": per_paper, **({"paper": paper} if paper else {})}},
         missing="no paper in the library for {!r}")
     def passages(lib, q: str, k: int, paper: str | None = None, per_paper: int = 1) -> list[dict]:
         return lib.passages(q, k=k, paper=paper, per_paper=per_paper)

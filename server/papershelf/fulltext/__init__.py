@@ -180,7 +180,7 @@ class FullTextService:
         self.load()
         ranked = self.index.search(text, vector, limit=max(k * 5, 50) if per_paper else k, files=files)
         rows = self.tables.rows([pid for pid, _, _ in ranked])
-        stems = Query.parse(text).stems()
+        query = Query.parse(text)
         top = ranked[0][1] if ranked else 1.0
         out: list[PassageHit] = []
         per: dict[str, int] = {}
@@ -191,17 +191,19 @@ class FullTextService:
             if per_paper and per.get(row.paper_id, 0) >= per_paper:
                 continue
             per[row.paper_id] = per.get(row.paper_id, 0) + 1
-            out.append(self.hit(row, score / top, signals, stems))
+            out.append(self.hit(row, score / top, signals, query))
             if len(out) >= k:
                 break
         return out
 
     @staticmethod
-    def hit(row: PassageRow, score: float, signals: list[str], stems: set[str]) -> PassageHit:
-        """A passage as found: its page is the one where its first matched word stands (a passage that turns a
-        page names the page it starts on, and the words found may be on the next)."""
-        marks = highlights(row.text, stems)
-        page = page_at(row.page, row.breaks, marks[0][0]) if marks else row.page
+    def hit(row: PassageRow, score: float, signals: list[str], query: Query) -> PassageHit:
+        """A passage as found: its page is the one where its quoted phrase, else its first matched word, stands (a
+        passage that turns a page names the page it starts on, and the words found may be on the next)."""
+        marks, anchor = highlights(row.text, query)
+        if anchor is None and marks:
+            anchor = marks[0][0]
+        page = page_at(row.page, row.breaks, anchor) if anchor is not None else row.page
         return PassageHit(paper_id=row.paper_id, title=row.title, file=row.path, page=page, text=row.text,
                           highlights=marks, score=round(score, 4), matched=signals, file_id=row.file_id,
                           section=row.section)
@@ -216,7 +218,7 @@ class FullTextService:
         row = rows.get(found[0][0])
         if row is None:
             return None
-        return self.hit(row, found[0][1], ["meaning"], Query.parse(words).stems() if words else set())
+        return self.hit(row, found[0][1], ["meaning"], Query.parse(words))
 
     def files_of(self, pids: list[str]) -> dict[str, list[str]]:
         return self.tables.files_of(pids)

@@ -69,19 +69,33 @@ class Query:
         """Each word and phrase quoted (only word characters inside): Tantivy analyses them, nothing else."""
         return " ".join([f'"{w}"' for w in self.words] + ['"' + " ".join(p) + '"' for p in self.phrases])
 
-    def stems(self) -> set[str]:
-        return {_stem.stemWord(w.lower()) for w in self.words + [w for p in self.phrases for w in p]}
-
     @property
     def empty(self) -> bool:
         return not self.words and not self.phrases
 
 
-def highlights(text: str, stems: set[str]) -> list[tuple[int, int]]:
-    """[start, end) of the words in `text` whose stems are the query's."""
-    if not stems:
-        return []
-    return [(m.start(), m.end()) for m in WORD.finditer(text) if _stem.stemWord(m.group().lower()) in stems]
+# Words a reader's query has but that would mark half a passage ("a", "for"): marked only inside a quoted phrase,
+# or when the query has nothing else.
+STOP_WORDS = frozenset("""a an and are as at be by for from has have how in into is it its of on or that the their
+    there this to was were what when where which who why with""".split())
+
+
+def highlights(text: str, query: Query) -> tuple[list[tuple[int, int]], int | None]:
+    """[start, end) of the words in `text` that the query has (stems alike; a quoted phrase only where its words stand
+    in order), and the offset where the first phrase stands (the place to cite), if it does."""
+    tokens = [(m.start(), m.end(), _stem.stemWord(m.group().lower())) for m in WORD.finditer(text)]
+    marked: set[int] = set()
+    anchor: int | None = None
+    for phrase in query.phrases:
+        stems = [_stem.stemWord(w.lower()) for w in phrase]
+        for i in range(len(tokens) - len(stems) + 1):
+            if all(tokens[i + j][2] == stems[j] for j in range(len(stems))):
+                marked.update(range(i, i + len(stems)))
+                anchor = tokens[i][0] if anchor is None else min(anchor, tokens[i][0])
+    words = {_stem.stemWord(w.lower()) for w in query.words}
+    content = {w for w in words if w not in STOP_WORDS} or words
+    marked.update(i for i, t in enumerate(tokens) if t[2] in content)
+    return [(tokens[i][0], tokens[i][1]) for i in sorted(marked)], anchor
 
 
 class PassageIndex:

@@ -149,6 +149,7 @@ async function showList() {
   const [page, facets] = await Promise.all([
     api(`/api/papers?offset=${offset}&limit=${PAGE}&sort=${$("#sort").value}&${q}`), api(`/api/facets?${q}`)]);
   if (ticket !== listTicket) return; // a newer list or search was asked for meanwhile
+  $("#in-pdfs").hidden = true;
   listed = page.papers;
   cursor = Math.min(cursor, listed.length - 1);
   $("#list-title").textContent = trashed ? "Trash" : filtering() ? `${page.total} papers found` : "Library";
@@ -290,13 +291,59 @@ async function search(q) {
   mode = "search";
   showLibraryView();
   const ticket = ++listTicket;
-  const hits = await api(`/api/search?q=${encodeURIComponent(q)}&k=50`);
+  const [hits, passages] = await Promise.all([api(`/api/search?q=${encodeURIComponent(q)}&k=50`),
+    api(`/api/passages?q=${encodeURIComponent(q)}&k=10`)]);
   if (ticket !== listTicket) return; // a newer list or search was asked for meanwhile
   $("#list-title").textContent = `Search: ${q}`;
   $("#pager").hidden = true;
   $("#list").replaceChildren(...hits.map((h) => paperItem(h.paper,
-    el("div", { class: "why" }, h.matched.join(" + "), h.why.length ? ` — ${h.why.join(", ")}` : ""))));
+    el("div", { class: "why" }, h.matched.join(" + "), h.why.length ? ` — ${h.why.join(", ")}` : ""),
+    h.passage ? passageLine(h.passage, q) : null)));
   if (!hits.length) $("#list").append(el("li", { class: "empty" }, "Nothing in your library matches."));
+  $("#in-pdfs").hidden = !passages.length;
+  put($("#in-pdfs"), el("h3", {}, "In your PDFs"),
+    el("ol", { class: "passages" }, passages.map((h) => el("li", { "data-paper-id": h.paper_id, "data-page": h.page },
+      el("a", { href: paperHash(h.paper_id), class: "title", onclick: (e) => { e.preventDefault(); openPaper(h.paper_id); } }, h.title),
+      passageLine(h, q)))));
+}
+
+// The words of a query that a PDF viewer's #search= should look for: a quoted phrase, else the matched words.
+function searchWords(h, q) {
+  const phrase = /"([^"]+)"/.exec(q || "");
+  if (phrase) return phrase[1];
+  return [...new Set(h.highlights.map(([a, b]) => h.text.slice(a, b).toLowerCase()))].slice(0, 4).join(" ");
+}
+
+// Open a paper's PDF at a page, with the words found (Chromium's and Firefox's viewers read #page= and #search=).
+async function openAt(h, q) {
+  const link = await api(`/api/files/${encodeURIComponent(h.file_id)}/link`); // a one-file ticket: a tab cannot send the token
+  const words = searchWords(h, q);
+  window.open(`${link.url}#page=${h.page}${words ? `&search=${encodeURIComponent(words)}` : ""}`, "_blank", "noopener");
+}
+
+// A passage's words around its first match, the matched words marked.
+function snippet(h, width = 280) {
+  const first = h.highlights.length ? h.highlights[0][0] : 0;
+  let start = Math.max(0, first - Math.floor(width / 3));
+  if (start) start = h.text.lastIndexOf(" ", start) + 1;
+  const end = Math.min(h.text.length, start + width);
+  const parts = [start ? "…" : ""];
+  let at = start;
+  for (const [a, b] of h.highlights) {
+    if (a < start || b > end) continue;
+    parts.push(h.text.slice(at, a), el("mark", {}, h.text.slice(a, b)));
+    at = b;
+  }
+  parts.push(h.text.slice(at, end), end < h.text.length ? "…" : "");
+  return el("span", { class: "snippet" }, parts);
+}
+
+// One passage: where it stands (a link that opens the PDF there) and its words.
+function passageLine(h, q) {
+  return el("div", { class: "passage" },
+    el("a", { href: "#", class: "open-page", "data-file-id": h.file_id, "data-page": h.page,
+      onclick: (e) => { e.preventDefault(); openAt(h, q); } }, `p. ${h.page}`),
+    h.section ? el("span", { class: "section" }, ` · ${h.section}`) : null, " ", snippet(h));
 }
 
 async function showPaper(id) {
@@ -331,14 +378,33 @@ async function showPaper(id) {
           const link = await api(`/api/files/${encodeURIComponent(f.id)}/link`); // a one-file ticket: a tab cannot send the token
           window.open(link.url, "_blank", "noopener");
         } }, `PDF: ${f.path.split("/").pop()}`), ` (${Math.max(1, Math.round(f.size / 1024))} KB${f.kept ? ", kept by papershelf" : ""})`))) : null,
+    p.files.some((f) => f.text_note) ? el("p", { class: "hint text-note" }, p.files.map((f) => f.text_note).filter(Boolean).join("; ")) : null,
+    p.files.some((f) => f.passages) ? insidePdf(p) : null,
     el("p", { class: "abstract" }, p.abstract || "(no abstract)"),
     el("div", {}, el("label", {}, "Tags ", tags)), el("div", {}, el("label", {}, "Notes ", notes)),
     el("div", {}, save, " ", trash),
     el("h3", {}, "Related in your library"),
     related.length ? el("ol", { class: "related" }, related.map((h) => paperItem(h.paper,
       el("div", { class: "why" }, scoreBar(h.score),
-        ` ${h.score.toFixed(2)}`, h.loose ? " · loosely related" : "", h.why.length ? ` — ${h.why.join(", ")}` : ""))))
+        ` ${h.score.toFixed(2)}`, h.loose ? " · loosely related" : "", h.why.length ? ` — ${h.why.join(", ")}` : ""),
+      h.passage ? passageLine(h.passage) : null)))
       : el("p", { class: "hint" }, "Nothing related yet."));
+}
+
+// A search inside one paper's PDFs: every passage that matches, best first.
+function insidePdf(p) {
+  const input = el("input", { type: "search", placeholder: "Search inside its PDF", "aria-label": "Search inside its PDF", size: 30 });
+  const out = el("ol", { class: "passages inside" });
+  const pages = p.files.reduce((n, f) => n + (f.pages || 0), 0);
+  const form = el("form", { class: "inside-pdf", onsubmit: async (e) => {
+    e.preventDefault();
+    const q = input.value.trim();
+    if (!q) return;
+    const hits = await api(`/api/passages?q=${encodeURIComponent(q)}&paper=${encodeURIComponent(p.id)}&per_paper=0&k=20`);
+    put(out, hits.length ? hits.map((h) => el("li", { "data-page": h.page }, passageLine(h, q)))
+      : [el("li", { class: "empty" }, "Not in its PDF.")]);
+  } }, input, " ", el("button", {}, "Find"), el("span", { class: "hint" }, ` ${pages} pages`));
+  return el("div", {}, form, out);
 }
 
 // Where an identifier leads (arXiv, DOI, OpenAlex, Semantic Scholar, PubMed, OpenReview, ACL Anthology).
