@@ -283,6 +283,23 @@ const handlers = {
     if (!r.ok) return r;
     return { ok: true, url: (await settings()).serverUrl.replace(/\/$/, "") + r.data.url };
   },
+  // A paper's PDF opened in a new tab at a page, with words for the viewer to find (#page= and #search=).
+  openAt: async (m) => {
+    const r = await api(`/api/files/${encodeURIComponent(String(m.fileId).slice(0, 64))}/link`);
+    if (!r.ok) return r;
+    const page = Math.max(1, Math.floor(Number(m.page)) || 1);
+    const words = String(m.words || "").slice(0, 200);
+    const url = (await settings()).serverUrl.replace(/\/$/, "") + r.data.url + `#page=${page}` +
+      (words ? `&search=${encodeURIComponent(words)}` : "");
+    await chrome.tabs.create({ url });
+    return { ok: true, url };
+  },
+  // Passages inside one library paper's PDFs (the side panel on its PDF tab).
+  passages: async (m) => {
+    const q = String(m.q || "").slice(0, 2000);
+    const r = await api(`/api/passages?${new URLSearchParams({ q, paper: String(m.paper).slice(0, 500), per_paper: "0", k: "20" })}`);
+    return r.ok ? { state: "ok", hits: r.data } : r;
+  },
   save: (m) => save(m.paper),
   remove: async (m) => {
     const r = await api(`/api/papers/${encodeURIComponent(m.id)}`, { method: "DELETE" });

@@ -35,7 +35,29 @@ export function hitItem(h) {
     href ? el("a", { href, target: "_blank", rel: "noopener" }, h.title) : h.title,
     el("div", { class: "why" }, [a.length > 3 ? `${a.slice(0, 3).join(", ")} et al.` : a.join(", "), p.year].filter(Boolean).join(" · ")),
     el("div", { class: "why" }, `${h.score.toFixed(2)}`, h.loose ? " · loosely related" : "", h.why && h.why.length ? ` · ${h.why.join(", ")}` : "",
-      h.matched ? ` · ${h.matched.join(" + ")}` : ""));
+      h.matched ? ` · ${h.matched.join(" + ")}` : ""),
+    h.passage ? passageLine(h.passage) : null);
+}
+
+// A passage of a paper's PDF: its page (a link that opens the PDF there) and its words around the first match.
+export function passageLine(h, q) {
+  const first = h.highlights.length ? h.highlights[0][0] : 0;
+  let start = Math.max(0, first - 60);
+  if (start) start = h.text.lastIndexOf(" ", start) + 1;
+  const end = Math.min(h.text.length, start + 220);
+  const parts = [start ? "…" : ""];
+  let at = start;
+  for (const [a, b] of h.highlights) {
+    if (a < start || b > end) continue;
+    parts.push(h.text.slice(at, a), el("mark", {}, h.text.slice(a, b)));
+    at = b;
+  }
+  parts.push(h.text.slice(at, end), end < h.text.length ? "…" : "");
+  const phrase = /"([^"]+)"/.exec(q || "");
+  const words = phrase ? phrase[1] : [...new Set(h.highlights.map(([a, b]) => h.text.slice(a, b).toLowerCase()))].slice(0, 4).join(" ");
+  return el("div", { class: "passage", "data-page": h.page },
+    el("a", { href: "#", class: "open-page", onclick: (e) => { e.preventDefault(); ask({ type: "openAt", fileId: h.file_id, page: h.page, words }); } },
+      `p. ${h.page}`), " ", el("span", { class: "snippet" }, parts));
 }
 
 // What to say when the server cannot answer.

@@ -1,7 +1,7 @@
 // The side panel (Chromium's sidePanel, Firefox's sidebar): the current tab's paper, in the library or not,
 // and what in the library is related to it, for article pages and PDF tabs alike. It follows the user from
 // tab to tab; opened as a page with ?tab=ID (the tests), it stays on that tab.
-import { ask, el, hitItem, problem } from "./common.js";
+import { ask, el, hitItem, passageLine, problem } from "./common.js";
 
 const box = document.getElementById("side");
 const pinned = Number(new URLSearchParams(location.search).get("tab")) || null;
@@ -52,6 +52,7 @@ function render(paper, res) {
     el("div", { class: "paper-title" }, el("b", {}, inLib ? res.paper.title : paper.title || paper.label)),
     el("p", {}, el("span", { class: `badge ${inLib ? "in" : "out"}` }, inLib ? "In your library" : "Not in your library"),
       paper.pdf ? el("span", { class: "muted" }, " · PDF") : null),
+    inLib && paper.pdf && (res.paper.files || []).length ? insidePdf(res.paper) : null,
     el("h4", {}, "Related in your library"),
     res.related === undefined ? el("p", { class: "muted" }, "Finding related papers…")
       : byWords && res.held ? el("p", { class: "muted" }, "By the words they share. ",
@@ -59,6 +60,21 @@ function render(paper, res) {
         : byWords ? el("p", { class: "muted" }, "By the words they share; the full ranking follows…") : null,
     res.related && res.related.length ? el("ol", { id: "related" }, res.related.map(hitItem))
       : res.related && !byWords ? el("p", { class: "muted" }, "Nothing related in your library yet.") : null);
+}
+
+// On a library paper's PDF tab: a search inside its PDF, each passage opening the PDF at its page.
+function insidePdf(p) {
+  const input = el("input", { type: "search", id: "inside-q", placeholder: "Search inside this PDF", "aria-label": "Search inside this PDF" });
+  const out = el("ol", { id: "inside" });
+  const form = el("form", { id: "inside-pdf", onsubmit: async (e) => {
+    e.preventDefault();
+    const q = input.value.trim();
+    if (!q) return;
+    const r = await ask({ type: "passages", q, paper: p.id });
+    out.replaceChildren(...(r.state !== "ok" ? [problem(r)] : r.hits.length
+      ? r.hits.map((h) => el("li", { "data-page": h.page }, passageLine(h, q))) : [el("li", { class: "muted" }, "Not in this PDF.")]));
+  } }, input, " ", el("button", {}, "Find"));
+  return el("div", {}, form, out);
 }
 
 chrome.tabs.onActivated.addListener(() => { if (!pinned) show(); });

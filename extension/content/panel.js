@@ -27,6 +27,8 @@
     li a { color: #1d1d1f; text-decoration: none; font-weight: 600; }
     li a:hover { color: #2f5fd0; text-decoration: underline; }
     .meta, .why { color: #6b6b73; font-size: 11.5px; }
+    .passage { font-size: 11.5px; color: #3a3a40; margin-top: 2px; }
+    .passage .open-page { font-weight: 600; }
     li.loose { opacity: .6; }
     .bar { display: inline-block; height: 5px; border-radius: 3px; background: #2f5fd0; vertical-align: middle; margin-right: 5px; }
     .collapsed .body { display: none; }
@@ -64,6 +66,19 @@
 
   // "2026-11-03T…" → "3 Nov 2026", by hand: the first toLocaleDateString in a page's fresh script world loads
   // the locale's data, which took 40-100 ms of the panel's render on one slow core.
+  // The passage of a related paper's PDF closest to this page's paper: its page opens the PDF there.
+  function passageOf(h) {
+    const first = h.highlights.length ? h.highlights[0][0] : 0;
+    let start = Math.max(0, first - 60);
+    if (start) start = h.text.lastIndexOf(" ", start) + 1;
+    const end = Math.min(h.text.length, start + 200);
+    return el("div", { class: "passage", "data-page": h.page },
+      el("a", { href: "#", class: "open-page", onclick: (e) => {
+        e.preventDefault();
+        chrome.runtime.sendMessage({ type: "openAt", fileId: h.file_id, page: h.page }).catch(() => {});
+      } }, `p. ${h.page}`), " ", `${start ? "…" : ""}${h.text.slice(start, end)}${end < h.text.length ? "…" : ""}`);
+  }
+
   const MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
   function day(iso) {
     const m = /^(\d{4})-(\d{2})-(\d{2})/.exec(iso);
@@ -124,7 +139,8 @@
           href ? el("a", { href, target: "_blank", rel: "noopener" }, h.title) : el("span", {}, h.title),
           el("div", { class: "meta" }, byline(p)),
           el("div", { class: "why" }, el("span", { class: "bar", style: `width:${Math.max(4, Math.round(h.score * 80))}px` }),
-            `${h.score.toFixed(2)}`, h.loose ? " · loosely related" : "", h.why && h.why.length ? ` · ${h.why.join(", ")}` : ""));
+            `${h.score.toFixed(2)}`, h.loose ? " · loosely related" : "", h.why && h.why.length ? ` · ${h.why.join(", ")}` : ""),
+          h.passage ? passageOf(h.passage) : null);
       }))];
     }
 

@@ -111,6 +111,10 @@ class EmbedWorker:
                 self._paused -= 1
             self.wake()
 
+    @property
+    def started(self) -> bool:
+        return self._thread is not None
+
     def start(self) -> None:
         """Start the thread (idempotent)."""
         if self._thread is None:
@@ -550,7 +554,7 @@ class Library:
             b = s.briefs[r]
             out.append(RelatedHit(id=b.id, title=b.title, score=round(score, 4), identifiers=b.identifiers,
                                   why=self.index.why(s, query_text, r), paper=b, loose=loose))
-        if vector is not None and out:
+        if vector is not None and out and self.fulltext.ready(wait=not self.worker.started):
             files = self.fulltext.files_of([h.id for h in out])
             for h in out:
                 if h.id in files:
@@ -774,6 +778,7 @@ class Library:
         at once (cheap), a first one is laid out `first_map_after` seconds later, when start-up's work is done.
         Blocking: run it in a thread."""
         self.index.snapshot()
+        self.fulltext.load()  # the passages' words and vectors: related lists carry their passages from now on
         if self.map.kept:
             self._map_up()
         else:

@@ -77,6 +77,16 @@ class FullTextService:
         if self._sandbox is not None:
             self._sandbox.close()
 
+    def ready(self, wait: bool) -> bool:
+        """Whether the index is loaded; if not, load it now (`wait`) or in the background (a lookup never waits
+        for it: a server loads it at its start, and a related list before then comes without passages)."""
+        if self._loaded or wait:
+            self.load()
+            return True
+        if not self._load_lock.locked():
+            threading.Thread(target=self.load, name="papershelf-passages-load", daemon=True).start()
+        return False
+
     def load(self) -> None:
         """Bring the index up to the store: words (rebuilt if the copy on disk is behind) and vectors."""
         with self._load_lock:
