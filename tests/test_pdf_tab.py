@@ -1,6 +1,7 @@
 """A PDF open in a Chromium tab: its badge, and the popup saving the PDF itself (by its URL's id, or by its
 bytes when the URL names no paper)."""
 
+import time
 from pathlib import Path
 
 from browsers import FIXTURES_PDFS, PDF_NO_ID, PDF_TAB, lookup, shot, tab_of, trash, wait_toolbar
@@ -58,3 +59,38 @@ def test_a_pdf_tab_whose_url_names_no_paper_is_saved_by_its_bytes(paired, librar
     wait_toolbar(paired, tab, "✓")
     pop.close()
     page.close()
+
+
+def test_the_side_panel_on_a_library_papers_pdf_tab_searches_inside_it_and_opens_the_page(paired, library):
+    # The paper with its PDF, kept (as the popup's save leaves it), read into passages by the server's background.
+    with library.client() as c:
+        found = lookup(library, ref="arxiv:2409.01234")
+        if found["found"] and not found["paper"]["files"]:
+            c.delete(f"/api/papers/{found['paper']['id']}")
+        with open(FIXTURES_PDFS / "twocol-arxiv.pdf", "rb") as f:
+            assert c.post("/api/import", files={"file": ("2409.01234v2.pdf", f, "application/pdf")}).status_code == 200
+        pid = lookup(library, ref="arxiv:2409.01234")["paper"]["id"]
+        deadline = time.time() + 120
+        while not c.get("/api/passages", params={"q": "legal contracts", "paper": pid}).json():
+            assert time.time() < deadline, "the PDF's passages were not read in 2 minutes"
+            time.sleep(0.2)
+    page = paired.new_page()
+    page.goto(PDF_TAB, wait_until="domcontentloaded")
+    tab = tab_of(paired, PDF_TAB)
+    assert "In your library: Sparse Retrieval Heads" in wait_toolbar(paired, tab, "✓")
+    side = paired.new_page()
+    side.goto(f"chrome-extension://{EXTENSION_ID}/sidepanel.html?tab={tab}")
+    side.fill("#inside-q", "legal contracts")
+    side.press("#inside-q", "Enter")
+    side.wait_for_selector("#inside li[data-page] .passage mark")
+    assert [m.lower() for m in side.locator("#inside li .passage").first.locator("mark").all_text_contents()] == \
+        ["legal", "contracts"]
+    with paired.expect_page() as opened:
+        side.locator("#inside a.open-page").first.click()
+    pdf = opened.value
+    pdf.wait_for_load_state("domcontentloaded")
+    assert "/api/files/" in pdf.url and pdf.url.endswith("#page=1&search=legal%20contracts")
+    assert library.token not in pdf.url
+    shot(side, "side-panel-inside-pdf")
+    for p in (pdf, side, page):
+        p.close()
