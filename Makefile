@@ -97,6 +97,12 @@ pdf-bench: $(VENV)/.installed-bench
 	command -v pdftotext >/dev/null || apt-get install -y -q poppler-utils
 	HF_HUB_OFFLINE=1 $(BIN)/python bench/pdf.py --data $(PDF_DATA)
 
+# Full text: reading every page against pdftotext, embedding passages, finding them (phrases, questions in other
+# words, topics) against a page-level BM25, 100k and 1M synthetic passages, and a backup with 60,000 passages.
+fulltext-bench: $(VENV)/.installed-bench
+	command -v pdftotext >/dev/null || apt-get install -y -q poppler-utils
+	HF_HUB_OFFLINE=1 $(BIN)/python bench/fulltext.py --data $(PDF_DATA)
+
 # Following Zotero: a 10,000-item library's first sync, a sync after one change, lookups meanwhile (a few minutes).
 sources-bench: $(VENV)/.installed-bench
 	HF_HUB_OFFLINE=1 $(BIN)/python bench/sources.py

@@ -7,9 +7,10 @@ from __future__ import annotations
 import os
 import re
 import shutil
+from pathlib import Path
 
 import pytest
-from fulltext_corpus import HEAD, PAPERS, PHRASES, QUESTIONS, make_paper, scanned, thesis
+from fulltext_corpus import PAPERS, PHRASES, QUESTIONS, make_paper, scanned, thesis
 from pdfgen import Page, write_pdf
 
 from papershelf import fulltext
@@ -303,5 +304,28 @@ def test_hostile_files_cost_bounded_work_leave_a_note_and_the_rest_goes_on(tmp_p
         assert "only its first 100,000 characters were read" in notes["dense.pdf"].text_note
         assert notes["garbage.pdf"].text_note.startswith("1 page cannot be searched")
         assert lib.passages('"1783 Laki eruption"', k=1)[0].file.endswith("good.pdf")
+    finally:
+        lib.close()
+
+
+def test_a_restored_backup_answers_passage_queries(tmp_path):
+    from papershelf import backup
+
+    home = tmp_path / "home"
+    (tmp_path / "terns.pdf").write_bytes(make_paper("terns").pdf)
+    lib = Library(home)
+    lib.import_pdfs([tmp_path / "terns.pdf"])
+    lib.embed_all()
+    info = lib.backup()
+    lib.close()
+    other = tmp_path / "restored"
+    backup.restore(other, Path(info.path))
+    assert not (other / "index").exists()  # the words' index is not in a backup: it is made again from the passages
+    lib = Library(other)
+    try:
+        assert lib.stats().text.passages_waiting == 0  # the vectors came back with the passages
+        hit = lib.passages('"geolocator weighing 0.65 grams"', k=1)[0]
+        assert hit.file.endswith("terns.pdf") and "words" in hit.matched
+        assert "meaning" in lib.passages("where did the birds pause on the way to feed", k=1)[0].matched
     finally:
         lib.close()

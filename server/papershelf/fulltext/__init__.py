@@ -35,7 +35,7 @@ OCR_LIMITS = Limits(memory_mb=768, seconds=OCR_PAGES_PER_TASK * ocr.PAGE_SECONDS
 
 def _lower_priority() -> None:
     """In each reading worker: below the server's lookups and the user's other work."""
-    from ..pdf import pages  # noqa: F401 (PDFium, loaded before the limits)
+    from ..pdf import pages  # noqa: F401  (PDFium, loaded before the limits)
 
     try:
         os.nice(10)

@@ -7,6 +7,8 @@
 - `readers.py`: the readers' pool: files read in the sandbox, failures remembered by their bytes.
 - `files.py`: hashes, and the copies under `<home>/files/`.
 - `intake.py`: the way in: PDFs where they are, or as bytes, out as records with their files.
+- `pages.py`: every page → passages (reading order, running heads out, sections) and the reference list.
+- `ocr.py`: scanned pages read by Tesseract.
 
 The Library imports a PDF through `intake.PdfIntake` (a followed folder through `readers.PdfReaders`); nothing
 outside this wing reads a PDF itself.

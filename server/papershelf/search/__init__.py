@@ -5,6 +5,7 @@
 - `binary.py`: sign-bit and int8 vectors for a fast first pass over very large libraries.
 - `index.py`: the index that answers lookups: the dense matrix, the postings, their fusion, the neighbours.
 - `map.py`: the map of the library: every paper a point in 2D, in labelled clusters.
+- `passages.py`: the PDFs' passages by words (Tantivy, phrases) and by meaning, fused.
 
 The store is the truth; the index follows it (Library wires the two).
 """

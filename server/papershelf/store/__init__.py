@@ -6,7 +6,8 @@ either all of a batch or none of it.
 
 The wing owns every table: this module (the connection, transactions, papers, their identifiers and vectors,
 followed sources and settings), `files.py` (where papers' files are, the ones that failed to read), `digest.py`
-(the digest's feeds, candidates and feedback) and `migrations.py` (the schema, numbered). Nothing outside store/ writes SQL or touches a private name here.
+(the digest's feeds, candidates and feedback), `passages.py` (the files' full text: passages, their vectors,
+reference lists) and `migrations.py` (the schema, numbered). Nothing outside store/ writes SQL or touches a private name here.
 """
 
 from __future__ import annotations

@@ -100,6 +100,11 @@ async function refreshStats() {
     el("div", {}, el("b", {}, st.papers), " papers"),
     el("div", {}, `${st.embedded} embedded`, st.pending ? `, ${st.pending} waiting` : ""),
     st.trashed ? el("div", {}, `${st.trashed} in the trash`) : null,
+    st.text.files_read || st.text.files_waiting ? el("div", { id: "text-state" },
+      `PDFs: ${st.text.pages_read} pages read, ${st.text.passages} passages`,
+      st.text.files_waiting ? `, ${st.text.files_waiting} files to read` : "",
+      st.text.passages_waiting ? `, ${st.text.passages_waiting} waiting for vectors` : "") : null,
+    st.text.unsearchable_pages ? el("div", { class: "error" }, `${st.text.unsearchable_pages} PDF pages cannot be searched (scans: install tesseract-ocr)`) : null,
     st.sources_held ? el("div", { class: "error" }, `${st.sources_held} followed source waits for you (see Followed)`) : null,
     el("div", { class: "hint" }, st.model_id),
     s.embedding_error ? el("div", { class: "error" }, s.embedding_error) : null);
@@ -645,6 +650,9 @@ function listenForEvents() {
   es.addEventListener("error", () => { document.body.dataset.live = "no"; });
   es.addEventListener("library", later);
   es.addEventListener("sources", () => { showSources(); refreshStats(); });
+  // Pages read, passages embedded: the stats say how far the PDFs' full text is (a burst of events: once a second).
+  let textTimer = null;
+  es.addEventListener("fulltext", () => { if (!textTimer) textTimer = setTimeout(() => { textTimer = null; refreshStats(); }, 1000); });
   es.addEventListener("map", () => { if (mode === "map") showMap(); });
   es.addEventListener("digest", (e) => { if (mode === "today" && ["fetch", "embedded"].includes(JSON.parse(e.data).change)) later(); });
   es.addEventListener("import", (e) => {
