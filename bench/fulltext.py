@@ -1,7 +1,7 @@
 """Full text: reading every page, embedding passages, and finding them, against baselines measured in the same run.
 
-    bench/fulltext.py --data DIR [--queries bench/fulltext_queries.json] [--parts speed,quality,scale,backup]
-                      [--scale 100000,1000000]
+    bench/fulltext.py --data DIR [--queries bench/fulltext_queries.json] [--parts speed,quality,scale,meanwhile,backup]
+                      [--scale 100000,1000000] [--copies 1000] [--library-size 100000] [--seconds 180]
 
 DIR holds PDFs (../shared/pdfs). Printed, all measured in this run on this machine, one core where it says so:
   speed    reading every page of every PDF into keyword-searchable passages (pdf/pages.py, then the words indexed),
@@ -16,6 +16,9 @@ DIR holds PDFs (../shared/pdfs). Printed, all measured in this run on this machi
   scale    synthetic passages (words of the shipped sample, vectors around topic centres: bench/synthetic.py) at each
            --scale size: a hybrid query's p50/p95, memory per passage, how long a new PDF's passages take to be
            searchable by words; at 100k, Tantivy against extending postings.py (the choice search/passages.py makes).
+  meanwhile  the badge's /api/lookup and the page panel's /api/lookup/stream on a --library-size library (bench/pdf.py's
+           method), alone and while the server reads and embeds the passages of --copies PDFs (DIR's files, each
+           copy made distinct), for --seconds: p50/p95/p99, and how far the reading and embedding got meanwhile.
   backup   a backup of a library with passages of 1,000 PDFs (synthetic, 60 passages each, with vectors), its size
            with and without them, and the time to restore it and answer a passage query.
 """
@@ -89,13 +92,19 @@ def speed(files: list[Path]) -> None:
     print(f"reading {len(files)} PDFs, {pages} pages, into {n_passages} keyword-searchable passages (one core):")
     print(f"  papershelf {ours:.2f} s ({1000 * ours / pages:.2f} ms a page); pdftotext {theirs:.2f} s "
           f"({1000 * theirs / pages:.2f} ms a page): {ours / theirs:.2f}x pdftotext")
-    longest = max(files, key=lambda f: f.stat().st_size)
-    code = ("import resource, sys; from papershelf.pdf.pages import read_full; r = read_full(sys.argv[1]); "
-            "print(r.pages, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)")
-    out = subprocess.run([sys.executable, "-c", code, str(longest)], capture_output=True, text=True,
-                         env=dict(os.environ, PYTHONPATH=str(ROOT / "server")), check=True).stdout.split()
-    print(f"  a reader's peak memory on the largest file ({longest.name}, {out[0]} pages): {int(out[1]) / 1024:.0f} MB")
-    shutil.rmtree(tmp, ignore_errors=True)
+    sys.path.insert(0, str(ROOT / "tests"))
+    from fulltext_corpus import thesis
+
+    (tmp / "thesis.pdf").write_bytes(thesis(1000, "The last chapter thanks the granite quarry.")[0])
+    code = ("import resource, sys, time; from papershelf.pdf.pages import read_full; t = time.perf_counter(); "
+            "r = read_full(sys.argv[1]); print(r.pages, len(r.passages), time.perf_counter() - t, "
+            "resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)")
+    for path in (max(files, key=lambda f: f.stat().st_size), max(files, key=lambda f: len(pdftotext_pages(f))),
+                 tmp / "thesis.pdf"):
+        out = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True,
+                             env=dict(os.environ, PYTHONPATH=str(ROOT / "server")), check=True).stdout.split()
+        print(f"  a reader's peak memory on {path.name} ({out[0]} pages, {out[1]} passages, read in "
+              f"{float(out[2]):.1f} s): {int(out[3]) / 1024:.0f} MB (the process, Python and PDFium included)")
     from papershelf.search.embed import Embedder
 
     texts = [p.text for f in files[:4] for p in pdfpages.read_full(str(f)).passages][:256]
@@ -106,27 +115,35 @@ def speed(files: list[Path]) -> None:
     dt = time.perf_counter() - t
     print(f"  embedding passages (one core): {len(texts) / dt:.1f} passages a second ({len(texts)} passages, "
           f"{statistics.fmean(len(x.split()) for x in texts):.0f} words each on average)")
+    shutil.rmtree(tmp, ignore_errors=True)
 
 
 # -- quality --------------------------------------------------------------------------------------------------
 def body_phrases(files: list[Path], per_file: int, seed: int = 1) -> list[dict]:
     """Phrases as a reader remembers them: 8 consecutive words of a sentence on a body page (not the first page,
-    not the last two, where the references are), with that page."""
+    not from the reference list on: papershelf keeps references apart, by design), with that page; a phrase that
+    stands on more than one page of the folder is not one a reader could place, and is not asked."""
     rng = random.Random(seed)
+    texts = {f: [re.sub(r"\s+", " ", t) for t in pdftotext_pages(f)] for f in files}
+    everything = "\f".join(t for pages in texts.values() for t in pages)
     out = []
     for f in files:
-        pages = pdftotext_pages(f)
-        body = list(range(1, max(2, len(pages) - 2)))
+        pages = texts[f]
+        refs = next((i for i, t in enumerate(pages) if i and re.search(
+            r"\b(References|REFERENCES|Bibliography|BIBLIOGRAPHY|Literature Cited|Referências)\b", t)), len(pages))
+        body = list(range(1, max(2, refs)))
         rng.shuffle(body)
         found = 0
         for p in body:
-            sentences = [s for s in re.split(r"(?<=[.!?])\s+", re.sub(r"\s+", " ", pages[p]))
+            sentences = [s for s in re.split(r"(?<=[.!?])\s+", pages[p])
                          if 14 <= len(s.split()) <= 60 and re.fullmatch(r"[A-Za-z ,;:()'’-]+[.]", s)]
-            if not sentences:
+            if p >= refs or not sentences:
                 continue
             words = rng.choice(sentences).split()
             start = rng.randrange(0, len(words) - 8)
             phrase = " ".join(words[start:start + 8]).strip(",;:.")
+            if everything.count(phrase) != 1:
+                continue
             out.append({"kind": "phrase", "query": f'"{phrase}"', "file": f.name, "pages": [p + 1]})
             found += 1
             if found >= per_file:
@@ -320,6 +337,53 @@ def engines(texts: list[str], queries: list[str]) -> None:
           "(and no positions: a phrase would be checked in each hit's text afterwards)")
 
 
+# -- meanwhile ------------------------------------------------------------------------------------------------
+def meanwhile(files: list[Path], copies: int, size: int, seconds: float) -> None:
+    import threading
+
+    import httpx
+    from http_load import serve
+    from pdf import folder_of, import_folder, latencies
+    from synthetic import library
+
+    base = library(size)
+    with tempfile.TemporaryDirectory() as t:
+        home = Path(t) / "home"
+        shutil.copytree(base, home, ignore=shutil.ignore_patterns("server.json", "cache", "ready"))
+        folder = folder_of(files, copies, Path(t) / "pdfs")
+        proc, url, auth = serve(home)
+        try:
+            for label in ("alone", "while passages are read and embedded"):
+                out: dict[str, list[float]] = {"lookup": [], "panel": []}
+                stop = threading.Event()
+                th = threading.Thread(target=latencies, args=(url, auth, stop, out))
+                if label == "alone":
+                    th.start()
+                    time.sleep(min(seconds, 60))
+                else:
+                    took = import_folder(folder, home)  # the papers first (read, then their vectors)
+                    with httpx.Client(base_url=url, headers=auth, timeout=60) as c:
+                        while c.get("/api/stats").json()["stats"]["pending"]:
+                            time.sleep(1)
+                        th.start()  # from here the background reads pages and embeds passages
+                        first = c.get("/api/stats").json()["stats"]["text"]
+                        time.sleep(seconds)
+                        last = c.get("/api/stats").json()["stats"]["text"]
+                stop.set()
+                th.join()
+                for kind, values in out.items():
+                    print(f"  {label:>36}: /api/{'lookup (badge)' if kind == 'lookup' else 'lookup/stream (panel)'}: "
+                          f"n={len(values)} p50 {percentile(values, 50):.1f} ms, p95 {percentile(values, 95):.1f} ms, "
+                          f"p99 {percentile(values, 99):.1f} ms")
+            print(f"  ({copies} PDFs imported through the server in {took:.0f} s; in the {seconds:.0f} s measured, "
+                  f"{last['files_read'] - first['files_read']} files read and "
+                  f"{(last['passages'] - last['passages_waiting']) - (first['passages'] - first['passages_waiting'])} "
+                  f"passages embedded; {last['passages_waiting']} passages still waiting)")
+        finally:
+            proc.terminate()
+            proc.wait(30)
+
+
 # -- backup ---------------------------------------------------------------------------------------------------
 def backup_part() -> None:
     from papershelf import backup as backups
@@ -364,19 +428,24 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data", type=Path, help="a folder of PDFs (../shared/pdfs)")
     ap.add_argument("--queries", type=Path, default=HERE / "fulltext_queries.json")
-    ap.add_argument("--parts", default="speed,quality,scale,backup")
+    ap.add_argument("--parts", default="speed,quality,scale,meanwhile,backup")
     ap.add_argument("--scale", default="100000,1000000", help="synthetic passage counts")
+    ap.add_argument("--copies", type=int, default=1000, help="PDFs imported while latencies are measured")
+    ap.add_argument("--library-size", type=int, default=100_000)
+    ap.add_argument("--seconds", type=float, default=180)
     args = ap.parse_args()
     parts = args.parts.split(",")
     files = sorted(args.data.glob("*.pdf")) if args.data else []
-    if ("speed" in parts or "quality" in parts) and not files:
-        ap.error("--data DIR with PDFs is needed for speed and quality")
+    if {"speed", "quality", "meanwhile"} & set(parts) and not files:
+        ap.error("--data DIR with PDFs is needed for speed, quality and meanwhile")
     if "speed" in parts:
         speed(files)
     if "quality" in parts:
         quality(files, args.queries)
     if "scale" in parts:
         scale([int(x) for x in args.scale.split(",")])
+    if "meanwhile" in parts:
+        meanwhile(files, args.copies, args.library_size, args.seconds)
     if "backup" in parts:
         backup_part()
 

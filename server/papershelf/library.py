@@ -26,24 +26,8 @@ from . import backup, importers
 from .digest import DigestService, mail
 from .events import EventBus
 from .fulltext import FullTextService, scan_note
-from .models import (
-    Facets,
-    Filters,
-    ImportFailure,
-    ImportMerge,
-    ImportReport,
-    ImportWarning,
-    Paper,
-    PaperBrief,
-    PaperFile,
-    PaperQuery,
-    PassageHit,
-    Record,
-    RelatedHit,
-    SearchHit,
-    Stats,
-    UnreadableFile,
-)
+from .models import (Facets, Filters, ImportFailure, ImportMerge, ImportReport, ImportWarning, Paper, PaperBrief,
+                     PaperFile, PaperQuery, PassageHit, Record, RelatedHit, SearchHit, Stats, UnreadableFile)
 from .pairing import private_home
 from .pdf import files
 from .pdf.intake import PdfIntake
@@ -489,8 +473,10 @@ class Library:
         return self.fulltext.work(size)
 
     def embed_all(self, progress: Callable[[int, int], None] | None = None) -> int:
-        """Embed everything pending, in this thread; progress(done, total)."""
-        total = self.store.count_pending(self.model_id)
+        """Embed everything pending, then read the PDFs' pages and embed their passages, in this thread;
+        progress(done, total), where a paper, a file read and a passage each count one (the total grows as the
+        files read give passages)."""
+        total = self.store.count_pending(self.model_id) + self.fulltext.waiting()
         done = 0
         while True:
             n = self.embed_batch()
@@ -498,7 +484,8 @@ class Library:
                 break
             done += n
             if progress:
-                progress(min(done, total), max(total, done))
+                total = max(total, done + self.store.count_pending(self.model_id) + self.fulltext.waiting())
+                progress(min(done, total), total)
         return done
 
     # -- lookups ------------------------------------------------------------------------------------------

@@ -59,7 +59,7 @@ def cmd_import(args) -> int:
                     totals["failed"].append({"file": str(path), "position": "file", "reason": rep["error"]})
             if not args.no_wait and (be.pending() or be.text_waiting()):
                 # the papers' vectors, then every page of the PDFs: searchable by words and by meaning
-                task = prog.add_task("embedding", total=be.pending() or None)
+                task = prog.add_task("embedding (papers, then the PDFs' pages)", total=None)
                 be.embed(lambda done, total: prog.update(task, completed=done, total=total))
         pending = be.pending()
     finally:

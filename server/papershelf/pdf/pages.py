@@ -54,6 +54,7 @@ CAPTION = re.compile(r"^(?:figure|fig\.|table|algorithm|listing)\s*[0-9IVX]+[.:|
 REFERENCE_START = re.compile(r"^(?:\[\d{1,4}\]|\d{1,4}\.\s|\(\d{1,4}\)\s)")
 PAGE_NUMBER = re.compile(r"^(?:page\s*)?[-–—(]?\s*(?:\d{1,5}|[ivxlcdm]{1,7})\s*[-–—)]?(?:\s*(?:of|/)\s*\d{1,5})?$",
                          re.IGNORECASE)
+SENTENCE_DONE = re.compile(r"[.!?:;][\"')\]]?\s*$")  # a block's text that ends a sentence (else it goes on)
 SENTENCE_END = re.compile(r"(?<=[.!?])[\"')\]]?\s+(?=[\"'(\[]?[A-Z0-9])")
 
 
@@ -289,15 +290,18 @@ def blocks_of(page: int, lines: list[Line], body_size: float) -> list[Block]:
             blocks.append(Block("heading", page, heading))
             kind, prev = "body", None
             continue
-        small = body_size and line.size and line.size < body_size - 1.0
-        this_kind = "caption" if CAPTION.match(line.text) else kind if kind == "caption" else \
+        # A smaller line on the line before's baseline is a subscript or a superscript PDFium set apart: it goes
+        # on with that line (a footnote has lines of its own, below the body).
+        inline = prev is not None and abs(line.top - prev.top) < 0.8 * max(body_size, prev.size, 6.0)
+        small = body_size and line.size and line.size < body_size - 1.0 and not inline
+        this_kind = "caption" if CAPTION.match(line.text) else kind if kind == "caption" or inline else \
             "note" if small else "body"
         if prev is not None:
             gap = line.top - prev.top
             spacing = max(prev.size, line.size, 6.0)
             if this_kind == "caption" and kind == "caption" and CAPTION.match(line.text):
                 close()  # a new caption
-            elif this_kind != kind or abs(line.size - prev.size) > 1.0 and kind != "caption" or \
+            elif this_kind != kind or abs(line.size - prev.size) > 1.0 and kind != "caption" and not inline or \
                     gap > 2.2 * spacing or gap < -spacing:
                 if kind == "caption" and this_kind == "caption" and (gap > 2.2 * spacing or gap < -spacing):
                     this_kind = "note" if small else "body"  # the caption ended at a wide gap
@@ -320,28 +324,48 @@ def sentences(text: str) -> list[str]:
 
 
 class Chunker:
-    """Body text in, passages out: sentences gathered to about TARGET_WORDS, never across a heading."""
+    """Body text in, passages out: sentences gathered to about TARGET_WORDS, never across a heading. A block that
+    ends mid-sentence (at a page's or a column's end, before a figure) goes on in the next body block: the sentence
+    is whole, and it keeps where it turns the page."""
 
     def __init__(self, out: list[Passage]):
         self.out = out
         self.section = ""
-        self.held: list[tuple[int, str, int]] = []  # (page, sentence, words) waiting for a passage
+        # (page, sentence, words, [offset, page, ...] where the sentence goes on to another page) for a passage
+        self.held: list[tuple[int, str, int, list[int]]] = []
         self.words = 0
         self.fresh = 0  # words in `held` not yet in an emitted passage
+        self.partial: list[tuple[int, str]] = []  # the unfinished sentence a block ended with: (page, text) pieces
 
     def heading(self, text: str) -> None:
         self.flush()
         self.section = text
-        self.held, self.words, self.fresh = [], 0, 0
 
     def add(self, page: int, text: str) -> None:
-        for s in sentences(text):
-            words = s.split()
-            while len(words) > MAX_WORDS:  # a run-on 'sentence' (a table's text): cut into pieces
-                self._take(page, " ".join(words[:MAX_WORDS]), MAX_WORDS)
-                words = words[MAX_WORDS:]
-            if words:
-                self._take(page, " ".join(words), len(words))
+        pieces = [[(page, s)] for s in sentences(text)]
+        if not pieces:
+            return
+        if self.partial:
+            pieces[0] = self.partial + pieces[0]
+            self.partial = []
+        if not SENTENCE_DONE.search(pieces[-1][-1][1]) and sum(len(t.split()) for _, t in pieces[-1]) < MAX_WORDS:
+            self.partial = pieces.pop()
+        for sentence in pieces:
+            self._sentence(sentence)
+
+    def _sentence(self, pieces: list[tuple[int, str]]) -> None:
+        text, inner, at = "", [], 0
+        for i, (p, t) in enumerate(pieces):
+            if i and p != pieces[i - 1][0]:
+                inner += [at, p]
+            text += (" " if text else "") + t
+            at = len(text) + 1
+        words = text.split()
+        if len(words) <= MAX_WORDS:
+            self._take(pieces[0][0], text, len(words), inner)
+            return
+        for i in range(0, len(words), MAX_WORDS):  # a run-on 'sentence' (a table's text): cut into pieces
+            self._take(pieces[0][0], " ".join(words[i:i + MAX_WORDS]), len(words[i:i + MAX_WORDS]), [])
 
     def alone(self, page: int, text: str) -> None:
         """A caption or a footnote: a passage of its own (the body's passage goes on around it)."""
@@ -349,10 +373,10 @@ class Chunker:
         for i in range(0, len(words), MAX_WORDS):
             self.out.append(Passage(page, self.section, " ".join(words[i:i + MAX_WORDS])))
 
-    def _take(self, page: int, sentence: str, n: int) -> None:
+    def _take(self, page: int, sentence: str, n: int, inner: list[int]) -> None:
         if self.words + n > MAX_WORDS and self.fresh:
             self._emit()
-        self.held.append((page, sentence, n))
+        self.held.append((page, sentence, n, inner))
         self.words += n
         self.fresh += n
         if self.words >= TARGET_WORDS:
@@ -362,14 +386,18 @@ class Chunker:
         if not self.held:
             return
         parts, breaks, at, page = [], [], 0, self.held[0][0]
-        for p, s, _ in self.held:
+        for p, s, _, inner in self.held:
             if p != page:
                 breaks += [at, p]
                 page = p
+            for off, ip in zip(inner[0::2], inner[1::2]):
+                if ip != page:
+                    breaks += [at + off, ip]
+                    page = ip
             parts.append(s)
             at += len(s) + 1
         self.out.append(Passage(self.held[0][0], self.section, " ".join(parts), breaks))
-        keep: list[tuple[int, str, int]] = []
+        keep: list[tuple[int, str, int, list[int]]] = []
         words = 0
         for item in reversed(self.held[1:]):  # the overlap: the last sentences, never the whole passage
             if words + item[2] > OVERLAP_WORDS:
@@ -379,6 +407,9 @@ class Chunker:
         self.held, self.words, self.fresh = keep, words, 0
 
     def flush(self) -> None:
+        if self.partial:
+            self._sentence(self.partial)
+            self.partial = []
         if self.fresh:
             self._emit()
         self.held, self.words, self.fresh = [], 0, 0
