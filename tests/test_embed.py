@@ -4,6 +4,7 @@ import os
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -111,6 +112,17 @@ def test_unchanged_text_is_never_embedded_again(tmp_path, monkeypatch):
     lib.close()
 
 
+def same_model_elsewhere(tmp_path: Path) -> Path:
+    """The shipped model's files under another folder name: another model id (a user's --model-dir)."""
+    other = tmp_path / "other-model"
+    other.mkdir()
+    spec = ModelSpec()
+    os.symlink(spec.onnx, other / "model.onnx")
+    for f in embed.TOKENIZER_FILES:
+        os.symlink(spec.files_dir / f, other / f)
+    return other
+
+
 def test_switching_models_re_embeds_and_never_mixes(tmp_path):
     home = tmp_path / "h"
     lib = Library(home)
@@ -118,13 +130,7 @@ def test_switching_models_re_embeds_and_never_mixes(tmp_path):
     lib.embed_all()
     default_id = lib.model_id
     lib.close()
-    # The same weights under another folder name are another model id (a user's --model-dir).
-    other = tmp_path / "other-model"
-    other.mkdir()
-    spec = ModelSpec()
-    os.symlink(spec.onnx, other / "model.onnx")
-    for f in embed.TOKENIZER_FILES:
-        os.symlink(spec.files_dir / f, other / f)
+    other = same_model_elsewhere(tmp_path)
     lib = Library(home, model_dir=other)
     assert lib.model_id != default_id and lib.model_id.startswith("other-model@")
     assert lib.stats().pending == 1  # the old model's vector does not count for the new one

@@ -11,12 +11,11 @@ from pathlib import Path
 
 import pytest
 from fulltext_corpus import PAPERS, PHRASES, QUESTIONS, make_paper, scanned, thesis
-from pdfgen import Page, write_pdf
-
 from papershelf import fulltext
 from papershelf.library import Library
 from papershelf.pdf import pages as pdfpages
 from papershelf.pdf.sandbox import Sandbox
+from pdfgen import Page, write_pdf
 
 KEYS = ("melt", "terns", "lake")
 
@@ -238,24 +237,22 @@ def test_passages_follow_their_files_added_changed_and_removed(tmp_path):
         lib.close()
 
 
-def test_a_model_switch_embeds_the_passages_again_in_the_background(tmp_path):
-    from papershelf.search import embed
-    from papershelf.search.embed import ModelSpec
-
-    home = tmp_path / "home"
-    (tmp_path / "melt.pdf").write_bytes(make_paper("melt").pdf)
-    lib = Library(home)
-    lib.import_pdfs([tmp_path / "melt.pdf"])
+def read_library(tmp_path: Path, key: str) -> Library:
+    """A library of one invented paper's PDF, every page read and embedded."""
+    (tmp_path / f"{key}.pdf").write_bytes(make_paper(key).pdf)
+    lib = Library(tmp_path / "home")
+    lib.import_pdfs([tmp_path / f"{key}.pdf"])
     lib.embed_all()
+    return lib
+
+
+def test_a_model_switch_embeds_the_passages_again_in_the_background(tmp_path):
+    from test_embed import same_model_elsewhere
+
+    lib = read_library(tmp_path, "melt")
     n = lib.stats().text.passages
     lib.close()
-    other = tmp_path / "other-model"
-    other.mkdir()
-    spec = ModelSpec()
-    os.symlink(spec.onnx, other / "model.onnx")
-    for f in embed.TOKENIZER_FILES:
-        os.symlink(spec.files_dir / f, other / f)
-    lib = Library(home, model_dir=other)
+    lib = Library(tmp_path / "home", model_dir=same_model_elsewhere(tmp_path))
     try:
         assert lib.stats().text.passages_waiting == n  # the old model's vectors do not count for the new one
         assert lib.passages('"first meltwater pulse"', k=1)  # words are searchable meanwhile
@@ -311,11 +308,7 @@ def test_hostile_files_cost_bounded_work_leave_a_note_and_the_rest_goes_on(tmp_p
 def test_a_restored_backup_answers_passage_queries(tmp_path):
     from papershelf import backup
 
-    home = tmp_path / "home"
-    (tmp_path / "terns.pdf").write_bytes(make_paper("terns").pdf)
-    lib = Library(home)
-    lib.import_pdfs([tmp_path / "terns.pdf"])
-    lib.embed_all()
+    lib = read_library(tmp_path, "terns")
     info = lib.backup()
     lib.close()
     other = tmp_path / "restored"

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 import pypdfium2 as pdfium
 import pypdfium2.raw as raw
 
-from .text import HYPHEN_MARK, MAX_CHARS_PER_PAGE, PdfError, fix_glyphs
+from .text import HYPHEN_MARK, MAX_CHARS_PER_PAGE, fix_glyphs, open_document
 
 MAX_CHARS = 20_000_000  # a file's text kept: a 1,000-page thesis has about 3 million characters
 TARGET_WORDS = 200  # a passage's size: it closes at the first sentence end past this
@@ -468,13 +468,7 @@ def _body_size(lines: list[Line]) -> float:
 
 def read_full(source) -> FullText:
     """Every page of a PDF file (or bytes) as passages and references; pages with no text are listed."""
-    try:
-        doc = pdfium.PdfDocument(source)
-    except pdfium.PdfiumError as e:
-        reason = str(e)
-        if "password" in reason.lower():
-            raise PdfError("the PDF is encrypted with a password; papershelf cannot read its text") from e
-        raise PdfError(f"not a readable PDF ({reason.rstrip('.')})") from e
+    doc = open_document(source)
     out = FullText(pages=len(doc))
     chunker = Chunker(out.passages)
     refs = References(out.references)

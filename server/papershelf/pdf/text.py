@@ -182,16 +182,21 @@ def _text_lines(textpage, page_no: int) -> list[Line]:
     return out
 
 
-def read(source, pages: int = 2, last: bool = True, detail: int = 1) -> PdfText:
-    """The first `pages` pages (and the last one, where DOIs are printed too) of a PDF file or bytes; the first
-    `detail` of them with each line's size and place, the others as text."""
+def open_document(source) -> pdfium.PdfDocument:
+    """A PDF file or bytes opened by PDFium, or PdfError saying why it cannot be (encrypted, not a PDF)."""
     try:
-        doc = pdfium.PdfDocument(source)
+        return pdfium.PdfDocument(source)
     except pdfium.PdfiumError as e:
         reason = str(e)
         if "password" in reason.lower():
             raise PdfError("the PDF is encrypted with a password; papershelf cannot read its text") from e
         raise PdfError(f"not a readable PDF ({reason.rstrip('.')})") from e
+
+
+def read(source, pages: int = 2, last: bool = True, detail: int = 1) -> PdfText:
+    """The first `pages` pages (and the last one, where DOIs are printed too) of a PDF file or bytes; the first
+    `detail` of them with each line's size and place, the others as text."""
+    doc = open_document(source)
     try:
         out = PdfText(page_count=len(doc))
         try:
