@@ -4,6 +4,7 @@ final related list arrives."""
 
 import json
 import re
+import time
 
 import pytest
 
@@ -448,3 +449,51 @@ def test_the_side_panel_shows_the_tabs_paper_and_its_related_papers(paired, libr
     shot(side, "side-panel-pdf")
     for p in (side, pdf, page):
         p.close()
+
+
+def moe_paper_pdf() -> bytes:
+    """An invented paper on routing tokens to experts, as a PDF (tests/pdfgen.py), its last section on page 2."""
+    from pdfgen import Block, Layout
+
+    layout = Layout(columns=2, head="Workshop on Efficient Language Models 2025")
+    layout.add(Block("title", "Balanced Token Routing to Prototype Experts in Sparse Mixture-of-Experts Models"))
+    layout.add(Block("heading", "Abstract"))
+    layout.add(Block("body", "Sparse mixture-of-experts layers route each token to a few experts. We route tokens to "
+                             "learned expert prototypes and balance the load of the experts without an auxiliary loss."))
+    for section in ("1 Introduction", "2 Method", "3 Experiments"):
+        layout.add(Block("heading", section))
+        for _ in range(6):
+            layout.add(Block("body", "A router scores every token against the prototype of each expert and sends it "
+                                     "to the two closest ones. Experts that receive too many tokens are penalised so "
+                                     "that the load stays balanced across devices during training."))
+    return layout.pdf()
+
+
+def test_a_related_paper_with_a_pdf_shows_its_closest_passage_in_the_panel(paired, library):
+    trash(library, "arxiv:2410.04321")  # the page's paper is not in the library: its related list is the final one
+    with library.client() as c:
+        r = c.post("/api/import", files={"file": ("balanced-routing.pdf", moe_paper_pdf(), "application/pdf")})
+        assert r.status_code == 200, r.text
+        pid = (r.json()["added"] or [m["id"] for m in r.json()["merged"]])[0]
+        deadline = time.time() + 120
+        while not [h for h in c.get("/api/passages", params={"q": "prototype experts", "paper": pid}).json()
+                   if "meaning" in h["matched"]]:
+            assert time.time() < deadline, "the PDF's passages were not read and embedded in 2 minutes"
+            time.sleep(0.2)
+    configure(paired, relatedCount=10)
+    try:
+        page = visit(paired, "https://arxiv.org/abs/2410.04321", "not-in-library")
+        item = f"li[data-paper-id='{pid}']"
+        page.wait_for_function(f"() => !!{PANEL}.shadowRoot.querySelector(\"{item} .passage\")")
+        passage = page.evaluate(f"() => {PANEL}.shadowRoot.querySelector(\"{item} .passage\").textContent")
+        assert passage.startswith("p. ") and ("router" in passage or "expert" in passage)
+        shot(page, "panel-related-passage")
+        with paired.expect_page() as opened:
+            shadow_click(page, f"{item} .passage a.open-page")
+        pdf = opened.value
+        pdf.wait_for_load_state("domcontentloaded")
+        assert "/api/files/" in pdf.url and re.search(r"#page=\d+$", pdf.url) and library.token not in pdf.url
+        pdf.close()
+        page.close()
+    finally:
+        configure(paired, relatedCount=5)

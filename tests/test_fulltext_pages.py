@@ -71,6 +71,11 @@ def test_import_through_the_server_returns_once_the_passages_are_searchable(libr
     assert "terns.pdf  page 1" in p.stdout and "Migration Routes of Arctic Terns" in p.stdout
     p = run_cli("stats", home=srv.home)
     assert "pages of 3 files read" in p.stdout
+    p = run_cli("related", "--text", "tracking seabirds with geolocators on their migration", "--json", home=srv.home)
+    tern = next(h for h in json.loads(p.stdout) if h["title"] == made["terns"].title)
+    assert tern["passage"]["file"].endswith("terns.pdf") and len(tern["passage"]["text"].split()) >= 30
+    p = run_cli("related", "--text", "tracking seabirds with geolocators on their migration", home=srv.home)
+    assert "terns.pdf, page" in p.stdout.replace("\n", " ")
 
 
 def _chromium_viewer_page(browser, want: int, timeout: float = 30) -> int | None:

@@ -106,6 +106,7 @@ def _print_hits(hits: list[dict], as_json: bool, what: str) -> None:
         out.print_json(json.dumps([{"id": h["id"], "title": h["title"], "score": h["score"],
                                     "identifiers": h["identifiers"], "why": h["why"],
                                     **({"matched": h["matched"]} if "matched" in h else {}),
+                                    **({"passage": h["passage"]} if h.get("passage") else {}),
                                     "year": h["paper"]["year"], "authors": h["paper"]["authors"]} for h in hits]))
         return
     if not hits:
@@ -115,8 +116,11 @@ def _print_hits(hits: list[dict], as_json: bool, what: str) -> None:
     for col in ("score", "id", "year", "title", "why"):
         t.add_column(col, overflow="fold")
     for h in hits:
-        t.add_row(f"{h['score']:.3f}", h["id"], str(h["paper"]["year"] or ""), h["title"],
-                  ", ".join(h["why"] + [f"[{m}]" for m in h.get("matched", [])]))
+        t.add_row(f"{h['score']:.3f}", h["id"], str(h["paper"]["year"] or ""), escape(h["title"]),
+                  escape(", ".join(h["why"] + [f"[{m}]" for m in h.get("matched", [])])))
+        if h.get("passage"):  # the passage of its PDF that makes it related (or holds the words searched)
+            p = h["passage"]
+            t.add_row("", "", "", f"[dim]{escape(p['file'])}, page {p['page']}:[/dim] {_window(p, 160)}", "")
     out.print(t)
 
 

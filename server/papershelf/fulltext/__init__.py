@@ -29,6 +29,7 @@ READER = 1  # the version of pdf/pages.py's reading: a new one reads every file 
 # A file's whole reading is one task: a 1,000-page thesis takes a few seconds, and a 5,000-page file well under
 # a minute; memory stays that of a page at a time (pages.MAX_CHARS bounds the text kept).
 READ_LIMITS = Limits(memory_mb=768, seconds=300.0)
+REASON_WORDS = 30  # a related paper's passage: a few sentences, not a title line
 OCR_PAGES_PER_TASK = 8  # a scan's pages are read a few at a time: a task stays short, and the next file gets its turn
 OCR_LIMITS = Limits(memory_mb=768, seconds=OCR_PAGES_PER_TASK * ocr.PAGE_SECONDS + 30)
 
@@ -219,16 +220,16 @@ class FullTextService:
                           section=row.section)
 
     def closest(self, vector: np.ndarray, files: list[str], words: str = "") -> PassageHit | None:
-        """The passage of these files closest in meaning to a vector (a paper's title and abstract)."""
+        """The passage of these files closest in meaning to a vector (a paper's title and abstract): of the closest
+        few, the first with a few sentences (a title page's title line or a caption is no reason in its own words)."""
         self.load()
-        found = self.index.by_meaning(vector, 1, files=files)
-        if not found:
+        found = self.index.by_meaning(vector, 5, files=files)
+        rows = self.tables.rows([pid for pid, _ in found])
+        ranked = [(rows[pid], score) for pid, score in found if pid in rows]
+        if not ranked:
             return None
-        rows = self.tables.rows([found[0][0]])
-        row = rows.get(found[0][0])
-        if row is None:
-            return None
-        return self.hit(row, found[0][1], ["meaning"], Query.parse(words))
+        row, score = next(((r, s) for r, s in ranked if len(r.text.split()) >= REASON_WORDS), ranked[0])
+        return self.hit(row, score, ["meaning"], Query.parse(words))
 
     def files_of(self, pids: list[str]) -> dict[str, list[str]]:
         return self.tables.files_of(pids)
