@@ -398,14 +398,12 @@ def backup_part() -> None:
     lib = Library(home)
     tables = lib.store.passage_tables
     rng = random.Random(3)
-    from papershelf.models import Record
+    from papershelf.models import FileRef, Record
 
-    recs = [(str(i), Record(title=f"Paper {i} " + " ".join(rng.choices(vocab, k=6)), abstract="")) for i in range(1000)]
-    lib.import_items(recs)
-    pids = [p.id for p in lib.iter_papers()]
-    with lib.store._write_lock:  # files for them, as an import of 1,000 PDFs leaves
-        lib.store._cur().executemany("INSERT INTO files VALUES (?, ?, ?, ?, ?, false, now())",
-                                     [(f"f{i}", pid, f"/nowhere/{i}.pdf", f"sha{i}", 1) for i, pid in enumerate(pids)])
+    # 1,000 papers with a PDF each, as an import of 1,000 PDFs leaves them (the files' bytes are not needed here)
+    lib.import_items([(str(i), Record(title=f"Paper {i} " + " ".join(rng.choices(vocab, k=6)), abstract="",
+                                      files=[FileRef(path=f"/nowhere/{i}.pdf", sha256=f"sha{i}", size=1)]))
+                      for i in range(1000)])
     for i in range(1000):
         rows = tables.put_text(f"sha{i}", 1, 12, [(1 + k // 5, "", " ".join(rng.choices(vocab, k=200)), [])
                                                  for k in range(60)], [], [])
