@@ -322,3 +322,22 @@ def test_a_restored_backup_answers_passage_queries(tmp_path):
         assert "meaning" in lib.passages("where did the birds pause on the way to feed", k=1)[0].matched
     finally:
         lib.close()
+
+
+def test_a_file_not_where_it_was_is_read_once_it_is_found_again(tmp_path):
+    folder = tmp_path / "Papers"
+    folder.mkdir()
+    (folder / "lake.pdf").write_bytes(make_paper("lake").pdf)
+    lib = Library(tmp_path / "home")
+    try:
+        lib.import_pdfs([folder / "lake.pdf"])
+        moved = tmp_path / "Moved"
+        folder.rename(moved)  # before its pages were read (a disk unmounted, a folder renamed)
+        lib.embed_all()  # returns: the missing file is skipped, not waited for
+        assert lib.stats().text.files_read == 0 and lib.text_waiting() == 0
+        lib.import_pdfs([moved / "lake.pdf"])  # found again where it is now
+        lib.embed_all()
+        hit = lib.passages('"1783 Laki eruption"', k=1)[0]
+        assert hit.file == str(moved / "lake.pdf")
+    finally:
+        lib.close()

@@ -67,6 +67,9 @@ class FullTextService:
         self._loaded = False
         self._load_lock = threading.Lock()
         self.ocr_enabled = ocr.available()
+        # (sha256, path) of files not where their row says: read when an import, a sync or a move finds them
+        # (another path), or at the next start; skipped meanwhile, so the background does not spin on them.
+        self._missing: set[tuple[str, str]] = set()
 
     @property
     def sandbox(self) -> Sandbox:
@@ -93,6 +96,8 @@ class FullTextService:
         with self._load_lock:
             if self._loaded:
                 return
+            if dropped := self.tables.forget_other_models(self.model_id):
+                log.info("dropped %d passages' vectors of another model: they are made again", dropped)
             if self.index.size() != self.tables.count():
                 n = self.index.rebuild(self.tables.texts())
                 log.info("indexed the words of %d passages", n)
@@ -108,7 +113,9 @@ class FullTextService:
         gone = self.tables.forget_orphans()
         if gone:
             self.index.remove_files(gone)
-        if todo := self.tables.files_to_read(READER, limit=1):
+        todo = [t for t in self.tables.files_to_read(READER, limit=len(self._missing) + 1)
+                if (t[0], t[1]) not in self._missing]
+        if todo:
             self.read(*todo[0])
             return 1
         if self.ocr_enabled and (scans := self.tables.files_to_ocr(limit=1)):
@@ -118,13 +125,13 @@ class FullTextService:
 
     def read(self, sha256: str, path: str, name: str) -> None:
         """Read one file's pages into passages (in a worker): searchable by words when this returns."""
-        if not Path(path).is_file():  # not where it was: read when an import or a sync finds it again
-            outcome: object = "the file is not where it was"
-        else:
-            try:
-                outcome = self.sandbox.run(read_full, path)
-            except TaskFailed as e:
-                outcome = str(e)
+        if not Path(path).is_file():
+            self._missing.add((sha256, path))
+            return
+        try:
+            outcome: object = self.sandbox.run(read_full, path)
+        except TaskFailed as e:
+            outcome = str(e)
         if isinstance(outcome, str):
             log.warning("could not read the pages of %s: %s", name, outcome)
             self.tables.put_text(sha256, READER, 0, [], [], [], note=f"its pages could not be read: {outcome}")
@@ -177,7 +184,9 @@ class FullTextService:
         return len(rows)
 
     def state(self) -> TextState:
-        return self.tables.state(self.model_id, READER)
+        s = self.tables.state(self.model_id, READER)
+        s.files_waiting = max(0, s.files_waiting - len(self._missing))  # (they wait for their files, not for us)
+        return s
 
     def waiting(self) -> int:
         """Files to read and passages to embed: 0 when every passage is searchable both ways."""

@@ -131,8 +131,14 @@ class PassageTables:
                 c.execute("INSERT INTO passage_vectors SELECT x.id, ?, x.blob FROM (SELECT unnest(?) AS id, "
                           "unnest(?::BLOB[]) AS blob) x SEMI JOIN passages p ON p.id = x.id "
                           "ON CONFLICT DO UPDATE SET vector = excluded.vector", [model_id, ids, blobs])
-                c.execute("DELETE FROM passage_vectors WHERE model_id <> ?", [model_id])  # a model switched away
         return len(ids)
+
+    def forget_other_models(self, model_id: str) -> int:
+        """Drop the vectors of other models (the library switched away from them: a passage's vector is 1.5 KB,
+        and a switch back embeds them again); how many."""
+        with self.store._write_lock:
+            return len(self._cur().execute("DELETE FROM passage_vectors WHERE model_id <> ? RETURNING passage_id",
+                                           [model_id]).fetchall())
 
     def vectors(self, model_id: str, batch: int = 20_000) -> Iterator[tuple[list[int], list[str], np.ndarray]]:
         """Every passage's vector of this model with its file, in batches: (ids, sha256s, float32 matrix)."""
