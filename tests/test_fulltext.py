@@ -313,7 +313,7 @@ def test_a_restored_backup_answers_passage_queries(tmp_path):
     lib.close()
     other = tmp_path / "restored"
     backup.restore(other, Path(info.path))
-    assert not (other / "index").exists()  # the words' index is not in a backup: it is made again from the passages
+    assert not (other / "passages").exists()  # the words' index is not in a backup: it is made again from them
     lib = Library(other)
     try:
         assert lib.stats().text.passages_waiting == 0  # the vectors came back with the passages
@@ -339,5 +339,20 @@ def test_a_file_not_where_it_was_is_read_once_it_is_found_again(tmp_path):
         lib.embed_all()
         hit = lib.passages('"1783 Laki eruption"', k=1)[0]
         assert hit.file == str(moved / "lake.pdf")
+    finally:
+        lib.close()
+
+
+def test_the_words_index_survives_the_papers_index_saving_and_its_own_folder_going_away(tmp_path):
+    lib = read_library(tmp_path, "melt")
+    try:
+        lib.index.close()  # the papers' index saves itself: it replaces <home>/index whole
+        assert lib.passages('"first meltwater pulse"', k=1)
+        shutil.rmtree(tmp_path / "home" / "passages")  # deleted by hand, under a running library
+        (tmp_path / "lake.pdf").write_bytes(make_paper("lake").pdf)
+        lib.import_pdfs([tmp_path / "lake.pdf"])
+        lib.embed_all()  # the next file read finds the index gone, opens it anew and builds it again
+        assert lib.passages('"first meltwater pulse"', k=1)[0].file.endswith("melt.pdf")
+        assert lib.passages('"1783 Laki eruption"', k=1)[0].file.endswith("lake.pdf")
     finally:
         lib.close()

@@ -273,7 +273,7 @@ def restore(home: Path, source: Path) -> tuple[BackupInfo, Path | None]:
         if (source / name).is_file() and not (home / name).exists():
             shutil.copy2(source / name, home / name)
     os.replace(tmp, db)
-    for derived in ("index", "map"):
+    for derived in ("index", "map", "passages"):
         shutil.rmtree(home / derived, ignore_errors=True)
     return info, aside
 

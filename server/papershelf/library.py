@@ -183,7 +183,8 @@ class Library:
         self.sources = Sources(self.store, self.index, self.events, self.worker, self.pdf_readers, self.backup,
                                self.home / "cache" / "sources")
         # Every page of the library's PDFs, as passages (fulltext/): read, embedded and indexed in the background.
-        self.fulltext = FullTextService(self.store, self.home / "index" / "passages", self.events, self.bulk_embedder,
+        # (Its words' index has a folder of its own: the papers' index replaces <home>/index whole when it saves.)
+        self.fulltext = FullTextService(self.store, self.home / "passages", self.events, self.bulk_embedder,
                                         self.model_id)
         # The library in 2D (search/map.py).
         self.map = LibraryMap(self.index, self.events, self.model_id, self.home / "map")

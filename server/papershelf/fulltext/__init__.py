@@ -142,6 +142,8 @@ class FullTextService:
                                     note="; ".join(outcome.notes))
         self.index.remove_files([sha256])
         self.index.add_texts(sha256, rows)
+        if self.index.size() != self.tables.count():  # the index was lost meanwhile: all of it again
+            self.index.rebuild(self.tables.texts())
         self.events.publish("fulltext", read=name, pages=outcome.pages, passages=len(rows))
 
     def ocr(self, sha256: str, path: str, pages: list[int]) -> None:

@@ -130,6 +130,16 @@ class PassageIndex:
             self.folder.mkdir(parents=True)
             return tantivy.Index(self.schema, path=str(self.folder), reuse=False)
 
+    def _writer(self, heap: int = WRITER_HEAP):
+        """Tantivy's writer; if the folder went away under it (deleted by hand, a disk unmounted), the index is
+        opened anew, empty: the caller finds it behind the store and builds it again."""
+        try:
+            return self.index.writer(heap_size=heap, num_threads=1)
+        except (ValueError, OSError) as e:
+            log.warning("the passages' index at %s cannot be written (%s): opening it anew", self.folder, e)
+            self.index = self._open()
+            return self.index.writer(heap_size=heap, num_threads=1)
+
     # -- words --------------------------------------------------------------------------------------------
     def size(self) -> int:
         self.index.reload()
@@ -138,7 +148,7 @@ class PassageIndex:
     def add_texts(self, file: str, rows: list[tuple[int, str]]) -> None:
         """Index (id, text) passages of a file, searchable when this returns."""
         with self._lock:
-            writer = self.index.writer(heap_size=WRITER_HEAP, num_threads=1)
+            writer = self._writer()
             for pid, text in rows:
                 doc = tantivy.Document()
                 doc.add_unsigned("id", pid)
@@ -152,7 +162,7 @@ class PassageIndex:
     def rebuild(self, batches) -> int:
         """Index every passage again from (id, file, text) batches (the index was lost or is behind the store)."""
         with self._lock:
-            writer = self.index.writer(heap_size=WRITER_HEAP * 5, num_threads=1)
+            writer = self._writer(WRITER_HEAP * 5)
             writer.delete_all_documents()
             n = 0
             for batch in batches:
@@ -173,7 +183,7 @@ class PassageIndex:
         if not files:
             return
         with self._lock:
-            writer = self.index.writer(heap_size=WRITER_HEAP, num_threads=1)
+            writer = self._writer()
             for f in files:
                 writer.delete_documents_by_term("file", f)
             writer.commit()
