@@ -5,7 +5,7 @@ the inbox, a PDF tab) → read page by page in a worker (pdf/pages.py; scans by 
 store (store/passages.py) → the background embeds them → the passages' index answers (search/passages.py).
 
 The work is done in the background thread that embeds papers (library.EmbedWorker), after the papers and the
-digest's candidates: reading a file in a worker at a lower priority, then OCR, then a batch of vectors. Lookups
+digest's candidates: reading a file in a worker at a lower priority, then a batch of vectors, then OCR. Lookups
 never wait for it. A file is read once per version of the reader (READER); its passages go with the file.
 """
 
@@ -107,8 +107,8 @@ class FullTextService:
 
     # -- the background's work ------------------------------------------------------------------------------
     def work(self, batch: int) -> int:
-        """One step: forget removed files, read one file, OCR a few scanned pages, or embed a batch of passages;
-        how much was done (0: nothing waits)."""
+        """One step: forget removed files, read one file, embed a batch of passages, or OCR a scan's pages (at the
+        lowest priority, so last); how much was done (0: nothing waits)."""
         self.load()
         gone = self.tables.forget_orphans()
         if gone:
@@ -118,10 +118,12 @@ class FullTextService:
         if todo:
             self.read(*todo[0])
             return 1
-        if self.ocr_enabled and (scans := self.tables.files_to_ocr(limit=1)):
+        if embedded := self.embed_batch(batch):
+            return embedded
+        if self.ocr_enabled and (scans := self.tables.files_to_ocr(limit=1)):  # the slowest, so the last
             self.ocr(*scans[0])
             return 1
-        return self.embed_batch(batch)
+        return 0
 
     def read(self, sha256: str, path: str, name: str) -> None:
         """Read one file's pages into passages (in a worker): searchable by words when this returns."""
