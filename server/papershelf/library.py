@@ -766,13 +766,13 @@ class Library:
         at once (cheap), a first one is laid out `first_map_after` seconds later, when start-up's work is done.
         Blocking: run it in a thread."""
         self.index.snapshot()
-        self.fulltext.load()  # the passages' words and vectors: related lists carry their passages from now on
         if self.map.kept:
             self._map_up()
         else:
             later = threading.Timer(first_map_after, self._map_up)
             later.daemon = True
             later.start()
+        self.fulltext.load()  # the passages' words and vectors: related lists carry their passages from now on
 
     def _map_up(self) -> None:
         try:
