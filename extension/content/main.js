@@ -32,6 +32,7 @@
     const slow = setTimeout(() => { if (current === paper) placePanel().render({ state: "loading" }); }, LOADING_AFTER_MS);
     const port = chrome.runtime.connect({ name: "lookup" });
     let view = null;
+    let saved = null; // the save's answer: a related list that arrives after it never takes the badge back
     const done = () => { clearTimeout(slow); try { port.disconnect(); } catch { /* gone */ } };
     port.onDisconnect.addListener(() => {
       clearTimeout(slow);
@@ -49,7 +50,11 @@
       view = res.late ? { ...view, ...res, related: view.related, final: false, held: res.related }
         : { ...view, ...res, teaser: paper.abstractFrom === "description" };
       if (res.late) t.held = true;
-      view.onSave = () => save(paper, view);
+      if (saved) view = { ...view, state: saved.state, paper: saved.paper };
+      view.onSave = async () => {
+        const answer = await save(paper, view);
+        if (answer.state === "in-library" && current === paper) saved = answer;
+      };
       view.onShowFinal = () => { view = { ...view, related: view.held, final: true, held: undefined }; panel.render(view); };
       placePanel().render(view);
       const shown = now();
@@ -69,6 +74,7 @@
     const saved = await ask({ type: "save", paper });
     if (saved.state === "in-library") panel.render(saved);
     else panel.render({ ...view, ...saved, state: saved.state === "error" ? "not-in-library" : saved.state, saving: false });
+    return saved;
   }
 
   function placePanel() {
