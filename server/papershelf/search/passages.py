@@ -267,16 +267,25 @@ class PassageIndex:
         top = top[np.argsort(-sims[top])]
         return [(int(ids[i]), float(sims[i])) for i in top if sims[i] > -2]
 
+    def closest_of(self, ids: list[int], vector: np.ndarray) -> list[tuple[int, float]]:
+        """(passage id, cosine) of these passages that have a vector, closest first."""
+        with self._lock:
+            rows = [(pid, self._row_of[pid]) for pid in ids if pid in self._row_of]
+            if not rows:
+                return []
+            sims = self.matrix[[r for _, r in rows]] @ vector.astype(np.float32)
+        return sorted(((pid, float(x)) for (pid, _), x in zip(rows, sims)), key=lambda kv: -kv[1])
+
     # -- both ---------------------------------------------------------------------------------------------
     def search(self, text: str, vector: np.ndarray | None, limit: int, files: list[str] | None = None
                ) -> list[tuple[int, float, list[str]]]:
         """(passage id, fused score, signals) best first: BM25 and meaning fused by reciprocal rank."""
         query = Query.parse(text)
         words = self.by_words(query, CANDIDATES, files)
-        meaning = [] if vector is None else self.by_meaning(vector, CANDIDATES, files)
-        if query.phrases:  # the phrase decides what is found; meaning only orders it
-            found = {pid for pid, _ in words}
-            meaning = [(pid, s) for pid, s in meaning if pid in found]
+        if query.phrases:  # the phrase decides what is found; meaning only orders it (its hits alone are scored)
+            meaning = [] if vector is None else self.closest_of([pid for pid, _ in words], vector)
+        else:
+            meaning = [] if vector is None else self.by_meaning(vector, CANDIDATES, files)
         fused: dict[int, float] = {}
         signals: dict[int, list[str]] = {}
         for name, ranked in (("words", words), ("meaning", meaning)):
