@@ -24,23 +24,26 @@ def _escape(text: str) -> str:
 
 @dataclass
 class Page:
-    """What one page shows: (font, size, x, y, text) runs in content order."""
+    """What one page shows: (font, size, x, y, text, turn) runs in content order."""
 
-    runs: list[tuple[str, float, float, float, str]] = field(default_factory=list)
+    runs: list[tuple[str, float, float, float, str, int]] = field(default_factory=list)
 
-    def text(self, x: float, y: float, text: str, size: float = BODY, bold: bool = False) -> None:
-        self.runs.append(("F2" if bold else "F1", size, x, y, text))
+    def text(self, x: float, y: float, text: str, size: float = BODY, bold: bool = False, turn: int = 0) -> None:
+        """A run at (x, y), turned counter-clockwise by `turn` degrees (0, 90, 180, 270: a margin stamp)."""
+        self.runs.append(("F2" if bold else "F1", size, x, y, text, turn))
 
     def stream(self) -> bytes:
         out = []
-        for font, size, x, y, text in self.runs:
-            out.append(f"BT /{font} {size:g} Tf {x:.2f} {y:.2f} Td ({_escape(text)}) Tj ET")
+        for font, size, x, y, text, turn in self.runs:
+            a, b, c, d = {0: (1, 0, 0, 1), 90: (0, 1, -1, 0), 180: (-1, 0, 0, -1), 270: (0, -1, 1, 0)}[turn]
+            out.append(f"BT /{font} {size:g} Tf {a} {b} {c} {d} {x:.2f} {y:.2f} Tm ({_escape(text)}) Tj ET")
         return "\n".join(out).encode("latin-1", errors="replace")
 
 
-def write_pdf(pages: list[Page | bytes], images: dict[int, tuple[int, int, bytes]] | None = None) -> bytes:
+def write_pdf(pages: list[Page | bytes], images: dict[int, tuple[int, int, bytes]] | None = None,
+              xmp: str | None = None) -> bytes:
     """A PDF of these pages (a `Page` of text, or a page index into `images`: (width, height, 8-bit grey pixels)
-    drawn over the whole page)."""
+    drawn over the whole page), with `xmp` as the document's metadata stream (uncompressed, as XMP asks)."""
     images = images or {}
     objects: list[bytes] = []
 
@@ -70,7 +73,12 @@ def write_pdf(pages: list[Page | bytes], images: dict[int, tuple[int, int, bytes
         stream = add(b"<< /Length %d%s >>\nstream\n" % (len(content), filt) + content + b"\nendstream")
         kids.append(add(f"<< /Type /Page /Parent {pages_obj} 0 R /MediaBox [0 0 {WIDTH} {HEIGHT}] "
                         f"/Resources {resources} /Contents {stream} 0 R >>".encode()))
-    objects[catalog - 1] = f"<< /Type /Catalog /Pages {pages_obj} 0 R >>".encode()
+    metadata = ""
+    if xmp is not None:
+        packet = xmp.encode()
+        meta = add(b"<< /Type /Metadata /Subtype /XML /Length %d >>\nstream\n" % len(packet) + packet + b"\nendstream")
+        metadata = f" /Metadata {meta} 0 R"
+    objects[catalog - 1] = f"<< /Type /Catalog /Pages {pages_obj} 0 R{metadata} >>".encode()
     objects[pages_obj - 1] = (f"<< /Type /Pages /Count {len(kids)} /Kids ["
                               + " ".join(f"{k} 0 R" for k in kids) + "] >>").encode()
     out = bytearray(b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n")

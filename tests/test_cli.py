@@ -167,7 +167,9 @@ def _first_item(answers: dict) -> str:
 BOTH_WAYS = [
     ("stats", ()), ("pending", ()), ("search", ("diffusion models", 5)),
     ("related", ("arxiv:2105.05233", None, 5, {"year_min": 2015})), ("related", (None, "sparse attention", 3, {})),
-    ("show", ("arxiv:2105.05233",)), ("show", ("arxiv:1111.11111",)), ("doctor", ()), ("backup", ()),
+    ("show", ("arxiv:2105.05233",)), ("show", ("arxiv:1111.11111",)),
+    ("edit", ("arxiv:2105.05233", {"venue": "NeurIPS", "entry_type": "inproceedings", "year": 2021})),
+    ("edit", ("arxiv:2105.05233", {"year": 1200})), ("edit", ("arxiv:1111.11111", {"title": "x"})), ("doctor", ()), ("backup", ()),
     ("passages", ("diffusion models", 3)), ("passages", ("diffusion", 3, "arxiv:1111.11111")), ("text_waiting", ()),
     ("feeds", ()), ("add_feed", (lambda a: a["feed_url"],)), ("add_feed", ("ftp://example.org/feed",)),
     ("fetch", ()), ("digest_pending", ()), ("digest", (None, 5, None)), ("rate", (_first_item, "up")),

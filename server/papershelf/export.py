@@ -18,6 +18,8 @@ def to_json(p: Paper) -> dict:
     """Our JSON shape of a paper (what the JSONL importer reads back)."""
     d = {"id": p.id, "title": p.title, "abstract": p.abstract, "authors": p.authors, "year": p.year,
          "venue": p.venue, "url": p.url, "tags": p.tags, "identifiers": p.identifiers}
+    if p.entry_type:
+        d["entry_type"] = p.entry_type
     if p.notes:
         d["notes"] = p.notes
     if p.files:
@@ -68,6 +70,18 @@ def bibtex_key(p: Paper, used: set[str]) -> str:
     return key
 
 
+# Where each entry type keeps its venue (BibTeX's standard styles; biblatex reads them too).
+VENUE_FIELD = {"article": "journal", "inproceedings": "booktitle", "incollection": "booktitle",
+               "conference": "booktitle", "inbook": "booktitle", "book": "publisher", "phdthesis": "school",
+               "mastersthesis": "school", "thesis": "school", "techreport": "institution", "report": "institution",
+               "proceedings": "publisher"}
+CSL_TYPES = {"article": "article-journal", "inproceedings": "paper-conference", "conference": "paper-conference",
+             "incollection": "chapter", "inbook": "chapter", "book": "book", "phdthesis": "thesis",
+             "mastersthesis": "thesis", "thesis": "thesis", "techreport": "report", "report": "report",
+             "dataset": "dataset", "software": "software", "patent": "patent", "online": "webpage",
+             "misc": "article", "unpublished": "manuscript"}
+
+
 def bibtex(papers: Iterable[Paper]) -> Iterator[str]:
     """BibTeX entries with abstract, eprint/archivePrefix for arXiv, doi, keywords = tags."""
     used: set[str] = set()
@@ -78,8 +92,9 @@ def bibtex(papers: Iterable[Paper]) -> Iterator[str]:
             fields.append(("author", _bib_escape(" and ".join(p.authors))))
         if p.year:
             fields.append(("year", str(p.year)))
+        kind = p.entry_type or ("article" if p.venue else "misc")
         if p.venue:
-            fields.append(("journal", _bib_escape(p.venue)))
+            fields.append((VENUE_FIELD.get(kind, "howpublished"), _bib_escape(p.venue)))
         if "doi" in refs:
             fields.append(("doi", refs["doi"]))
         if "arxiv" in refs:
@@ -95,7 +110,6 @@ def bibtex(papers: Iterable[Paper]) -> Iterator[str]:
             fields.append(("abstract", _bib_escape(p.abstract)))
         if p.tags:
             fields.append(("keywords", _bib_escape(", ".join(p.tags))))
-        kind = "article" if p.venue else "misc"
         body = ",\n".join(f"  {k} = {{{v}}}" for k, v in fields)
         yield f"@{kind}{{{bibtex_key(p, used)},\n{body}\n}}\n\n"
 
@@ -120,7 +134,7 @@ def csljson(papers: Iterable[Paper]) -> Iterator[str]:
     yield "["
     for n, p in enumerate(papers):
         refs = dict(i.split(":", 1) for i in p.identifiers)
-        item = {"id": bibtex_key(p, used), "type": "article-journal" if p.venue else "article", "title": p.title,
+        item = {"id": bibtex_key(p, used), "type": CSL_TYPES.get(p.entry_type, "article-journal" if p.venue else "article"), "title": p.title,
                 "author": [_split_name(a) for a in p.authors]}
         if p.abstract:
             item["abstract"] = p.abstract

@@ -411,6 +411,27 @@ class Library:
         self.events.publish("library", change="update", id=pid)
         return p
 
+    def edit(self, pid: str, fields: dict, identifiers: list[str] | None = None, release: Iterable[str] = ()
+             ) -> Paper:
+        """The user's corrections of a paper's fields (store.EDITABLE; see Store.edit): what they edit is theirs.
+        A new title or abstract gets its vector here and now, so its related list and search follow at once."""
+        with self.index.writing(), self._embed_lock:
+            before = self.store.get(pid)
+            p = self.store.edit(pid, fields, identifiers, release)
+            if p is None or before is None:
+                raise NotFound(pid)
+            stored = content_hash(p.title, p.abstract)
+            if stored != content_hash(before.title, before.abstract):
+                try:
+                    vector = self.embedder.embed_one(embed_text(p.title, p.abstract))
+                except ModelError as e:  # the worker tries again; the words are indexed meanwhile
+                    log.error("could not embed an edited paper now: %s", e)
+                else:
+                    self.store.put_vectors(self.model_id, [(pid, stored, vector)])
+        self.worker.wake()
+        self.events.publish("library", change="edit", id=pid)
+        return self.get(pid)
+
     def merge(self, keep: str, gone: str) -> str:
         """Merge a duplicate the user confirmed into the paper they keep; the merge's id (for undo)."""
         with self.index.writing():

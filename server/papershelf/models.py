@@ -43,6 +43,7 @@ class Record(msgspec.Struct, omit_defaults=True, forbid_unknown_fields=False):
     warnings: list[FieldWarning] = []
     files: list[FileRef] = []
     guessed: bool = False  # read from a layout (a PDF): fills what a paper lacks, never replaces what it has
+    entry_type: str = ""  # BibTeX's name for it (article, inproceedings, phdthesis, ...), when the source says
 
 
 class PaperFile(msgspec.Struct):
@@ -80,6 +81,9 @@ class Paper(msgspec.Struct):
     deleted_at: datetime | None = None
     embedded: bool = False
     files: list[PaperFile] = []
+    entry_type: str = ""  # BibTeX's name for what it is ('' when no source said: exported as article or misc)
+    edited: list[str] = []  # the fields the user edited: theirs, never overwritten by a source
+    mirrors: list[str] = []  # the kinds of followed sources that hold it ("zotero"): edited there, not here
 
 
 class PaperBrief(msgspec.Struct):

@@ -12,6 +12,7 @@ from litestar.params import Parameter
 from ..clean import LIMITS
 from ..library import Library
 from ..models import Facets, Paper, PaperQuery, Record
+from ..store import IdentifierTaken
 from .guard import paper_ref
 from .shapes import FILTERS, MAX_BULK, MAX_PAGE
 
@@ -33,10 +34,29 @@ class PaperIn(msgspec.Struct, forbid_unknown_fields=True):
 
 
 class PaperPatch(msgspec.Struct, forbid_unknown_fields=True):
-    """The user's own fields of a paper."""
+    """What to change of a paper: its tags and notes, or any field of its metadata, by the paper's own field names
+    (a field left out stays as it is). An edited field becomes the user's: no import, sync, PDF read or registry
+    overwrites it; `release` gives fields back to the sources. `identifiers` is the whole list as it should be
+    (one left out is taken away)."""
 
     tags: Annotated[list[Annotated[str, msgspec.Meta(max_length=200)]], msgspec.Meta(max_length=200)] | None = None
     notes: Annotated[str, msgspec.Meta(max_length=100_000)] | None = None
+    title: Annotated[str, msgspec.Meta(min_length=1, max_length=LIMITS["title"])] | msgspec.UnsetType = msgspec.UNSET
+    authors: Annotated[list[Annotated[str, msgspec.Meta(max_length=LIMITS["author"])]],
+                       msgspec.Meta(max_length=LIMITS["authors"])] | msgspec.UnsetType = msgspec.UNSET
+    year: Annotated[int, msgspec.Meta(ge=1000, le=2200)] | None | msgspec.UnsetType = msgspec.UNSET
+    venue: Annotated[str, msgspec.Meta(max_length=LIMITS["venue"])] | msgspec.UnsetType = msgspec.UNSET
+    entry_type: Annotated[str, msgspec.Meta(max_length=30)] | msgspec.UnsetType = msgspec.UNSET
+    abstract: Annotated[str, msgspec.Meta(max_length=LIMITS["abstract"])] | msgspec.UnsetType = msgspec.UNSET
+    url: Annotated[str, msgspec.Meta(max_length=LIMITS["url"])] | msgspec.UnsetType = msgspec.UNSET
+    identifiers: Annotated[list[Annotated[str, msgspec.Meta(max_length=LIMITS["identifier"])]],
+                           msgspec.Meta(max_length=LIMITS["identifiers"])] | msgspec.UnsetType = msgspec.UNSET
+    release: list[Literal["title", "authors", "year", "venue", "entry_type", "abstract", "url", "identifiers"]] = []
+
+    def fields(self) -> dict:
+        """The metadata fields given (identifiers apart)."""
+        return {f: getattr(self, f) for f in ("title", "authors", "year", "venue", "entry_type", "abstract", "url")
+                if getattr(self, f) is not msgspec.UNSET}
 
 
 class SaveResult(msgspec.Struct):
@@ -108,9 +128,21 @@ class PaperController(Controller):
     def get_paper(self, lib: Library, paper_id: str) -> Paper:
         return lib.get(paper_ref(paper_id))
 
-    @patch("/{paper_id:str}", sync_to_thread=True, summary="Change a paper's tags or notes")
+    @patch("/{paper_id:str}", sync_to_thread=True,
+           summary="Edit a paper: tags, notes, or any field of its metadata (edited fields become the user's)")
     def update(self, lib: Library, paper_id: str, data: PaperPatch) -> Paper:
-        return lib.update(lib.resolve(paper_ref(paper_id)), tags=data.tags, notes=data.notes)
+        pid = lib.resolve(paper_ref(paper_id))
+        fields, identifiers = data.fields(), None if data.identifiers is msgspec.UNSET else data.identifiers
+        if fields or identifiers is not None or data.release:
+            try:
+                lib.edit(pid, fields, identifiers, data.release)
+            except IdentifierTaken as e:
+                raise HTTPException(status_code=409, detail=str(e)) from e
+            except ValueError as e:
+                raise ValidationException(str(e)) from e
+        if data.tags is None and data.notes is None:
+            return lib.get(pid)
+        return lib.update(pid, tags=data.tags, notes=data.notes)
 
     @delete("/{paper_id:str}", sync_to_thread=True, summary="Move a paper to the trash (restorable)",
             status_code=200)

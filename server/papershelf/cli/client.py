@@ -104,6 +104,22 @@ class Backend:
     def show(lib, ref: str) -> dict:
         return lib.get(ref)
 
+    @operation("PATCH", "/api/papers/{ref}", lambda ref, changes: {"json": changes},
+               missing="no paper in the library for {!r}")
+    def edit(lib, ref: str, changes: dict) -> dict:
+        from ..store import EDITABLE
+
+        pid = lib.resolve(ref)
+        fields = {k: v for k, v in changes.items() if k in EDITABLE and k != "identifiers"}
+        if fields or "identifiers" in changes or changes.get("release"):
+            try:
+                lib.edit(pid, fields, changes.get("identifiers"), changes.get("release", []))
+            except ValueError as e:  # the server's 400 and 409 say the same
+                raise CLIError(str(e)) from e
+        if "tags" in changes or "notes" in changes:
+            lib.update(pid, tags=changes.get("tags"), notes=changes.get("notes"))
+        return lib.get(pid)
+
     @operation("GET", "/api/stats", answer=lambda r: r.json()["stats"])
     def stats(lib) -> dict:
         return lib.stats()

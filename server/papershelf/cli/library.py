@@ -214,6 +214,63 @@ def cmd_show(args) -> int:
     return 0
 
 
+def _edits(args, current: dict) -> dict:
+    """The fields a `papershelf edit` names, as PATCH /api/papers/{id} takes them."""
+    changes: dict = {}
+    for field in ("title", "venue", "abstract", "url", "entry_type"):
+        if getattr(args, field) is not None:
+            changes[field] = getattr(args, field)
+    if args.author:
+        changes["authors"] = [a for a in args.author if a.strip()]
+    if args.year is not None:
+        if args.year.lower() in ("", "none"):
+            changes["year"] = None
+        elif args.year.isdigit():
+            changes["year"] = int(args.year)
+        else:
+            raise CLIError(f"--year takes a year or 'none', not {args.year!r}")
+    if args.add_id or args.remove_id:
+        gone = set(args.remove_id)
+        unknown = gone - set(current["identifiers"])
+        if unknown:
+            raise CLIError(f"the paper has no identifier {', '.join(sorted(unknown))} (it has: "
+                           f"{', '.join(current['identifiers']) or 'none'})")
+        changes["identifiers"] = [i for i in current["identifiers"] if i not in gone] + list(args.add_id)
+    if args.release:
+        changes["release"] = args.release
+    if args.tag is not None:
+        changes["tags"] = args.tag
+    if args.notes is not None:
+        changes["notes"] = args.notes
+    return changes
+
+
+def cmd_edit(args) -> int:
+    be = connect(args)
+    try:
+        try:
+            current = be.show(args.id)
+        except LookupError as e:
+            raise CLIError(f"no paper in the library for {e.args[0]!r}") from e
+        changes = _edits(args, current)
+        if not changes:
+            raise CLIError("say what to change: --title, --author (once per author), --year, --venue, --type, "
+                           "--abstract, --url, --add-id, --remove-id, --release, --tag, --notes")
+        p = be.edit(current["id"], changes)
+    finally:
+        be.close()
+    if args.json:
+        out.print_json(json.dumps(p, default=str))
+    else:
+        out.print(f"edited [bold]{p['title']}[/bold] ({p['id']})", highlight=False)
+        if p.get("edited"):
+            out.print("yours now (no import or sync changes them): " + ", ".join(p["edited"]), highlight=False)
+        if p.get("mirrors"):
+            out.print(f"[yellow]it mirrors {', '.join(p['mirrors'])}: edited here, it stays so here only; papershelf "
+                      f"never writes to {', '.join(p['mirrors'])}[/yellow]", highlight=False)
+    return 0
+
+
 def cmd_export(args) -> int:
     be = connect(args)
     try:
@@ -364,6 +421,25 @@ def add_parsers(sub, parents: Parents) -> None:
     s = sub.add_parser("show", parents=[common, json_opt], help="one paper")
     s.add_argument("id")
     s.set_defaults(func=cmd_show)
+    s = sub.add_parser("edit", parents=[common, json_opt],
+                       help="correct a paper's metadata; what you edit is yours (no import or sync overwrites it)")
+    s.add_argument("id", help="library id, arXiv id, DOI, URL, or the key it was imported with")
+    s.add_argument("--title")
+    s.add_argument("--author", action="append", default=[],
+                   help="an author, as 'Given Family'; once per author, in order (replaces the list)")
+    s.add_argument("--year", help="a year, or 'none'")
+    s.add_argument("--venue")
+    s.add_argument("--type", dest="entry_type", help="BibTeX entry type: article, inproceedings, phdthesis, ...")
+    s.add_argument("--abstract")
+    s.add_argument("--url")
+    s.add_argument("--add-id", action="append", default=[], metavar="ID", help="add an identifier (doi:..., arxiv:...)")
+    s.add_argument("--remove-id", action="append", default=[], metavar="ID", help="take an identifier away")
+    s.add_argument("--release", action="append", default=[], metavar="FIELD",
+                   choices=["title", "authors", "year", "venue", "entry_type", "abstract", "url", "identifiers"],
+                   help="give a field back to the paper's sources (no longer yours)")
+    s.add_argument("--tag", action="append", help="set the tags (once per tag; replaces them)")
+    s.add_argument("--notes")
+    s.set_defaults(func=cmd_edit)
     s = sub.add_parser("export", parents=[common], help="write the library as JSONL or BibTeX")
     s.add_argument("--format", choices=["jsonl", "bibtex", "csljson", "ris"], default="jsonl")
     s.add_argument("--output", "-o", help="file to write (default: standard output)")

@@ -8,13 +8,14 @@ venue, identifiers (`scheme:value`).
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from collections.abc import Iterable, Iterator
 from typing import Any
 
 from ..clean import read_authors, read_year
-from ..models import FieldWarning, Record
+from ..models import FieldWarning, FileRef, Record
 from . import csljson, hf, openalex, s2
 
 # Checked in this order: the most specific shapes first; anything else is ours.
@@ -170,7 +171,39 @@ def to_record(obj: dict) -> Record | str:
     elif not isinstance(tags, list):
         warnings.append(FieldWarning(field="tags", value=str(tags)[:200], reason="not a list of tags: dropped"))
         tags = []
+    entry_type = obj.get("entry_type")
     return Record(title=title, abstract=abstract, authors=read_authors(_authors(obj.get("authors")), warnings),
                   year=read_year(obj.get("year"), warnings), venue=str(obj.get("venue") or ""),
                   url=str(obj.get("url") or ""), tags=[str(t) for t in tags], identifiers=identifiers,
-                  source="json", warnings=warnings)
+                  source="json", warnings=warnings, files=_files(obj.get("files"), warnings),
+                  entry_type=entry_type if isinstance(entry_type, str) and re.fullmatch(r"[a-z]{1,30}", entry_type)
+                  else "")
+
+
+def _files(listed: Any, warnings: list[FieldWarning]) -> list[FileRef]:
+    """The files our export lists for a paper, linked again where they still are, with the same bytes. A path in
+    a file is never trusted alone: it must be a PDF whose content has the sha256 the export wrote (so an import
+    cannot make papershelf serve some other file of the disk); one that is gone or changed is a warning."""
+    out: list[FileRef] = []
+    for f in listed if isinstance(listed, list) else []:
+        if not (isinstance(f, dict) and isinstance(f.get("path"), str) and isinstance(f.get("sha256"), str)):
+            continue
+        path, sha = f["path"], f["sha256"].lower()
+        try:
+            with open(path, "rb") as fh:
+                if fh.read(5) != b"%PDF-":
+                    raise ValueError("not a PDF")
+                fh.seek(0)
+                digest, size = hashlib.sha256(), 0
+                while chunk := fh.read(1 << 20):
+                    digest.update(chunk)
+                    size += len(chunk)
+            if digest.hexdigest() != sha:
+                raise ValueError("its content changed since the export")
+        except (OSError, ValueError) as e:
+            reason = "no longer there" if isinstance(e, FileNotFoundError) else \
+                str(e) if isinstance(e, ValueError) else f"cannot be read ({e.strerror})"
+            warnings.append(FieldWarning(field="files", value=path[:200], reason=f"{reason}: not linked"))
+            continue
+        out.append(FileRef(path=path, sha256=sha, size=size))
+    return out

@@ -21,6 +21,13 @@ from .text import Line, PdfText, fix_glyphs
 
 ARXIV_STAMP = re.compile(r"arXiv:\s?(\d{4}\.\d{4,5}|[a-z][a-z\-]*(?:\.[A-Z]{2})?/\d{7})(v\d+)?\s*\[[^\]]+\]\s*(.*)")
 ARXIV_PRINTED = re.compile(r"\barXiv:\s?(\d{4}\.\d{4,5}|[a-z][a-z\-]*(?:\.[A-Z]{2})?/\d{7})(v\d+)?", re.I)
+# The stamp of an old-style id (archive/YYMMNNN, until 2007): no category in brackets, the version apart, and a
+# date with a two-digit year ("arXiv:hep-th/9901001 v2 12 Jan 99").
+OLD_STAMP = re.compile(r"arXiv:\s?([a-z][a-z\-]*(?:\.[A-Z]{2})?/\d{7})\s?(v\d+)?\s+\d{1,2}\s+([A-Z][a-z]{2,8})\.?\s+"
+                       r"(\d{4}|\d{2})\b")
+# A journal's line under the abstract: "ArXiv ePrint: 1501.01234" (IOP, SISSA).
+EPRINT_LINE = re.compile(r"\barxiv\s*e-?print\s*:\s*(?:arxiv:\s?)?(\d{4}\.\d{4,5}|[a-z][a-z\-]*(?:\.[A-Z]{2})?/\d{7})"
+                         r"(v\d+)?\b", re.I)
 DOI_PRINTED = re.compile(r"\b(10\.\d{4,9}/[^\s\"<>{}]+)")
 DOI_LABEL = re.compile(r"\bdoi\b|doi\.org/|dx\.doi", re.I)
 FILE_ARXIV = re.compile(r"^(?:arxiv[._-]?)?(\d{4}\.\d{4,5})(v\d+)?$", re.I)
@@ -362,14 +369,41 @@ def join_lines(parts: list[str]) -> str:
     return re.sub(r"\s+", " ", out).strip()
 
 
-def printed_arxiv(text: PdfText) -> list[str]:
-    """arXiv ids printed as the arXiv stamp, or as 'arXiv:ID' in the title page's margins."""
+def _both_ways(line: Line) -> tuple[str, str]:
+    """A line's text, and the same reversed: a stamp set upside down can come out of PDFium last letter first."""
+    return line.text, line.text[::-1]
+
+
+def stamps(text: PdfText) -> list[tuple[str, int | None]]:
+    """(id, year) of each arXiv stamp on the first two pages: today's (`arXiv:2101.01234v2 [cs.LG] 4 Jan 2021`) and
+    the old one (`arXiv:hep-th/9901001 v2 12 Jan 99`), either way up."""
     found = []
     for page in text.pages[:2]:
         for line in page:
-            m = ARXIV_STAMP.search(line.text)
-            if m:
-                found.append(m.group(1))
+            for t in _both_ways(line):
+                m = ARXIV_STAMP.search(t)
+                if m:
+                    y = YEAR.search(m.group(3))
+                    found.append((m.group(1), int(y.group(1)) if y else None))
+                    break
+                m = OLD_STAMP.search(t)
+                if m and ids.normalize_arxiv(m.group(1)):
+                    y = int(m.group(4))
+                    found.append((m.group(1), y if y > 99 else 1900 + y if y >= 91 else 2000 + y))
+                    break
+    return found
+
+
+def printed_arxiv(text: PdfText) -> list[str]:
+    """arXiv ids printed as an arXiv stamp, as a journal's "arXiv ePrint: ID" line on the title page, or as
+    'arXiv:ID' in the title page's margins."""
+    found = [i for i, _ in stamps(text)]
+    if not found:
+        for page in text.pages[:2]:
+            for line in page:
+                if re.match(r"^\s*(?:references|bibliography|literature cited)\s*$", line.text, re.I):
+                    break
+                found.extend(m.group(1) for m in EPRINT_LINE.finditer(line.text))
     if not found and text.pages:
         page, (_, height) = text.pages[0], (text.page_sizes[0] if text.page_sizes else (0, 800))
         for line in page:
@@ -496,7 +530,8 @@ def extract(text: PdfText, file_name: str = "") -> PdfMeta:
     title_page = 0
     if len(text.pages) > 1 and is_cover(text.pages[0]):
         title_page = 1
-    identifiers += [f"doi:{d}" for d in printed_dois(text, title_page)]
+    dois = printed_dois(text, title_page)
+    identifiers += [f"doi:{d}" for d in dois or ([text.xmp_doi] if text.xmp_doi else [])]
     for found in from_file_name(file_name):
         if found.split(":")[0] not in {i.split(":")[0] for i in identifiers}:
             identifiers.append(found)
@@ -525,13 +560,9 @@ def extract(text: PdfText, file_name: str = "") -> PdfMeta:
         author = (text.info.get("Author") or "").strip()
         if author and not re.search(r"^(?:user|admin|owner|\w+)$", author, re.I):
             meta.authors = [n for n in (name_of(a) for a in re.split(r"\s*(?:;|,|\band\b)\s*", author)) if n]
-    stamp_year = None
-    for page_lines in text.pages[:1]:
-        for line in page_lines:
-            m = ARXIV_STAMP.search(line.text)
-            if m and YEAR.search(m.group(3)):
-                stamp_year = int(YEAR.search(m.group(3)).group(1))
-    meta.year = find_year([line for line in page if not ARXIV_STAMP.search(line.text)], height, stamp_year)
+    stamp_year = next((y for _, y in stamps(PdfText(pages=text.pages[:1])) if y), None)
+    meta.year = find_year([line for line in page if not ARXIV_STAMP.search(line.text)
+                           and not OLD_STAMP.search(line.text)], height, stamp_year)
     if meta.year is None and title_page:
         meta.year = find_year(rows(text.pages[0]), text.page_sizes[0][1], None)
     meta.venue = find_venue(page, text.info.get("Subject") or "")

@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 import pypdfium2 as pdfium
 import pypdfium2.raw as raw
 
+from . import xmp
+
 # Glyphs that common TeX and publisher fonts map to the wrong code points, seen in real papers' text layers.
 GLYPH_FIXES = str.maketrans({"\u517e": "/", "\ufb00": "ff", "\ufb01": "fi", "\ufb02": "fl", "\ufb03": "ffi",
                              "\ufb04": "ffl", "\ufb05": "st", "\ufb06": "st", "\u00ad": "", "\u2010": "-",
@@ -64,6 +66,7 @@ class PdfText:
     page_count: int = 0
     info: dict[str, str] = field(default_factory=dict)
     last_page: list[Line] = field(default_factory=list)
+    xmp_doi: str | None = None  # the DOI its XMP metadata names (pdf/xmp.py)
 
     @property
     def has_text(self) -> bool:
@@ -151,8 +154,6 @@ def _lines_of(textpage, page_no: int, height: float) -> list[Line]:
             flush()
             continue
         raw.FPDFText_GetCharBox(tp, i, left, right, bottom, top)
-        if prev is not None and not ch.isspace() and top.value < prev[4] + 0.1 * prev[1] and left.value < prev[2]:
-            flush()  # a new line PDFium did not mark (after a hyphen, or a column break)
         obj = _text_object(tp_address, i)
         if obj != run_obj or obj is None:
             run_obj = obj
@@ -161,6 +162,10 @@ def _lines_of(textpage, page_no: int, height: float) -> list[Line]:
             scale = abs(matrix.a * matrix.d - matrix.b * matrix.c) ** 0.5 or 1.0
             run = (round(raw.FPDFText_GetFontSize(tp, i) * scale, 1), raw.FPDFText_GetFontWeight(tp, i),
                    raw.FPDFText_GetCharAngle(tp, i))
+        if (prev is not None and not ch.isspace() and top.value < prev[4] + 0.1 * prev[1] and left.value < prev[2]
+                and abs(run[2]) <= 0.3):
+            flush()  # a new line PDFium did not mark (after a hyphen, or a column break); text set turned, as a
+            # margin stamp read downwards, goes down letter by letter and is one line
         c = (ch, run[0], left.value, right.value, bottom.value, top.value, run[1], run[2])
         chars.append(c)
         if run[0] and ch.isalnum():
@@ -203,6 +208,10 @@ def read(source, pages: int = 2, last: bool = True, detail: int = 1) -> PdfText:
             out.info = {k: v for k, v in doc.get_metadata_dict(skip_empty=True).items() if isinstance(v, str)}
         except Exception:  # a broken Info dictionary is not a reason to lose the text
             out.info = {}
+        try:
+            out.xmp_doi = xmp.doi_of(source)
+        except OSError:
+            out.xmp_doi = None
         wanted = list(range(min(pages, len(doc))))
         for i in wanted:
             out.pages.append(_page_lines(doc, i, out, i < detail))

@@ -16,6 +16,7 @@ import base64
 import contextlib
 import hashlib
 import os
+import re
 import secrets
 import threading
 from collections.abc import Callable, Iterable, Iterator
@@ -33,7 +34,9 @@ from ..models import (Count, Facets, FileRef, ImportFailure, ImportMerge, Import
 from .migrations import MIGRATIONS
 
 _PAPER_COLUMNS = ("id, title, abstract, authors, year, venue, url, tags, notes, source, added_at, updated_at, "
-                  "deleted_at")
+                  "deleted_at, entry_type, edited")
+# The fields of a paper the user may edit (Store.edit); an edited one is theirs (papers.edited).
+EDITABLE = ("title", "authors", "year", "venue", "entry_type", "abstract", "url", "identifiers")
 _ID_ALPHABET = "abcdefghijkmnpqrstuvwxyz23456789"
 # Identifier schemes that name exactly one paper: two different values mean two different papers, even if
 # the titles agree. DOIs are not here: a preprint and its published version have different DOIs.
@@ -81,13 +84,21 @@ def content_hash(title: str, abstract: str) -> str:
     return hashlib.sha256(embed_text(title, abstract).encode()).hexdigest()
 
 
-_MERGED_COLUMNS = "title, abstract, authors, year, venue, url, tags, deleted_at"
+_MERGED_COLUMNS = "title, abstract, authors, year, venue, url, tags, deleted_at, entry_type, edited"
+
+
+def _entry_type(current: str, rec: Record) -> str:
+    """What a paper is, as the richer of two sources says: a known type beats none, and a source's word beats
+    `misc` (a registry or a .bib that says article), but a layout's guess never replaces one."""
+    if not rec.entry_type or (current and (current != "misc" or rec.guessed)):
+        return current
+    return rec.entry_type
 
 
 def _merged(row: tuple, rec: Record) -> dict | None:
     """A paper's fields (a _MERGED_COLUMNS row) merged with a record's: the richest of each field, the union of
-    tags; None when nothing changes (and the paper is not in the trash)."""
-    title, abstract, authors, year, venue, url, tags, deleted_at = row
+    tags, the user's edited fields as they are; None when nothing changes (and the paper is not in the trash)."""
+    title, abstract, authors, year, venue, url, tags, deleted_at, entry_type, edited = row
     new = dict(
         title=title or rec.title,
         abstract=(abstract or rec.abstract) if rec.guessed else
@@ -98,10 +109,61 @@ def _merged(row: tuple, rec: Record) -> dict | None:
         venue=venue or rec.venue,
         url=url or rec.url,
         tags=list(tags) + [t for t in rec.tags if t not in tags],
+        entry_type=_entry_type(entry_type, rec),
     )
     old = dict(title=title, abstract=abstract, authors=list(authors), year=year, venue=venue, url=url,
-               tags=list(tags))
+               tags=list(tags), entry_type=entry_type)
+    for field in edited or ():
+        if field in old:
+            new[field] = old[field]
     return None if new == old and deleted_at is None else new
+
+
+class IdentifierTaken(ValueError):
+    """An identifier the user gave a paper is another paper's: the two are one paper (merge them), or it is wrong."""
+
+    def __init__(self, ref: str, owner: str):
+        super().__init__(f"{ref} is already paper {owner}'s: if the two are one paper, merge them")
+        self.ref, self.owner = ref, owner
+
+
+ENTRY_TYPE = re.compile(r"^[a-z]{1,30}$")
+
+
+def _edited_values(current: Paper, fields: dict) -> dict:
+    """The user's new field values, cleaned as an import would clean them; ValueError where one would be dropped
+    (the user is told, never silently corrected)."""
+    rec = Record(title=fields.get("title", current.title), abstract=fields.get("abstract", current.abstract),
+                 authors=fields.get("authors", current.authors), year=fields.get("year", current.year),
+                 venue=fields.get("venue", current.venue), url=fields.get("url", current.url))
+    cleaned, _, warnings = clean.record(rec)
+    for w in warnings:
+        if w.field in fields or (w.field == "author" and "authors" in fields):
+            raise ValueError(f"{w.field}: {w.reason.removesuffix(': dropped')} ({w.value!r})")
+    if "title" in fields and not cleaned.title:
+        raise ValueError("title: a paper needs a title")
+    out = {f: getattr(cleaned, f) for f in ("title", "abstract", "authors", "year", "venue", "url") if f in fields}
+    if "year" in fields and fields["year"] is not None and cleaned.year is None:
+        raise ValueError(f"year: not a year ({fields['year']!r})")
+    if "entry_type" in fields:
+        kind = (fields["entry_type"] or "").strip().lower()
+        if kind and not ENTRY_TYPE.match(kind):
+            raise ValueError(f"entry_type: a BibTeX entry type is a word (article, inproceedings...), not {kind!r}")
+        out["entry_type"] = kind
+    return out
+
+
+def _edited_identifiers(refs: list[str]) -> list[str]:
+    """The identifiers a user gave, normalised; ValueError for one that is not `scheme:value` of a known scheme."""
+    out: list[str] = []
+    for ref in refs:
+        pair = ids.split_identifier(ref)
+        if pair is None or pair[0] == "id":
+            raise ValueError(f"identifiers: {ref!r} is not an identifier papershelf knows (doi:..., arxiv:..., "
+                             f"pmid:...)")
+        if (ref := ids.format_identifier(*pair)) not in out:
+            out.append(ref)
+    return out
 
 
 CLOSE_TITLES = 0.93  # Jaro-Winkler similarity of normalised titles: a preprint's and its published version's
@@ -186,13 +248,14 @@ class _BatchMerge:
     def _new(self, rec: Record, refs: list[str], norm: str) -> str:
         pid, t = new_paper_id(), now()
         self.queued.append((pid, rec.title, norm, rec.abstract, rec.authors, rec.year, rec.venue, rec.url, rec.tags,
-                            rec.source or self.source, content_hash(rec.title, rec.abstract), t, t))
+                            rec.source or self.source, content_hash(rec.title, rec.abstract), t, t, rec.entry_type))
         self.queued_refs += [(r, pid) for r in refs]
         self.queued_ids.add(pid)
         self.owner.update((r, pid) for r in refs)
         if _title_counts(norm):
             self.titles.add(norm)
-        self.fields[pid] = (rec.title, rec.abstract, rec.authors, rec.year, rec.venue, rec.url, rec.tags, None)
+        self.fields[pid] = (rec.title, rec.abstract, rec.authors, rec.year, rec.venue, rec.url, rec.tags, None,
+                            rec.entry_type, [])
         self.queued_bytes += len(rec.abstract) + len(rec.title)
         if self.queued_bytes > QUEUED_TEXT:
             self.flush()
@@ -236,7 +299,7 @@ class _BatchMerge:
         if self.queued:
             cols = list(zip(*self.queued))
             self.c.execute("INSERT INTO papers (id, title, title_norm, abstract, authors, year, venue, url, tags, "
-                           "source, content_hash, added_at, updated_at) SELECT " +
+                           "source, content_hash, added_at, updated_at, entry_type) SELECT " +
                            ", ".join(["unnest(?)"] * len(cols)), [list(col) for col in cols])
         if self.queued_refs:
             refs, pids = zip(*self.queued_refs)
@@ -431,9 +494,10 @@ class Store:
             pid = new_paper_id()
             c.execute(
                 "INSERT INTO papers (id, title, title_norm, abstract, authors, year, venue, url, tags, notes, "
-                "source, content_hash, added_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, '', ?, ?, ?, ?)",
+                "source, content_hash, added_at, updated_at, entry_type) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, '', ?, ?, ?, ?, ?)",
                 [pid, rec.title, ids.normalize_title(rec.title), rec.abstract, rec.authors, rec.year, rec.venue,
-                 rec.url, rec.tags, rec.source or source, content_hash(rec.title, rec.abstract), t, t])
+                 rec.url, rec.tags, rec.source or source, content_hash(rec.title, rec.abstract), t, t, rec.entry_type])
             self._add_identifiers(c, pid, pairs)
             return pid, True, False, []
         pid = matches[0]
@@ -446,10 +510,13 @@ class Store:
         return pid, False, changed, matches[1:]
 
     def _add_identifiers(self, c, pid: str, pairs: list[tuple[str, str]]) -> bool:
-        """Attach identifiers to a paper; return whether any was new."""
+        """Attach identifiers to a paper (not the ones the user took from it); return whether any was new."""
         new = False
+        dropped = c.execute("SELECT dropped_ids FROM papers WHERE id = ?", [pid]).fetchone() if pairs else None
         for s, v in pairs:
             ref = ids.format_identifier(s, v)
+            if dropped and ref in dropped[0]:
+                continue
             r = c.execute("SELECT paper_id FROM identifiers WHERE ref = ?", [ref]).fetchone()
             if r is None:
                 c.execute("INSERT INTO identifiers VALUES (?, ?)", [ref, pid])
@@ -503,9 +570,10 @@ class Store:
         if new is None:
             return False
         c.execute("UPDATE papers SET title = ?, title_norm = ?, abstract = ?, authors = ?, year = ?, venue = ?, "
-                  "url = ?, tags = ?, content_hash = ?, updated_at = ?, deleted_at = NULL WHERE id = ?",
+                  "url = ?, tags = ?, entry_type = ?, content_hash = ?, updated_at = ?, deleted_at = NULL WHERE id = ?",
                   [new["title"], ids.normalize_title(new["title"]), new["abstract"], new["authors"], new["year"],
-                   new["venue"], new["url"], new["tags"], content_hash(new["title"], new["abstract"]), now(), pid])
+                   new["venue"], new["url"], new["tags"], new["entry_type"], content_hash(new["title"], new["abstract"]),
+                   now(), pid])
         return True
 
     def _fold(self, c, other: str, into: str) -> None:
@@ -665,9 +733,9 @@ class Store:
         """An edit in a source: its fields replace the paper's (an empty one keeps what the paper has), the tags
         and notes it had given are replaced by the ones it gives now, and files it no longer gives are
         unlinked (never deleted: they are the source's). The user's own tags and notes stay. Changed?"""
-        title, abstract, authors, year, venue, url, tags, paper_notes, deleted = c.execute(
-            "SELECT title, abstract, authors, year, venue, url, tags, notes, deleted_at FROM papers WHERE id = ?",
-            [pid]).fetchone()
+        title, abstract, authors, year, venue, url, tags, paper_notes, deleted, entry_type, edited = c.execute(
+            "SELECT title, abstract, authors, year, venue, url, tags, notes, deleted_at, entry_type, edited "
+            "FROM papers WHERE id = ?", [pid]).fetchone()
         new_tags = [t for t in tags if t not in old_tags or t in rec.tags] + [t for t in rec.tags if t not in tags]
         if old_notes and old_notes in paper_notes:
             new_notes = paper_notes.replace(old_notes, notes).strip()
@@ -675,16 +743,25 @@ class Store:
             new_notes = (paper_notes + "\n\n" + notes).strip()
         else:
             new_notes = paper_notes
+        old = (title, abstract, list(authors), year, venue, url, list(tags), paper_notes, entry_type)
         if rec.guessed:  # read from a PDF's layout: it fills what the paper lacks, never replaces
-            new = (title or rec.title, abstract or rec.abstract, list(authors) or rec.authors,
-                   year if year is not None else rec.year, venue or rec.venue, url or rec.url, new_tags, new_notes)
+            new = [title or rec.title, abstract or rec.abstract, list(authors) or rec.authors,
+                   year if year is not None else rec.year, venue or rec.venue, url or rec.url, new_tags, new_notes,
+                   entry_type or rec.entry_type]
         else:
-            new = (rec.title or title, rec.abstract or abstract, rec.authors or list(authors),
-                   rec.year if rec.year is not None else year, rec.venue or venue, rec.url or url, new_tags, new_notes)
+            new = [rec.title or title, rec.abstract or abstract, rec.authors or list(authors),
+                   rec.year if rec.year is not None else year, rec.venue or venue, rec.url or url, new_tags, new_notes,
+                   rec.entry_type or entry_type]
+        for i, field in enumerate(("title", "abstract", "authors", "year", "venue", "url")):
+            if field in edited:  # the user's: the source's edit does not reach it
+                new[i] = old[i]
+        if "entry_type" in edited:
+            new[8] = entry_type
         changed = False
-        if new != (title, abstract, list(authors), year, venue, url, list(tags), paper_notes) or deleted is not None:
+        if tuple(new) != old or deleted is not None:
             c.execute("UPDATE papers SET title = ?, title_norm = ?, abstract = ?, authors = ?, year = ?, venue = ?, "
-                      "url = ?, tags = ?, notes = ?, content_hash = ?, updated_at = ?, deleted_at = NULL WHERE id = ?",
+                      "url = ?, tags = ?, notes = ?, entry_type = ?, content_hash = ?, updated_at = ?, "
+                      "deleted_at = NULL WHERE id = ?",
                       [new[0], ids.normalize_title(new[0]), *new[1:], content_hash(new[0], new[1]), now(), pid])
             changed = True
         changed |= self._add_identifiers(c, pid, pairs)
@@ -828,6 +905,52 @@ class Store:
             self._touch([pid])
             return self._get(c, pid)
 
+    def edit(self, pid: str, fields: dict, identifiers: list[str] | None = None, release: Iterable[str] = ()
+             ) -> Paper | None:
+        """The user's corrections of a paper's fields (EDITABLE): each field that changes becomes theirs, so no
+        later import, sync, PDF read or registry overwrites it. `identifiers`: the whole list as the user wants it
+        (one left out is taken away and not attached again by an import; one that is another paper's raises
+        IdentifierTaken). `release`: fields given back to the sources (their values stay until a source gives
+        another). Raises ValueError for a value papershelf would not store, naming the field."""
+        unknown = (set(fields) | set(release)) - set(EDITABLE)
+        if unknown:
+            raise ValueError(f"cannot edit {', '.join(sorted(unknown))}; editable: {', '.join(EDITABLE)}")
+        with self._write_lock:
+            c = self._cur()
+            current = self._get(c, pid)
+            if current is None:
+                return None
+            values = _edited_values(current, fields)
+            refs = _edited_identifiers(identifiers) if identifiers is not None else None
+            with transaction(c):
+                changed = [f for f, v in values.items() if getattr(current, f) != v]
+                if refs is not None:
+                    old = set(current.identifiers)
+                    added, removed = [r for r in refs if r not in old], sorted(old - set(refs))
+                    for ref in added:
+                        row = c.execute("SELECT paper_id FROM identifiers WHERE ref = ?", [ref]).fetchone()
+                        if row and row[0] != pid:
+                            raise IdentifierTaken(ref, row[0])
+                    if added or removed:
+                        changed.append("identifiers")
+                        c.execute("DELETE FROM identifiers WHERE paper_id = ? AND ref IN (SELECT unnest(?))",
+                                  [pid, removed])
+                        c.execute("INSERT INTO identifiers SELECT unnest(?), ? ON CONFLICT DO NOTHING", [added, pid])
+                        c.execute("UPDATE papers SET dropped_ids = list_filter(list_distinct(list_concat(dropped_ids, "
+                                  "?::VARCHAR[])), lambda r: NOT list_contains(?::VARCHAR[], r)) WHERE id = ?",
+                                  [removed, added, pid])
+                v = {f: values.get(f, getattr(current, f)) for f in EDITABLE if f != "identifiers"}
+                c.execute("UPDATE papers SET title = ?, title_norm = ?, abstract = ?, authors = ?, year = ?, "
+                          "venue = ?, url = ?, entry_type = ?, content_hash = ?, updated_at = ?, "
+                          "edited = list_filter(list_distinct(list_concat(edited, ?::VARCHAR[])), "
+                          "lambda f: NOT list_contains(?::VARCHAR[], f)) WHERE id = ?",
+                          [v["title"], ids.normalize_title(v["title"]), v["abstract"], v["authors"], v["year"],
+                           v["venue"], v["url"], v["entry_type"], content_hash(v["title"], v["abstract"]),
+                           now() if changed or release else current.updated_at.replace(tzinfo=None),
+                           sorted(set(changed) - set(release)), list(release), pid])
+            self._touch([pid])
+            return self._get(c, pid)
+
     def bulk(self, pids: list[str], action: str, tags: list[str] = ()) -> list[str]:
         """Tag, untag, trash or restore many papers in one transaction; the ids it changed."""
         tags = clean_tags(list(tags))
@@ -905,17 +1028,22 @@ class Store:
                                         "ORDER BY ref", [pid]).fetchall()]
         paper = self._paper(row, refs)
         paper.files = self.files_of([pid]).get(pid, [])
+        paper.mirrors = [r[0] for r in c.execute(
+            "SELECT DISTINCT s.kind FROM source_items i JOIN sources s ON s.id = i.source_id "
+            "WHERE i.paper_id = ? AND i.stamp <> '' ORDER BY 1", [pid]).fetchall()]
         return paper
 
     @staticmethod
     def _paper(row, refs: list[str]) -> Paper:
         """Row + identifiers → Paper."""
-        (pid, title, abstract, authors, year, venue, url, tags, notes, source, added, updated, deleted) = row
+        (pid, title, abstract, authors, year, venue, url, tags, notes, source, added, updated, deleted, entry_type,
+         edited) = row
         utc = timezone.utc  # stored as naive UTC; handed out as aware so every API answer is valid RFC 3339
         return Paper(id=pid, title=title, abstract=abstract, authors=list(authors), year=year, venue=venue,
                      url=url, tags=list(tags), notes=notes, source=source, identifiers=refs,
                      added_at=added.replace(tzinfo=utc), updated_at=updated.replace(tzinfo=utc),
-                     deleted_at=deleted.replace(tzinfo=utc) if deleted else None)
+                     deleted_at=deleted.replace(tzinfo=utc) if deleted else None, entry_type=entry_type,
+                     edited=sorted(edited))
 
     def get(self, pid: str) -> Paper | None:
         """One paper by library id."""

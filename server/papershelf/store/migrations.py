@@ -217,4 +217,23 @@ MIGRATIONS: list[tuple[int, str, str]] = [
             PRIMARY KEY (sha256, seq)
         );
     """),
+    (10, "what the user edited; entry types; cached registry answers", """
+        -- DuckDB alters no table an index depends on: the title index is dropped and made again.
+        DROP INDEX papers_title_norm;
+        -- entry_type: BibTeX's name for what the paper is (article, inproceedings, phdthesis...; '' unknown).
+        ALTER TABLE papers ADD COLUMN entry_type VARCHAR NOT NULL DEFAULT '';
+        -- The fields the user edited: theirs, never overwritten by an import, a sync, a PDF read or a registry.
+        ALTER TABLE papers ADD COLUMN edited VARCHAR[] NOT NULL DEFAULT [];
+        -- Identifiers the user took away: an import that brings one again does not attach it.
+        ALTER TABLE papers ADD COLUMN dropped_ids VARCHAR[] NOT NULL DEFAULT [];
+        CREATE INDEX papers_title_norm ON papers(title_norm);
+        -- What a registry (Crossref, DataCite, arXiv) answered for an identifier, when the user turned
+        -- completion on: kept so a paper is asked about once. record: a Record as JSON ('' when not found).
+        CREATE TABLE registry_answers (
+            ref VARCHAR PRIMARY KEY,
+            registry VARCHAR NOT NULL,
+            record VARCHAR NOT NULL,
+            asked_at TIMESTAMP NOT NULL
+        );
+    """),
 ]

@@ -88,7 +88,8 @@ function paperItem(p, extra, selectable) {
     selectable ? el("input", { type: "checkbox", class: "pick", "aria-label": `select “${p.title}”`,
       ...(selected.has(p.id) || allMatching ? { checked: "" } : {}), onclick: (e) => pick(p.id, e) }) : null,
     el("a", { href: paperHash(p.id), class: "title", onclick: (e) => { e.preventDefault(); openPaper(p.id); } }, p.title),
-    el("div", { class: "meta" }, byline(p)),
+    el("div", { class: "meta" }, byline(p),
+      p.files?.some((f) => !f.missing) ? el("span", { class: "pdf-mark", title: "has its PDF", "aria-label": "has its PDF" }, "PDF") : null),
     p.tags?.length ? el("div", { class: "tags" }, p.tags.map((t) => el("span", { class: "tag" }, t))) : null,
     extra || null);
 }
@@ -366,10 +367,17 @@ async function showPaper(id) {
     ? el("button", { type: "button", onclick: async () => { await api(`/api/papers/${p.id}/restore`, { method: "POST" }); showPaper(p.id); reload(); } }, "Restore from trash")
     : el("button", { type: "button", onclick: async () => { await api(`/api/papers/${p.id}`, { method: "DELETE" }); showPaper(p.id); reload(); } }, "Move to trash");
   $("#detail").hidden = false;
+  const head = el("div", { class: "paper-head" },
+    el("h2", {}, webUrl(p.url) ? el("a", { href: webUrl(p.url), target: "_blank", rel: "noopener" }, p.title) : p.title),
+    el("div", { class: "meta" }, byline(p), p.entry_type ? ` · ${p.entry_type}` : ""),
+    el("button", { type: "button", class: "edit-paper", onclick: () => head.replaceWith(editForm(p)) }, "Edit"));
   put($("#detail"),
     el("button", { type: "button", class: "close", onclick: () => navigate(viewHash(route().view)) }, "×"),
-    el("h2", {}, webUrl(p.url) ? el("a", { href: webUrl(p.url), target: "_blank", rel: "noopener" }, p.title) : p.title),
-    el("div", { class: "meta" }, byline(p)),
+    lastEdit?.id === p.id ? undoNotice(lastEdit) : null,
+    head,
+    p.edited.length ? el("div", { class: "hint edited" }, `Edited by you: ${p.edited.map((f) => FIELD_NAMES[f]).join(", ")} (no import or sync changes ${p.edited.length > 1 ? "them" : "it"})`) : null,
+    p.mirrors.includes("zotero") ? el("div", { class: "hint mirrors" }, "It mirrors your Zotero library: edit it in Zotero to change it everywhere. "
+      + "An edit here stays in papershelf only (papershelf never writes to Zotero), and Zotero's later changes to a field you edited no longer reach it.") : null,
     el("div", { class: "ids" }, `id ${p.id}`, p.identifiers.flatMap((i) => {
       const href = identifierLink(i);
       return ["  ·  ", href ? el("a", { href, target: "_blank", rel: "noopener" }, i) : i];
@@ -394,6 +402,63 @@ async function showPaper(id) {
         ` ${h.score.toFixed(2)}`, h.loose ? " · loosely related" : "", h.why.length ? ` — ${h.why.join(", ")}` : ""),
       h.passage ? passageLine(h.passage) : null)))
       : el("p", { class: "hint" }, "Nothing related yet."));
+}
+
+// -- editing a paper's metadata, with Undo ---------------------------------------------------------------------
+const FIELD_NAMES = { title: "title", authors: "authors", year: "year", venue: "venue", entry_type: "type",
+  abstract: "abstract", url: "URL", identifiers: "identifiers" };
+const ENTRY_TYPES = ["article", "inproceedings", "incollection", "book", "inbook", "phdthesis", "mastersthesis",
+  "techreport", "unpublished", "misc", "online", "dataset", "software", "patent"];
+let lastEdit = null; // { id, before, released }: what Undo puts back
+
+const lines = (text) => text.split("\n").map((t) => t.trim()).filter(Boolean);
+const same = (a, b) => JSON.stringify(a) === JSON.stringify(b);
+
+// The paper's fields as a form in its detail; Save sends only what changed (PATCH takes the paper's own names).
+function editForm(p) {
+  const input = (name, value, attrs = {}) => el("input", { name, value: value ?? "", "aria-label": FIELD_NAMES[name], ...attrs });
+  const area = (name, value, rows) => { const t = el("textarea", { name, rows, "aria-label": FIELD_NAMES[name] }); t.value = value; return t; };
+  const type = el("select", { name: "entry_type", "aria-label": "type" },
+    el("option", { value: "" }, "(not said)"),
+    [...new Set([...ENTRY_TYPES, ...(p.entry_type ? [p.entry_type] : [])])].map((t) =>
+      el("option", { value: t, ...(t === p.entry_type ? { selected: "" } : {}) }, t)));
+  const error = el("p", { class: "error", role: "alert" });
+  const row = (label, field) => el("label", { class: "edit-row" }, el("span", {}, label), field);
+  const form = el("form", { class: "edit-form", onsubmit: async (e) => {
+    e.preventDefault();
+    const f = form.elements;
+    const now = { title: f.title.value.trim(), authors: lines(f.authors.value), year: f.year.value ? +f.year.value : null,
+      venue: f.venue.value.trim(), entry_type: f.entry_type.value, abstract: f.abstract.value.trim(), url: f.url.value.trim(),
+      identifiers: lines(f.identifiers.value) };
+    const changes = Object.fromEntries(Object.entries(now).filter(([k, v]) => !same(v, p[k])));
+    if (!Object.keys(changes).length) { showPaper(p.id); return; }
+    try {
+      await api(`/api/papers/${encodeURIComponent(p.id)}`, { method: "PATCH", headers: { "content-type": "application/json" }, body: JSON.stringify(changes) });
+    } catch (err) { error.textContent = err.message; return; }
+    const before = Object.fromEntries(Object.keys(changes).map((k) => [k, p[k]]));
+    lastEdit = { id: p.id, before, released: Object.keys(changes).filter((k) => !p.edited.includes(k)) };
+    showPaper(p.id); reload();
+  } },
+  row("Title", input("title", p.title, { required: "", size: 50 })),
+  row("Authors (one a line)", area("authors", p.authors.join("\n"), Math.min(8, Math.max(2, p.authors.length + 1)))),
+  row("Year", input("year", p.year, { type: "number", min: 1000, max: 2200 })),
+  row("Venue", input("venue", p.venue, { size: 40 })), row("Type", type),
+  row("Abstract", area("abstract", p.abstract, 6)),
+  row("URL", input("url", p.url, { type: "url", size: 50 })),
+  row("Identifiers (one a line: doi:…, arxiv:…)", area("identifiers", p.identifiers.join("\n"), Math.max(2, p.identifiers.length + 1))),
+  error,
+  el("div", {}, el("button", { type: "submit" }, "Save"), " ", el("button", { type: "button", onclick: () => showPaper(p.id) }, "Cancel")));
+  return form;
+}
+
+function undoNotice(edit) {
+  return el("p", { class: "notice" }, `Saved your changes to ${Object.keys(edit.before).map((f) => FIELD_NAMES[f]).join(", ")}. `,
+    el("button", { type: "button", class: "undo-edit", onclick: async () => {
+      lastEdit = null;
+      await api(`/api/papers/${encodeURIComponent(edit.id)}`, { method: "PATCH", headers: { "content-type": "application/json" },
+        body: JSON.stringify({ ...edit.before, release: edit.released }) });
+      showPaper(edit.id); reload();
+    } }, "Undo"));
 }
 
 // A search inside one paper's PDFs: every passage that matches, best first.
