@@ -24,6 +24,7 @@ import platformdirs
 
 from . import backup, importers
 from .digest import DigestService, mail
+from .enrich import EnrichService
 from .events import EventBus
 from .fulltext import FullTextService, scan_note
 from .models import (Facets, Filters, ImportFailure, ImportMerge, ImportReport, ImportWarning, Paper, PaperBrief,
@@ -186,6 +187,10 @@ class Library:
         # (Its words' index has a folder of its own: the papers' index replaces <home>/index whole when it saves.)
         self.fulltext = FullTextService(self.store, self.home / "passages", self.events, self.bulk_embedder,
                                         self.model_id)
+        # Papers completed from Crossref, DataCite or arXiv when the user turns it on (enrich/; off by default).
+        # PAPERSHELF_REGISTRIES ({"crossref": "http://…"}) points it at a mirror, or at a test's own server.
+        self.enrich = EnrichService(self.store, self._complete,
+                                    endpoints=msgspec.json.decode(os.environ.get("PAPERSHELF_REGISTRIES") or "{}"))
         # The library in 2D (search/map.py).
         self.map = LibraryMap(self.index, self.events, self.model_id, self.home / "map")
         files.rehome(self.store, self.files_dir)  # a home restored or moved elsewhere still finds its PDFs
@@ -431,6 +436,15 @@ class Library:
         self.worker.wake()
         self.events.publish("library", change="edit", id=pid)
         return self.get(pid)
+
+    def _complete(self, pid: str, rec: Record) -> list[str]:
+        """A registry's answer for a paper (enrich/): the fields it completed, never the user's own."""
+        with self.index.writing():
+            changed = self.store.complete(pid, rec)
+        if changed:
+            self.worker.wake()  # a new abstract: a new vector
+            self.events.publish("library", change="complete", id=pid, fields=changed)
+        return changed
 
     def merge(self, keep: str, gone: str) -> str:
         """Merge a duplicate the user confirmed into the paper they keep; the merge's id (for undo)."""

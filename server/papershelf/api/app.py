@@ -32,6 +32,7 @@ from .map import MapController
 from .papers import FacetController, PaperController
 from .passages import PassageController
 from .related import RelatedController, SearchController
+from .settings import SettingsController
 from .shapes import bad_request, provide_digest, provide_library, provide_sources
 from .sources import SourceController
 
@@ -65,7 +66,7 @@ def create_app(library: Library, token: str, port: int, allowed_hosts: list[str]
     return Litestar(
         route_handlers=[HealthController, PaperController, FacetController, LookupController, RelatedController,
                         SearchController, PassageController, MapController, DuplicateController, FileController,
-                        LibraryController, SourceController, BackupController, FeedController, DigestController, AtomController, web],
+                        LibraryController, SourceController, SettingsController, BackupController, FeedController, DigestController, AtomController, web],
         dependencies={"lib": Provide(provide_library, sync_to_thread=False),
                       "digest": Provide(provide_digest, sync_to_thread=False),
                       "sources": Provide(provide_sources, sync_to_thread=False)},

@@ -1,5 +1,6 @@
 """What `papershelf serve` runs beside the API, as the app's lifespan: the embedding worker, the index and map
-warmed up, the inbox, the daily digest fetch (and its email), followed sources, and the daily backup.
+warmed up, the inbox, the daily digest fetch (and its email), followed sources, completion from registries (when
+the user turned it on), and the daily backup.
 
 Each job is a blocking `tick` (DailyFetch, DailyBackup) or a loop of its own (Inbox, Follower) defined in its
 wing; this module only starts them, runs the ticks off the event loop, and stops them in order on shutdown.
@@ -26,6 +27,7 @@ from ..sources.inbox import Inbox
 log = logging.getLogger("papershelf.runtime")
 FIRST_MAP_AFTER = 30  # seconds after start: a library's first map is laid out then (or when first opened)
 FETCH_CHECK_EVERY = 60.0  # seconds between the daily fetch's looks at the clock
+ENRICH_EVERY = 5.0  # seconds between looks for papers to complete (a tick works up to 30 s)
 
 
 class Jobs(msgspec.Struct, frozen=True):
@@ -35,6 +37,7 @@ class Jobs(msgspec.Struct, frozen=True):
     digest: bool = True
     follow: bool = True
     backup: bool = True
+    enrich: bool = True  # (and only when the user turned completion on: `papershelf settings enrich on`)
 
 
 async def every(seconds: float, tick: Callable[[], object], stop: asyncio.Event, failed: str, first_after: float = 0
@@ -92,6 +95,9 @@ def lifespan(lib: Library, url: str, jobs: Jobs, on_stop: Callable[[], None]):
                                                       "daily digest fetch failed")), 120))
         if jobs.follow:  # a sync in flight finishes (one transaction)
             running.append((asyncio.create_task(Follower(lib.sources, lib.events).run(stop)), 120))
+        if jobs.enrich:  # a request in flight finishes (they time out)
+            running.append((asyncio.create_task(every(ENRICH_EVERY, lib.enrich.tick, stop,
+                                                      "completing papers from their registries failed")), 60))
         if jobs.backup:  # a backup in flight finishes (else it is partial)
             backups = DailyBackup(lib.home, lib.backup)
             running.append((asyncio.create_task(every(backups.CHECK_EVERY, backups.tick, stop, "the daily backup failed",

@@ -120,6 +120,19 @@ class Backend:
             lib.update(pid, tags=changes.get("tags"), notes=changes.get("notes"))
         return lib.get(pid)
 
+    @operation("GET", "/api/settings/enrich")
+    def enrich_state(lib) -> dict:
+        return lib.enrich.state()
+
+    @operation("PATCH", "/api/settings/enrich", lambda on, contact: {"json": {
+        k: v for k, v in (("on", on), ("contact", contact)) if v is not None}})
+    def set_enrich(lib, on: bool | None, contact: str | None) -> dict:
+        try:
+            lib.enrich.configure(on=on, contact=contact)
+        except ValueError as e:  # the server's 400 says the same
+            raise CLIError(str(e)) from e
+        return lib.enrich.state()
+
     @operation("GET", "/api/stats", answer=lambda r: r.json()["stats"])
     def stats(lib) -> dict:
         return lib.stats()

@@ -7,7 +7,7 @@ either all of a batch or none of it.
 The wing owns every table: this module (the connection, transactions, papers, their identifiers and vectors,
 followed sources and settings), `files.py` (where papers' files are, the ones that failed to read), `digest.py`
 (the digest's feeds, candidates and feedback), `passages.py` (the files' full text: passages, their vectors,
-reference lists) and `migrations.py` (the schema, numbered). Nothing outside store/ writes SQL or touches a private name here.
+reference lists), `registry.py` (what registries answered, when completion is on) and `migrations.py` (the schema, numbered). Nothing outside store/ writes SQL or touches a private name here.
 """
 
 from __future__ import annotations
@@ -334,6 +334,7 @@ class Store:
         self.digest_tables = DigestTables(self)  # feeds, candidates, feedback (store/digest.py)
         self.file_tables = FileTables(self)  # where papers' files are, and the ones that failed (store/files.py)
         self.passage_tables = PassageTables(self)  # the files' full text: passages, vectors (store/passages.py)
+        self.registry_answers = RegistryAnswers(self)  # what registries said of identifiers (store/registry.py)
         self.migrate(before_migrating)
 
     # -- plumbing -------------------------------------------------------------------------------------
@@ -951,6 +952,33 @@ class Store:
             self._touch([pid])
             return self._get(c, pid)
 
+    def complete(self, pid: str, rec: Record) -> list[str]:
+        """Complete a paper from a registry's record: its entry type (over none or misc), its venue and authors as
+        the registry has them, and its year and abstract where missing; never a field the user edited. The
+        fields that changed."""
+        with self._write_lock:
+            c = self._cur()
+            row = c.execute("SELECT title, abstract, authors, year, venue, entry_type, edited FROM papers "
+                            "WHERE id = ? AND deleted_at IS NULL", [pid]).fetchone()
+            if row is None:
+                return []
+            title, abstract, authors, year, venue, entry_type, edited = row
+            new = {"abstract": abstract or rec.abstract, "authors": rec.authors or list(authors),
+                   "year": year if year is not None else rec.year, "venue": rec.venue or venue,
+                   "entry_type": rec.entry_type if rec.entry_type and entry_type in ("", "misc") else entry_type}
+            old = {"abstract": abstract, "authors": list(authors), "year": year, "venue": venue,
+                   "entry_type": entry_type}
+            changed = [f for f in new if new[f] != old[f] and f not in edited]
+            if not changed:
+                return []
+            v = {**old, **{f: new[f] for f in changed}}
+            c.execute("UPDATE papers SET abstract = ?, authors = ?, year = ?, venue = ?, entry_type = ?, "
+                      "content_hash = ?, updated_at = ? WHERE id = ?",
+                      [v["abstract"], v["authors"], v["year"], v["venue"], v["entry_type"],
+                       content_hash(title, v["abstract"]), now(), pid])
+            self._touch([pid])
+            return changed
+
     def bulk(self, pids: list[str], action: str, tags: list[str] = ()) -> list[str]:
         """Tag, untag, trash or restore many papers in one transaction; the ids it changed."""
         tags = clean_tags(list(tags))
@@ -1331,3 +1359,4 @@ class Store:
 from .digest import DigestTables  # noqa: E402
 from .files import FileTables  # noqa: E402
 from .passages import PassageTables  # noqa: E402
+from .registry import RegistryAnswers  # noqa: E402
