@@ -527,3 +527,62 @@ def test_library_page_takes_a_pdf_shows_its_file_opens_it_and_filters_by_it(cont
     screenshot(page, "library-page-pdf")
     tab.close()
     page.close()
+
+
+def test_a_paper_is_edited_in_its_detail_undone_and_its_row_shows_who_when_where_and_its_pdf(page, shared_server):
+    with shared_server.client() as c:
+        p = c.post("/api/papers", json={"title": "Scan 0042 final copy", "authors": ["Ada Lovelace", "Switzerland"],
+                                        "identifiers": ["doi:10.5555/edit.page"]}).json()["paper"]
+    page.fill("#q", "Scan 0042 final copy")
+    row = f'#list li[data-paper-id="{p["id"]}"]'
+    page.wait_for_selector(f"{row} a.title")
+    page.click(f"{row} a.title")
+    page.click("#detail button.edit-paper")
+    form = "#detail form.edit-form"
+    page.fill(f"{form} input[name=title]", "Notes on the analytical engine")
+    page.fill(f"{form} textarea[name=authors]", "Ada Lovelace\nCharles Babbage")
+    page.fill(f"{form} input[name=year]", "1843")
+    page.fill(f"{form} input[name=venue]", "Scientific Memoirs")
+    page.select_option(f"{form} select[name=entry_type]", "article")
+    page.fill(f"{form} textarea[name=identifiers]", "doi:10.5555/edit.page\narxiv:not an id")
+    page.click(f"{form} button[type=submit]")
+    page.wait_for_selector(f"{form} .error:has-text('arxiv:not an id')")  # refused, the form stays as typed
+    page.fill(f"{form} textarea[name=identifiers]", "doi:10.5555/edit.page")
+    page.click(f"{form} button[type=submit]")
+    page.wait_for_selector("#detail h2:has-text('Notes on the analytical engine')")
+    assert "Ada Lovelace, Charles Babbage · 1843 · Scientific Memoirs · article" in page.text_content("#detail .meta")
+    assert "Edited by you: title, authors, year, venue, type" in page.text_content("#detail .edited")
+    with shared_server.client() as c:
+        got = c.get(f"/api/papers/{p['id']}").json()
+    assert (got["title"], got["authors"], got["year"]) == ("Notes on the analytical engine",
+                                                           ["Ada Lovelace", "Charles Babbage"], 1843)
+    # The row in the list: first authors, year, venue.
+    page.fill("#q", "analytical engine")
+    page.wait_for_selector(f"{row} .meta:has-text('Ada Lovelace, Charles Babbage · 1843 · Scientific Memoirs')")
+    page.click("#detail button.undo-edit")
+    page.wait_for_selector("#detail h2:has-text('Scan 0042 final copy')")
+    assert not page.query_selector("#detail .edited")  # undone whole: no field is the user's
+    with shared_server.client() as c:
+        got = c.get(f"/api/papers/{p['id']}").json()
+    assert (got["title"], got["authors"], got["year"], got["edited"]) == (
+        "Scan 0042 final copy", ["Ada Lovelace", "Switzerland"], None, [])
+
+
+def test_each_row_marks_a_pdf_and_a_long_venue_name_stays_inside_the_sidebar(page, shared_server):
+    long_venue = "Proceedings of the " + "Very Long Annual International Conference on Everything " * 4
+    with shared_server.client() as c:
+        c.post("/api/papers", json={"title": "A paper from a venue with a very long name", "venue": long_venue})
+    page.set_input_files("#import-file", str(FIXTURES_PDFS / "llncs-paper.pdf"))
+    page.click("#import-form button")
+    page.wait_for_selector("#import-report:has-text('added')")
+    with shared_server.client() as c:
+        with_pdf = c.get("/api/papers", params={"pdf": "true"}).json()["total"]
+    page.click("#facet-pdf-yes")
+    page.wait_for_function(f"() => document.querySelectorAll('#list li[data-paper-id]').length === {min(with_pdf, 25)}")
+    marks = page.evaluate("() => [...document.querySelectorAll('#list li[data-paper-id]')].map(li => !!li.querySelector('.pdf-mark'))")
+    assert marks and all(marks)  # every paper with a PDF says so
+    page.click("#facet-pdf-yes")  # off again
+    page.wait_for_selector("#facet-venue")
+    aside = page.locator("aside").bounding_box()
+    select = page.locator("#facet-venue").bounding_box()
+    assert select["x"] + select["width"] <= aside["x"] + aside["width"] + 1, (select, aside)

@@ -138,6 +138,8 @@ def test_the_api_and_the_cli_edit_every_field(tmp_path):
     assert (p["title"], p["authors"], p["entry_type"], p["venue"]) == (
         "Attention is all you need (corrected)", ["Ashish Vaswani", "Noam Shazeer"], "inproceedings", "NeurIPS")
     assert "doi:10.5555/attn.1" in p["identifiers"] and set(p["edited"]) >= {"title", "authors", "identifiers"}
+    shown = run_cli("show", "key:vaswani2017attention", home=home).stdout
+    assert "2017 · NeurIPS · inproceedings" in shown and "edited by you" in shown and "title" in shown
     bad = run_cli("edit", "key:vaswani2017attention", "--year", "soon", home=home, check=False)
     assert bad.returncode != 0 and "--year takes a year" in bad.stderr
     srv = start_server(home)

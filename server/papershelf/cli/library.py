@@ -201,8 +201,10 @@ def cmd_show(args) -> int:
         return 0
     out.print(f"[bold]{p['title']}[/bold]")
     out.print(", ".join(p["authors"]) or "(no authors)", highlight=False)
-    out.print(" · ".join(str(x) for x in (p["year"], p["venue"]) if x), highlight=False)
+    out.print(" · ".join(str(x) for x in (p["year"], p["venue"], p.get("entry_type")) if x), highlight=False)
     out.print(f"id {p['id']}   " + "   ".join(p["identifiers"]), highlight=False)
+    if p.get("edited"):
+        out.print("edited by you (no import or sync changes them): " + ", ".join(p["edited"]), highlight=False)
     if p["url"]:
         out.print(p["url"], highlight=False)
     if p["tags"]:

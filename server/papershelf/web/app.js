@@ -89,9 +89,16 @@ function paperItem(p, extra, selectable) {
       ...(selected.has(p.id) || allMatching ? { checked: "" } : {}), onclick: (e) => pick(p.id, e) }) : null,
     el("a", { href: paperHash(p.id), class: "title", onclick: (e) => { e.preventDefault(); openPaper(p.id); } }, p.title),
     el("div", { class: "meta" }, byline(p),
-      p.files?.some((f) => !f.missing) ? el("span", { class: "pdf-mark", title: "has its PDF", "aria-label": "has its PDF" }, "PDF") : null),
+      p.files?.length ? pdfMark(p.files) : null),
     p.tags?.length ? el("div", { class: "tags" }, p.tags.map((t) => el("span", { class: "tag" }, t))) : null,
     extra || null);
+}
+
+// A row's mark for its PDF (as Zotero's attachment icon): struck through when the file is no longer where it was.
+function pdfMark(files) {
+  const gone = files.every((f) => f.missing);
+  const says = gone ? "its PDF is no longer where it was" : "has its PDF";
+  return el("span", { class: `pdf-mark${gone ? " missing" : ""}`, title: says, "aria-label": says }, "PDF");
 }
 
 async function refreshStats() {
@@ -375,7 +382,7 @@ async function showPaper(id) {
     el("button", { type: "button", class: "close", onclick: () => navigate(viewHash(route().view)) }, "×"),
     lastEdit?.id === p.id ? undoNotice(lastEdit) : null,
     head,
-    p.edited.length ? el("div", { class: "hint edited" }, `Edited by you: ${p.edited.map((f) => FIELD_NAMES[f]).join(", ")} (no import or sync changes ${p.edited.length > 1 ? "them" : "it"})`) : null,
+    p.edited.length ? el("div", { class: "hint edited" }, `Edited by you: ${Object.keys(FIELD_NAMES).filter((f) => p.edited.includes(f)).map((f) => FIELD_NAMES[f]).join(", ")} (no import or sync changes ${p.edited.length > 1 ? "them" : "it"})`) : null,
     p.mirrors.includes("zotero") ? el("div", { class: "hint mirrors" }, "It mirrors your Zotero library: edit it in Zotero to change it everywhere. "
       + "An edit here stays in papershelf only (papershelf never writes to Zotero), and Zotero's later changes to a field you edited no longer reach it.") : null,
     el("div", { class: "ids" }, `id ${p.id}`, p.identifiers.flatMap((i) => {
