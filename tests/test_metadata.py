@@ -321,3 +321,9 @@ def test_importing_our_jsonl_export_links_the_files_again_and_checks_them(empty_
         assert ("passwd", "not a PDF: not linked") in why
     finally:
         fresh.close()
+
+
+def test_a_hostile_xmp_flood_gives_no_doi_and_the_paper_is_still_read():
+    flood = "<x:xmpmeta>" * 20_000 + "<x:xmpmeta>" + "<prism:doi>10.5555/flood." * 5_000 + "</x:xmpmeta>"
+    rec = pdf.record_of(title_page(xmp=flood), "paper.pdf")
+    assert rec.identifiers == [] and rec.title == "Quantum Gravity Effects in Small Compact Spaces"
