@@ -327,3 +327,24 @@ def test_a_hostile_xmp_flood_gives_no_doi_and_the_paper_is_still_read():
     flood = "<x:xmpmeta>" * 20_000 + "<x:xmpmeta>" + "<prism:doi>10.5555/flood." * 5_000 + "</x:xmpmeta>"
     rec = pdf.record_of(title_page(xmp=flood), "paper.pdf")
     assert rec.identifiers == [] and rec.title == "Quantum Gravity Effects in Small Compact Spaces"
+
+
+def test_a_paper_that_mirrors_zotero_says_so_and_an_edit_stays_here_while_its_other_fields_follow(empty_lib, tmp_path):
+    from test_sources import small_library
+
+    lib = empty_lib
+    z, k = small_library(tmp_path / "Zotero")
+    lib.sources.add(str(tmp_path / "Zotero"))
+    pid = lib.find_by_title("Attention for sparse graphs & trees")
+    assert lib.get(pid).entry_type == "article"  # Zotero's item type, as BibTeX names it
+    assert lib.get(lib.find_by_title("A thesis about many small things")).entry_type == "phdthesis"
+    p = lib.edit(pid, {"title": "Attention for sparse graphs and trees"})
+    assert p.mirrors == ["zotero"] and p.edited == ["title"]
+    z.set_field(k["article"], "title", "Attention for sparse graphs, edited in Zotero")
+    z.set_field(k["article"], "publicationTitle", "Journal of Graph Learning, Second Series")
+    database = (tmp_path / "Zotero" / "zotero.sqlite").read_bytes()
+    lib.sources.sync(lib.sources.list()[0].id)
+    assert (tmp_path / "Zotero" / "zotero.sqlite").read_bytes() == database  # only ever read
+    got = lib.get(pid)
+    assert got.title == "Attention for sparse graphs and trees"  # the user's
+    assert got.venue == "Journal of Graph Learning, Second Series"  # Zotero's, still followed

@@ -37,6 +37,13 @@ LINKED_URL = 3  # itemAttachments.linkMode: a link to a web page, no file
 # Where an item type keeps its venue: the fields mapped to Zotero's base field publicationTitle first
 # (a journal, proceedings, book, website…), then the conference, then those mapped to publisher (a thesis's
 # university, a report's institution, a preprint's repository…).
+# Zotero's item types → BibTeX's entry types (as Better BibTeX exports them).
+ENTRY_TYPES = {"journalArticle": "article", "magazineArticle": "article", "newspaperArticle": "article",
+               "conferencePaper": "inproceedings", "bookSection": "incollection", "encyclopediaArticle": "incollection",
+               "dictionaryEntry": "incollection", "book": "book", "thesis": "phdthesis", "report": "techreport",
+               "preprint": "misc", "manuscript": "unpublished", "webpage": "online", "blogPost": "online",
+               "dataset": "dataset", "computerProgram": "software", "patent": "patent", "videoRecording": "video",
+               "film": "video", "presentation": "misc", "document": "misc", "standard": "techreport"}
 VENUE_FIELDS = ("publicationTitle", "proceedingsTitle", "bookTitle", "encyclopediaTitle", "dictionaryTitle",
                 "websiteTitle", "blogTitle", "forumTitle", "programTitle", "conferenceName", "university",
                 "institution", "repository", "publisher", "label", "distributor", "company", "studio", "network",
@@ -434,7 +441,8 @@ class ZoteroReader:
                      for path, _, _ in self._pdfs.get(item, []) if path in hashes]
             rec = Record(title=title, abstract=f.get("abstractNote", ""), authors=authors,
                          year=year_of(f.get("date", "")), venue=next((f[n] for n in VENUE_FIELDS if f.get(n, "").strip()), ""),
-                         url=f.get("url", ""), tags=tags, identifiers=refs, source="zotero", files=files)
+                         url=f.get("url", ""), tags=tags, identifiers=refs, source="zotero", files=files,
+                         entry_type=ENTRY_TYPES.get(kind.get(item, ""), ""))
             yield SourceItem(key=key, stamp=stamps.get(key, ""), record=rec, notes="\n\n".join(notes.get(item, [])))
 
 
