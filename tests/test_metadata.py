@@ -126,6 +126,11 @@ def test_the_bibtex_export_writes_the_type_and_where_its_venue_goes(empty_lib):
     assert {(r.title, r.entry_type, r.venue) for r in back} == {
         ("A thesis on small things", "phdthesis", "University of Somewhere"),
         ("A talk at a meeting of people", "inproceedings", "Proc. of the Meeting")}
+    for fmt in ("ris", "csljson", "jsonl"):  # every export carries the type, and reads it back
+        text = "".join(export(lib.store.iter_papers(), fmt))
+        back = [r for _, r in importers.parse(text.encode(), f"x.{fmt.replace('csljson', 'json')}")[1]]
+        assert {(r.title, r.entry_type) for r in back} == {("A thesis on small things", "phdthesis"),
+                                                          ("A talk at a meeting of people", "inproceedings")}, fmt
 
 
 def test_the_api_and_the_cli_edit_every_field(tmp_path):

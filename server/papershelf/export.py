@@ -82,6 +82,12 @@ CSL_TYPES = {"article": "article-journal", "inproceedings": "paper-conference", 
              "misc": "article", "unpublished": "manuscript"}
 
 
+RIS_TYPES = {"article": "JOUR", "inproceedings": "CPAPER", "conference": "CPAPER", "incollection": "CHAP",
+             "inbook": "CHAP", "book": "BOOK", "phdthesis": "THES", "mastersthesis": "THES", "thesis": "THES",
+             "techreport": "RPRT", "report": "RPRT", "unpublished": "UNPB", "dataset": "DATA", "software": "COMP",
+             "patent": "PAT", "video": "VIDEO", "online": "ELEC", "misc": "GEN"}
+
+
 def bibtex(papers: Iterable[Paper]) -> Iterator[str]:
     """BibTeX entries with abstract, eprint/archivePrefix for arXiv, doi, keywords = tags."""
     used: set[str] = set()
@@ -159,7 +165,8 @@ def ris(papers: Iterable[Paper]) -> Iterator[str]:
     used: set[str] = set()
     for p in papers:
         refs = dict(i.split(":", 1) for i in p.identifiers)
-        lines = [("TY", "JOUR" if p.venue else "GEN"), ("ID", bibtex_key(p, used)), ("TI", p.title)]
+        kind = RIS_TYPES.get(p.entry_type) or ("JOUR" if p.venue else "GEN")
+        lines = [("TY", kind), ("ID", bibtex_key(p, used)), ("TI", p.title)]
         lines += [("AU", a) for a in p.authors]
         if p.year:
             lines.append(("PY", str(p.year)))

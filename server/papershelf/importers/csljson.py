@@ -12,6 +12,14 @@ _CSL_TYPES = {"article-journal", "paper-conference", "article", "book", "chapter
               "webpage", "post", "dataset", "software", "speech", "entry-encyclopedia", "review"}
 
 
+# CSL item types → BibTeX entry types.
+ENTRY_TYPES = {"article-journal": "article", "article-magazine": "article", "article-newspaper": "article",
+               "paper-conference": "inproceedings", "chapter": "incollection", "entry-encyclopedia": "incollection",
+               "book": "book", "thesis": "phdthesis", "report": "techreport", "manuscript": "unpublished",
+               "dataset": "dataset", "software": "software", "patent": "patent", "webpage": "online",
+               "post-weblog": "online", "article": "misc", "motion_picture": "video"}
+
+
 def matches(obj: dict) -> bool:
     """CSL: family/given authors, `issued` date parts, or a CSL item type."""
     authors = obj.get("author")
@@ -56,4 +64,4 @@ def to_record(obj: dict) -> Record | str:
     return Record(title=title, abstract=obj.get("abstract") or "",
                   authors=[n for n in (_name(a) for a in obj.get("author") or [] if isinstance(a, dict)) if n],
                   year=year, venue=venue, url=obj.get("URL") or "", tags=tags, identifiers=refs, source="csljson",
-                  warnings=warnings)
+                  warnings=warnings, entry_type=ENTRY_TYPES.get(str(obj.get("type") or "").lower(), ""))

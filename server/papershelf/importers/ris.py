@@ -47,6 +47,14 @@ def person_name(a: str) -> str:
     return f"{given.strip()} {fam.strip()}".strip() if given else a.strip()
 
 
+# RIS reference types ↔ BibTeX entry types (the common ones; any other is `misc`).
+RIS_TYPES = {"JOUR": "article", "JFULL": "article", "MGZN": "article", "NEWS": "article", "CONF": "inproceedings",
+             "CPAPER": "inproceedings", "CHAP": "incollection", "BOOK": "book", "EBOOK": "book", "EDBOOK": "book",
+             "THES": "phdthesis", "RPRT": "techreport", "UNPB": "unpublished", "MANSCPT": "unpublished",
+             "DATA": "dataset", "COMP": "software", "PAT": "patent", "VIDEO": "video", "ELEC": "online",
+             "WEB": "online", "GEN": "misc"}
+
+
 def to_record(e: dict) -> Record | str:
     """One rispy entry → Record; `N1` lines like `arxiv:…` are identifiers."""
     title = e.get("title") or e.get("primary_title") or e.get("translated_title") or ""
@@ -69,7 +77,8 @@ def to_record(e: dict) -> Record | str:
                   authors=[person_name(a) for a in authors], year=year,
                   venue=e.get("secondary_title") or e.get("journal_name") or e.get("alternate_title3") or "",
                   url=urls[0] if urls else "", tags=[k for k in e.get("keywords") or [] if k],
-                  identifiers=refs, source="ris", warnings=warnings)
+                  identifiers=refs, source="ris", warnings=warnings,
+                  entry_type=RIS_TYPES.get(str(e.get("type_of_reference") or "").upper(), ""))
 
 
 def parse(text: str) -> Iterator[tuple[str, Record | str]]:
