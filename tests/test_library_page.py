@@ -37,9 +37,24 @@ def page(chromium, shared_server):
     ctx.close()
 
 
-def test_the_map_draws_every_embedded_paper_and_a_click_opens_the_right_one(page, shared_server):
+def quiet_map_count(shared_server) -> int:
+    """The map's count once the library is still: papers other tests of the module saved (a PDF whose paper the
+    worker is embedding) are placed on the map as they arrive, and would change it between two requests."""
+    import time
+
     with shared_server.client() as c:
-        want = c.get("/api/map").json()["count"]
+        deadline, last = time.time() + 60, None
+        while time.time() < deadline:
+            now = c.get("/api/map").json()["count"]
+            if now == last and c.get("/api/stats").json()["stats"]["pending"] == 0:
+                return now
+            last = now
+            time.sleep(0.5)
+    return last
+
+
+def test_the_map_draws_every_embedded_paper_and_a_click_opens_the_right_one(page, shared_server):
+    want = quiet_map_count(shared_server)
     page.click("#view-map")
     page.wait_for_selector(f'#library-map[data-points="{want}"]')
     # The most isolated point on screen (so that the click cannot land on a neighbour), and its paper.
@@ -578,9 +593,9 @@ def test_each_row_marks_a_pdf_and_a_long_venue_name_stays_inside_the_sidebar(pag
     with shared_server.client() as c:
         with_pdf = c.get("/api/papers", params={"pdf": "true"}).json()["total"]
     page.click("#facet-pdf-yes")
-    page.wait_for_function(f"() => document.querySelectorAll('#list li[data-paper-id]').length === {min(with_pdf, 25)}")
+    page.wait_for_selector(f"#list-title:has-text('{with_pdf} papers found')")
     marks = page.evaluate("() => [...document.querySelectorAll('#list li[data-paper-id]')].map(li => !!li.querySelector('.pdf-mark'))")
-    assert marks and all(marks)  # every paper with a PDF says so
+    assert len(marks) == min(with_pdf, 25) and all(marks)  # every paper with a PDF says so
     page.click("#facet-pdf-yes")  # off again
     page.wait_for_selector("#facet-venue")
     aside = page.locator("aside").bounding_box()
