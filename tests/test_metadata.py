@@ -85,6 +85,9 @@ def test_identifiers_are_added_and_removed_and_a_removed_one_does_not_come_back(
         lib.edit(p.id, {}, ["doi:10.5555/meta.2"])
     assert lib.get(p.id).identifiers == ["arxiv:1901.00001", "doi:10.5555/meta.9"]
     assert lib.get(other.id).identifiers == ["doi:10.5555/meta.2"]
+    lib.edit(p.id, {}, release=["identifiers"])  # given back: the next import brings it again
+    lib.import_items([("bib", Record(title="Counting words in small corpora", identifiers=["doi:10.5555/meta.1"]))])
+    assert "doi:10.5555/meta.1" in lib.get(p.id).identifiers
 
 
 @pytest.mark.parametrize("fields, message", [

@@ -940,6 +940,8 @@ class Store:
                         c.execute("UPDATE papers SET dropped_ids = list_filter(list_distinct(list_concat(dropped_ids, "
                                   "?::VARCHAR[])), lambda r: NOT list_contains(?::VARCHAR[], r)) WHERE id = ?",
                                   [removed, added, pid])
+                if "identifiers" in release:  # the sources' again: an identifier taken away may come back
+                    c.execute("UPDATE papers SET dropped_ids = [] WHERE id = ?", [pid])
                 v = {f: values.get(f, getattr(current, f)) for f in EDITABLE if f != "identifiers"}
                 c.execute("UPDATE papers SET title = ?, title_norm = ?, abstract = ?, authors = ?, year = ?, "
                           "venue = ?, url = ?, entry_type = ?, content_hash = ?, updated_at = ?, "
