@@ -13,6 +13,10 @@ For 10k and 100k papers (bench/synthetic.py's records and libraries):
 - start-up, in a fresh process: from `python` to the first related() answer, and the library's own part
   (open + first answer), with the saved index and without it (a first start after an upgrade); resident memory
   after 60 lookups, and the peak.
+- the first save after a start, in a fresh process: the library opened and warmed as `papershelf serve` does
+  (Library.warm_up), then five saves, each followed by the lookup that finds it: the first against the median of
+  the later four; the baseline, in the same run, is the same without the room warm_up makes (Index.make_room),
+  as every start was before issue #36;
 - end to end: 256 real abstracts imported and embedded, against raw fastembed on the same texts (the ceiling).
 Run: `make bench` or `bench/ingest.py [--quick]` (10k only).
 """
@@ -57,6 +61,42 @@ print(json.dumps(dict(total=t2 - t0, library=t2 - t1, rss=mb("VmRSS"), peak=mb("
 lib.worker.stop()
 lib.store.close()  # not lib.close(): the saved index stays as it was for the next run
 """
+
+FIRST_SAVE = """
+import json, shutil, sys, tempfile, time
+from pathlib import Path
+sys.path.insert(0, {server!r})
+from papershelf.library import Library
+from papershelf.models import Record
+home = Path(tempfile.mkdtemp()) / "home"
+shutil.copytree({home!r}, home, ignore=shutil.ignore_patterns("server.json"))
+lib = Library(home)
+if {room!r}:
+    lib.warm_up(1e9)  # as `papershelf serve` does (its map timer never fires here)
+else:
+    lib.index.snapshot()
+lib.related(lib.index.snapshot().ids[0], k=10)
+times = []
+for i in range(5):
+    t = time.perf_counter()
+    lib.save(Record(title=f"A paper saved after the start, number {{i}}, on sparse attention", source="extension",
+                    abstract="We study sparse attention for long documents.", identifiers=[f"arxiv:2501.{{i + 90000}}"]))
+    assert lib.find(f"arxiv:2501.{{i + 90000}}")
+    times.append(time.perf_counter() - t)
+print(json.dumps(dict(first=times[0] * 1000, later=sorted(times[1:])[1:3], )))
+lib.worker.stop()
+lib.store.close()
+shutil.rmtree(home.parent, ignore_errors=True)
+"""
+
+
+def first_save(home: Path, room: bool) -> dict:
+    """The first save after a start, and the later ones (ms), in a fresh process on a copy of the library."""
+    out = subprocess.run([sys.executable, "-c", FIRST_SAVE.format(server=str(ROOT / "server"), home=str(home),
+                                                                  room=room)],
+                         capture_output=True, text=True, check=True)
+    got = json.loads(out.stdout.strip().splitlines()[-1])
+    return {"first": got["first"], "later": statistics.mean(got["later"]) * 1000}
 
 
 def startup(home: Path) -> dict:
@@ -107,7 +147,7 @@ def writes(n: int, vocab: list[str]) -> dict:
             title = f"A freshly saved paper on {' '.join(rng.sample(vocab, 4))} {i}"
             t = time.perf_counter()
             paper, _ = lib.save(Record(title=title, abstract=" ".join(rng.choices(vocab, k=150))))
-            s, ranked = lib.index.search(title, None, k=3)  # a lookup through the index that needs no model
+            s, ranked = lib.index.search(title, None, k=10)  # a lookup through the index that needs no model
             saves.append((time.perf_counter() - t) * 1000)
             assert paper.id in [s.ids[r] for r in ranked.rows], "a save must be found by the next lookup"
             t = time.perf_counter()
@@ -115,7 +155,7 @@ def writes(n: int, vocab: list[str]) -> dict:
             related.append((time.perf_counter() - t) * 1000)
             assert paper.id not in [h.id for h in hits]
             t = time.perf_counter()
-            found = lib.search(title, k=3)  # the query embedded
+            found = lib.search(title, k=10)  # the query embedded
             searches.append((time.perf_counter() - t) * 1000)
             assert paper.id in [h.id for h in found], "a save must be found by the next search"
             saved.append((paper.id, title))
@@ -135,6 +175,7 @@ def writes(n: int, vocab: list[str]) -> dict:
     finally:
         shutil.rmtree(copy.parent, ignore_errors=True)
     got["warm"] = startup(home)
+    got["first_save"], got["first_save_baseline"] = first_save(home, True), first_save(home, False)
     cold = Path(tempfile.mkdtemp()) / "lib"
     shutil.copytree(home, cold, ignore=shutil.ignore_patterns("index"))
     try:
@@ -176,8 +217,10 @@ def run(quick: bool = False) -> dict:
              "(process / library) | start-up, no saved index | memory after 60 lookups (peak) |",
              "|---|---|---|---|---|---|---|---|---|---|"]
     values = {"end_to_end": ours / raw}
+    firsts = []
     for n in [10_000] if quick else [10_000, 100_000]:
         g = writes(n, vocab)
+        firsts.append((n, g))
         values.update(papers=n, import_rate=g["import"], reimport=g["again"] / g["import"],
                       reimport_edited=g["again_edited"] / g["import"], save_ms=g["save"], search_ms=g["search_after"],
                       related_ms=g["related_after"],
@@ -190,6 +233,16 @@ def run(quick: bool = False) -> dict:
                      f"({g['related_after']:.0f} ms; {g['search_after']:.0f} ms) | "
                      f"{g['tag']:.0f} ms | {w['total']:.2f} s / {w['library']:.2f} s | {c['total']:.1f} s | "
                      f"{w['rss']:,.0f} MB ({w['peak']:,.0f} MB) |")
+    lines += ["", "The first save after a start (save → found, in a fresh process warmed as `papershelf serve` warms it), "
+              "against the later saves and against the same start without the room made for new rows (the "
+              "baseline, as before issue #36), in the same run:", "",
+              "| papers | first save | later saves (mean of the middle two of four) | first save, baseline | ratio |",
+              "|---|---|---|---|---|"]
+    for n, g in firsts:
+        f, b = g["first_save"], g["first_save_baseline"]
+        lines.append(f"| {n:,} | {f['first']:.0f} ms | {f['later']:.0f} ms | {b['first']:.0f} ms | "
+                     f"{f['first'] / b['first']:.2f}x |")
+        values[f"first_save_{n}"] = f["first"]
     return {"markdown": "\n".join(lines), "values": values}
 
 

@@ -405,7 +405,7 @@ class Library:
             self.digest.mark_saved(candidate, pid)
         self.worker.wake()
         self.events.publish("library", change="save", id=pid, added=bool(added))
-        return self.store.get(pid), bool(added)
+        return p, bool(added)  # (a vector put since changes nothing a Paper shows: read once, not twice)
 
     def update(self, pid: str, tags: list[str] | None = None, notes: str | None = None) -> Paper:
         """Change a paper's tags/notes."""
@@ -801,6 +801,7 @@ class Library:
         at once (cheap), a first one is laid out `first_map_after` seconds later, when start-up's work is done.
         Blocking: run it in a thread."""
         self.index.snapshot()
+        self.index.make_room()  # the first save after a start writes into room made now, not a copy of every array
         if self.map.kept:
             self._map_up()
         else:

@@ -108,6 +108,15 @@ class Compressed:
     def __len__(self) -> int:
         return len(self.bits)
 
+    def grown(self, capacity: int) -> "Compressed":
+        """A copy with room for `capacity` rows (Index.make_room)."""
+        out = Compressed.__new__(Compressed)
+        extra = max(0, capacity - len(self.bits))
+        out.bits = np.concatenate([self.bits, np.zeros((extra, self.bits.shape[1]), np.uint64)])
+        out.values = np.concatenate([self.values, np.zeros((extra, self.values.shape[1]), np.int8)])
+        out.scale = np.concatenate([self.scale, np.zeros(extra, np.float32)])
+        return out
+
     def put(self, rows: np.ndarray, vectors: np.ndarray, capacity: int) -> None:
         """New vectors for some rows (growing to `capacity` rows first if need be)."""
         if capacity > len(self.bits):
