@@ -361,6 +361,7 @@ function passageLine(h, q) {
 
 async function showPaper(id) {
   const p = await api(`/api/papers/${encodeURIComponent(id)}`);
+  if (lastEdit && lastEdit.id !== p.id) lastEdit = null; // Undo is offered on the paper just edited, not later
   const related = p.deleted_at ? [] : await api(`/api/related?id=${encodeURIComponent(p.id)}&k=10`);
   const tags = el("input", { value: p.tags.join(", "), size: 40, "aria-label": "tags" });
   const notes = el("textarea", { rows: 3, cols: 50, "aria-label": "notes" });
