@@ -192,6 +192,7 @@ def firefox(ext: Path, server: str, token: str, port: int, paths: list[str], wor
         tab = ff.tab()  # pairing as a user does: the library page, Connect this browser
         tab.goto(f"{server}/#token={token}")
         tab.wait("document.documentElement.dataset.extension === 'unpaired'")
+        tab.wait("!document.getElementById('pair-extension').hidden")  # (shown a moment later on one core)
         tab.click("document.getElementById('pair-extension')")
         tab.wait("document.documentElement.dataset.extension === 'paired'")
         tab.close()
