@@ -26,7 +26,7 @@ from . import backup, importers
 from .digest import DigestService, mail
 from .enrich import EnrichService
 from .events import EventBus
-from .fulltext import FullTextService, scan_note
+from .fulltext import FullTextService
 from .models import (Facets, Filters, ImportFailure, ImportMerge, ImportReport, ImportWarning, Paper, PaperBrief,
                      PaperFile, PaperQuery, PassageHit, Record, RelatedHit, SearchHit, Stats, UnreadableFile)
 from .pairing import private_home
@@ -540,18 +540,9 @@ class Library:
         s = self.index.snapshot()
         r = s.row(p.id)
         p.embedded = r is not None and bool(s.has_vec[r])
-        self._with_text_state(p.files)
+        p.mirrors = self.store.mirrored_by(p.id)  # (here, not in every read of a paper: a save needs none)
+        self.fulltext.describe(p.files)
         return p
-
-    def _with_text_state(self, files: list[PaperFile]) -> None:
-        """What reading each file's pages gave: pages, passages, and what cannot be searched."""
-        states = self.fulltext.tables.file_states([f.sha256 for f in files])
-        for f in files:
-            if f.sha256 in states:
-                pages, scanned, ocr_done, note, passages = states[f.sha256]
-                f.pages, f.passages = pages, passages
-                unsearchable = 0 if ocr_done == "read" else len(scanned)
-                f.text_note = "; ".join(n for n in (scan_note(unsearchable, ocr_done), note) if n)
 
     def _vector_for(self, s: Snapshot, pid: str, text: str) -> np.ndarray | None:
         """A library paper's vector: from the index, or computed now if it is still pending."""

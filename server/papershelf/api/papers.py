@@ -140,9 +140,9 @@ class PaperController(Controller):
                 raise HTTPException(status_code=409, detail=str(e)) from e
             except ValueError as e:
                 raise ValidationException(str(e)) from e
-        if data.tags is None and data.notes is None:
-            return lib.get(pid)
-        return lib.update(pid, tags=data.tags, notes=data.notes)
+        if data.tags is not None or data.notes is not None:
+            lib.update(pid, tags=data.tags, notes=data.notes)
+        return lib.get(pid)  # the paper as GET gives it (its sources, its files' text)
 
     @delete("/{paper_id:str}", sync_to_thread=True, summary="Move a paper to the trash (restorable)",
             status_code=200)

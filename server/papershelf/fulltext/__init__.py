@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..models import PassageHit, PassageRow, TextState
+from ..models import PaperFile, PassageHit, PassageRow, TextState
 from ..pdf import ocr
 from ..pdf.pages import page_at, read_full
 from ..pdf.sandbox import Limits, Sandbox, TaskFailed
@@ -191,6 +191,16 @@ class FullTextService:
         s = self.tables.state(self.model_id, READER)
         s.files_waiting = max(0, s.files_waiting - len(self._missing))  # (they wait for their files, not for us)
         return s
+
+    def describe(self, files: list[PaperFile]) -> None:
+        """What reading each file's pages gave, set on it: pages, passages, and what cannot be searched."""
+        states = self.tables.file_states([f.sha256 for f in files])
+        for f in files:
+            if f.sha256 in states:
+                pages, scanned, ocr_done, note, passages = states[f.sha256]
+                f.pages, f.passages = pages, passages
+                unsearchable = 0 if ocr_done == "read" else len(scanned)
+                f.text_note = "; ".join(n for n in (scan_note(unsearchable, ocr_done), note) if n)
 
     def waiting(self) -> int:
         """Files to read and passages to embed: 0 when every passage is searchable both ways."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import logging
 import re
 from collections.abc import Iterable, Iterator
@@ -166,7 +167,7 @@ def _repaired(text: str) -> str:
     """What real .bib files hold that the parser would fail on, made readable without moving a line: an entry
     with no key gets one, and data annotations are renamed out of the way."""
     text = _ANNOTATION.sub(lambda m: f"{m.group(1)}{m.group(2)}{m.group(3)}{_ANNOTATED}{m.group(4)}", text)
-    count = iter(range(1_000_000_000))
+    count = itertools.count()
     return _EMPTY_KEY.sub(lambda m: f"{m.group(1)}{_NO_KEY}{next(count)},{m.group(2)}", text)
 
 

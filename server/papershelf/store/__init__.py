@@ -1058,9 +1058,6 @@ class Store:
                                         "ORDER BY ref", [pid]).fetchall()]
         paper = self._paper(row, refs)
         paper.files = self.files_of([pid]).get(pid, [])
-        paper.mirrors = [r[0] for r in c.execute(
-            "SELECT DISTINCT s.kind FROM source_items i JOIN sources s ON s.id = i.source_id "
-            "WHERE i.paper_id = ? AND i.stamp <> '' ORDER BY 1", [pid]).fetchall()]
         return paper
 
     @staticmethod
@@ -1074,6 +1071,12 @@ class Store:
                      added_at=added.replace(tzinfo=utc), updated_at=updated.replace(tzinfo=utc),
                      deleted_at=deleted.replace(tzinfo=utc) if deleted else None, entry_type=entry_type,
                      edited=sorted(edited))
+
+    def mirrored_by(self, pid: str) -> list[str]:
+        """The kinds of followed sources that hold a paper ("zotero", "file"): where it is edited."""
+        return [r[0] for r in self._cur().execute(
+            "SELECT DISTINCT s.kind FROM source_items i JOIN sources s ON s.id = i.source_id "
+            "WHERE i.paper_id = ? AND i.stamp <> '' ORDER BY 1", [pid]).fetchall()]
 
     def get(self, pid: str) -> Paper | None:
         """One paper by library id."""
