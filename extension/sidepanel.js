@@ -6,6 +6,9 @@ import { ask, el, hitItem, passageLine, problem } from "./common.js";
 const box = document.getElementById("side");
 const pinned = Number(new URLSearchParams(location.search).get("tab")) || null;
 let shown = 0; // the latest render wins: a slow answer for a tab the user left is dropped
+// The search inside the PDF outlives the renders: the related list comes in steps (and again on a setting's
+// change), and each step redraws the panel; the reader's query and its passages must not go with it.
+let inside = { id: null, node: null };
 
 async function activeTab() {
   if (pinned) return chrome.tabs.get(pinned).catch(() => null);
@@ -64,13 +67,21 @@ function render(paper, res) {
 
 // On a library paper's PDF tab: a search inside its PDF, each passage opening the PDF at its page.
 function insidePdf(p) {
+  if (inside.id !== p.id) inside = { id: p.id, node: searchInside(p) };
+  return inside.node;
+}
+
+function searchInside(p) {
   const input = el("input", { type: "search", id: "inside-q", placeholder: "Search inside this PDF", "aria-label": "Search inside this PDF" });
   const out = el("ol", { id: "inside" });
+  let asked = 0; // the latest query's answer wins
   const form = el("form", { id: "inside-pdf", onsubmit: async (e) => {
     e.preventDefault();
     const q = input.value.trim();
     if (!q) return;
+    const ticket = ++asked;
     const r = await ask({ type: "passages", q, paper: p.id });
+    if (ticket !== asked) return;
     out.replaceChildren(...(r.state !== "ok" ? [problem(r)] : r.hits.length
       ? r.hits.map((h) => el("li", { "data-page": h.page }, passageLine(h, q))) : [el("li", { class: "muted" }, "Not in this PDF.")]));
   } }, input, " ", el("button", {}, "Find"));
