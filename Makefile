@@ -12,7 +12,7 @@ FIREFOX := /usr/bin/firefox-esr
 WEB_EXT := .tools/node_modules/.bin/web-ext
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: serve test install install-test wheel bench quality digest-bench ingest-bench panel-bench page-bench pdf-bench fulltext-bench sources-bench realfiles extension clean
+.PHONY: serve test install install-test wheel bench sample-vectors quality digest-bench ingest-bench panel-bench page-bench pdf-bench fulltext-bench sources-bench realfiles extension clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -62,6 +62,11 @@ serve: install
 PYTEST_WORKERS ?= 2
 test: install-test
 	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadfile --no-loadscope-reorder --durations=25 $(PYTEST_ARGS)
+
+# The model's vectors of the shipped sample (server/papershelf/data/samples/sample-vectors.npz), so that importing
+# it embeds nothing: run after changing the sample, the text a vector is made of, or the model.
+sample-vectors: install
+	HF_HUB_OFFLINE=1 $(BIN)/python tools/make_sample_vectors.py
 
 quality: install
 	HF_HUB_OFFLINE=1 $(BIN)/python bench/quality.py --data $(BENCH_DATA)

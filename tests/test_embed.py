@@ -69,6 +69,33 @@ def test_the_models_threads_sleep_while_they_wait_instead_of_spinning(tmp_path):
         ort.SessionOptions().get_session_config_entry("session.intra_op.allow_spinning")
 
 
+def test_the_sample_is_imported_with_the_models_own_shipped_vectors_and_embeds_nothing(tmp_path):
+    """The sample comes with its vectors (tools/make_sample_vectors.py): importing it loads no model. They are
+    the model's own: any shipped vector differs from the one the model computes now in rounding only, and a
+    sample, text or model that changed without `make sample-vectors` fails here."""
+    from papershelf.library import sample_path
+
+    lib = Library(tmp_path / "home")
+    try:
+        lib.import_path(sample_path())
+        texts = [text for _, text, _ in lib.store.pending(lib.model_id, limit=1000)]
+        assert len(texts) == 289 and lib.embed_all() == 289
+        assert not lib.bulk_embedder.loaded and not lib.embedder.loaded
+        assert lib.store.count_pending(lib.model_id) == 0
+        shipped = lib.store.vectors(lib.model_id)[1]
+    finally:
+        lib.close()
+    assert set(embed.shipped_vectors(embed.ModelSpec().model_id)) == \
+        {__import__("hashlib").sha256(t.encode()).hexdigest() for t in texts}  # exactly the sample's texts
+    some = list(np.random.default_rng(7).choice(len(texts), 6, replace=False))
+    fresh = Embedder(tmp_path / "cache", shipped=False).embed([texts[i] for i in some])
+    stored = Embedder(tmp_path / "cache").embed([texts[i] for i in some] + ["a text the sample does not hold"])
+    assert np.allclose(stored[:6], fresh, atol=1e-5)
+    assert stored.shape == (7, 384) and abs(float(stored[6] @ stored[6]) - 1) < 1e-4  # the rest is computed
+    assert np.isclose(np.sort(shipped @ fresh.T, axis=0)[-1], 1, atol=1e-5).all()  # what the library stored
+    assert embed.shipped_vectors("some-other-model@000000000000") == {}
+
+
 def test_damaged_weights_are_refused_with_a_clear_message(tmp_path, monkeypatch):
     monkeypatch.setattr(embed, "DEFAULT_WEIGHTS_SHA256", "0" * 64)
     e = Embedder(tmp_path)
