@@ -13,6 +13,7 @@ import threading
 import time
 from pathlib import Path
 
+import httpx
 import pytest
 
 from conftest import BROWSER_WAIT, CHROMIUM
@@ -279,6 +280,55 @@ def impostor():
     threading.Thread(target=httpd.serve_forever, daemon=True).start()
     yield f"http://127.0.0.1:{httpd.server_address[1]}"
     httpd.shutdown()
+
+
+class HoldingProxy:
+    """A proxy in front of the test's server that holds back the final related list (the panel's second
+    /api/lookup/stream call, the one without words_only) until the test releases it: the order of a save's answer
+    and that list, which a loaded machine decides at random, is the test's to choose."""
+
+    def __init__(self, target: str):
+        self.target, self.release, self.held = target, threading.Event(), threading.Event()
+        proxy = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def relay(self):
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                if self.path.startswith("/api/lookup/stream") and b'"words_only"' not in body:
+                    proxy.held.set()
+                    proxy.release.wait(BROWSER_WAIT / 1000)
+                headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "content-length")}
+                r = httpx.request(self.command, proxy.target + self.path, headers=headers, content=body, timeout=60)
+                self.send_response(r.status_code)
+                for k, v in r.headers.items():
+                    if k.lower() not in ("content-length", "transfer-encoding", "connection", "content-encoding"):
+                        self.send_header(k, v)
+                self.send_header("Content-Length", str(len(r.content)))
+                self.end_headers()
+                self.wfile.write(r.content)
+
+            do_GET = do_POST = do_PATCH = do_DELETE = do_OPTIONS = relay
+
+            def log_message(self, *a):
+                pass
+
+        self.httpd = socketserver.ThreadingTCPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.release.set()
+        self.httpd.shutdown()
+
+
+@pytest.fixture
+def holding_proxy(library):
+    proxy = HoldingProxy(library.url)
+    yield proxy
+    proxy.close()
 
 
 def stored(ctx) -> dict:

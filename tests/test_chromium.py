@@ -398,6 +398,44 @@ def test_today_view_saves_and_rates_and_the_popup_counts_what_waits(paired, libr
         feeds.close()
 
 
+def test_a_final_list_that_arrives_after_the_save_leaves_the_paper_in_the_library(paired, library, holding_proxy):
+    """The lost click of a loaded machine (a bioRxiv page saved from the panel did not turn "in your library"):
+    the click and its save were not lost, its answer was. The final related list, asked for before the click and
+    answered after the save, was drawn with the state it was asked in and put back "not in your library". Here
+    the proxy holds that list until the save's answer is on screen, every time."""
+    import html as markup
+    import uuid
+
+    title = f"Calibrated early exits for speculative decoding {uuid.uuid4().hex[:8]}"
+    abstract = "Early-exit heads draft tokens that the full model verifies; calibration keeps the acceptance rate high."
+    SLOW[("journals.example.org", "/saved-under-load")] = [(
+        f'<!doctype html><html><head><meta charset=utf-8><title>{title}</title><meta name="citation_title" '
+        f'content="{markup.escape(title)}"><meta name="citation_journal_title" content="Journal of Examples">'
+        f'<meta name="citation_abstract" content="{markup.escape(abstract)}"></head><body><h1>x</h1></body></html>'
+    ).encode()]
+    configure(paired, serverUrl=holding_proxy.url)
+    try:
+        page = paired.new_page()
+        page.goto("https://journals.example.org/saved-under-load", wait_until="domcontentloaded")
+        page.wait_for_selector('#papershelf-root[data-state="not-in-library"][data-related="words"]', state="attached")
+        assert holding_proxy.held.wait(BROWSER_WAIT / 1000)  # the final list is asked for, and held
+        shadow_click(page, "button.save")
+        page.wait_for_selector('#papershelf-root[data-state="in-library"]', state="attached")
+        holding_proxy.release.set()
+        page.wait_for_function(f"() => {PANEL}.dataset.timing")  # the held list has been drawn (its part is the last)
+        assert page.evaluate(f"() => {PANEL}.dataset.state") == "in-library"
+        assert page.evaluate(f"() => {PANEL}.shadowRoot.querySelector('.badge').textContent") == "In your library"
+        saved = lookup(library, title=title)
+        assert saved["found"] and saved["paper"]["abstract"] == abstract
+        page.close()
+    finally:
+        configure(paired, serverUrl=library.url)
+        saved = lookup(library, title=title)
+        if saved["found"]:  # the library stays as the other tests expect it
+            with library.client() as c:
+                c.delete(f"/api/papers/{saved['paper']['id']}")
+
+
 def test_the_panels_save_button_survives_the_related_list_arriving_under_a_click(chromium):
     """The badge is drawn first and the related papers after it: a click on Save that is landing (mouse down)
     when the list arrives (mouse up after it) still saves, because the button is not replaced."""
