@@ -151,8 +151,13 @@ def test_select_with_shift_click_and_tag_in_bulk_then_all_matching(page, shared_
     page.wait_for_selector("#facets input[data-facet=tag][value=bulk-picked]")
     with shared_server.client() as c:
         assert {p["id"] for p in c.get("/api/papers", params={"tag": "bulk-picked"}).json()["papers"]} == set(ids[:3])
-    # Narrow by the new tag's facet, then select every paper the filter finds (more than one page) and tag them.
+    # Narrow by words, then select every paper the filter finds (more than one page) and tag them. The page's
+    # timers are the test's here: the list is reloaded (by another sort) before the typing's timer fires, as a
+    # change made elsewhere did under load, and that timer must not come after and undo "select all matching".
+    page.clock.install()
+    page.clock.pause_at(page.evaluate("Date.now()") + 1000)  # from here on, no timer fires until run_for
     page.fill("#q", "language")
+    page.select_option("#sort", "title")
     page.wait_for_function("() => document.getElementById('list-title').textContent.endsWith('papers found')")
     with shared_server.client() as c:
         matching = c.get("/api/papers", params={"q": "language"}).json()["total"]
@@ -160,6 +165,7 @@ def test_select_with_shift_click_and_tag_in_bulk_then_all_matching(page, shared_
     page.check("#select-page")
     page.click("#select-all")
     page.wait_for_function(f"() => document.getElementById('selection').textContent === '{matching} selected'")
+    page.clock.run_for(1000)
     page.fill("#bulk-tags", "bulk-all")
     page.click("#bulk-tag")
     page.wait_for_selector("#facets input[data-facet=tag][value=bulk-all]")

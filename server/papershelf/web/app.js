@@ -123,6 +123,9 @@ async function refreshStats() {
 const filters = { tags: new Set(), year_min: "", year_max: "", venue: "", source: "", no_abstract: false, not_embedded: false, pdf: "" };
 const selected = new Set(); // paper ids picked on any page
 let allMatching = false; // "select all N matching": the bulk actions apply to the filter, not to ids
+// Typed in the search box and not yet shown. A list reloaded meanwhile (a change elsewhere) shows it already:
+// the typing timer must not come after it and reset a selection made on that list.
+let typed = false;
 let listed = []; // the papers on this page, in order
 let lastPicked = null; // for shift-click ranges
 let cursor = -1; // the keyboard's place in the list
@@ -156,6 +159,12 @@ const filtering = () => filters.tags.size || filters.year_min || filters.year_ma
 async function showList() {
   mode = "list";
   showLibraryView();
+  if (typed) { // what was typed is shown now, whatever asked for this list: a new filter starts a new selection
+    clearTimeout(typing);
+    typed = false;
+    offset = 0;
+    allMatching = false;
+  }
   const trashed = $("#show-trash").checked;
   const q = filterParams();
   const ticket = ++listTicket;
@@ -875,7 +884,8 @@ $("#search-form").addEventListener("submit", (e) => {
 let typing = null; // instant search: the list follows the box as you type (a moment after the last key)
 $("#q").addEventListener("input", () => {
   clearTimeout(typing);
-  typing = setTimeout(() => { if (mode === "list" || mode === "search") { offset = 0; allMatching = false; showList(); } }, 250);
+  typed = true;
+  typing = setTimeout(() => { if (mode === "list" || mode === "search") showList(); }, 250);
 });
 $("#select-all").addEventListener("click", () => { allMatching = true; showList(); });
 $("#select-page").addEventListener("change", (e) => {
