@@ -96,6 +96,16 @@ def test_the_sample_is_imported_with_the_models_own_shipped_vectors_and_embeds_n
     assert embed.shipped_vectors("some-other-model@000000000000") == {}
 
 
+def test_a_text_given_twice_is_embedded_once(tmp_path, monkeypatch):
+    e = Embedder(tmp_path)
+    computed: list[list[str]] = []
+    plain = e._embed
+    monkeypatch.setattr(e, "_embed", lambda texts: computed.append(texts) or plain(texts))
+    v = e.embed(["This page intentionally left blank.", "Results", "This page intentionally left blank."])
+    assert computed == [["This page intentionally left blank.", "Results"]]
+    assert v.shape == (3, 384) and np.array_equal(v[0], v[2]) and not np.array_equal(v[0], v[1])
+
+
 def test_damaged_weights_are_refused_with_a_clear_message(tmp_path, monkeypatch):
     monkeypatch.setattr(embed, "DEFAULT_WEIGHTS_SHA256", "0" * 64)
     e = Embedder(tmp_path)

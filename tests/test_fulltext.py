@@ -277,7 +277,8 @@ def test_hostile_files_cost_bounded_work_leave_a_note_and_the_rest_goes_on(tmp_p
     folder = tmp_path / "in"
     folder.mkdir()
     (folder / "good.pdf").write_bytes(make_paper("lake").pdf)
-    (folder / "long.pdf").write_bytes(_pages_pdf(5000, lambda i: f"Page {i + 1} of an endless appendix."))
+    # 5000 pages of one sentence: every page is read, and their passages, alike, are embedded once
+    (folder / "long.pdf").write_bytes(_pages_pdf(5000, lambda i: "An endless appendix repeats itself."))
     big = Page()
     for row in range(250):  # a page holding over a megabyte of text
         big.text(10, 780 - row * 3, "lorem ipsum dolor sit amet " * 160, size=1)
@@ -297,6 +298,8 @@ def test_hostile_files_cost_bounded_work_leave_a_note_and_the_rest_goes_on(tmp_p
         lib.embed_all()
         notes = {f.path.rsplit("/", 1)[-1]: f for p in lib.iter_papers() for f in lib.get(p.id).files}
         assert notes["long.pdf"].pages == 5000
+        text = lib.stats().text
+        assert text.pages_read == 5004 and text.passages > 200 and text.passages_waiting == 0  # each with a vector
         assert lib.passages('"endless appendix"', k=1, per_paper=0)
         assert "only its first 100,000 characters were read" in notes["dense.pdf"].text_note
         assert notes["garbage.pdf"].text_note.startswith("1 page cannot be searched")

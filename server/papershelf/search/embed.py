@@ -286,15 +286,13 @@ class Embedder:
         """Unit vectors for texts, shape (len(texts), dim)."""
         if not texts:
             return np.zeros((0, 0), dtype=np.float32)
+        unique = list(dict.fromkeys(texts))  # a text met twice (a PDF's repeated pages) is embedded once
         known = shipped_vectors(self.model_id) if self.shipped else {}
-        if known:
-            found = [known.get(hashlib.sha256(t.encode()).hexdigest()) for t in texts]
-            rest = [t for t, v in zip(texts, found) if v is None]
-            if not rest:
-                return np.stack(found)
-            computed = iter(self._embed(rest))
-            return np.stack([next(computed) if v is None else v for v in found])
-        return self._embed(texts)
+        found = [known.get(hashlib.sha256(t.encode()).hexdigest()) for t in unique] if known else [None] * len(unique)
+        rest = [t for t, v in zip(unique, found) if v is None]
+        computed = iter(self._embed(rest) if rest else ())
+        vectors = {t: next(computed) if v is None else v for t, v in zip(unique, found)}
+        return np.stack([vectors[t] for t in texts])
 
     def _embed(self, texts: list[str]) -> np.ndarray:
         """Unit vectors for texts, computed by the model."""
