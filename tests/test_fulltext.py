@@ -202,6 +202,16 @@ def test_a_scan_is_read_by_ocr_or_said_to_be_unsearchable(tmp_path, monkeypatch)
         lib.close()
 
 
+def test_tesseract_runs_on_one_thread_at_the_lowest_priority(tmp_path, monkeypatch):
+    """Tesseract's OpenMP threads spin while they wait: one page cost 18 s of CPU with them, 3.4 s without."""
+    fake = tmp_path / "bin" / "tesseract"
+    fake.parent.mkdir()
+    fake.write_text("#!/bin/sh\ncat > /dev/null\necho \"threads=$OMP_THREAD_LIMIT nice=$(nice)\"\n")
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{fake.parent}:{os.environ['PATH']}")
+    assert fulltext.ocr.page_text(b"P5\n1 1\n255\n\x00").split() == ["threads=1", "nice=19"]
+
+
 def test_passages_follow_their_files_added_changed_and_removed(tmp_path):
     folder = tmp_path / "Papers"
     folder.mkdir()
