@@ -64,7 +64,7 @@ PYTEST_WORKERS ?= 2
 # the tests start (servers, each CLI call) would otherwise compile all of papershelf again, 0.3 s of CPU each.
 # compileall writes it whatever that variable says, and skips what is up to date.
 bytecode:
-	$(BIN)/python -m compileall -q -j 0 server/papershelf tests
+	$(BIN)/python -m compileall -q -j 0 server/papershelf
 
 test: install-test bytecode
 	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadfile --no-loadscope-reorder --durations=25 $(PYTEST_ARGS)
