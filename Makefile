@@ -63,7 +63,7 @@ PYTEST_WORKERS ?= 2
 # The package's bytecode, written once: with PYTHONDONTWRITEBYTECODE set (as on these machines) every process
 # the tests start (servers, each CLI call) would otherwise compile all of papershelf again, 0.3 s of CPU each.
 # compileall writes it whatever that variable says, and skips what is up to date.
-bytecode:
+bytecode: | $(BIN)/python
 	$(BIN)/python -m compileall -q -j 0 server/papershelf
 
 test: install-test bytecode
