@@ -204,6 +204,16 @@ def test_context_menu_finds_related_papers_for_selected_text(paired):
     page.close()
 
 
+def journal_page(title: str, abstract: str) -> bytes:
+    """A journal's article page that names a paper in citation_* tags only (any site papershelf knows no adapter for)."""
+    import html as markup
+
+    return (f'<!doctype html><html><head><meta charset=utf-8><title>{markup.escape(title)}</title><meta '
+            f'name="citation_title" content="{markup.escape(title)}"><meta name="citation_journal_title" '
+            f'content="Journal of Examples"><meta name="citation_abstract" content="{markup.escape(abstract)}">'
+            '</head><body><h1>x</h1></body></html>').encode()
+
+
 def test_a_final_list_that_comes_late_is_offered_not_swapped_in(paired, library):
     """The final list replaces the list by words only within finalWithinMs of the page being read (300 by
     default): later, the reader may be reading the first list, so the panel keeps it and offers the final one."""
@@ -212,11 +222,7 @@ def test_a_final_list_that_comes_late_is_offered_not_swapped_in(paired, library)
 
     novel = f"Load balancing losses for sparse expert routing {uuid.uuid4().hex[:8]}"
     abstract = "A learned gate routes each token to two experts; an auxiliary loss keeps their load even."
-    SLOW[("journals.example.org", "/late")] = [(
-        f'<!doctype html><html><head><meta charset=utf-8><title>{novel}</title><meta name="citation_title" '
-        f'content="{markup.escape(novel)}"><meta name="citation_journal_title" content="Journal of Examples">'
-        f'<meta name="citation_abstract" content="{markup.escape(abstract)}"></head><body><h1>x</h1></body></html>'
-    ).encode()]
+    SLOW[("journals.example.org", "/late")] = [journal_page(novel, abstract)]
     configure(paired, finalWithinMs=0)  # every final list is late
     try:
         page = paired.new_page()
@@ -403,16 +409,11 @@ def test_a_final_list_that_arrives_after_the_save_leaves_the_paper_in_the_librar
     the click and its save were not lost, its answer was. The final related list, asked for before the click and
     answered after the save, was drawn with the state it was asked in and put back "not in your library". Here
     the proxy holds that list until the save's answer is on screen, every time."""
-    import html as markup
     import uuid
 
     title = f"Calibrated early exits for speculative decoding {uuid.uuid4().hex[:8]}"
     abstract = "Early-exit heads draft tokens that the full model verifies; calibration keeps the acceptance rate high."
-    SLOW[("journals.example.org", "/saved-under-load")] = [(
-        f'<!doctype html><html><head><meta charset=utf-8><title>{title}</title><meta name="citation_title" '
-        f'content="{markup.escape(title)}"><meta name="citation_journal_title" content="Journal of Examples">'
-        f'<meta name="citation_abstract" content="{markup.escape(abstract)}"></head><body><h1>x</h1></body></html>'
-    ).encode()]
+    SLOW[("journals.example.org", "/saved-under-load")] = [journal_page(title, abstract)]
     configure(paired, serverUrl=holding_proxy.url)
     try:
         page = paired.new_page()
