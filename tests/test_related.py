@@ -227,6 +227,13 @@ def test_tfidf_postings_give_the_cosine_of_stems_and_stem_pairs():
     np.testing.assert_allclose(alone, post.score(["graph"], post.n).tfidf + post.score(["neural"], post.n).tfidf)
 
 
+def test_the_stop_words_are_lucenes_as_bm25s_has_them():
+    from bm25s.stopwords import STOPWORDS_EN
+    from papershelf.search.postings import LUCENE_STOP, STOP
+
+    assert LUCENE_STOP == set(STOPWORDS_EN) and LUCENE_STOP < STOP
+
+
 def test_bm25_equals_bm25s_however_the_postings_were_built():
     import bm25s
     from corpus import generated_papers

@@ -20,7 +20,6 @@ from pathlib import Path
 
 import msgspec
 import numpy as np
-import platformdirs
 
 from . import backup, importers
 from .digest import DigestService, mail
@@ -29,7 +28,7 @@ from .events import EventBus
 from .fulltext import FullTextService
 from .models import (Facets, Filters, ImportFailure, ImportMerge, ImportReport, ImportWarning, Paper, PaperBrief,
                      PaperFile, PaperQuery, PassageHit, Record, RelatedHit, SearchHit, Stats, UnreadableFile)
-from .pairing import private_home
+from .pairing import default_home, private_home
 from .pdf import files
 from .pdf.intake import PdfIntake
 from .pdf.readers import PdfReaders
@@ -45,12 +44,6 @@ SETTLE = 0.2  # seconds between a write waking the embedding worker and its firs
 IMPORT_BATCH = 500  # records per transaction: a crash loses at most the batch in flight, never half a record
 UNLOAD_AFTER = 300.0  # seconds with nothing to embed before the background's model session is let go
 PAGE_VECTORS_KEPT = 64  # recent pages' vectors (related_page): a save of one of them embeds nothing
-
-
-def default_home() -> Path:
-    """`PAPERSHELF_HOME`, else the platform's user data dir."""
-    env = os.environ.get("PAPERSHELF_HOME")
-    return Path(env).expanduser() if env else Path(platformdirs.user_data_dir("papershelf", appauthor=False))
 
 
 def sample_path() -> Path:

@@ -9,6 +9,7 @@ from datetime import datetime
 from pathlib import Path
 
 import httpx
+import platformdirs
 
 # The extension's id follows from the fixed public key in extension/manifest.json (sha256 of the key, first
 # 32 hex digits mapped 0-f → a-p); its origin is the only web origin the server allows.
@@ -16,6 +17,12 @@ EXTENSION_ID = "dfjfopbjidnaicdekbomplfndjhafelf"
 EXTENSION_ORIGIN_REGEX = rf"chrome-extension://{EXTENSION_ID}|moz-extension://[0-9a-f\-]{{36}}"
 TOKEN_FILE = "token"
 SERVER_FILE = "server.json"
+
+
+def default_home() -> Path:
+    """`PAPERSHELF_HOME`, else the platform's user data dir."""
+    env = os.environ.get("PAPERSHELF_HOME")
+    return Path(env).expanduser() if env else Path(platformdirs.user_data_dir("papershelf", appauthor=False))
 
 
 def private_home(home: Path) -> Path:

@@ -6,7 +6,6 @@ import json
 import shutil
 from pathlib import Path
 
-from .. import backup
 from ..pairing import find_server
 from .client import connect
 from .common import CLIError, Parents, console, home_of, out
@@ -45,6 +44,8 @@ def cmd_restore(args) -> int:
         raise CLIError(f"papershelf serves {home} at {running}, and a library cannot be put back under a running "
                        "server. Stop it first (`systemctl --user stop papershelf` if it runs as a service, else "
                        "Ctrl-C where it runs), restore, then start it again. Nothing was changed.")
+    from .. import backup  # here: DuckDB is slow to import for every other command
+
     given = Path(args.path).expanduser()
     source = given if given.exists() else backup.folder(home) / args.path  # a path, or a backup's name
     try:

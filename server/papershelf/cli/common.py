@@ -10,6 +10,8 @@ import msgspec
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
+from ..pairing import default_home
+
 console = Console(stderr=True)
 out = Console(soft_wrap=True)
 DEFAULT_PORT = 8765
@@ -29,8 +31,6 @@ class CLIError(Exception):
 
 
 def home_of(args) -> Path:
-    from ..library import default_home
-
     return Path(args.home).expanduser() if getattr(args, "home", None) else default_home()
 
 

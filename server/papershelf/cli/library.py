@@ -9,7 +9,6 @@ from pathlib import Path
 from rich.markup import escape
 from rich.table import Table
 
-from ..fulltext import scan_note
 from ..pairing import ensure_token, find_server
 from .client import connect
 from .common import CLIError, Parents, console, home_of, out, progress_bar
@@ -311,6 +310,8 @@ def cmd_stats(args) -> int:
             out.print(f"pdfs     {text['pages_read']} pages of {text['files_read']} files read, {text['passages']} "
                       f"passages" + (f" ({', '.join(waiting)})" if waiting else ""), highlight=False)
             if text["unsearchable_pages"]:
+                from ..fulltext import scan_note  # here: the reading wing is heavy to import for every command
+
                 out.print(f"         [yellow]{scan_note(text['unsearchable_pages'])}[/yellow]", highlight=False)
         if s.get("feeds"):
             failing = f", [red]{s['feeds_failing']} failing[/red] (`papershelf feeds list` says why)" \

@@ -10,7 +10,6 @@ bench/lookup.py measures speed and recall against numpy's exact float32 scan in 
 
 from __future__ import annotations
 
-import numba
 import numpy as np
 
 FRACTION, MIN_SHORTLIST = 0.05, 2_000  # the codes' shortlist: 5% of the library, at least 2,000 rows
@@ -26,50 +25,21 @@ def codes(matrix: np.ndarray) -> np.ndarray:
     return packed.view(np.uint64)
 
 
-@numba.njit(cache=True, nogil=True, parallel=True)
-def hamming(bits, q):  # pragma: no cover (compiled)
-    """Hamming distance of every code to q (SWAR popcount, which LLVM turns into popcnt), on every core."""
-    n, w = bits.shape
-    out = np.empty(n, dtype=np.int32)
-    for i in numba.prange(n):
-        c = 0
-        for j in range(w):
-            x = bits[i, j] ^ q[j]
-            x = x - ((x >> np.uint64(1)) & np.uint64(0x5555555555555555))
-            x = (x & np.uint64(0x3333333333333333)) + ((x >> np.uint64(2)) & np.uint64(0x3333333333333333))
-            x = (x + (x >> np.uint64(4))) & np.uint64(0x0F0F0F0F0F0F0F0F)
-            c += np.int32((x * np.uint64(0x0101010101010101)) >> np.uint64(56))
-        out[i] = c
-    return out
-
-
 def nearest(dist: np.ndarray, m: int) -> np.ndarray:
     """The m rows of smallest distance (ties at the edge cut by row order), ascending by row: distances are
     small integers, so a histogram finds the cut-off without sorting a million of them."""
     if m >= len(dist):
         return np.arange(len(dist))
-    return _nearest(dist, m, int(dist.max()))
+    from .kernels import nearest  # (compiled: kernels.py)
+
+    return nearest(dist, m, int(dist.max()))
 
 
-@numba.njit(cache=True, nogil=True)
-def _nearest(dist, m, most):  # pragma: no cover (compiled)
-    hist = np.zeros(most + 1, dtype=np.int64)
-    for x in dist:
-        hist[x] += 1
-    below, cut = 0, 0
-    while below + hist[cut] < m:  # rows at distance < cut are fewer than m, at <= cut at least m
-        below += hist[cut]
-        cut += 1
-    out = np.empty(m, dtype=np.int64)
-    k, edge = 0, m - below
-    for i in range(len(dist)):
-        x = dist[i]
-        if x < cut or (x == cut and edge > 0):
-            if x == cut:
-                edge -= 1
-            out[k] = i
-            k += 1
-    return out
+def hamming(bits: np.ndarray, q: np.ndarray) -> np.ndarray:
+    """Hamming distance of every code to q, on every core (kernels.py)."""
+    from .kernels import hamming
+
+    return hamming(bits, q)
 
 
 def int8(matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -78,19 +48,11 @@ def int8(matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return np.round(matrix / scale[:, None]).astype(np.int8), scale.astype(np.float32)
 
 
-@numba.njit(cache=True, nogil=True, parallel=True, fastmath=True)
-def int8_dots(values, scale, rows, q):  # pragma: no cover (compiled)
-    """Dot products of the int8 rows `rows` with the query q (float32), each times its row's scale (in float32,
-    which the CPU does 8 at a time; int8 products would need widening first)."""
-    out = np.empty(len(rows), dtype=np.float32)
-    d = values.shape[1]
-    for i in numba.prange(len(rows)):
-        r = rows[i]
-        acc = np.float32(0)
-        for j in range(d):
-            acc += np.float32(values[r, j]) * q[j]
-        out[i] = acc * scale[r]
-    return out
+def int8_dots(values: np.ndarray, scale: np.ndarray, rows: np.ndarray, q: np.ndarray) -> np.ndarray:
+    """Dot products of the int8 rows `rows` with the query q, each times its row's scale (kernels.py)."""
+    from .kernels import int8_dots
+
+    return int8_dots(values, scale, rows, q)
 
 
 def estimated_cosine(distance: np.ndarray, dim: int) -> np.ndarray:

@@ -19,14 +19,16 @@ import hashlib
 import re
 from dataclasses import dataclass, field
 
-import numba
 import numpy as np
 import Stemmer
-from bm25s.stopwords import STOPWORDS_EN
 
 WORD = re.compile(r"(?u)\b[^\W\d_][\w\-]*[^\W_]\b|\b[^\W\d_]{2}\b")
+# Lucene's English stop words (EnglishAnalyzer), the list bm25s uses too (test_related checks they agree; bm25s
+# itself imports scipy, a fifth of a second that every command would pay for 33 words).
+LUCENE_STOP = set("""a an and are as at be but by for if in into is it no not of on or such that the their then
+    there these they this to was will with""".split())
 # Words every abstract uses: they explain nothing about why two papers are related.
-STOP = set(STOPWORDS_EN) | set("""paper papers propose proposed proposes show shows shown using based also results result
+STOP = LUCENE_STOP | set("""paper papers propose proposed proposes show shows shown using based also results result
     approach approaches method methods new however well two one three use used uses present presents work works can may
     et al via different best better less more most over small large larger high higher low lower solely first second
     significantly significant existing state art achieve achieves achieved demonstrate demonstrates experiments
@@ -177,23 +179,6 @@ class Scores:
 
 
 _SUBLINEAR = (1 + np.log(np.maximum(np.arange(_MAX_TF + 1), 1))).astype(np.float32)  # 1 + log(tf), looked up
-
-
-@numba.njit(cache=True, nogil=True)
-def _accumulate(start, tids, rows, tfs, k, b_idf, sym_w, qw, n, keyword, cos, sublinear):  # pragma: no cover
-    """Both word signals over the postings of the terms `tids`, in one pass (numba: numpy would take a
-    gather and a bincount per signal, 3x the time at 100k papers)."""
-    for i in range(len(tids)):
-        t = tids[i]
-        if t < 0:
-            continue
-        for e in range(start[t], start[t + 1]):
-            r = rows[e]
-            if r >= n:
-                continue
-            tf = np.float32(tfs[e])
-            keyword[r] += b_idf[i] * tf / (k[r] + tf) + sym_w[i]
-            cos[r] += qw[i] * sublinear[tfs[e]]
 
 
 def _grown(a: np.ndarray, need: int) -> np.ndarray:
@@ -418,7 +403,9 @@ class Postings:
             np.zeros(len(keys), dtype=np.float32)
         k = self._length_norms(n, avgdl)
         keyword, cos = np.zeros(n, dtype=np.float32), np.zeros(n, dtype=np.float32)
-        _accumulate(main.start, main.tids(keys), main.rows, main.tfs, k, b_idf, sym_w, qw, n, keyword, cos, _SUBLINEAR)
+        from .kernels import accumulate  # (compiled, imported at the first score)
+
+        accumulate(main.start, main.tids(keys), main.rows, main.tfs, k, b_idf, sym_w, qw, n, keyword, cos, _SUBLINEAR)
         for t, key in enumerate(keys.tolist() if delta else ()):
             entry = delta.get(key)
             if entry:
