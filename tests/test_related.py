@@ -91,7 +91,7 @@ def test_related_for_a_paper_not_in_the_library(sample_lib):
 
 def test_a_pages_text_is_embedded_once_between_its_panel_and_its_save(sample_lib):
     """The panel relates a page's paper by its text; saving it next keeps that vector instead of embedding the
-    same text again. A save whose stored text differs (merged into a paper with another abstract) does not."""
+    same text again, and a query asked again is not embedded again either."""
     calls = []
     embed = sample_lib.embedder.embed
     sample_lib.embedder.embed = lambda texts, *a, **kw: calls.append(list(texts)) or embed(texts, *a, **kw)
@@ -102,12 +102,19 @@ def test_a_pages_text_is_embedded_once_between_its_panel_and_its_save(sample_lib
     assert len(calls) == 1 and hits == sample_lib.related_text(f"{title}. {clean.abstract(abstract)}", k=3)
     assert all(MOE.search(h.title + sample_lib.store.get(h.id).abstract[:500]) for h in hits)
     paper, added = sample_lib.save(Record(title=title, abstract=abstract, identifiers=["arxiv:2101.03961"]))
-    assert added and len(calls) == 2  # related_text above embedded once more; the save nothing
+    assert added and len(calls) == 1  # related_text above asked for the same text (kept); the save nothing
     ids, vecs = sample_lib.store.vectors(sample_lib.model_id, [paper.id])
     assert ids == [paper.id] and np.allclose(vecs[0], embed([f"{title}. {clean.abstract(abstract)}"])[0], atol=1e-5)
     # The same page again, after the save: found, so nothing to embed for it.
     sample_lib.related(paper.id, k=3)
-    assert len(calls) == 2
+    assert len(calls) == 1
+    # A query asked again (a search paged through) is embedded once too; another query is embedded.
+    sample_lib.search("sparse expert routing", k=3)
+    sample_lib.search("sparse expert routing", k=3)
+    sample_lib.related_text("sparse expert routing", k=3)
+    assert calls[1:] == [["sparse expert routing"]]
+    sample_lib.related_text("dense retrieval", k=3)
+    assert len(calls) == 3
 
 
 def test_a_page_embedded_ahead_is_embedded_once_and_its_final_list_waits_for_it(sample_lib):

@@ -45,6 +45,7 @@ SETTLE = 0.2  # seconds between a write waking the embedding worker and its firs
 IMPORT_BATCH = 500  # records per transaction: a crash loses at most the batch in flight, never half a record
 UNLOAD_AFTER = 300.0  # seconds with nothing to embed before the background's model session is let go
 PAGE_VECTORS_KEPT = 64  # recent pages' vectors (related_page): a save of one of them embeds nothing
+QUERY_VECTORS_KEPT = 256  # recent queries' vectors (_embed_query), a few hundred KB
 PAGE_AHEAD_NICE = 19  # a page's text embedded ahead of the panel's final call (prepare_page): see docs/benchmarks.md
 
 
@@ -171,6 +172,8 @@ class Library:
         self._embed_lock = threading.Lock()
         self._page_vectors: OrderedDict[str, np.ndarray] = OrderedDict()  # content hash → vector (related_page)
         self._page_vectors_lock = threading.Lock()
+        self._query_vectors: OrderedDict[str, np.ndarray] = OrderedDict()  # query text → vector (_embed_query)
+        self._query_vectors_lock = threading.Lock()
         # A page's text embedded ahead, while the panel draws the list by its words (prepare_page): one thread,
         # below the reader's browser in priority, and what it is doing by content hash.
         self._page_ahead = ThreadPoolExecutor(1, thread_name_prefix="page-ahead",
@@ -553,12 +556,24 @@ class Library:
         return self._embed_query(text)
 
     def _embed_query(self, text: str) -> np.ndarray | None:
-        """A query vector, or None (keyword only) if the model cannot be used."""
+        """A query vector, or None (keyword only) if the model cannot be used. Recent ones are kept: a search
+        paged through, or the same words asked again, is embedded once."""
+        with self._query_vectors_lock:
+            vector = self._query_vectors.get(text)
+            if vector is not None:
+                self._query_vectors.move_to_end(text)
+                return vector
         try:
-            return self.embedder.embed_one(text)
+            vector = self.embedder.embed_one(text)
         except ModelError as e:
             log.error("semantic lookup unavailable: %s", e)
             return None
+        vector.setflags(write=False)  # shared by every caller that asks the same
+        with self._query_vectors_lock:
+            self._query_vectors[text] = vector
+            while len(self._query_vectors) > QUERY_VECTORS_KEPT:
+                self._query_vectors.popitem(last=False)
+        return vector
 
     def _hits(self, s: Snapshot, ranked: Ranked, query_text: str, vector: np.ndarray | None = None
               ) -> list[RelatedHit]:
