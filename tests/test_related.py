@@ -117,67 +117,6 @@ def test_a_pages_text_is_embedded_once_between_its_panel_and_its_save(sample_lib
     assert len(calls) == 3
 
 
-def test_a_page_embedded_ahead_is_embedded_once_and_its_final_list_waits_for_it(sample_lib):
-    """The panel's first call (the list by words) starts the page's embedding in the background; the final call
-    takes that vector (waiting if it is under way) and embeds nothing itself."""
-    import threading
-
-    from papershelf import clean
-
-    started, release = threading.Event(), threading.Event()
-    calls = []
-    embed = sample_lib.embedder.embed
-
-    def slow_embed(texts, *a, **kw):
-        calls.append((threading.current_thread().name, list(texts)))
-        started.set()
-        release.wait(30)
-        return embed(texts, *a, **kw)
-
-    sample_lib.embedder.embed = slow_embed
-    title, abstract = "Switch Transformers", clean.abstract("We simplify the MoE routing algorithm.")
-    sample_lib.prepare_page(title, abstract)
-    sample_lib.prepare_page(title, abstract)  # the same page again: one job
-    assert started.wait(30)
-    final: list = []
-    asking = threading.Thread(target=lambda: final.append(sample_lib.related_page(title, abstract, k=3)))
-    asking.start()
-    asking.join(0.5)
-    assert asking.is_alive() and not final  # it waits for the embedding under way instead of doing its own
-    release.set()
-    asking.join(30)
-    assert [name for name, _ in calls] == ["page-ahead_0"]
-    release.clear()
-    assert final[0] == sample_lib.related_page(title, abstract, k=3) and len(calls) == 1  # kept: nothing new
-
-
-def test_a_page_not_yet_begun_ahead_is_embedded_by_its_own_call(sample_lib):
-    """A job still queued behind another page's is cancelled by the final call, which embeds at its own
-    priority instead of waiting behind the queue; close() does not wait for queued pages."""
-    import threading
-
-    started, release = threading.Event(), threading.Event()
-    calls = []
-    embed = sample_lib.embedder.embed
-
-    def embed_counted(texts, *a, **kw):
-        calls.append((threading.current_thread().name, list(texts)))
-        if threading.current_thread().name.startswith("page-ahead"):
-            started.set()
-            release.wait(30)
-        return embed(texts, *a, **kw)
-
-    sample_lib.embedder.embed = embed_counted
-    sample_lib.prepare_page("A first page", "Its abstract about routing.")
-    assert started.wait(30)
-    sample_lib.prepare_page("A second page", "Its abstract about experts.")  # queued behind the first
-    hits = sample_lib.related_page("A second page", "Its abstract about experts.", k=3)
-    assert hits and [name for name, _ in calls][1:] == ["MainThread"]
-    release.set()
-    sample_lib.close()  # the first job ends; nothing is left queued
-    assert [name.startswith("page-ahead") for name, _ in calls] == [True, False]
-
-
 def test_filters_restrict_results(sample_lib):
     hits = sample_lib.related_text("mixture of experts", k=5)
     first = hits[0].id

@@ -14,7 +14,6 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import timezone
 from importlib import resources
 from pathlib import Path
@@ -46,7 +45,6 @@ IMPORT_BATCH = 500  # records per transaction: a crash loses at most the batch i
 UNLOAD_AFTER = 300.0  # seconds with nothing to embed before the background's model session is let go
 PAGE_VECTORS_KEPT = 64  # recent pages' vectors (related_page): a save of one of them embeds nothing
 QUERY_VECTORS_KEPT = 256  # recent queries' vectors (_embed_query), a few hundred KB
-PAGE_AHEAD_NICE = 19  # a page's text embedded ahead of the panel's final call (prepare_page): see docs/benchmarks.md
 
 
 def sample_path() -> Path:
@@ -174,11 +172,6 @@ class Library:
         self._page_vectors_lock = threading.Lock()
         self._query_vectors: OrderedDict[str, np.ndarray] = OrderedDict()  # query text → vector (_embed_query)
         self._query_vectors_lock = threading.Lock()
-        # A page's text embedded ahead, while the panel draws the list by its words (prepare_page): one thread,
-        # below the reader's browser in priority, and what it is doing by content hash.
-        self._page_ahead = ThreadPoolExecutor(1, thread_name_prefix="page-ahead",
-                                              initializer=lower_this_threads_priority, initargs=(PAGE_AHEAD_NICE,))
-        self._page_ahead_jobs: dict[str, Future] = {}
         self.files_dir = self.home / "files"  # our copies of PDFs that came as bytes (pdf/files.py)
         self.pdf_readers = PdfReaders(self.store)  # in limited worker processes, never here
         self.pdfs = PdfIntake(self.store, self.pdf_readers, self.files_dir, self.home / "cache")  # (pdf/intake.py)
@@ -221,7 +214,6 @@ class Library:
 
     def close(self) -> None:
         """Stop the worker, save the index and close the database."""
-        self._page_ahead.shutdown(wait=True, cancel_futures=True)
         self.worker.stop()
         self.pdf_readers.close()
         self.fulltext.close()
@@ -616,43 +608,6 @@ class Library:
         with self._page_vectors_lock:
             return content_hash(title, abstract) in self._page_vectors
 
-    def prepare_page(self, title: str, abstract: str) -> None:
-        """Start embedding a page's text in the background, for the related list a caller will ask for next
-        (the panel asks for the list by the page's words first, draws it, then asks for the final one). It runs
-        below normal priority: on one core the reader's browser draws first, and the embedding takes the time
-        it leaves idle instead of starting only when the final call comes."""
-        key = content_hash(title, abstract)
-        with self._page_vectors_lock:
-            if key in self._page_vectors or key in self._page_ahead_jobs:
-                return
-            try:
-                self._page_ahead_jobs[key] = self._page_ahead.submit(self._page_vector, key, embed_text(title, abstract))
-            except RuntimeError:  # closing
-                pass
-
-    def _page_vector(self, key: str, text: str) -> np.ndarray | None:
-        """A page's vector by its content hash: kept, being made ahead (waited for), or made now and kept."""
-        with self._page_vectors_lock:
-            vector = self._page_vectors.get(key)
-            ahead = self._page_ahead_jobs.get(key)
-        if vector is not None:
-            return vector
-        current = threading.current_thread().name.startswith("page-ahead")
-        if ahead is not None and not current and not ahead.cancel():  # already under way (or done): its answer
-            return ahead.result()
-        try:  # (a job not yet begun was cancelled: this call, at its own priority, does it)
-            vector = self._embed_query(text)
-            if vector is not None:
-                with self._page_vectors_lock:
-                    self._page_vectors[key] = vector
-                    while len(self._page_vectors) > PAGE_VECTORS_KEPT:
-                        self._page_vectors.popitem(last=False)
-            return vector
-        finally:
-            if current or ahead is not None:
-                with self._page_vectors_lock:
-                    self._page_ahead_jobs.pop(key, None)
-
     def related_page(self, title: str, abstract: str, k: int = 10, words_only: bool = False) -> list[RelatedHit]:
         """Papers related to a page's paper that is not in the library. Its vector is kept for a while: saving
         the paper next reuses it instead of embedding the same text again. words_only: by the page's words
@@ -661,7 +616,16 @@ class Library:
         if words_only:
             s, ranked = self.index.related(text, None, k=k)
             return self._hits(s, ranked, text)
-        vector = self._page_vector(content_hash(title, abstract), text)
+        key = content_hash(title, abstract)
+        with self._page_vectors_lock:
+            vector = self._page_vectors.get(key)
+        if vector is None:
+            vector = self._embed_query(text)
+            if vector is not None:
+                with self._page_vectors_lock:
+                    self._page_vectors[key] = vector
+                    while len(self._page_vectors) > PAGE_VECTORS_KEPT:
+                        self._page_vectors.popitem(last=False)
         s, ranked = self.index.related(text, vector, k=k)
         return self._hits(s, ranked, text, vector)
 

@@ -122,8 +122,6 @@ def _page_parts(lib: Library, data: PageIn) -> Iterator[list[PageFound | PageRel
     elif data.k and size and (title or abstract):
         if data.words_first and not lib.page_vector_known(title, abstract):
             words = lib.related_page(title, abstract, k=data.k, words_only=True)
-            if data.words_only:  # the final call follows once this list is drawn: its embedding starts now
-                lib.prepare_page(title, abstract)
             yield [*waiting, PageRelated(related=words, final=False, took_ms=round((time.perf_counter() - started) * 1000, 1))]
             if data.words_only:
                 return
