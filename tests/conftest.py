@@ -189,6 +189,31 @@ def shared_server(tmp_path_factory, sample_home):
     srv.stop()
 
 
+_REMEMBERED: dict[tuple[str, str], object] = {}  # (model id, text) → vector, for this worker's whole run
+
+
+@pytest.fixture(scope="module")
+def remembered_embeddings():
+    """For a module whose tests read the same invented PDFs into library after library: the model's vector of a
+    text it has embedded once in this run is given again instead of computed again (the model gives a text the
+    same vector every time; test_fulltext took twice as long without this). Not for tests that count what is
+    embedded or compare vectors exactly."""
+    import numpy as np
+    from papershelf.search.embed import Embedder
+
+    computed = Embedder._embed
+
+    def embed(self, texts: list[str]) -> np.ndarray:
+        new = [t for t in dict.fromkeys(texts) if (self.model_id, t) not in _REMEMBERED]
+        if new:
+            _REMEMBERED.update(((self.model_id, t), v) for t, v in zip(new, computed(self, new)))
+        return np.stack([_REMEMBERED[(self.model_id, t)] for t in texts])
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(Embedder, "_embed", embed)
+        yield
+
+
 @pytest.fixture(scope="session")
 def playwright():
     """Playwright, once per run: its sync API allows one instance per thread."""

@@ -265,7 +265,8 @@ def test_bulk_tag_untag_trash_restore_by_ids_or_by_filter(server):
         assert c.post("/api/papers/bulk", json={"action": "trash", "ids": ["no-such-paper"]}).status_code == 404
 
 
-def test_a_paper_is_reachable_by_its_doi_with_the_slash_percent_encoded(server):
+def test_a_paper_is_reachable_by_its_doi_with_the_slash_percent_encoded(shared_server):
+    server = shared_server  # (a paper of its own: nothing else here depends on what the library holds)
     with server.client() as c:
         p = save(c, title="A paper known by its DOI alone", identifiers=["doi:10.5555/slash.1"])["paper"]
         ref = "/api/papers/doi:10.5555%2Fslash.1"
@@ -354,7 +355,8 @@ def test_lookup_of_a_page_in_one_call(server):
         assert c.post("/api/lookup", json={"title": "x", "unknown": 1}).status_code == 400
 
 
-def test_lookup_batch(server):
+def test_lookup_batch(shared_server):
+    server = shared_server  # (a paper of its own: nothing else here depends on what the library holds)
     with server.client() as c:
         p = save(c, title="Batch lookup target paper", identifiers=["arxiv:2202.00001"])["paper"]
         ids = ["2202.00001v2", "https://arxiv.org/abs/2202.00001", "arxiv:2202.00002", "10.1234/none", "garbage"]
@@ -365,7 +367,8 @@ def test_lookup_batch(server):
         assert set(res) == set(ids)
 
 
-def test_related_and_search(server):
+def test_related_and_search(shared_server):
+    server = shared_server  # (reads only)
     with server.client() as c:
         hits = c.get("/api/related", params={"text": "sparse mixture of experts routing", "k": 5}).json()
         assert len(hits) == 5 and all({"id", "title", "score", "identifiers", "why", "paper"} <= set(h) for h in hits)

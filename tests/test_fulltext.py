@@ -18,6 +18,7 @@ from papershelf.pdf.sandbox import Sandbox
 from pdfgen import Page, write_pdf
 
 KEYS = ("melt", "terns", "lake")
+pytestmark = pytest.mark.usefixtures("remembered_embeddings")  # (conftest.py: the same PDFs, embedded once)
 
 
 @pytest.fixture(scope="module")
