@@ -241,6 +241,37 @@ def test_the_stop_words_are_lucenes_as_bm25s_has_them():
     assert LUCENE_STOP == set(STOPWORDS_EN) and LUCENE_STOP < STOP
 
 
+def test_numbas_scoring_loop_and_numpys_give_the_same_sums(monkeypatch):
+    """Below COMPILED_ABOVE postings a score runs numpy's loop (a command then never imports numba); above it,
+    or in the server, numba's. Both add the same terms in the same order."""
+    from corpus import generated_papers
+    from papershelf.search import postings
+
+    texts = [r["text"] for r in generated_papers(400)]
+    post = built(texts, compact_after=300)  # main postings and a delta
+    for q in (stems(texts[10]), stems(texts[350]), ["spars", "expert", "unseenword"]):
+        monkeypatch.setattr(postings, "COMPILED_ABOVE", 10**12)
+        by_numpy = post.score(q, post.n, symmetric=True)
+        monkeypatch.setattr(postings, "COMPILED_ABOVE", -1)
+        by_numba = post.score(q, post.n, symmetric=True)
+        assert by_numpy.keyword.any() and by_numpy.tfidf.any()
+        np.testing.assert_array_equal(by_numpy.keyword, by_numba.keyword)
+        np.testing.assert_array_equal(by_numpy.tfidf, by_numba.tfidf)
+
+
+def test_a_command_on_a_small_library_never_imports_numba(sample_copy):
+    import json
+    import subprocess
+    import sys
+
+    probe = ("import json, sys; from papershelf.library import Library; lib = Library(sys.argv[1]); "
+             "hits = lib.related_text('sparse mixture of experts', k=3); lib.close(); "
+             "print(json.dumps([len(hits), 'numba' in sys.modules]))")
+    p = subprocess.run([sys.executable, "-c", probe, str(sample_copy)], capture_output=True, text=True, timeout=120)
+    assert p.returncode == 0, p.stderr
+    assert json.loads(p.stdout) == [3, False]
+
+
 def test_bm25_equals_bm25s_however_the_postings_were_built():
     import bm25s
     from corpus import generated_papers

@@ -36,6 +36,7 @@ from .pdf.record import is_pdf
 from .search.embed import BATCH_SIZE, Embedder, ModelError, lower_this_threads_priority
 from .search.index import Index, Ranked, Snapshot, give_back_memory
 from .search.map import Layout, LibraryMap
+from .search.postings import use_compiled_scoring
 from .sources import Sources
 from .store import Store, content_hash, embed_text
 
@@ -799,8 +800,11 @@ class Library:
         """Load the index now (a lookup meanwhile waits for it), then the map: a kept one is brought up to date
         at once (cheap), a first one is laid out `first_map_after` seconds later, when start-up's work is done.
         Blocking: run it in a thread."""
-        self.index.snapshot()
+        s = self.index.snapshot()
         self.index.make_room()  # the first save after a start writes into room made now, not a copy of every array
+        use_compiled_scoring()
+        if len(s.texts):  # numba loads its compiled loop at the first call: here, not in a reader's first lookup
+            self.index.related(s.texts[0], None, k=1)
         if self.map.kept:
             self._map_up()
         else:

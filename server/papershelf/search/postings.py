@@ -181,6 +181,33 @@ class Scores:
 _SUBLINEAR = (1 + np.log(np.maximum(np.arange(_MAX_TF + 1), 1))).astype(np.float32)  # 1 + log(tf), looked up
 
 
+# Above this many postings the scoring loop is numba's (kernels.accumulate: 3x numpy's time at 100k papers). Below,
+# numpy's loop over the query's terms takes a millisecond or two, and a process that scores once (a command)
+# saves numba's import and first call, about a second of CPU.
+COMPILED_ABOVE = 250_000
+_compiled = False  # numba's loop at any size: a process that scores many times (use_compiled_scoring)
+
+
+def use_compiled_scoring() -> None:
+    """Score with numba's loop from now on, whatever the index's size: for the server, whose lookups each save
+    a few milliseconds with it (its warm-up then scores once, so that no lookup pays numba's first call)."""
+    global _compiled
+    _compiled = True
+
+
+def accumulate_by_term(start, tids, rows, tfs, k, b_idf, sym_w, qw, n, keyword, cos, sublinear) -> None:
+    """kernels.accumulate in numpy, a term at a time: the same operations in the same order, so the same sums."""
+    for i, t in enumerate(tids.tolist()):
+        if t < 0:
+            continue
+        r, tf_raw = rows[start[t]:start[t + 1]], tfs[start[t]:start[t + 1]]
+        inside = r < n
+        r, tf_raw = r[inside], tf_raw[inside]
+        tf = tf_raw.astype(np.float32)
+        keyword[r] += b_idf[i] * tf / (k[r] + tf) + sym_w[i]  # a paper holds a term once: no row repeats
+        cos[r] += qw[i] * sublinear[tf_raw]
+
+
 def _grown(a: np.ndarray, need: int) -> np.ndarray:
     """`a`, or a copy with room for at least `need` items (capacity doubles: appends cost O(1) each)."""
     if need <= len(a):
@@ -403,8 +430,10 @@ class Postings:
             np.zeros(len(keys), dtype=np.float32)
         k = self._length_norms(n, avgdl)
         keyword, cos = np.zeros(n, dtype=np.float32), np.zeros(n, dtype=np.float32)
-        from .kernels import accumulate  # (compiled, imported at the first score)
-
+        if _compiled or len(main.rows) > COMPILED_ABOVE:
+            from .kernels import accumulate  # (compiled: imported at the first score that uses it)
+        else:
+            accumulate = accumulate_by_term
         accumulate(main.start, main.tids(keys), main.rows, main.tfs, k, b_idf, sym_w, qw, n, keyword, cos, _SUBLINEAR)
         for t, key in enumerate(keys.tolist() if delta else ()):
             entry = delta.get(key)
