@@ -20,6 +20,7 @@ import pytest
 from conftest import FIXTURES, start_server
 from papershelf.models import Record
 from papershelf.pdf.sandbox import Limits, Sandbox, TaskFailed
+from sandbox_tasks import die, fail, pid, sleep_for, take_memory
 
 sys.path.insert(0, str(FIXTURES / "pdfs"))
 import hostile  # noqa: E402
@@ -44,27 +45,6 @@ def hostile_files(hostile_dir) -> dict[str, Path]:
 
 
 # -- the sandbox itself ------------------------------------------------------------------------------------------
-def sleep_for(seconds: float) -> str:
-    time.sleep(seconds)
-    return "woke"
-
-
-def take_memory(megabytes: int) -> int:
-    return len(bytearray(megabytes << 20))
-
-
-def die() -> None:
-    os.abort()
-
-
-def fail() -> None:
-    raise KeyError("a bug in one task")
-
-
-def pid() -> int:
-    return os.getpid()
-
-
 def test_a_task_that_overruns_is_killed_and_its_worker_replaced():
     box = Sandbox(1, Limits(memory_mb=512, seconds=1))
     try:
