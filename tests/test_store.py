@@ -298,3 +298,30 @@ def test_duplicates_review_offers_what_the_merge_left_apart_and_merges_undoably(
     store.keep_apart(attention_b, attention_a)
     assert [tuple(sorted((a.id, b.id))) for a, b, _ in store.duplicate_pairs()] == [tuple(sorted((resnet_pre, resnet_pub)))]
     store.close()
+
+
+def test_facets_count_what_a_query_finds_as_the_papers_themselves_say(store):
+    """Facets against counts made here from the papers the same query lists: tags, years, venues and sources,
+    each most frequent first (then by value) and cut at `top`, and the papers with no abstract."""
+    import collections
+    import random
+
+    rng = random.Random(3)
+    venues, tags, sources = ["ICML", "NeurIPS", "ACL", "Nature", ""], ["moe", "to-read", "vision", "rl"], ["zotero", "api"]
+    put(store, *[Record(title=f"A facet paper number {i} on topic {rng.random():.6f}", abstract=rng.choice(["", "Text."]),
+                        year=rng.choice([None, 2019, 2020, 2021]), venue=rng.choice(venues),
+                        tags=rng.sample(tags, rng.randint(0, 3)), source=rng.choice(sources)) for i in range(120)])
+    for query in (PaperQuery(), PaperQuery(year_min=2020), PaperQuery(tags=["moe"]), PaperQuery(text="number 1")):
+        total, papers = store.list_papers(query, limit=1000)
+        got = store.facets(query, "no-model", top=3)
+        assert got.total == total == len(papers) and got.without_pdf == total and got.not_embedded == total
+        assert got.no_abstract == sum(not p.abstract for p in papers)
+
+        def top(values, n=3):
+            counted = collections.Counter(v for v in values if v not in (None, ""))
+            return [(str(v), c) for v, c in sorted(counted.items(), key=lambda vc: (-vc[1], vc[0]))[:n]]
+
+        assert [(c.value, c.count) for c in got.tags] == top(t for p in papers for t in p.tags)
+        assert [(c.value, c.count) for c in got.venues] == top(p.venue for p in papers)
+        assert [(c.value, c.count) for c in got.sources] == top(p.source for p in papers)
+        assert [(c.value, c.count) for c in got.years] == sorted(top((p.year for p in papers), n=99))

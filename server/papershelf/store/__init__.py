@@ -1201,24 +1201,31 @@ class Store:
         found = (f"WITH f AS (SELECT p.id, p.tags, p.year, p.venue, p.source, p.abstract = '' AS no_abstract, "
                  f"p.content_hash FROM papers p WHERE {w}) ")
         c = self._cur()
+        # Three queries, not seven: each costs DuckDB about 2 ms however few papers it reads.
+        total, no_abstract, with_pdf, not_embedded = c.execute(
+            found + "SELECT count(*), count(*) FILTER (WHERE no_abstract), "
+            "count(*) FILTER (WHERE EXISTS (SELECT 1 FROM files WHERE files.paper_id = f.id)), "
+            "count(*) FILTER (WHERE NOT EXISTS (SELECT 1 FROM embeddings e WHERE e.paper_id = f.id "
+            "AND e.model_id = ? AND e.content_hash = f.content_hash)) FROM f", params + [model_id]).fetchone()
+        grouped: dict[str, list[tuple[object, int]]] = {"year": [], "venue": [], "source": []}
+        for year, venue, source, by_year, by_venue, n in c.execute(
+                found + "SELECT year, venue, source, GROUPING(year) = 0, GROUPING(venue) = 0, count(*) FROM f "
+                "GROUP BY GROUPING SETS ((year), (venue), (source))", params).fetchall():
+            key, value = ("year", year) if by_year else ("venue", venue) if by_venue else ("source", source)
+            if value is not None and value != "":
+                grouped[key].append((value, n))
 
-        def counts(sql: str) -> list[Count]:
-            return [Count(value=str(v), count=n) for v, n in c.execute(found + sql, params).fetchall()]
+        def top_of(key: str) -> list[Count]:
+            """The most frequent values first (then by value), the first `top` of them."""
+            return [Count(value=str(v), count=n) for v, n in sorted(grouped[key], key=lambda vn: (-vn[1], vn[0]))[:top]]
 
-        total, no_abstract = c.execute(found + "SELECT count(*), count(*) FILTER (WHERE no_abstract) FROM f",
-                                       params).fetchone()
-        with_pdf = c.execute(found + "SELECT count(DISTINCT f.id) FROM f JOIN files ON files.paper_id = f.id",
-                             params).fetchone()[0]
-        not_embedded = c.execute(
-            found + "SELECT count(*) FROM f LEFT JOIN embeddings e ON e.paper_id = f.id AND e.model_id = ? "
-            "AND e.content_hash = f.content_hash WHERE e.paper_id IS NULL", params + [model_id]).fetchone()[0]
+        tags = c.execute(found + f"SELECT t, count(*) n FROM (SELECT unnest(tags) t FROM f) GROUP BY t "
+                         f"ORDER BY n DESC, t LIMIT {top}", params).fetchall()
         return Facets(
             total=total, no_abstract=no_abstract, not_embedded=not_embedded, with_pdf=with_pdf,
-            without_pdf=total - with_pdf,
-            tags=counts(f"SELECT t, count(*) n FROM (SELECT unnest(tags) t FROM f) GROUP BY t ORDER BY n DESC, t LIMIT {top}"),
-            years=counts("SELECT year, count(*) FROM f WHERE year IS NOT NULL GROUP BY year ORDER BY year"),
-            venues=counts(f"SELECT venue, count(*) n FROM f WHERE venue <> '' GROUP BY venue ORDER BY n DESC, venue LIMIT {top}"),
-            sources=counts(f"SELECT source, count(*) n FROM f WHERE source <> '' GROUP BY source ORDER BY n DESC, source LIMIT {top}"))
+            without_pdf=total - with_pdf, tags=[Count(value=str(v), count=n) for v, n in tags],
+            years=[Count(value=str(v), count=n) for v, n in sorted(grouped["year"])],
+            venues=top_of("venue"), sources=top_of("source"))
 
     def iter_papers(self, pids: list[str] | None = None, batch: int = 500) -> Iterator[Paper]:
         """Every live paper, oldest first (or these papers, in this order), in batches (for export)."""
