@@ -198,7 +198,10 @@ def test_requests_are_spaced_and_a_busy_registry_is_left_alone(empty_lib, regist
     lib.enrich.tick(budget=10)
     times = [t for t, p, _ in registries.seen[before:] if p.startswith("/crossref")]
     assert len(times) >= 3
-    assert all(b - a >= 0.29 for a, b in zip(times, times[1:]))  # one request per interval
+    # One request per interval (0.3 s). These are the times the requests arrived, and on a loaded machine one may
+    # arrive late and the next on time (0.29 s failed once so): a burst would arrive within milliseconds.
+    gaps = [round(b - a, 3) for a, b in zip(times, times[1:])]
+    assert all(g >= 0.2 for g in gaps) and times[-1] - times[0] >= 0.2 + 0.3 * (len(times) - 2), gaps
     assert lib.enrich.state().waiting == 0
 
 
