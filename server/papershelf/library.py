@@ -59,6 +59,33 @@ def brief(p: Paper) -> PaperBrief:
                       identifiers=p.identifiers)
 
 
+class RecentVectors:
+    """The vectors of the last `kept` keys asked for (least recently used goes first), for any thread."""
+
+    def __init__(self, kept: int):
+        self.kept, self._vectors, self._lock = kept, OrderedDict(), threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self._vectors)
+
+    def __contains__(self, key: str) -> bool:
+        with self._lock:
+            return key in self._vectors
+
+    def get(self, key: str) -> np.ndarray | None:
+        with self._lock:
+            vector = self._vectors.get(key)
+            if vector is not None:
+                self._vectors.move_to_end(key)
+            return vector
+
+    def put(self, key: str, vector: np.ndarray) -> None:
+        with self._lock:
+            self._vectors[key] = vector
+            while len(self._vectors) > self.kept:
+                self._vectors.popitem(last=False)
+
+
 class NotFound(LookupError):
     """No paper in the library answers to that reference."""
 
@@ -169,10 +196,8 @@ class Library:
         self.events = EventBus()
         self.worker = EmbedWorker(self.bulk_embedder, self.embed_batch, self.events)
         self._embed_lock = threading.Lock()
-        self._page_vectors: OrderedDict[str, np.ndarray] = OrderedDict()  # content hash → vector (related_page)
-        self._page_vectors_lock = threading.Lock()
-        self._query_vectors: OrderedDict[str, np.ndarray] = OrderedDict()  # query text → vector (_embed_query)
-        self._query_vectors_lock = threading.Lock()
+        self._page_vectors = RecentVectors(PAGE_VECTORS_KEPT)  # content hash → vector (related_page)
+        self._query_vectors = RecentVectors(QUERY_VECTORS_KEPT)  # query text → vector (_embed_query)
         self.files_dir = self.home / "files"  # our copies of PDFs that came as bytes (pdf/files.py)
         self.pdf_readers = PdfReaders(self.store)  # in limited worker processes, never here
         self.pdfs = PdfIntake(self.store, self.pdf_readers, self.files_dir, self.home / "cache")  # (pdf/intake.py)
@@ -394,8 +419,7 @@ class Library:
             p = self.store.get(pid)
             stored = content_hash(p.title, p.abstract)
             if vector is None:  # a vector of the text now stored (a merge may keep another abstract), if any
-                with self._page_vectors_lock:
-                    vector = self._page_vectors.get(stored)
+                vector = self._page_vectors.get(stored)
             if vector is not None:
                 self.store.put_vectors(self.model_id, [(pid, stored, vector)])
         if candidate:
@@ -551,21 +575,16 @@ class Library:
     def _embed_query(self, text: str) -> np.ndarray | None:
         """A query vector, or None (keyword only) if the model cannot be used. Recent ones are kept: a search
         paged through, or the same words asked again, is embedded once."""
-        with self._query_vectors_lock:
-            vector = self._query_vectors.get(text)
-            if vector is not None:
-                self._query_vectors.move_to_end(text)
-                return vector
+        vector = self._query_vectors.get(text)
+        if vector is not None:
+            return vector
         try:
             vector = self.embedder.embed_one(text)
         except ModelError as e:
             log.error("semantic lookup unavailable: %s", e)
             return None
         vector.setflags(write=False)  # shared by every caller that asks the same
-        with self._query_vectors_lock:
-            self._query_vectors[text] = vector
-            while len(self._query_vectors) > QUERY_VECTORS_KEPT:
-                self._query_vectors.popitem(last=False)
+        self._query_vectors.put(text, vector)
         return vector
 
     def _hits(self, s: Snapshot, ranked: Ranked, query_text: str, vector: np.ndarray | None = None
@@ -606,8 +625,7 @@ class Library:
 
     def page_vector_known(self, title: str, abstract: str) -> bool:
         """Was this page's text embedded a moment ago (related_page keeps it)?"""
-        with self._page_vectors_lock:
-            return content_hash(title, abstract) in self._page_vectors
+        return content_hash(title, abstract) in self._page_vectors
 
     def related_page(self, title: str, abstract: str, k: int = 10, words_only: bool = False) -> list[RelatedHit]:
         """Papers related to a page's paper that is not in the library. Its vector is kept for a while: saving
@@ -618,15 +636,11 @@ class Library:
             s, ranked = self.index.related(text, None, k=k)
             return self._hits(s, ranked, text)
         key = content_hash(title, abstract)
-        with self._page_vectors_lock:
-            vector = self._page_vectors.get(key)
+        vector = self._page_vectors.get(key)
         if vector is None:
             vector = self._embed_query(text)
             if vector is not None:
-                with self._page_vectors_lock:
-                    self._page_vectors[key] = vector
-                    while len(self._page_vectors) > PAGE_VECTORS_KEPT:
-                        self._page_vectors.popitem(last=False)
+                self._page_vectors.put(key, vector)
         s, ranked = self.index.related(text, vector, k=k)
         return self._hits(s, ranked, text, vector)
 

@@ -1215,16 +1215,18 @@ class Store:
             if value is not None and value != "":
                 grouped[key].append((value, n))
 
+        def counts(pairs) -> list[Count]:
+            return [Count(value=str(v), count=n) for v, n in pairs]
+
         def top_of(key: str) -> list[Count]:
             """The most frequent values first (then by value), the first `top` of them."""
-            return [Count(value=str(v), count=n) for v, n in sorted(grouped[key], key=lambda vn: (-vn[1], vn[0]))[:top]]
+            return counts(sorted(grouped[key], key=lambda vn: (-vn[1], vn[0]))[:top])
 
         tags = c.execute(found + f"SELECT t, count(*) n FROM (SELECT unnest(tags) t FROM f) GROUP BY t "
                          f"ORDER BY n DESC, t LIMIT {top}", params).fetchall()
         return Facets(
             total=total, no_abstract=no_abstract, not_embedded=not_embedded, with_pdf=with_pdf,
-            without_pdf=total - with_pdf, tags=[Count(value=str(v), count=n) for v, n in tags],
-            years=[Count(value=str(v), count=n) for v, n in sorted(grouped["year"])],
+            without_pdf=total - with_pdf, tags=counts(tags), years=counts(sorted(grouped["year"])),
             venues=top_of("venue"), sources=top_of("source"))
 
     def iter_papers(self, pids: list[str] | None = None, batch: int = 500) -> Iterator[Paper]:
