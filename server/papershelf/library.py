@@ -36,7 +36,7 @@ from .pdf.record import is_pdf
 from .search.embed import BATCH_SIZE, Embedder, ModelError, lower_this_threads_priority
 from .search.index import Index, Ranked, Snapshot, give_back_memory
 from .search.map import Layout, LibraryMap
-from .search.postings import use_compiled_scoring
+from .search.postings import load_compiled_in_background
 from .sources import Sources
 from .store import Store, content_hash, embed_text
 
@@ -814,10 +814,10 @@ class Library:
         """Load the index now (a lookup meanwhile waits for it), then the map: a kept one is brought up to date
         at once (cheap), a first one is laid out `first_map_after` seconds later, when start-up's work is done.
         Blocking: run it in a thread."""
+        load_compiled_in_background()  # a big library's scoring loop: loaded in a thread, never in a lookup
         s = self.index.snapshot()
         self.index.make_room()  # the first save after a start writes into room made now, not a copy of every array
-        use_compiled_scoring()
-        if len(s.texts):  # numba loads its compiled loop at the first call: here, not in a reader's first lookup
+        if len(s.texts):  # one score now: a library big enough for numba's loop starts loading it at once
             self.index.related(s.texts[0], None, k=1)
         if self.map.kept:
             self._map_up()

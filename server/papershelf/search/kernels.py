@@ -1,7 +1,7 @@
 """The compiled loops of the index (numba), in a module of their own: importing numba and loading its cached
 machine code costs a process about half a second, which only the commands that score should pay (the server
-pays it once, when it warms its index up). binary.py calls them through small wrappers; postings.py calls its own
-only above a size, or in the server (postings.use_compiled_scoring)."""
+loads postings' loop in a thread). binary.py calls them through small wrappers; postings.py calls its own only
+above a size (postings.scoring_loop)."""
 
 from __future__ import annotations
 

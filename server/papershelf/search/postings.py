@@ -17,6 +17,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import re
+import threading
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -182,17 +183,44 @@ _SUBLINEAR = (1 + np.log(np.maximum(np.arange(_MAX_TF + 1), 1))).astype(np.float
 
 
 # Above this many postings the scoring loop is numba's (kernels.accumulate: 3x numpy's time at 100k papers). Below,
-# numpy's loop over the query's terms takes a millisecond or two, and a process that scores once (a command)
-# saves numba's import and first call, about a second of CPU.
+# numpy's loop over the query's terms takes a millisecond or two (3 ms on the sample), and a process saves numba's
+# import and first call, about a second of CPU: a command, and a server of a small library (most of them).
 COMPILED_ABOVE = 250_000
-_compiled = False  # numba's loop at any size: a process that scores many times (use_compiled_scoring)
+_compiled_loop = None  # kernels.accumulate, once numba has loaded its machine code in this process
+_in_background = False  # the server: numba's loop is loaded in a thread, never in a lookup (load_compiled_in_background)
+_loading = threading.Lock()
 
 
-def use_compiled_scoring() -> None:
-    """Score with numba's loop from now on, whatever the index's size: for the server, whose lookups each save
-    a few milliseconds with it (its warm-up then scores once, so that no lookup pays numba's first call)."""
-    global _compiled
-    _compiled = True
+def load_compiled_in_background() -> None:
+    """From now on, the first score above COMPILED_ABOVE starts loading numba's loop in a thread, and numpy's loop
+    scores until it is ready: for the server, whose readers should never wait the second numba takes to load,
+    at its start or when its library grows past the size."""
+    global _in_background
+    _in_background = True
+
+
+def _load_compiled(args: tuple) -> None:
+    """Import numba's loop and call it once on a score's arguments (numba loads its machine code for their types
+    at the first call), into scratch sums: then make it the loop every score uses."""
+    global _compiled_loop
+    from .kernels import accumulate  # (compiled: imported at the first score that uses it)
+
+    *inputs, keyword, cos, sublinear = args
+    accumulate(*inputs, np.zeros_like(keyword), np.zeros_like(cos), sublinear)
+    _compiled_loop = accumulate
+
+
+def scoring_loop(postings: int, args: tuple):
+    """The loop that scores `postings` postings: numpy's below COMPILED_ABOVE, numba's above (loaded now in a
+    command; in the server, loaded in a thread while numpy's scores)."""
+    if postings <= COMPILED_ABOVE:
+        return accumulate_by_term
+    if _compiled_loop is None:
+        if not _in_background:
+            _load_compiled(args)
+        elif _loading.acquire(blocking=False):  # (never released: one load per process)
+            threading.Thread(target=_load_compiled, args=(args,), name="numba-load", daemon=True).start()
+    return _compiled_loop or accumulate_by_term
 
 
 def accumulate_by_term(start, tids, rows, tfs, k, b_idf, sym_w, qw, n, keyword, cos, sublinear) -> None:
@@ -430,11 +458,8 @@ class Postings:
             np.zeros(len(keys), dtype=np.float32)
         k = self._length_norms(n, avgdl)
         keyword, cos = np.zeros(n, dtype=np.float32), np.zeros(n, dtype=np.float32)
-        if _compiled or len(main.rows) > COMPILED_ABOVE:
-            from .kernels import accumulate  # (compiled: imported at the first score that uses it)
-        else:
-            accumulate = accumulate_by_term
-        accumulate(main.start, main.tids(keys), main.rows, main.tfs, k, b_idf, sym_w, qw, n, keyword, cos, _SUBLINEAR)
+        args = (main.start, main.tids(keys), main.rows, main.tfs, k, b_idf, sym_w, qw, n, keyword, cos, _SUBLINEAR)
+        scoring_loop(len(main.rows), args)(*args)
         for t, key in enumerate(keys.tolist() if delta else ()):
             entry = delta.get(key)
             if entry:
