@@ -46,6 +46,29 @@ def test_migrations_upgrade_an_old_file(tmp_path):
     s.close()
 
 
+def test_a_release_whose_migration_fails_leaves_the_library_as_it_was(tmp_path, monkeypatch):
+    """A release's migrations are applied all together or not at all: when its second fails, its first is not
+    left behind, and the library opens again with the papers and schema it had."""
+    from papershelf import store as store_module
+
+    path = tmp_path / "l.duckdb"
+    s = Store(path)
+    put(s, Record(title="Attention is all you need", abstract="Transformers.", year=2017))
+    s.close()
+    newest = max(v for v, _, _ in MIGRATIONS)
+    later = [*MIGRATIONS, (newest + 1, "a new table", "CREATE TABLE later (x INTEGER);"),
+             (newest + 2, "a change that fails", "ALTER TABLE no_such_table ADD COLUMN y INTEGER;")]
+    monkeypatch.setattr(store_module, "MIGRATIONS", later)
+    with pytest.raises(duckdb.Error, match="no_such_table"):
+        Store(path)
+    monkeypatch.setattr(store_module, "MIGRATIONS", MIGRATIONS)
+    s = Store(path)
+    assert s.schema_version() == newest and s.count_live() == 1
+    assert s._cur().execute("SELECT count(*) FROM information_schema.tables WHERE table_name = 'later'"
+                            ).fetchone() == (0,)
+    s.close()
+
+
 def test_a_newer_schema_is_refused_with_a_reason(tmp_path):
     path = tmp_path / "new.duckdb"
     Store(path).close()
