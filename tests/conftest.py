@@ -3,6 +3,7 @@ and a real `papershelf serve` subprocess for API tests."""
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import shutil
@@ -17,6 +18,19 @@ import httpx
 import pytest
 
 os.environ["HF_HUB_OFFLINE"] = "1"  # any accidental hub call fails fast instead of hanging
+
+
+def _one_tls_context_for_every_client() -> None:
+    """httpx builds a TLS context for every client it makes, parsing certifi's bundle: 27 ms of CPU each, and the
+    tests make some 1,500 clients (each httpx.get is one), all for plain http to 127.0.0.1: 40 s of a run's CPU.
+    In the test process they share the one context httpx would make (a context with other settings is made
+    as before)."""
+    from httpx._transports import default
+
+    default.create_ssl_context = functools.cache(default.create_ssl_context)
+
+
+_one_tls_context_for_every_client()
 pytest_plugins = ["browsers"]  # the browser tests' fixtures and steps (browsers.py)
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -212,6 +226,34 @@ def remembered_embeddings():
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(Embedder, "_embed", embed)
         yield
+
+
+_LOADED_MODELS: dict[tuple, object] = {}  # (model id, weights, threads, bulk) → the loaded model, for this worker
+
+
+@pytest.fixture(autouse=True)
+def loaded_models_are_shared(request, monkeypatch):
+    """A model loaded by one test's Embedder is handed to the next Embedder of the same model, threads and kind
+    in this worker: loading costs 0.4 s of CPU (fastembed and onnxruntime build a session), and the tests load it
+    some eighty times. The session is onnxruntime's, whose runs are thread-safe. test_embed.py, which tests the
+    loading itself (threads, priority, unloading), loads its own."""
+    if request.module.__name__ == "test_embed":
+        yield
+        return
+    from papershelf.search.embed import Embedder
+
+    load = Embedder._load
+
+    def shared(self):
+        if self._model is None:
+            key = (self.spec.model_id, str(self.spec.onnx), self.threads, self.bulk)
+            if key not in _LOADED_MODELS:
+                _LOADED_MODELS[key] = load(self)  # (verifies the weights, as every load does)
+            self._model = _LOADED_MODELS[key]
+        return self._model
+
+    monkeypatch.setattr(Embedder, "_load", shared)
+    yield
 
 
 @pytest.fixture(scope="session")
