@@ -12,7 +12,7 @@ FIREFOX := /usr/bin/firefox-esr
 WEB_EXT := .tools/node_modules/.bin/web-ext
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: serve test install install-test bytecode wheel bench sample-vectors quality digest-bench ingest-bench panel-bench page-bench pdf-bench fulltext-bench sources-bench realfiles extension clean
+.PHONY: serve test install install-test bytecode machine-code wheel bench sample-vectors quality digest-bench ingest-bench panel-bench page-bench pdf-bench fulltext-bench sources-bench realfiles extension clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -55,7 +55,7 @@ $(WEB_EXT): | /usr/bin/npm
 
 install-test: $(VENV)/.installed-test $(CHROMIUM) $(FIREFOX) $(WEB_EXT) /usr/bin/systemd-analyze /usr/bin/tesseract
 
-serve: install bytecode
+serve: install bytecode machine-code
 	$(BIN)/papershelf serve --port $(PORT)
 
 # Two workers, each running whole files (a file's browsers, servers and fixtures stay in one process).
@@ -66,7 +66,13 @@ PYTEST_WORKERS ?= 2
 bytecode: | $(BIN)/python
 	$(BIN)/python -m compileall -q -j 0 server/papershelf
 
-test: install-test bytecode
+# numba's machine code, compiled once (server/papershelf/search/precompile.py) and kept beside the code: PaCMAP's
+# alone is 22 s of CPU, which a fresh install's first map would pay, and every test process that needs it before
+# the first has kept it. Two seconds when it is kept already.
+machine-code: $(VENV)/.installed
+	HF_HUB_OFFLINE=1 $(BIN)/python -m papershelf.search.precompile
+
+test: install-test bytecode machine-code
 	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadfile --no-loadscope-reorder --durations=25 $(PYTEST_ARGS)
 
 # The model's vectors of the shipped sample (server/papershelf/data/samples/sample-vectors.npz), so that importing

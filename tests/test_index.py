@@ -222,3 +222,51 @@ def test_a_save_writes_into_room_made_after_the_load_not_into_a_copy_of_every_ar
         assert all(a is b for a, b in zip(arrays(lib.index), room))  # written into the room, nothing copied
     finally:
         lib.close()
+
+
+def test_precompile_compiles_what_the_library_runs(sample_copy):
+    """`make serve` and `make test` compile numba's machine code ahead (search/precompile.py: PaCMAP's is 22 s
+    of CPU). Every function, with the types, that a library runs when it scores with the compiled loop, over
+    compressed vectors, and lays out its map, precompile compiles too; and after it, a fresh process running
+    them compiles nothing."""
+    import json
+    import subprocess
+    import sys
+
+    compiled = """
+        import gc, json
+        from numba.core.registry import CPUDispatcher
+        used = [d for d in gc.get_objects() if isinstance(d, CPUDispatcher) and d.signatures]
+        print(json.dumps({"used": {d.py_func.__module__ + "." + d.py_func.__name__: sorted(map(str, d.signatures))
+                                   for d in used},
+                          "compiled now": sorted(d.py_func.__name__ for d in used if d.stats.cache_misses)}))
+    """
+    ahead = """if True:
+        from papershelf.search import precompile
+        precompile.index_loops()
+        precompile.map_layout()
+    """ + compiled
+    library = """if True:
+        import sys
+        from papershelf.search import index, postings
+        index.BINARY_ABOVE, index.RERANK, postings.COMPILED_ABOVE = 0, 10, -1  # every compiled path, on the sample
+        from papershelf.library import Library
+        lib = Library(sys.argv[1])
+        assert lib.related_text("sparse mixture of experts", k=3) and lib.index.snapshot().codes is not None
+        lib.map.current()
+        lib.map.wait()
+        assert lib.map.current().method == "pacmap"
+        lib.close()
+    """ + compiled
+    got = []
+    for code in (ahead, library):
+        p = subprocess.run([sys.executable, "-c", code, str(sample_copy)], capture_output=True, text=True,
+                           timeout=600)
+        assert p.returncode == 0, p.stderr
+        got.append(json.loads(p.stdout.splitlines()[-1]))
+    by_precompile, by_library = got[0]["used"], got[1]["used"]
+    kernels = {f"papershelf.search.kernels.{f}" for f in ("accumulate", "hamming", "nearest", "int8_dots")}
+    assert kernels <= set(by_library) and any(f.startswith("pacmap.") for f in by_library), by_library
+    missed = {f: sorted(set(sigs) - set(by_precompile.get(f, []))) for f, sigs in by_library.items()}
+    assert not any(missed.values()), missed
+    assert got[1]["compiled now"] == [], got[1]
