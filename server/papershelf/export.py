@@ -42,9 +42,9 @@ def _bib_escape(text: str) -> str:
     """Characters that mean something to LaTeX, escaped (Unicode stays Unicode: biber and bibtexparser read it).
 
     TeX ligatures are broken with an empty group so the text comes back literally: `--` would be an en dash,
-    ` `` ` and `''` curly quotes."""
+    ` `` ` and `''` curly quotes, ``?` `` and ``!` `` the inverted ¿ and ¡."""
     out = "".join(_BIB_SPECIAL.get(c, c) for c in text)
-    for lig in ("--", "``", "''"):
+    for lig in ("--", "``", "''", "?`", "!`"):
         while lig in out:
             out = out.replace(lig, lig[0] + "{}" + lig[1])
     return out
