@@ -65,10 +65,12 @@ def cmd_serve(args) -> int:
         while not server.started and not server.should_exit:
             time.sleep(0.05)
         if server.started:
-            write_server_file(home, url)
             s = lib.stats()
+            # Logged before the file is written: whoever finds the file (papershelf service status, a test)
+            # finds the start in the log too (a loaded machine once read the log between the two).
             logging.getLogger("papershelf").info("papershelf %s serving %s at %s (%d papers)", __version__, home, url,
                                                  s.papers)
+            write_server_file(home, url)
             console.print(f"papershelf {__version__} serving [bold]{home}[/bold] at {url}  "
                           f"({s.papers} papers, {s.pending} waiting for vectors)", highlight=False)
             # The link carries the token: to a terminal only, never to a log (a service's output is its log).
