@@ -2,7 +2,6 @@
 filters; the "why" terms; the in-memory index kept in step with the store."""
 
 import re
-from pathlib import Path
 
 import numpy as np
 from papershelf.models import Filters, Record
@@ -262,8 +261,8 @@ def test_numbas_scoring_loop_and_numpys_give_the_same_sums(monkeypatch):
 
 
 def test_the_server_scores_with_numpy_while_numbas_loop_loads_in_a_thread(monkeypatch):
-    """In the server, a library's first score above COMPILED_ABOVE starts loading numba's loop in a thread and is
-    answered by numpy's meanwhile: no lookup waits the second numba takes to load."""
+    """In the server, the first score starts loading numba's loop in a thread and is answered by numpy's
+    meanwhile: no lookup waits the second numba takes to load. Then every score is numba's, whatever the size."""
     import threading
 
     from corpus import generated_papers
@@ -272,13 +271,11 @@ def test_the_server_scores_with_numpy_while_numbas_loop_loads_in_a_thread(monkey
     texts = [r["text"] for r in generated_papers(200)]
     post = built(texts)
     q = stems(texts[10])
-    monkeypatch.setattr(postings, "COMPILED_ABOVE", 10**12)
-    by_numpy = post.score(q, post.n, symmetric=True)
-    monkeypatch.setattr(postings, "COMPILED_ABOVE", -1)
+    monkeypatch.setattr(postings, "_in_background", False)
+    by_numpy = post.score(q, post.n, symmetric=True)  # (a small index: numpy's loop, as in a command)
     monkeypatch.setattr(postings, "_compiled_loop", None)
     monkeypatch.setattr(postings, "_loading", threading.Lock())
-    postings.load_compiled_in_background()
-    monkeypatch.setattr(postings, "_in_background", True)  # (undone after the test, as load_... set it)
+    postings.load_compiled_in_background()  # (undone after the test: monkeypatch set the flag before)
     held, load = threading.Event(), postings._load_compiled
     monkeypatch.setattr(postings, "_load_compiled", lambda args: (held.wait(60), load(args)))
     while_loading = post.score(q, post.n, symmetric=True)  # returns although the load is held
@@ -290,9 +287,8 @@ def test_the_server_scores_with_numpy_while_numbas_loop_loads_in_a_thread(monkey
     from papershelf.search.kernels import accumulate
 
     assert postings._compiled_loop is accumulate
+    assert postings.scoring_loop(10, ()) is accumulate  # at any size, in the server
     np.testing.assert_array_equal(post.score(q, post.n, symmetric=True).keyword, by_numpy.keyword)
-    monkeypatch.setattr(postings, "COMPILED_ABOVE", 10)
-    assert postings.scoring_loop(10, ()) is postings.accumulate_by_term  # below the size, numpy's still
     assert sum(t.name == "numba-load" for t in threading.enumerate()) == 0  # loaded once, no second thread
 
 
@@ -307,19 +303,6 @@ def test_a_command_on_a_small_library_never_imports_numba(sample_copy):
     p = subprocess.run([sys.executable, "-c", probe, str(sample_copy)], capture_output=True, text=True, timeout=120)
     assert p.returncode == 0, p.stderr
     assert json.loads(p.stdout) == [3, False]
-
-
-def test_the_server_of_a_small_library_never_loads_numba(server):
-    """A server of a library below COMPILED_ABOVE postings answers lookups with numpy's loop and never pays the
-    second of CPU numba's import and first call cost at every start (its map, laid out 30 s after the start,
-    may load numba later: this looks before)."""
-    with server.client() as c:
-        assert c.get("/api/related", params={"text": "sparse mixture of experts", "k": 3}).json()
-        assert c.get("/api/lookup", params={"url": "https://arxiv.org/abs/2310.02279", "k": 3}).status_code == 200
-        assert c.get("/api/search", params={"q": "diffusion", "k": 3}).json()
-    libraries = Path(f"/proc/{server.proc.pid}/maps").read_text()
-    assert "onnxruntime" in libraries  # (the check sees the libraries the server loaded)
-    assert "numba" not in libraries
 
 
 def test_bm25_equals_bm25s_however_the_postings_were_built():

@@ -814,10 +814,10 @@ class Library:
         """Load the index now (a lookup meanwhile waits for it), then the map: a kept one is brought up to date
         at once (cheap), a first one is laid out `first_map_after` seconds later, when start-up's work is done.
         Blocking: run it in a thread."""
-        load_compiled_in_background()  # a big library's scoring loop: loaded in a thread, never in a lookup
+        load_compiled_in_background()  # numba's scoring loop: loaded in a thread, never in a lookup
         s = self.index.snapshot()
         self.index.make_room()  # the first save after a start writes into room made now, not a copy of every array
-        if len(s.texts):  # one score now: a library big enough for numba's loop starts loading it at once
+        if len(s.texts):  # one score now starts that load
             self.index.related(s.texts[0], None, k=1)
         if self.map.kept:
             self._map_up()

@@ -182,19 +182,20 @@ class Scores:
 _SUBLINEAR = (1 + np.log(np.maximum(np.arange(_MAX_TF + 1), 1))).astype(np.float32)  # 1 + log(tf), looked up
 
 
-# Above this many postings the scoring loop is numba's (kernels.accumulate: 3x numpy's time at 100k papers). Below,
-# numpy's loop over the query's terms takes a millisecond or two (3 ms on the sample), and a process saves numba's
-# import and first call, about a second of CPU: a command, and a server of a small library (most of them).
+# A command scores with numba's loop (kernels.accumulate: 3x numpy's time at 100k papers) only above this many
+# postings: below, numpy's loop over the query's terms takes a few milliseconds (2.5 ms on the sample, against
+# numba's 0.6), and the command saves numba's import and first call, about a second of CPU. The server scores
+# with numba's at any size, once a thread has loaded it (load_compiled_in_background).
 COMPILED_ABOVE = 250_000
 _compiled_loop = None  # kernels.accumulate, once numba has loaded its machine code in this process
-_in_background = False  # the server: numba's loop is loaded in a thread, never in a lookup (load_compiled_in_background)
+_in_background = False  # the server: numba's loop is loaded in a thread, never in a lookup
 _loading = threading.Lock()
 
 
 def load_compiled_in_background() -> None:
-    """From now on, the first score above COMPILED_ABOVE starts loading numba's loop in a thread, and numpy's loop
-    scores until it is ready: for the server, whose readers should never wait the second numba takes to load,
-    at its start or when its library grows past the size."""
+    """From now on, the first score starts loading numba's loop in a thread, and numpy's loop scores until it is
+    ready: for the server, whose lookups each save a few milliseconds with numba's, and whose readers should
+    never wait the second numba takes to load."""
     global _in_background
     _in_background = True
 
@@ -211,16 +212,17 @@ def _load_compiled(args: tuple) -> None:
 
 
 def scoring_loop(postings: int, args: tuple):
-    """The loop that scores `postings` postings: numpy's below COMPILED_ABOVE, numba's above (loaded now in a
-    command; in the server, loaded in a thread while numpy's scores)."""
+    """The loop that scores `postings` postings with these arguments: in the server, numba's once a thread has
+    loaded it (numpy's meanwhile); in a command, numpy's below COMPILED_ABOVE and numba's above."""
+    if _in_background:
+        if _compiled_loop is None and _loading.acquire(blocking=False):  # (never released: one load a process)
+            threading.Thread(target=_load_compiled, args=(args,), name="numba-load", daemon=True).start()
+        return _compiled_loop or accumulate_by_term
     if postings <= COMPILED_ABOVE:
         return accumulate_by_term
     if _compiled_loop is None:
-        if not _in_background:
-            _load_compiled(args)
-        elif _loading.acquire(blocking=False):  # (never released: one load per process)
-            threading.Thread(target=_load_compiled, args=(args,), name="numba-load", daemon=True).start()
-    return _compiled_loop or accumulate_by_term
+        _load_compiled(args)
+    return _compiled_loop
 
 
 def accumulate_by_term(start, tids, rows, tfs, k, b_idf, sym_w, qw, n, keyword, cos, sublinear) -> None:
