@@ -48,6 +48,7 @@ def main() -> None:
     cache = args.home.parent / "query-length"
     full = Embedder(cache / "full", shipped=False)
     short = Embedder(cache / "short", shipped=False)
+    # fastembed has no setting for a shorter text: the loaded model's tokenizer is told directly.
     short._load().model.tokenizer.enable_truncation(max_length=args.tokens)
     tokenizer = full._load().model.tokenizer
     ndcg: dict[str, list[float]] = {"full": [], "short": []}

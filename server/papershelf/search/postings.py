@@ -225,6 +225,23 @@ def scoring_loop(postings: int, args: tuple):
     return _compiled_loop
 
 
+def compile_scoring_loop() -> None:
+    """Score a small made-up index with numba's loop now, which compiles it (the first time) for the types every
+    score passes: search/precompile.py runs it ahead of use."""
+    global COMPILED_ABOVE, _in_background
+    post = Postings()
+    for i in range(40):
+        post.append(count([f"paper {i} on sparse experts, routing and attention number {i % 7}"]))
+    frozen = post.frozen()
+    post.adopt(*Postings.compact(frozen), frozen[2])  # main postings, which the loop scores
+    saved = COMPILED_ABOVE, _in_background
+    COMPILED_ABOVE, _in_background = -1, False  # as a command above the size: the loop is loaded here, now
+    try:
+        post.score(stems("sparse experts and their routing"), post.n, symmetric=True)
+    finally:
+        COMPILED_ABOVE, _in_background = saved
+
+
 def accumulate_by_term(start, tids, rows, tfs, k, b_idf, sym_w, qw, n, keyword, cos, sublinear) -> None:
     """kernels.accumulate in numpy, a term at a time: the same operations in the same order, so the same sums."""
     for i, t in enumerate(tids.tolist()):

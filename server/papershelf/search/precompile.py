@@ -18,20 +18,7 @@ def index_loops() -> None:
     """kernels.py: the scoring loop (postings above their size) and the compressed vectors' three loops."""
     from . import binary, postings
 
-    texts = [f"paper {i} on sparse experts, routing and attention number {i % 7}" for i in range(40)]
-    post = postings.Postings()
-    for text in texts:
-        post.append(postings.count([text]))
-    frozen = post.frozen()
-    post.adopt(*postings.Postings.compact(frozen), frozen[2])
-    loaded, postings._compiled_loop = postings._compiled_loop, None
-    limit, postings.COMPILED_ABOVE = postings.COMPILED_ABOVE, -1
-    background, postings._in_background = postings._in_background, False
-    try:
-        post.score(postings.stems(texts[3]), post.n, symmetric=True)
-    finally:
-        postings.COMPILED_ABOVE, postings._in_background = limit, background
-        postings._compiled_loop = postings._compiled_loop or loaded
+    postings.compile_scoring_loop()
     vectors = _unit_vectors(600)
     binary.top(vectors, binary.Compressed(vectors), vectors[0], k=5, least=20)  # (a shortlist below all rows)
     binary.Compressed(vectors).cosines(vectors[1], least=20)
