@@ -261,8 +261,9 @@ def test_numbas_scoring_loop_and_numpys_give_the_same_sums(monkeypatch):
 
 
 def test_the_server_scores_with_numpy_while_numbas_loop_loads_in_a_thread(monkeypatch):
-    """In the server, the first score starts loading numba's loop in a thread and is answered by numpy's
-    meanwhile: no lookup waits the second numba takes to load. Then every score is numba's, whatever the size."""
+    """In the server, a small library is scored by numpy's loop until start-up is done; then the next score starts
+    loading numba's loop in a thread and is answered by numpy's meanwhile (no lookup waits the second numba takes
+    to load); after it, every score is numba's, whatever the size."""
     import threading
 
     from corpus import generated_papers
@@ -272,12 +273,16 @@ def test_the_server_scores_with_numpy_while_numbas_loop_loads_in_a_thread(monkey
     post = built(texts)
     q = stems(texts[10])
     monkeypatch.setattr(postings, "_in_background", False)
+    monkeypatch.setattr(postings, "_at_any_size", False)
     by_numpy = post.score(q, post.n, symmetric=True)  # (a small index: numpy's loop, as in a command)
     monkeypatch.setattr(postings, "_compiled_loop", None)
     monkeypatch.setattr(postings, "_loading", threading.Lock())
-    postings.load_compiled_in_background()  # (undone after the test: monkeypatch set the flag before)
     held, load = threading.Event(), postings._load_compiled
     monkeypatch.setattr(postings, "_load_compiled", lambda args: (held.wait(60), load(args)))
+    postings.load_compiled_in_background()  # (both flags are put back after the test: monkeypatch saved them)
+    post.score(q, post.n, symmetric=True)
+    assert not any(t.name == "numba-load" for t in threading.enumerate())  # below the size, start-up not done
+    postings.use_compiled_at_any_size()
     while_loading = post.score(q, post.n, symmetric=True)  # returns although the load is held
     assert postings._compiled_loop is None
     loader = next(t for t in threading.enumerate() if t.name == "numba-load")

@@ -36,7 +36,7 @@ from .pdf.record import is_pdf
 from .search.embed import BATCH_SIZE, Embedder, ModelError, lower_this_threads_priority
 from .search.index import Index, Ranked, Snapshot, give_back_memory
 from .search.map import Layout, LibraryMap
-from .search.postings import load_compiled_in_background
+from .search.postings import load_compiled_in_background, use_compiled_at_any_size
 from .sources import Sources
 from .store import Store, content_hash, embed_text
 
@@ -812,13 +812,16 @@ class Library:
 
     def warm_up(self, first_map_after: float) -> None:
         """Load the index now (a lookup meanwhile waits for it), then the map: a kept one is brought up to date
-        at once (cheap), a first one is laid out `first_map_after` seconds later, when start-up's work is done.
-        Blocking: run it in a thread."""
+        at once (cheap), a first one is laid out `first_map_after` seconds later, when start-up's work is done
+        (numba's scoring loop too, for a library below its size). Blocking: run it in a thread."""
         load_compiled_in_background()  # numba's scoring loop: loaded in a thread, never in a lookup
         s = self.index.snapshot()
         self.index.make_room()  # the first save after a start writes into room made now, not a copy of every array
-        if len(s.texts):  # one score now starts that load
+        if len(s.texts):  # one score now: a library above the size starts loading numba's loop at once
             self.index.related(s.texts[0], None, k=1)
+        any_size = threading.Timer(first_map_after, use_compiled_at_any_size)  # a smaller one once start-up is done
+        any_size.daemon = True
+        any_size.start()
         if self.map.kept:
             self._map_up()
         else:

@@ -184,20 +184,28 @@ _SUBLINEAR = (1 + np.log(np.maximum(np.arange(_MAX_TF + 1), 1))).astype(np.float
 
 # A command scores with numba's loop (kernels.accumulate: 3x numpy's time at 100k papers) only above this many
 # postings: below, numpy's loop over the query's terms takes a few milliseconds (2.5 ms on the sample, against
-# numba's 0.6), and the command saves numba's import and first call, about a second of CPU. The server scores
-# with numba's at any size, once a thread has loaded it (load_compiled_in_background).
+# numba's 0.6), and the command saves numba's import and first call, about a second of CPU. The server loads
+# numba's loop in a thread: at once above the size, and at any size once its start-up is done.
 COMPILED_ABOVE = 250_000
 _compiled_loop = None  # kernels.accumulate, once numba has loaded its machine code in this process
 _in_background = False  # the server: numba's loop is loaded in a thread, never in a lookup
+_at_any_size = False  # the server, once its start-up is done: numba's loop whatever the index's size
 _loading = threading.Lock()
 
 
 def load_compiled_in_background() -> None:
-    """From now on, the first score starts loading numba's loop in a thread, and numpy's loop scores until it is
-    ready: for the server, whose lookups each save a few milliseconds with numba's, and whose readers should
-    never wait the second numba takes to load."""
+    """From now on, a score above COMPILED_ABOVE starts loading numba's loop in a thread, and numpy's loop scores
+    until it is ready: for the server, whose readers should never wait the second numba takes to load."""
     global _in_background
     _in_background = True
+
+
+def use_compiled_at_any_size() -> None:
+    """From now on, the server's next score loads numba's loop (in a thread) whatever the index's size: a small
+    library's lookups then save their 2 ms too. Called once the server's start-up is done, so that a server that
+    lives a few seconds (a test's) never pays numba's second of CPU."""
+    global _at_any_size
+    _at_any_size = True
 
 
 def _load_compiled(args: tuple) -> None:
@@ -213,9 +221,11 @@ def _load_compiled(args: tuple) -> None:
 
 def scoring_loop(postings: int, args: tuple):
     """The loop that scores `postings` postings with these arguments: in the server, numba's once a thread has
-    loaded it (numpy's meanwhile); in a command, numpy's below COMPILED_ABOVE and numba's above."""
+    loaded it (numpy's meanwhile, and below the size until start-up is done); in a command, numpy's below
+    COMPILED_ABOVE and numba's above."""
     if _in_background:
-        if _compiled_loop is None and _loading.acquire(blocking=False):  # (never released: one load a process)
+        if _compiled_loop is None and (_at_any_size or postings > COMPILED_ABOVE) and \
+                _loading.acquire(blocking=False):  # (never released: one load a process)
             threading.Thread(target=_load_compiled, args=(args,), name="numba-load", daemon=True).start()
         return _compiled_loop or accumulate_by_term
     if postings <= COMPILED_ABOVE:
