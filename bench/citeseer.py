@@ -8,13 +8,22 @@ import sys
 from pathlib import Path
 
 DEFAULT = Path(__file__).resolve().parent / "data" / "citeseer"
+HOME = Path(__file__).resolve().parent / ".cache" / "citeseer-home"  # the embedded library, kept between runs
 FILES = ("corpus.jsonl", "edges.tsv")
 
 
 def add_data_flag(ap: argparse.ArgumentParser) -> None:
-    """The --data flag every benchmark takes."""
+    """The --data flag every benchmark takes, and --home, where the CiteSeer library is kept embedded."""
     ap.add_argument("--data", type=Path, default=DEFAULT,
                     help=f"folder holding CiteSeer's {' and '.join(FILES)} (default: {DEFAULT})")
+    ap.add_argument("--home", type=Path, default=HOME, help=f"the embedded library's home (default: {HOME})")
+
+
+def fixed_queries(rel: dict[str, set[str]], n: int) -> list[str]:
+    """n papers that cite or are cited, the same in every run and every benchmark that asks for n."""
+    import random
+
+    return random.Random(0).sample(sorted(p for p in rel if rel[p]), n)
 
 
 def data_dir(path: Path) -> Path:

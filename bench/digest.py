@@ -58,7 +58,6 @@ def users(adj: dict[str, set[str]], keys: list[str], n: int, rng: random.Random)
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     add_data_flag(ap)
-    ap.add_argument("--home", type=Path, default=ROOT / "bench" / ".cache" / "citeseer-home")
     ap.add_argument("--users", type=int, default=300)
     ap.add_argument("--seed", type=int, default=0, help="which simulated users (tune on another seed than 0)")
     args = ap.parse_args()

@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import random
 import sys
 import time
 from collections import Counter
@@ -24,12 +23,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "server"))
 
-from citeseer import (  # noqa: E402
-    add_data_flag,
-    data_dir,
-    embedded_library,
-    load,  # noqa: E402
-)
+from citeseer import add_data_flag, data_dir, embedded_library, fixed_queries, load  # noqa: E402
 from papershelf.search.index import fuse_rrf, stems, top_k  # noqa: E402
 
 K = 10
@@ -76,7 +70,6 @@ def tfidf_rankings(corpus, queries, sublinear: bool):
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     add_data_flag(ap)
-    ap.add_argument("--home", type=Path, default=ROOT / "bench" / ".cache" / "citeseer-home")
     ap.add_argument("--queries", type=int, default=500)
     ap.add_argument("--json", action="store_true", help="print the table as JSON")
     ap.add_argument("--all-queries", action="store_true",
@@ -85,7 +78,7 @@ def main() -> None:
 
     corpus, rel = load(data_dir(args.data))
     candidates = sorted(p for p in rel if rel[p])
-    queries = random.Random(0).sample(candidates, args.queries)
+    queries = fixed_queries(rel, args.queries)
 
     lib = embedded_library(corpus, args.home)
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import math
-import random
 import sys
 import time
 from pathlib import Path
@@ -23,7 +22,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "server"))
 
-from citeseer import add_data_flag, data_dir, embedded_library, load  # noqa: E402
+from citeseer import add_data_flag, data_dir, embedded_library, fixed_queries, load  # noqa: E402
 from quality import metrics  # noqa: E402
 
 from papershelf.search.embed import Embedder  # noqa: E402
@@ -32,13 +31,12 @@ from papershelf.search.embed import Embedder  # noqa: E402
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     add_data_flag(ap)
-    ap.add_argument("--home", type=Path, default=ROOT / "bench" / ".cache" / "citeseer-home")
     ap.add_argument("--queries", type=int, default=500)
     ap.add_argument("--tokens", type=int, default=128, help="the shorter query's length in tokens")
     args = ap.parse_args()
 
     corpus, rel = load(data_dir(args.data))
-    queries = random.Random(0).sample(sorted(p for p in rel if rel[p]), args.queries)  # quality.py's
+    queries = fixed_queries(rel, args.queries)  # quality.py's
     lib = embedded_library(corpus, args.home)
     s = lib.index.snapshot()
     key_of = {pid: [i.split(":", 1)[1] for i in p.identifiers if i.startswith("key:")]
