@@ -65,9 +65,6 @@ class RecentVectors:
     def __init__(self, kept: int):
         self.kept, self._vectors, self._lock = kept, OrderedDict(), threading.Lock()
 
-    def __len__(self) -> int:
-        return len(self._vectors)
-
     def __contains__(self, key: str) -> bool:
         with self._lock:
             return key in self._vectors

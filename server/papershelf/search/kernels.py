@@ -1,7 +1,7 @@
 """The compiled loops of the index (numba), in a module of their own: importing numba and loading its cached
 machine code costs a process about half a second, which only the processes that score often or much should pay
-(the server loads postings' loop in a thread). binary.py calls them through small wrappers; postings.py chooses its own
-(postings.scoring_loop)."""
+(the server loads postings' loop in a thread). binary.py calls them through small wrappers; postings.py chooses
+its own (postings.scoring_loop)."""
 
 from __future__ import annotations
 
