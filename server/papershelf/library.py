@@ -14,6 +14,7 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import timezone
 from importlib import resources
 from pathlib import Path
@@ -21,7 +22,7 @@ from pathlib import Path
 import msgspec
 import numpy as np
 
-from . import backup, importers
+from . import backup, clean, importers
 from .digest import DigestService, mail
 from .enrich import EnrichService
 from .events import EventBus
@@ -46,6 +47,13 @@ IMPORT_BATCH = 500  # records per transaction: a crash loses at most the batch i
 UNLOAD_AFTER = 300.0  # seconds with nothing to embed before the background's model session is let go
 PAGE_VECTORS_KEPT = 64  # recent pages' vectors (related_page): a save of one of them embeds nothing
 QUERY_VECTORS_KEPT = 256  # recent queries' vectors (_embed_query), a few hundred KB
+# On one core, a page not in the library is related by its text's first PAGE_TOKENS tokens. There the model takes
+# 100 ms for an abstract's full 256 tokens and 38 ms for 128, and the panel's final list, which waits for it, came
+# after its 300 ms on half the pages (docs/benchmarks.md). The ranking loses a little: on CiteSeer, nDCG@10 fell
+# by 0.0041 ± 0.0036 with 128 tokens and 0.0080 ± 0.0046 with 96 (bench/query_length.py). With more cores the final
+# list is in time with the whole text, which is kept there. The whole text's vector, which a save stores, is made
+# after, at low priority.
+PAGE_TOKENS = 128
 
 
 def sample_path() -> Path:
@@ -195,6 +203,10 @@ class Library:
         self._embed_lock = threading.Lock()
         self._page_vectors = RecentVectors(PAGE_VECTORS_KEPT)  # content hash → vector (related_page)
         self._query_vectors = RecentVectors(QUERY_VECTORS_KEPT)  # query text → vector (_embed_query)
+        # Pages' whole texts, embedded after their panel (related_page), one at a time, below lookups' priority.
+        self._page_embedding = ThreadPoolExecutor(1, "page-vector", initializer=lower_this_threads_priority)
+        self.page_tokens = PAGE_TOKENS if self.embedder.threads == 1 else None  # (None: the whole text)
+        self._page_jobs: dict[str, Future] = {}  # content hash → its job, while it waits or runs
         self.files_dir = self.home / "files"  # our copies of PDFs that came as bytes (pdf/files.py)
         self.pdf_readers = PdfReaders(self.store)  # in limited worker processes, never here
         self.pdfs = PdfIntake(self.store, self.pdf_readers, self.files_dir, self.home / "cache")  # (pdf/intake.py)
@@ -237,6 +249,7 @@ class Library:
 
     def close(self) -> None:
         """Stop the worker, save the index and close the database."""
+        self._page_embedding.shutdown(wait=True, cancel_futures=True)
         self.worker.stop()
         self.pdf_readers.close()
         self.fulltext.close()
@@ -404,8 +417,10 @@ class Library:
         if vector is None:  # a paper the digest brought, saved from its page: it keeps the digest's vector
             candidate, vector = self.digest.adopt(record)
         # With a vector (the digest's, or one its page's panel made: related_page), the worker must not embed
-        # the paper between the merge and its vector's arrival.
-        with self.index.writing(), (self._embed_lock if vector is not None or self._page_vectors
+        # the paper between the merge and its vector's arrival. Without one, the save does not wait for the
+        # worker's batch in flight (seconds, during an import).
+        page = content_hash(clean.text(record.title), clean.abstract(record.abstract))
+        with self.index.writing(), (self._embed_lock if vector is not None or page in self._page_vectors
                                     else contextlib.nullcontext()):
             added, merged, failed, _ = self.store.merge_records([("paper", record)], source=record.source or "api")
             if failed:
@@ -621,25 +636,49 @@ class Library:
         return self._hits(s, ranked, text, vector)
 
     def page_vector_known(self, title: str, abstract: str) -> bool:
-        """Was this page's text embedded a moment ago (related_page keeps it)?"""
-        return content_hash(title, abstract) in self._page_vectors
+        """Was this page's text embedded a moment ago (related_page keeps it)? (Nothing was before the model
+        was loaded, and the page's first list does not wait for it to load.)"""
+        return self.embedder.loaded and self._page_query(embed_text(title, abstract)) in self._query_vectors
+
+    def _page_query(self, text: str) -> str:
+        """What a page's text is related by: on one core its first PAGE_TOKENS tokens, else all of it (all of it
+        too if the model cannot be loaded: the lookup then goes by words, as any other)."""
+        if self.page_tokens is None:
+            return text
+        try:
+            return self.embedder.first_tokens(text, self.page_tokens)
+        except ModelError:
+            return text
 
     def related_page(self, title: str, abstract: str, k: int = 10, words_only: bool = False) -> list[RelatedHit]:
-        """Papers related to a page's paper that is not in the library. Its vector is kept for a while: saving
-        the paper next reuses it instead of embedding the same text again. words_only: by the page's words
-        alone (the served ranking without its semantic part), embedding nothing."""
+        """Papers related to a page's paper that is not in the library (on one core, by its text's first
+        PAGE_TOKENS tokens: _page_query). The whole text's vector is kept for a while (made after, in the
+        background, if the first tokens were used): saving the paper next stores it instead of embedding the same
+        text again. words_only: by the page's words alone (the served ranking without its semantic part),
+        embedding nothing."""
         text = embed_text(title, abstract)
         if words_only:
             s, ranked = self.index.related(text, None, k=k)
             return self._hits(s, ranked, text)
-        key = content_hash(title, abstract)
-        vector = self._page_vectors.get(key)
-        if vector is None:
-            vector = self._embed_query(text)
-            if vector is not None:
+        query = self._page_query(text)
+        vector = self._embed_query(query)
+        if vector is not None:
+            key = content_hash(title, abstract)
+            if query == text:
                 self._page_vectors.put(key, vector)
+            elif key not in self._page_jobs and self._page_vectors.get(key) is None:
+                self._page_jobs[key] = self._page_embedding.submit(self._embed_page, key, text)
         s, ranked = self.index.related(text, vector, k=k)
         return self._hits(s, ranked, text, vector)
+
+    def _embed_page(self, key: str, text: str) -> None:
+        """A page's whole text embedded (related_page's background job) and kept for its save."""
+        try:
+            self._page_vectors.put(key, self.embedder.embed_one(text))
+        except ModelError as e:  # the paper, if saved, is embedded by the worker instead
+            log.error("could not embed a page's text: %s", e)
+        finally:
+            self._page_jobs.pop(key, None)
 
     def search(self, query: str, k: int = 20, filters: Filters | None = None) -> list[SearchHit]:
         """Hybrid keyword + semantic search; an identifier in the query puts its paper first."""

@@ -304,3 +304,11 @@ class Embedder:
     def embed_one(self, text: str) -> np.ndarray:
         """One unit vector."""
         return self.embed([text])[0]
+
+    def first_tokens(self, text: str, n: int) -> str:
+        """The text up to the end of its first n tokens (the model's two markers count), or the whole text if
+        it has no more: embedded, it gives the vector the model gives the whole text cut at n tokens. The cut is
+        at the end of a word piece, so greedy WordPiece splits the cut text into those same pieces."""
+        encoding = self._load().model.tokenizer.encode(text)  # (cut at the model's own length: enough here)
+        pieces = [end for start, end in encoding.offsets if end > start]  # the markers have empty offsets
+        return text if len(pieces) <= n - 2 else text[:pieces[n - 3]]
