@@ -296,6 +296,8 @@ def test_duplicates_review_offers_what_the_merge_left_apart_and_merges_undoably(
     attention_a, attention_b, resnet_pre, resnet_pub, _ = added
     pub = store.get(resnet_pub)
     assert store.put_vectors("m", [(resnet_pub, content_hash(pub.title, pub.abstract), np.ones(4, dtype=np.float32))]) == 1
+    ids_, vecs = store.vectors("m", [attention_a, resnet_pub, "nonesuch"])
+    assert ids_ == [resnet_pub] and vecs.tolist() == [[1.0] * 4] and store.vectors("m")[0] == [resnet_pub]
     pairs = {(a.id, b.id): why for a, b, why in store.duplicate_pairs()}
     assert set(pairs) == {tuple(sorted((attention_a, attention_b))), tuple(sorted((resnet_pre, resnet_pub)))}
     assert "another first author" in pairs[tuple(sorted((attention_a, attention_b)))]
@@ -307,6 +309,11 @@ def test_duplicates_review_offers_what_the_merge_left_apart_and_merges_undoably(
     kept = store.get(resnet_pre)
     assert store.get(resnet_pub) is None and store.resolve(f"id:{resnet_pub}") == resnet_pre
     assert set(kept.identifiers) == {"arxiv:1512.03385", "doi:10.1109/cvpr.2016.90"}
+    # The merged paper's `id:` alias resolves (above) and is never shown, by any of the reads of identifiers.
+    assert kept.identifiers == ["arxiv:1512.03385", "doi:10.1109/cvpr.2016.90"]
+    assert store.identifiers([resnet_pre]) == {resnet_pre: kept.identifiers} == {
+        resnet_pre: store.identifiers()[resnet_pre]}
+    assert store.get_many([resnet_pre, resnet_pub]) == {resnet_pre: kept}
     assert kept.abstract == "We present a residual learning framework." and kept.tags == ["vision"]
     assert store.resolve("doi:10.1109/cvpr.2016.90") == resnet_pre
     assert len(store.duplicate_pairs()) == 1

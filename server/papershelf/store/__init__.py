@@ -192,6 +192,11 @@ def _why_apart(a: Paper, b: Paper, similarity: float | None) -> str:
 QUEUED_TEXT = 4 << 20  # text queued for one bulk insert: DuckDB copies it a few times while inserting
 
 
+def _shown_refs(refs: Iterable[str]) -> list[str]:
+    """A paper's identifiers as it shows them: sorted, without the `id:` aliases of papers merged into it."""
+    return sorted(r for r in refs if not r.startswith("id:"))
+
+
 def _title_counts(norm: str) -> bool:
     """A normalised title long enough to be evidence that two records are one paper (see _find_matches)."""
     return len(norm) >= 12 and len(norm.split()) >= 2
@@ -1055,8 +1060,7 @@ class Store:
         row = c.execute(f"SELECT {_PAPER_COLUMNS} FROM papers WHERE id = ?", [pid]).fetchone()
         if row is None:
             return None
-        refs = [r[0] for r in c.execute("SELECT ref FROM identifiers WHERE paper_id = ? AND ref NOT LIKE 'id:%' "
-                                        "ORDER BY ref", [pid]).fetchall()]
+        refs = _shown_refs(r[0] for r in c.execute("SELECT ref FROM identifiers WHERE paper_id = ?", [pid]).fetchall())
         paper = self._paper(row, refs)
         paper.files = self.files_of([pid]).get(pid, [])
         return paper
@@ -1089,10 +1093,7 @@ class Store:
             return {}
         c = self._cur()
         rows = c.execute(f"SELECT {_PAPER_COLUMNS} FROM papers WHERE id IN (SELECT unnest(?))", [pids]).fetchall()
-        refs: dict[str, list[str]] = {}
-        for ref, pid in c.execute("SELECT ref, paper_id FROM identifiers WHERE paper_id IN (SELECT unnest(?)) "
-                                  "AND ref NOT LIKE 'id:%' ORDER BY ref", [pids]).fetchall():
-            refs.setdefault(pid, []).append(ref)
+        refs = self._refs_of(c, pids)
         files = self.files_of(pids)
         out = {r[0]: self._paper(r, refs.get(r[0], [])) for r in rows}
         for pid, fs in files.items():
@@ -1256,13 +1257,21 @@ class Store:
 
     def identifiers(self, pids: list[str] | None = None) -> dict[str, list[str]]:
         """Paper id → its identifiers (`scheme:value`, sorted), for every paper that has one (or those of pids)."""
-        where, params = "ref NOT LIKE 'id:%'", []
         if pids is not None:
-            where += " AND paper_id IN (SELECT unnest(?))"
-            params.append(list(pids))
+            return self._refs_of(self._cur(), pids)
         return dict(self._cur().execute(
-            f"SELECT paper_id, list(ref ORDER BY ref) FROM identifiers WHERE {where} GROUP BY paper_id",
-            params).fetchall())
+            "SELECT paper_id, list(ref ORDER BY ref) FROM identifiers WHERE ref NOT LIKE 'id:%' GROUP BY paper_id"
+        ).fetchall())
+
+    @staticmethod
+    def _refs_of(c, pids: list[str]) -> dict[str, list[str]]:
+        """identifiers() of some papers. Filtered and sorted here, not in SQL: at 100,000 papers DuckDB tests
+        `NOT LIKE` on every row before it looks at the paper id (4 ms a query, against 0.5)."""
+        got: dict[str, list[str]] = {}
+        for pid, ref in c.execute("SELECT paper_id, ref FROM identifiers WHERE paper_id IN (SELECT unnest(?))",
+                                  [list(pids)]).fetchall():
+            got.setdefault(pid, []).append(ref)
+        return {pid: shown for pid, refs in got.items() if (shown := _shown_refs(refs))}
 
     def vector_hashes(self, model_id: str) -> dict[str, str]:
         """Paper id → the content hash its stored vector for this model is of."""
@@ -1287,13 +1296,20 @@ class Store:
 
     def vectors(self, model_id: str, pids: list[str] | None = None) -> tuple[list[str], np.ndarray]:
         """Current vectors of live papers for a model (all, or those ids) as (ids, float32 matrix)."""
-        sql = ("SELECT e.paper_id, e.vector FROM embeddings e JOIN papers p ON p.id = e.paper_id "
-               "AND p.content_hash = e.content_hash WHERE e.model_id = ? AND p.deleted_at IS NULL")
-        params: list = [model_id]
-        if pids is not None:
-            sql += " AND e.paper_id IN (SELECT unnest(?))"
-            params.append(pids)
-        rows = self._cur().execute(sql + " ORDER BY p.added_at, p.id", params).fetchall()
+        c = self._cur()
+        if pids is None:
+            rows = c.execute("SELECT e.paper_id, e.vector FROM embeddings e JOIN papers p ON p.id = e.paper_id "
+                             "AND p.content_hash = e.content_hash WHERE e.model_id = ? AND p.deleted_at IS NULL "
+                             "ORDER BY p.added_at, p.id", [model_id]).fetchall()
+        else:  # (two small reads: a join would read every paper of a big library to find a few: 7 ms against 4)
+            live = {pid: (added, h) for pid, added, h in c.execute(
+                "SELECT id, added_at, content_hash FROM papers WHERE deleted_at IS NULL AND id IN (SELECT unnest(?))",
+                [list(pids)]).fetchall()}
+            rows = [(pid, v) for _, pid, v in sorted(
+                (live[pid][0], pid, v) for pid, h, v in c.execute(
+                    "SELECT paper_id, content_hash, vector FROM embeddings WHERE model_id = ? "
+                    "AND paper_id IN (SELECT unnest(?))", [model_id, list(pids)]).fetchall()
+                if pid in live and live[pid][1] == h)]
         if not rows:
             return [], np.zeros((0, 0), dtype=np.float32)
         mat = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float32).reshape(len(rows), -1).copy()
