@@ -63,13 +63,14 @@ lib.store.close()  # not lib.close(): the saved index stays as it was for the ne
 """
 
 FIRST_SAVE = """
-import json, shutil, sys, tempfile, time
+import json, os, shutil, sys, tempfile, time
 from pathlib import Path
 sys.path.insert(0, {server!r})
 from papershelf.library import Library
 from papershelf.models import Record
 home = Path(tempfile.mkdtemp()) / "home"
 shutil.copytree({home!r}, home, ignore=shutil.ignore_patterns("server.json"))
+os.sync()  # the copy's dirty pages written now, not during the saves' commits (a start follows no such copy)
 lib = Library(home)
 if {room!r}:
     lib.warm_up(1e9)  # as `papershelf serve` does (its map timer never fires here)
