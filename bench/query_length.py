@@ -1,6 +1,7 @@
 """Would the panel rank a page's related papers as well from the first N tokens of its text as from all 256 the
 model reads? On one core the page's embedding is most of the final list's time (docs/benchmarks.md), and a
-128-token one costs 38 ms against 100.
+128-token one costs 38 ms against 100: there, the server ranks a page by its first 128 tokens
+(library.PAGE_TOKENS), and this is what that costs.
 
 CiteSeer, the 500 queries of quality.py, each ranked as a page not in the library would be (itself excluded,
 Index.related with the query's text and vector), with the vector of its first N tokens or of all of them.
