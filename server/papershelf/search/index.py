@@ -241,6 +241,7 @@ class Index:
             # A vector to read: a new text, or a paper still waiting for one (a tag edit needs none).
             need = [p for p in chunk if p in live and not ((r := self.pos.get(p)) is not None and
                                                            self.hashes[r] == live[p][8] and self.has_vec[r])]
+            need = self.store.may_have_vectors(need)  # (a paper just saved without one has none to read)
             vids, vecs = self.store.vectors(self.model_id, need) if need else ([], [])
             kill, same, new = [], [], []
             for pid in chunk:
