@@ -164,11 +164,13 @@ class Server:
         return self.proc.returncode
 
 
-def start_server(home: Path, *extra: str) -> Server:
+def start_server(home: Path, *extra: str, cpus: str | None = None) -> Server:
+    """`papershelf serve` over home; cpus: the cores it may use (`taskset -c`), as on a slower machine."""
     port = free_port()
     env = dict(os.environ, HF_HUB_OFFLINE="1")
     log = open(home.parent / f"server-{port}.log", "w")
-    proc = subprocess.Popen([*papershelf_cmd(), "serve", "--home", str(home), "--port", str(port), *extra],
+    pinned = ["taskset", "-c", cpus] if cpus else []
+    proc = subprocess.Popen([*pinned, *papershelf_cmd(), "serve", "--home", str(home), "--port", str(port), *extra],
                             stdout=log, stderr=subprocess.STDOUT, env=env)
     deadline = time.time() + 60
     while time.time() < deadline:

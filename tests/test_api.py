@@ -10,7 +10,7 @@ import time
 import httpx
 import pytest
 
-from conftest import FIXTURES, free_port, run_cli
+from conftest import FIXTURES, free_port, run_cli, start_server
 from papershelf.pairing import EXTENSION_ID
 
 EXT_ORIGIN = f"chrome-extension://{EXTENSION_ID}"
@@ -294,6 +294,31 @@ def test_lookup_by_url_arxiv_doi_and_title(server):
         assert c.get("/api/lookup").status_code == 400
         c.delete(f"/api/papers/{p['id']}")
         assert not c.get("/api/lookup", params={"arxiv": "2105.05233"}).json()["found"]  # trash is not "in"
+
+
+def test_a_server_on_one_core_ranks_a_page_by_its_first_tokens(sample_copy):
+    """On one core the panel's final list is ranked by the page's first 128 tokens (Library.page_tokens: the
+    whole text does not fit the 300 ms there; test_related checks that a save still stores the whole text's)."""
+    from papershelf.library import PAGE_TOKENS, Library
+
+    page = {"title": "Sparse expert routing for long documents",
+            "abstract": " ".join(f"Sentence {i}: we route the tokens of long documents to sparse experts, and each "
+                                 f"expert reads a different kind of passage." for i in range(12))}
+    srv = start_server(sample_copy, cpus="0")
+    try:
+        with srv.client() as c, c.stream("POST", "/api/lookup/stream", json={**page, "k": 5}) as r:
+            served = [json.loads(line) for line in r.iter_lines() if line][-1]["related"]
+    finally:
+        srv.stop()
+    lib = Library(sample_copy)
+    try:
+        by = {}
+        for tokens in (PAGE_TOKENS, None):
+            lib.page_tokens = tokens
+            by[tokens] = [(h.id, h.score) for h in lib.related_page(page["title"], page["abstract"], k=5)]
+    finally:
+        lib.close()
+    assert [(h["id"], h["score"]) for h in served] == by[PAGE_TOKENS] != by[None]
 
 
 def test_lookup_of_a_page_in_one_call(server):
