@@ -100,8 +100,8 @@ def _need_page_ref(refs: list[str], title: str) -> None:
 
 def _page_parts(lib: Library, data: PageIn) -> Iterator[list[PageFound | PageRelated]]:
     """A page's lookup in parts, each as soon as it is known, in groups sent together: the paper (found or not),
-    then what is related to it. A paper not in the library is related by its title and abstract, embedded once:
-    saving it next reuses that vector (Library.related_page).
+    then what is related to it. A paper not in the library is related by its title and abstract (on one core, by
+    their first tokens), embedded once: saving it next reuses the whole text's vector (Library.related_page).
 
     With words_first (the panel's call) the page needs as few messages, and renders, as it can: a paper in the
     library comes with its related papers (its vector is stored: milliseconds); a paper not in the library with
