@@ -352,6 +352,7 @@ def test_the_server_scores_with_numpy_while_numbas_loop_loads_in_a_thread(monkey
     by_numpy = post.score(q, post.n, symmetric=True)  # (a small index: numpy's loop, as in a command)
     monkeypatch.setattr(postings, "_compiled_loop", None)
     monkeypatch.setattr(postings, "_loading", threading.Lock())
+    monkeypatch.setattr(postings, "_load_thread", None)
     held, load = threading.Event(), postings._load_compiled
     monkeypatch.setattr(postings, "_load_compiled", lambda args: (held.wait(60), load(args)))
     postings.load_compiled_in_background()  # (both flags are put back after the test: monkeypatch saved them)
@@ -362,8 +363,11 @@ def test_the_server_scores_with_numpy_while_numbas_loop_loads_in_a_thread(monkey
     assert postings._compiled_loop is None
     loader = next(t for t in threading.enumerate() if t.name == "numba-load")
     np.testing.assert_array_equal(while_loading.keyword, by_numpy.keyword)
+    postings.wait_for_background_load(0.2)  # (what bench/ingest.py waits on: the load is still held here)
+    assert loader.is_alive() and postings._compiled_loop is None
     held.set()
-    loader.join(60)
+    postings.wait_for_background_load(60)
+    assert not loader.is_alive()
     from papershelf.search.kernels import accumulate
 
     assert postings._compiled_loop is accumulate

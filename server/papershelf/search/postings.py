@@ -191,6 +191,7 @@ _compiled_loop = None  # kernels.accumulate, once numba has loaded its machine c
 _in_background = False  # the server: numba's loop is loaded in a thread, never in a lookup
 _at_any_size = False  # the server, once its start-up is done: numba's loop whatever the index's size
 _loading = threading.Lock()
+_load_thread: threading.Thread | None = None  # the server's load of numba's loop, while it runs
 
 
 def load_compiled_in_background() -> None:
@@ -223,16 +224,25 @@ def scoring_loop(postings: int, args: tuple):
     """The loop that scores `postings` postings with these arguments: in the server, numba's once a thread has
     loaded it (numpy's meanwhile, and below the size until start-up is done); in a command, numpy's below
     COMPILED_ABOVE and numba's above."""
+    global _load_thread
     if _in_background:
         if _compiled_loop is None and (_at_any_size or postings > COMPILED_ABOVE) and \
                 _loading.acquire(blocking=False):  # (never released: one load a process)
-            threading.Thread(target=_load_compiled, args=(args,), name="numba-load", daemon=True).start()
+            _load_thread = threading.Thread(target=_load_compiled, args=(args,), name="numba-load", daemon=True)
+            _load_thread.start()
         return _compiled_loop or accumulate_by_term
     if postings <= COMPILED_ABOVE:
         return accumulate_by_term
     if _compiled_loop is None:
         _load_compiled(args)
     return _compiled_loop
+
+
+def wait_for_background_load(timeout: float | None = None) -> None:
+    """Until a load of numba's loop started in a thread is done: a benchmark that times a reader's first click
+    after a start waits for the start's own work first (on one core that load took the CPU of the first save)."""
+    if _load_thread is not None:
+        _load_thread.join(timeout)
 
 
 def compile_scoring_loop() -> None:
