@@ -7,9 +7,9 @@ import threading
 import numpy as np
 from papershelf.library import PAGE_TOKENS
 from papershelf.models import Filters, Record
-from papershelf.store import content_hash
 from papershelf.search.index import BM25_WEIGHT, TFIDF_WEIGHT, Index, fuse_weighted
 from papershelf.search.postings import Postings, count, stems
+from papershelf.store import content_hash
 
 MOE = re.compile(r"mixture[- ]of[- ]experts|\bmoe\b|experts?\b|smoe", re.I)
 
