@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import random
 import sys
 from pathlib import Path
 
@@ -21,8 +22,6 @@ def add_data_flag(ap: argparse.ArgumentParser) -> None:
 
 def fixed_queries(rel: dict[str, set[str]], n: int) -> list[str]:
     """n papers that cite or are cited, the same in every run and every benchmark that asks for n."""
-    import random
-
     return random.Random(0).sample(sorted(p for p in rel if rel[p]), n)
 
 

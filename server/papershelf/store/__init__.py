@@ -192,11 +192,6 @@ def _why_apart(a: Paper, b: Paper, similarity: float | None) -> str:
 QUEUED_TEXT = 4 << 20  # text queued for one bulk insert: DuckDB copies it a few times while inserting
 
 
-def _shown_refs(refs: Iterable[str]) -> list[str]:
-    """A paper's identifiers as it shows them: sorted, without the `id:` aliases of papers merged into it."""
-    return sorted(r for r in refs if not r.startswith("id:"))
-
-
 def _title_counts(norm: str) -> bool:
     """A normalised title long enough to be evidence that two records are one paper (see _find_matches)."""
     return len(norm) >= 12 and len(norm.split()) >= 2
@@ -1066,8 +1061,7 @@ class Store:
         row = c.execute(f"SELECT {_PAPER_COLUMNS} FROM papers WHERE id = ?", [pid]).fetchone()
         if row is None:
             return None
-        refs = _shown_refs(r[0] for r in c.execute("SELECT ref FROM identifiers WHERE paper_id = ?", [pid]).fetchall())
-        paper = self._paper(row, refs)
+        paper = self._paper(row, self._refs_of(c, [pid]).get(pid, []))
         paper.files = self.files_of([pid]).get(pid, [])
         return paper
 
@@ -1276,8 +1270,9 @@ class Store:
         got: dict[str, list[str]] = {}
         for pid, ref in c.execute("SELECT paper_id, ref FROM identifiers WHERE paper_id IN (SELECT unnest(?))",
                                   [list(pids)]).fetchall():
-            got.setdefault(pid, []).append(ref)
-        return {pid: shown for pid, refs in got.items() if (shown := _shown_refs(refs))}
+            if not ref.startswith("id:"):  # (the aliases of papers merged into it: they resolve, never show)
+                got.setdefault(pid, []).append(ref)
+        return {pid: sorted(refs) for pid, refs in got.items()}
 
     def may_have_vectors(self, pids: list[str]) -> list[str]:
         """Those of pids that may have a stored vector: not the papers this process created and gave none."""
