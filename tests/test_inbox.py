@@ -64,6 +64,25 @@ def test_a_dropped_file_is_imported_within_a_second_and_filed(inbox):
     assert inbox.lib.stats().papers == 3
 
 
+def test_a_report_appears_whole_never_empty_or_cut(tmp_path, monkeypatch):
+    """Whoever waits for a report's name reads all of it: it is written under another name, then renamed (the
+    duplicates test below once read an empty report under load)."""
+    written = []
+    write_text = Path.write_text
+    monkeypatch.setattr(Path, "write_text", lambda self, text, *a, **k: written.append(self.name) or
+                        write_text(self, text, *a, **k))
+    inbox = Inbox(tmp_path / "inbox", lambda p: {"added": ["x"], "merged": [], "failed": [], "warnings": []})
+    for name, folder in (("a.jsonl", "done"), ("b.jsonl", "failed")):
+        if folder == "failed":
+            inbox.import_file = lambda p: {"error": "unreadable", "added": [], "merged": [], "failed": []}
+        (inbox.folder / name).write_text("{}")
+        target = inbox.process(inbox.folder / name)
+        kind = "report" if folder == "done" else "error"
+        assert target == inbox.folder / folder / name
+        assert (inbox.folder / folder / f"{name}.{kind}.txt").read_text().strip()
+        assert f"{name}.{kind}.txt" not in written and f"{name}.{kind}.txt.tmp" in written
+
+
 def test_duplicates_import_nothing_and_say_so_and_nothing_is_overwritten(inbox):
     folder = inbox.inbox.folder
     shutil.copy(FIXTURES / "mixed.jsonl", folder / "a.jsonl")

@@ -51,6 +51,14 @@ def open_for_writing(path: Path) -> bool:
     return False
 
 
+def _write_whole(path: Path, text: str) -> None:
+    """A report or error file that appears whole: whoever waits for its name (the user's file manager, a script)
+    never reads it empty or cut. Written under a name the inbox ignores, then renamed."""
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text)
+    tmp.replace(path)
+
+
 def _free_name(folder: Path, name: str) -> Path:
     """`name` in folder, or `name (2)`, `name (3)` … if taken: an earlier file of that name stays."""
     target = folder / name
@@ -110,12 +118,12 @@ class Inbox:
             shutil.move(str(path), target)
             reason = report.get("error") or "no record could be read"
             detail = describe(report) if report.get("failed") else ""
-            (self.failed / f"{target.name}.error.txt").write_text(reason + "\n" + detail)
+            _write_whole(self.failed / f"{target.name}.error.txt", reason + "\n" + detail)
             log.warning("%s failed: %s", path.name, reason)
         else:
             target = _free_name(self.done, path.name)
             shutil.move(str(path), target)
-            (self.done / f"{target.name}.report.txt").write_text(describe(report))
+            _write_whole(self.done / f"{target.name}.report.txt", describe(report))
             log.info("%s: %s", path.name, describe(report).splitlines()[1])
         if self.on_done:
             self.on_done(target, report)
