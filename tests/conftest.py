@@ -252,6 +252,8 @@ def loaded_models_are_shared(request, monkeypatch):
             if key not in _LOADED_MODELS:
                 _LOADED_MODELS[key] = load(self)  # (verifies the weights, as every load does)
             self._model = _LOADED_MODELS[key]
+            if self.bulk:  # its runs stop on this Embedder's interrupt, not on an earlier one's
+                self._make_interruptible(self._model)
         return self._model
 
     monkeypatch.setattr(Embedder, "_load", shared)

@@ -221,3 +221,80 @@ def test_the_background_embeds_at_low_priority_and_lets_its_model_go_when_idle(t
         time.sleep(0.05)
     assert lib.stats().embedded == 2  # loaded again for it
     lib.close()
+
+
+def _runs_seen(monkeypatch):
+    """Each run of the background session, as it starts and how it ends (returned or raised)."""
+    import threading
+
+    started, ended = threading.Event(), []
+    run = embed._InterruptibleSession.run
+
+    def watched(self, *args, **kwargs):
+        started.set()
+        try:
+            out = run(self, *args, **kwargs)
+        except Exception as e:
+            ended.append(type(e).__name__)
+            raise
+        ended.append("returned")
+        return out
+
+    monkeypatch.setattr(embed._InterruptibleSession, "run", watched)
+    return started, ended
+
+
+def test_interrupt_ends_the_background_sessions_run_in_flight(tmp_path, monkeypatch):
+    """One run of 150 long texts takes seconds; interrupted, it ends at once with no vector, and so does every
+    later embedding. (Not more texts: a run's memory grows with them, and uninterrupted it would all be used.)"""
+    import threading
+
+    from corpus import generated_papers
+
+    bulk = Embedder(tmp_path, bulk=True, shipped=False)
+    bulk.embed(["loaded first"])
+    monkeypatch.setattr(embed, "BATCH_SIZE", 4096)  # all the texts in one run
+    started, ended = _runs_seen(monkeypatch)
+    texts = [f"{d['title']}. {d['abstract']} {d['abstract']}" for d in generated_papers(150)]
+    out: dict = {}
+
+    def embed_all():
+        try:
+            out["vectors"] = bulk.embed(texts)
+        except Exception as e:
+            out["error"] = e
+
+    t = threading.Thread(target=embed_all)
+    t.start()
+    assert started.wait(60)
+    bulk.interrupt()
+    t.join(120)
+    assert isinstance(out.get("error"), embed.EmbeddingInterrupted), out
+    assert ended and ended[0] != "returned", ended  # the run itself was ended, not finished
+    with pytest.raises(embed.EmbeddingInterrupted):
+        bulk.embed(["anything later"])
+
+
+def test_closing_a_library_abandons_the_batch_in_flight_and_its_papers_wait_for_the_next_start(tmp_path, monkeypatch):
+    """A server asked to stop while its worker embeds does not wait for the batch: nothing of it is written,
+    and its papers are embedded after the next start."""
+    import papershelf.library as library
+    from corpus import generated_papers
+
+    monkeypatch.setattr(library, "SETTLE", 0)
+    lib = Library(tmp_path / "h")
+    lib.import_items([(str(i), Record(title=d["title"], abstract=d["abstract"]))
+                      for i, d in enumerate(generated_papers(120))])
+    assert lib.stats().pending == 120
+    lib.bulk_embedder.embed(["loaded first"])
+    monkeypatch.setattr(embed, "BATCH_SIZE", 4096)
+    started, ended = _runs_seen(monkeypatch)
+    lib.worker.embed_batch = lambda: lib.embed_batch(size=120)  # all of them in one batch: one run of seconds
+    lib.worker.start()
+    assert started.wait(60)
+    lib.close()
+    assert ended and ended[0] != "returned", ended
+    lib = Library(tmp_path / "h")
+    assert lib.stats().pending == 120  # no vector of the abandoned batch was stored
+    assert lib.embed_batch(size=4) == 4 and lib.stats().pending == 116  # and they are embedded as any other
+    lib.close()

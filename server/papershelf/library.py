@@ -34,7 +34,7 @@ from .pdf import files
 from .pdf.intake import PdfIntake
 from .pdf.readers import PdfReaders
 from .pdf.record import is_pdf
-from .search.embed import BATCH_SIZE, Embedder, ModelError, lower_this_threads_priority
+from .search.embed import BATCH_SIZE, Embedder, EmbeddingInterrupted, ModelError, lower_this_threads_priority
 from .search.index import Index, Ranked, Snapshot, give_back_memory
 from .search.map import Layout, LibraryMap
 from .search.postings import load_compiled_in_background, use_compiled_at_any_size
@@ -139,9 +139,11 @@ class EmbedWorker:
         self._wake.set()
 
     def stop(self, timeout: float = 30) -> None:
-        """Finish the batch in flight and stop."""
+        """Stop, the batch in flight abandoned: its papers keep no vector and wait for the next start. (Finished,
+        it could keep a server asked to stop for half a minute on a busy machine, at this thread's priority.)"""
         self._stop.set()
         self._wake.set()
+        self.embedder.interrupt()
         if self._thread:
             self._thread.join(timeout)
 
@@ -161,6 +163,8 @@ class EmbedWorker:
                 while not self._stop.is_set() and not self._paused and self.embed_batch() > 0:
                     last_work = time.monotonic()
                 self.error = None
+            except EmbeddingInterrupted:  # stop(): nothing of the batch was written
+                break
             except ModelError as e:
                 self.error = str(e)
                 log.error("embedding stopped: %s", e)

@@ -34,6 +34,25 @@ class ModelError(Exception):
     """The embedding model cannot be used; the message says what to do."""
 
 
+class EmbeddingInterrupted(Exception):
+    """The embedding was stopped (Embedder.interrupt): the texts it was given have no vectors."""
+
+
+class _InterruptibleSession:
+    """An onnxruntime session whose runs take one RunOptions: setting its `terminate` makes a run in flight
+    return at once (with an error) instead of finishing its batch."""
+
+    def __init__(self, session, options):
+        self._session = session
+        self._options = options
+
+    def run(self, output_names, input_feed, run_options=None):
+        return self._session.run(output_names, input_feed, run_options or self._options)
+
+    def __getattr__(self, name):
+        return getattr(self._session, name)
+
+
 def sha256_file(path: Path) -> str:
     """sha256 of a file, streamed."""
     h = hashlib.sha256()
@@ -229,6 +248,8 @@ class Embedder:
         self.shipped = shipped  # take the shipped sample's vectors instead of computing them again
         self._model = None
         self._lock = threading.Lock()
+        self._interrupted = False
+        self._run_options = None  # the bulk session's (see interrupt)
 
     @property
     def model_id(self) -> str:
@@ -256,7 +277,32 @@ class Embedder:
                 self._model = build() if not self.bulk else _in_low_priority_thread(build)
             except Exception as e:  # onnxruntime and tokenizers raise many kinds
                 raise ModelError(f"Could not load the embedding model from {folder}: {e}") from e
+            if self.bulk:
+                self._make_interruptible(self._model)
             return self._model
+
+    def _make_interruptible(self, model) -> None:
+        """The session fastembed runs (TextEmbedding.model.model) runs with our RunOptions, so that interrupt()
+        stops a batch in flight: one batch of the background's, on a busy machine, took 20-30 s, and a server
+        asked to stop waited for it."""
+        import onnxruntime as ort
+
+        inner = getattr(model, "model", None)
+        if inner is None or not hasattr(getattr(inner, "model", None), "run"):
+            return  # another fastembed: interrupt() then takes effect between batches
+        session = inner.model
+        if isinstance(session, _InterruptibleSession):  # a model handed on (the tests share loaded ones)
+            session = session._session
+        self._run_options = ort.RunOptions()
+        self._run_options.terminate = self._interrupted
+        inner.model = _InterruptibleSession(session, self._run_options)
+
+    def interrupt(self) -> None:
+        """Stop embedding for good: a batch in flight ends at once and every later embed raises
+        EmbeddingInterrupted (for a closing library: what was not embedded waits for the next start)."""
+        self._interrupted = True
+        if self._run_options is not None:
+            self._run_options.terminate = True
 
     def _register_custom(self, TextEmbedding) -> str:
         """Tell fastembed about a user's model folder (mean pooling, normalised, the config's dimension)."""
@@ -296,8 +342,21 @@ class Embedder:
 
     def _embed(self, texts: list[str]) -> np.ndarray:
         """Unit vectors for texts, computed by the model."""
+        if self._interrupted:
+            raise EmbeddingInterrupted("the embedding was stopped")
         model = self._load()
-        vecs = np.asarray(list(model.embed(texts, batch_size=BATCH_SIZE)), dtype=np.float32)
+        vecs = []
+        try:
+            for v in model.embed(texts, batch_size=BATCH_SIZE):
+                if self._interrupted:
+                    break
+                vecs.append(v)
+        except Exception:
+            if not self._interrupted:
+                raise
+        if self._interrupted:
+            raise EmbeddingInterrupted("the embedding was stopped")
+        vecs = np.asarray(vecs, dtype=np.float32)
         norms = np.linalg.norm(vecs, axis=1, keepdims=True)
         return vecs / np.where(norms == 0, 1, norms)
 
