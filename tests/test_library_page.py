@@ -568,8 +568,13 @@ def test_a_paper_is_edited_in_its_detail_undone_and_its_row_shows_who_when_where
                                         "identifiers": ["doi:10.5555/edit.page"]}).json()["paper"]
     page.fill("#q", "Scan 0042 final copy")
     row = f'#list li[data-paper-id="{p["id"]}"]'
+    # The list the search box asked for (a click on the first list's row, as it is replaced, can land elsewhere).
+    page.wait_for_function("() => document.getElementById('list-title').textContent.endsWith('papers found')")
     page.wait_for_selector(f"{row} a.title")
     page.click(f"{row} a.title")
+    opened = page.wait_for_function("""() => !!document.querySelector('#detail button.edit-paper')
+        || document.getElementById('status').textContent""").json_value()
+    assert opened is True, f"the paper did not open: {opened}"  # (the page's status says why)
     page.click("#detail button.edit-paper")
     form = "#detail form.edit-form"
     page.fill(f"{form} input[name=title]", "Notes on the analytical engine")
