@@ -2,8 +2,11 @@
 errors, and going through the server's API while `papershelf serve` holds the library."""
 
 import json
+import os
 import re
 import shutil
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -260,3 +263,15 @@ def test_every_operation_answers_the_same_locally_and_through_the_server(sample_
     assert [(n, kind) for n, kind, _ in here] == [(n, kind) for n, kind, _ in there]
     differ = [(name, a, b) for (name, _, a), (_, _, b) in zip(here, there) if a != b]
     assert differ == []
+
+
+def test_a_local_command_loads_no_http_client(sample_copy):
+    """A command on a home with no server running sends nothing: httpx (and its 0.05-0.1 s of imports) stays out."""
+    code = ("import sys; from papershelf.cli import main\n"
+            f"sys.argv = ['papershelf', 'stats', '--json', '--home', {str(sample_copy)!r}]\n"
+            "try:\n    main()\nexcept SystemExit:\n    pass\n"
+            "print('httpx' in sys.modules)")
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                       env=dict(os.environ, HF_HUB_OFFLINE="1"))
+    assert p.returncode == 0, p.stderr
+    assert p.stdout.strip().endswith("False"), p.stdout[-300:]

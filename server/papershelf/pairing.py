@@ -8,7 +8,6 @@ import secrets
 from datetime import datetime
 from pathlib import Path
 
-import httpx
 import platformdirs
 
 # The extension's id follows from the fixed public key in extension/manifest.json (sha256 of the key, first
@@ -113,6 +112,8 @@ def find_server(home: Path, timeout: float = 2.0) -> str | None:
     url, pid = info.get("url"), info.get("pid")
     if not url or not isinstance(pid, int) or not _pid_alive(pid):
         return None
+    import httpx  # (here, not at the top: 0.1 s that every command that sends nothing would pay)
+
     try:
         r = httpx.get(f"{url}/api/health", timeout=timeout)
         if r.status_code == 200 and r.json().get("name") == "papershelf":

@@ -17,13 +17,14 @@ import os
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
-
-import httpx
 
 from ..pairing import find_server, read_token
 from .common import CLIError, builtins, home_of
+
+if TYPE_CHECKING:  # (annotations only: see where it is imported)
+    import httpx
 
 
 def _reply(r: httpx.Response) -> Any:
@@ -306,6 +307,8 @@ class Remote(Backend):
     remote = True
 
     def __init__(self, url: str, token: str):
+        import httpx  # (here, not at the top: 0.1 s that every command that sends nothing would pay)
+
         self.url = url
         self.http = httpx.Client(base_url=url, headers={"Authorization": f"Bearer {token}"}, timeout=600)
 
@@ -321,6 +324,8 @@ class Remote(Backend):
             raise CLIError(op.missing.format(next(iter(arguments.values()), ""))) from None
 
     def _call(self, method: str, path: str, not_found_answers: bool = False, **kw) -> httpx.Response:
+        import httpx
+
         try:
             r = self.http.request(method, path, **kw)
         except httpx.HTTPError as e:
@@ -355,6 +360,8 @@ class Remote(Backend):
         except OSError as e:
             return {"source": str(path), "added": [], "merged": [], "failed": [],
                     "error": f"cannot read {path}: {e.strerror or e}"}
+        import httpx
+
         try:
             r = self.http.post("/api/import", files={"file": (path.name, data)}, headers=headers or {})
         except httpx.HTTPError as e:

@@ -19,8 +19,8 @@ import threading
 import time
 from collections.abc import Callable
 from datetime import date, datetime, timedelta
+from typing import TYPE_CHECKING
 
-import httpx
 import numpy as np
 
 from .. import clean, ids
@@ -28,6 +28,9 @@ from ..models import ClosePaper, DigestItem, DigestSettings, DigestWhy, Feedback
 from ..models import Digest as DigestPage
 from ..store import content_hash, embed_text, new_paper_id, now
 from . import feeds, ranking
+
+if TYPE_CHECKING:  # (annotations only: see where it is imported)
+    import httpx
 
 log = logging.getLogger("papershelf.digest")
 PRUNE_DAYS = 30  # unsaved candidates older than this go (settings: digest_prune_days)
@@ -64,6 +67,8 @@ class DigestService:
 
     def _client(self) -> httpx.Client:
         if self.http is None:
+            import httpx  # (here, not at the top: 0.1 s that every command that sends nothing would pay)
+
             self.http = httpx.Client()
         return self.http
 

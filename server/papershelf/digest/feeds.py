@@ -17,16 +17,18 @@ import time
 import xml.sax
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 from urllib.parse import urlparse
-
-import httpx
 
 from .. import __version__, clean, ids, importers
 from ..models import Record
 
+if TYPE_CHECKING:  # (annotations only: see where it is imported)
+    import httpx
+
 USER_AGENT = (f"papershelf/{__version__} (a researcher's local paper library fetching its daily digest; "
               "one request per feed per day)")
-TIMEOUT = httpx.Timeout(30.0, connect=10.0)
+TIMEOUT = (10.0, 30.0, 30.0, 30.0)  # httpx's (connect, read, write, pool)
 RETRIES = 3  # attempts after the first
 BACKOFF = 2.0  # seconds before the first retry, doubled each time
 MAX_BYTES = 32 << 20  # a feed larger than this is not a day's papers
@@ -90,6 +92,8 @@ def _wait_for_spacing(host: str, sleep: Callable[[float], None]) -> None:
 def fetch(feed: Feed, client: httpx.Client, etag: str | None = None, last_modified: str | None = None,
           sleep: Callable[[float], None] = time.sleep, timeout: httpx.Timeout | float = TIMEOUT) -> Fetched:
     """GET the feed (conditionally) with retries, and read it whole: papers, or a FeedError. Nothing partial."""
+    import httpx  # (here, not at the top: 0.1 s that every command that sends nothing would pay)
+
     headers = {"User-Agent": USER_AGENT, "Accept": "application/rss+xml, application/atom+xml, application/json, "
                                                      "application/xml;q=0.9, */*;q=0.5"}
     if etag:

@@ -16,14 +16,17 @@ import re
 import threading
 import time
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
-import httpx
 import msgspec
 
 from .. import __version__, clean
 from ..models import Record
 from ..store import Store
 from .registries import ENDPOINTS, INTERVAL, RegistryBusy, RegistryError, fetch, registry_for
+
+if TYPE_CHECKING:  # (annotations only: see where it is imported)
+    import httpx
 
 log = logging.getLogger("papershelf.enrich")
 SETTING = "enrich"
@@ -111,6 +114,8 @@ class EnrichService:
         if not self._lock.acquire(blocking=False):
             return 0
         try:
+            import httpx  # (here, not at the top: 0.1 s that every command that sends nothing would pay)
+
             done, until = 0, time.monotonic() + budget
             with httpx.Client(headers={"User-Agent": user_agent(s.contact), "Accept": "application/json, "
                                        "application/atom+xml;q=0.9"}, timeout=20, follow_redirects=True) as http:

@@ -6,13 +6,16 @@ or None when the registry does not know the identifier; anything else raises Reg
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING
 from urllib.parse import quote
 
-import httpx
 import msgspec
 
 from ..importers import arxiv, csljson
 from ..models import Record
+
+if TYPE_CHECKING:  # (annotations only: see where it is imported)
+    import httpx
 
 ENDPOINTS = {"crossref": "https://api.crossref.org", "datacite": "https://api.datacite.org",
              "arxiv": "https://export.arxiv.org"}
@@ -62,6 +65,8 @@ def _retry_after(value: str | None) -> float | None:
 
 def fetch(http: httpx.Client, base: str, registry: str, ref: str) -> Record | None:
     """Ask one registry about one identifier: its Record, or None when it does not know it."""
+    import httpx  # (here, not at the top: 0.1 s that every command that sends nothing would pay)
+
     value = ref.split(":", 1)[1]
     if registry == "crossref":
         url, params = f"{base}/works/{quote(value, safe='')}", None
