@@ -152,12 +152,28 @@ def papershelf_cmd() -> list[str]:
     return [sys.executable, "-m", "papershelf.cli"]
 
 
+_zygote = None  # this worker's (tests/cli_zygote.py), started by the first command
+
+
 def run_cli(*args: str, home: Path, check: bool = True, timeout: float = 300, stdin: str | None = None
             ) -> subprocess.CompletedProcess:
-    """Run the real command line, as a user would."""
+    """Run the real command line, as a user would: `python -m papershelf.cli`, in a process of its own, forked
+    from one that has imported papershelf already (PAPERSHELF_TEST_FRESH_CLI=1: started afresh each time)."""
+    global _zygote
     env = dict(os.environ, HF_HUB_OFFLINE="1", COLUMNS="200")
-    p = subprocess.run([*papershelf_cmd(), *args, "--home", str(home)], capture_output=True, text=True,
-                       timeout=timeout, env=env, input=stdin)
+    argv = [*args, "--home", str(home)]
+    if os.environ.get("PAPERSHELF_TEST_FRESH_CLI") or (_zygote is not None and _zygote.lock.locked()):
+        p = subprocess.run([*papershelf_cmd(), *argv], capture_output=True, text=True, timeout=timeout, env=env,
+                           input=stdin)
+    else:
+        if _zygote is None:
+            import atexit
+
+            from cli_zygote import Zygote
+
+            _zygote = Zygote(sys.executable, env)
+            atexit.register(_zygote.close)
+        p = _zygote.run(argv, env, stdin, timeout)
     if check and p.returncode != 0:
         raise AssertionError(f"papershelf {' '.join(args)} exited {p.returncode}\n{p.stdout}\n{p.stderr}")
     return p
