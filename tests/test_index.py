@@ -257,6 +257,9 @@ def test_precompile_compiles_what_the_library_runs(sample_copy):
         lib.map.wait()
         assert lib.map.current().method == "pacmap"
         lib.close()
+        lib = Library(sys.argv[1])  # and from the index it saved, memory-mapped (read-only arrays: other types)
+        assert lib.related_text("sparse mixture of experts", k=3)
+        lib.close()
     """ + compiled
     got = []
     for code in (ahead, library):

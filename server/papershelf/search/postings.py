@@ -258,6 +258,14 @@ def compile_scoring_loop() -> None:
     COMPILED_ABOVE, _in_background = -1, False  # as a command above the size: the loop is loaded here, now
     try:
         post.score(stems("sparse experts and their routing"), post.n, symmetric=True)
+        # And over postings as a saved index gives them (memory-mapped read-only): numba compiles those types
+        # apart, and a fresh install's server compiled them at its first lookups.
+        main = post.current[0]
+        for name in ("start", "rows", "tfs"):
+            read_only = getattr(main, name).copy()
+            read_only.setflags(write=False)
+            setattr(main, name, read_only)
+        post.score(stems("sparse experts and their routing"), post.n, symmetric=True)
     finally:
         COMPILED_ABOVE, _in_background = saved
 
