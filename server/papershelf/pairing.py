@@ -112,7 +112,7 @@ def find_server(home: Path, timeout: float = 2.0) -> str | None:
     url, pid = info.get("url"), info.get("pid")
     if not url or not isinstance(pid, int) or not _pid_alive(pid):
         return None
-    import httpx  # (here, not at the top: 0.1 s that every command that sends nothing would pay)
+    import httpx  # (here, not at the top: 40-100 ms that every command sending nothing would pay)
 
     try:
         r = httpx.get(f"{url}/api/health", timeout=timeout)

@@ -67,7 +67,7 @@ class DigestService:
 
     def _client(self) -> httpx.Client:
         if self.http is None:
-            import httpx  # (here, not at the top: 0.1 s that every command that sends nothing would pay)
+            import httpx  # (here, not at the top: 40-100 ms that every command sending nothing would pay)
 
             self.http = httpx.Client()
         return self.http
