@@ -142,6 +142,8 @@ def test_every_kind_of_feed_is_read(feed_server):
 
 def test_a_feed_is_checked_when_added_and_its_papers_are_candidates_not_library(digest, feed_server, sample_lib):
     papers_before = sample_lib.stats().papers
+    woken = []
+    digest.wake = lambda: woken.append(True)  # the library's embedding worker, as the library hands it over
     for path, why in (("/html", "HTML page"), ("/empty", "holds no papers"), ("/404", "HTTP 404"),
                       ("/truncated", "well-formed")):
         with pytest.raises(feeds.FeedError, match=why):
@@ -150,6 +152,7 @@ def test_a_feed_is_checked_when_added_and_its_papers_are_candidates_not_library(
     feed, report = digest.add_feed(feed_server.url + "/rss")
     assert feed.last_success_at and feed.last_count == 5 and not feed.last_error
     assert (report.new, report.in_library) == (4, 1)  # Consistency Trajectory Models is in the sample library
+    assert woken  # its candidates are embedded now, not at the worker's next idle check (5 s)
     assert sample_lib.stats().papers == papers_before  # the badge stays true: candidates are not the library
     _, again = digest.add_feed(feed_server.url + "/hf")
     assert again.new == 30

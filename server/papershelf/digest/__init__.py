@@ -120,7 +120,6 @@ class DigestService:
                     continue
                 reports.append(self._store_fetch(feed, got))
             self.prune()
-            self.wake()
             self.events.publish("digest", change="fetch", new=sum(r.new for r in reports))
             return reports
 
@@ -135,6 +134,7 @@ class DigestService:
         """A whole fetch in one transaction: its candidates and the feed's state (nothing half-stored)."""
         counts = self.tables.store_fetch(feed.source, list(zip(got.records, got.announce)), today(), now(), got.etag,
                                          got.last_modified, got.not_modified, new_paper_id)
+        self.wake()  # new candidates want vectors now, not at the worker's next idle check (up to 5 s later)
         return FeedReport(source=feed.source, not_modified=got.not_modified, **counts)
 
     def prune(self, days: int | None = None) -> int:
