@@ -9,7 +9,7 @@ import os
 import sys
 
 from .. import __version__
-from . import backup, digest, extension, library, serve, service, settings, sources
+from . import assistant, backup, digest, extension, library, serve, service, settings, sources
 from .common import CLIError, Parents, console
 
 
@@ -33,7 +33,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--version", action="version", version=f"papershelf {__version__}")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
     parents = Parents(common=common, json_opt=json_opt, filt=filt)
-    for group in (serve, library, settings, backup, digest, sources, extension, service):
+    for group in (serve, library, settings, backup, digest, sources, extension, service, assistant):
         group.add_parsers(sub, parents)
     return p
 

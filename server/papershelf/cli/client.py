@@ -121,6 +121,24 @@ class Backend:
             lib.update(pid, tags=changes.get("tags"), notes=changes.get("notes"))
         return lib.get(pid)
 
+    @operation("GET", "/api/papers", lambda n: {"params": {"limit": n, "sort": "-added"}},
+               answer=lambda r: r.json()["papers"])
+    def recent(lib, n: int) -> list[dict]:
+        from ..models import PaperQuery
+
+        return lib.list_papers(PaperQuery(), offset=0, limit=n, sort="-added")[1]
+
+    @operation("POST", "/api/papers", lambda paper: {"json": paper})
+    def save(lib, paper: dict) -> dict:
+        from ..models import Record
+
+        fields = ("title", "abstract", "authors", "year", "venue", "url", "identifiers", "tags")
+        try:
+            saved, added = lib.save(Record(**{k: v for k, v in paper.items() if k in fields}, source="api"))
+        except ValueError as e:  # the server's 400 says the same
+            raise CLIError(str(e)) from e
+        return {"paper": saved, "added": added}
+
     @operation("GET", "/api/settings/enrich")
     def enrich_state(lib) -> dict:
         return lib.enrich.state()
