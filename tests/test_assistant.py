@@ -1,14 +1,16 @@
 """`papershelf mcp`: an MCP client from the official SDK starts the command its --print-config gives, lists its
-tools and calls each on a copy of the sample library, with and without a running server; the write tools only
-with --allow-write."""
+tools and calls each on a copy of the sample library, with and without a running server; the same tools at the
+server's /mcp, behind its token; the write tools only when allowed (--allow-write, serve --mcp-allow-write)."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
 
 import anyio
+import httpx
 from conftest import run_cli, start_server
 from fulltext_corpus import make_paper
 from mcp.client.session import ClientSession
@@ -25,10 +27,28 @@ def launch(home, *extra) -> dict:
 def session(entry: dict, script) -> object:
     """Start the entry's command, initialize, and run `script(call, names)` in the session: `call(tool, **args)`
     returns (is_error, answer), the answer being the tool's structured result or its error text."""
+    params = StdioServerParameters(command=entry["command"], args=entry["args"],
+                                   env={**os.environ, "HF_HUB_OFFLINE": "1"})
+    return _talk(lambda: stdio_client(params), script)
+
+
+def http_session(srv, script, token: str | None = None) -> object:
+    """The same over the running server's /mcp (streamable HTTP), with its token."""
+    import httpx2
+    from mcp.client.streamable_http import streamable_http_client
+
+    @contextlib.asynccontextmanager
+    async def connect():
+        async with httpx2.AsyncClient(headers={"Authorization": f"Bearer {token or srv.token}"}, timeout=60) as http, \
+                streamable_http_client(f"{srv.url}/mcp", http_client=http) as streams:
+            yield streams
+
+    return _talk(connect, script)
+
+
+def _talk(transport, script) -> object:
     async def main():
-        params = StdioServerParameters(command=entry["command"], args=entry["args"],
-                                       env={**os.environ, "HF_HUB_OFFLINE": "1"})
-        async with stdio_client(params) as (read, write), ClientSession(read, write) as s:
+        async with transport() as (read, write), ClientSession(read, write) as s:
             init = await s.initialize()
             assert init.server_info.name == "papershelf"
             names = {t.name for t in (await s.list_tools()).tools}
@@ -106,8 +126,31 @@ def test_an_assistant_reads_the_library_without_a_server_then_through_one_that_s
             srv.stop()
 
 
-def test_writes_only_with_allow_write_and_they_reach_the_running_server(sample_copy):
+def test_the_server_offers_the_same_tools_at_mcp_behind_the_token(sample_copy):
     srv = start_server(sample_copy, "--no-digest", "--no-backup")
+
+    async def script(call, names):
+        assert names == set(READ_TOOLS)  # read-only unless the server was started with --mcp-allow-write
+        err, hits = await call("search_library", query="diffusion models", k=2)
+        assert not err and len(hits) == 2
+        err, paper = await call("get_paper", ref=hits[0]["id"])
+        assert not err and paper["title"] == hits[0]["title"]
+        err, said = await call("tag_paper", ref=hits[0]["id"], tags=["x"])
+        assert err and "tag_paper" in said
+
+    try:
+        body = {"jsonrpc": "2.0", "id": 1, "method": "tools/list"}
+        assert httpx.post(f"{srv.url}/mcp", json=body).status_code == 401
+        assert httpx.post(f"{srv.url}/mcp/", json=body, headers={"Authorization": "Bearer wrong"}).status_code == 401
+        assert httpx.post(f"{srv.url}/mcp", json=body, headers={**srv.auth, "Host": "evil.example"}).status_code == 421
+        assert not any(p.startswith("/mcp") for p in httpx.get(f"{srv.url}/schema/openapi.json").json()["paths"])
+        http_session(srv, script)
+    finally:
+        srv.stop()
+
+
+def test_writes_only_with_allow_write_and_they_reach_the_running_server(sample_copy):
+    srv = start_server(sample_copy, "--no-digest", "--no-backup", "--mcp-allow-write")
 
     async def script(call, names):
         assert names == set(READ_TOOLS) | set(WRITE_TOOLS)
@@ -132,12 +175,18 @@ def test_writes_only_with_allow_write_and_they_reach_the_running_server(sample_c
         err, got = await call("tag_paper", ref="doi:10.5555/mcp.2", tags=["to-read"])  # given twice: once
         assert not err and got["tags"].count("to-read") == 1
 
+    async def over_http(call, names):
+        assert names == set(READ_TOOLS) | set(WRITE_TOOLS)  # serve --mcp-allow-write
+        err, got = await call("tag_paper", ref="doi:10.5555/mcp.2", tags=["from-http"])
+        assert not err and got["tags"][-1] == "from-http"
+
     try:
         session(launch(sample_copy, "--allow-write"), script)
+        http_session(srv, over_http)
         with srv.client() as c:  # the writes are the server's
             fjord = c.get("/api/lookup", params={"ref": "doi:10.5555/fjord.7", "k": 0}).json()
             assert fjord["found"] and fjord["paper"]["venue"] == "Journal of Fjord Studies"
             terns = c.get("/api/lookup", params={"ref": "doi:10.5555/mcp.2", "k": 0}).json()["paper"]
-            assert set(terns["tags"]) >= {"to-read", "fieldwork"}
+            assert set(terns["tags"]) >= {"to-read", "fieldwork", "from-http"}
     finally:
         srv.stop()

@@ -156,7 +156,7 @@ def make_server(tools: Tools, allow_write: bool = False):
 
     from . import __version__
 
-    server = MCPServer(NAME, instructions=INSTRUCTIONS, version=__version__)
+    server = MCPServer(NAME, instructions=INSTRUCTIONS, version=__version__, log_level="WARNING")
     for name in READ_TOOLS:
         server.add_tool(getattr(tools, name), name=name, annotations=ToolAnnotations(readOnlyHint=True),
                         structured_output=True)

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from litestar import Litestar, Request, Response
 from litestar.datastructures import State
@@ -19,6 +21,7 @@ from ..digest.feeds import FeedError
 from ..digest.mail import MailError
 from ..library import Library, NotFound
 from ..sources import SourceError
+from .assistant import AssistantEndpoint, assistant_endpoint
 from .atom import AtomController
 from .backups import BackupController
 from .digest import DigestController, FeedController
@@ -59,14 +62,16 @@ def _nested_too_deep(_: Request, exc: RecursionError) -> Response:
 
 
 def create_app(library: Library, token: str, port: int, allowed_hosts: list[str] | None = None,
-               lifespan: list | None = None) -> Litestar:
-    """The Litestar app around one Library."""
+               lifespan: list | None = None, assistant: Callable[[], Any] | None = None) -> Litestar:
+    """The Litestar app around one Library; `assistant` makes the MCP server /mcp answers with (none: 404)."""
+    endpoint = AssistantEndpoint(assistant) if assistant else None
     web = create_static_files_router(path="/", directories=[WEB_DIR], html_mode=True, name="web",
                                      include_in_schema=False)
     return Litestar(
         route_handlers=[HealthController, PaperController, FacetController, LookupController, RelatedController,
                         SearchController, PassageController, MapController, DuplicateController, FileController,
-                        LibraryController, SourceController, SettingsController, BackupController, FeedController, DigestController, AtomController, web],
+                        LibraryController, SourceController, SettingsController, BackupController, FeedController, DigestController, AtomController,
+                        assistant_endpoint, web],
         dependencies={"lib": Provide(provide_library, sync_to_thread=False),
                       "digest": Provide(provide_digest, sync_to_thread=False),
                       "sources": Provide(provide_sources, sync_to_thread=False)},
@@ -75,8 +80,9 @@ def create_app(library: Library, token: str, port: int, allowed_hosts: list[str]
         exception_handlers={NotFound: _not_found, RecursionError: _nested_too_deep, FeedError: bad_request, DigestError: bad_request,
                             MailError: bad_request, SourceError: bad_request, 500: _server_error},
         request_max_body_size=MAX_BODY,
-        state=State({"library": library, "file_key": file_key(token)}),
+        state=State({"library": library, "file_key": file_key(token), "assistant": endpoint}),
         lifespan=lifespan or [],
+        on_shutdown=[endpoint.close] if endpoint else [],
         openapi_config=OpenAPIConfig(
             title="papershelf", version=__version__,
             description="Local API of papershelf. Every route but /api/health needs `Authorization: Bearer "

@@ -319,6 +319,17 @@ class Local(Backend):
         return export(self.lib.iter_papers(), fmt)
 
 
+class InProcess(Local):
+    """A Library already open in this process (the server's, for the tools its /mcp offers): operations run as
+    Local runs them, and closing leaves the library to its owner."""
+
+    def __init__(self, lib):
+        self.lib = lib
+
+    def close(self) -> None:
+        pass
+
+
 class Remote(Backend):
     """Talks to the running server of this home."""
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import sys
@@ -52,7 +53,16 @@ def cmd_serve(args) -> int:
     jobs = Jobs(inbox=inbox, digest=not args.no_digest, follow=not args.no_follow, backup=not args.no_backup)
     lifespan = runtime.lifespan(lib, url, jobs, on_stop=lambda: remove_server_file(home))
 
-    app = create_app(lib, token=token, port=args.port, allowed_hosts=hosts, lifespan=[lifespan])
+    def assistant():
+        """What /mcp answers with: the tools `papershelf mcp` offers, on this server's library."""
+        from ..assistant import Tools, make_server
+        from .client import InProcess
+
+        return make_server(Tools(lambda: contextlib.nullcontext(InProcess(lib)), CLIError),
+                           allow_write=args.mcp_allow_write)
+
+    app = create_app(lib, token=token, port=args.port, allowed_hosts=hosts, lifespan=[lifespan],
+                     assistant=assistant)
     from ..api.connections import KEEP_ALIVE_SECONDS, MAX_CONNECTIONS, HeadDeadline
 
     config = uvicorn.Config(Secured(EncodedSlashes(app)), host=args.host, port=args.port, log_level="warning", lifespan="on",
@@ -105,4 +115,6 @@ def add_parsers(sub, parents: Parents) -> None:
     s.add_argument("--no-digest", action="store_true", help="do not fetch the digest's feeds on a schedule")
     s.add_argument("--no-follow", action="store_true", help="do not sync followed sources (papershelf sources)")
     s.add_argument("--no-backup", action="store_true", help="do not back the library up each day (papershelf backup)")
+    s.add_argument("--mcp-allow-write", action="store_true",
+                   help="let assistants at /mcp add and tag papers too (by default they only read)")
     s.set_defaults(func=cmd_serve)
