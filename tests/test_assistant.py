@@ -8,6 +8,7 @@ import contextlib
 import json
 import os
 import sys
+import threading
 
 import anyio
 import httpx
@@ -62,7 +63,21 @@ def _talk(transport, script) -> object:
 
             return await script(call, names)
 
-    return anyio.run(main)
+    # In a thread of its own: a browser test earlier in this worker may have left Playwright's loop running in this one.
+    out: dict = {}
+
+    def run() -> None:
+        try:
+            out["value"] = anyio.run(main)
+        except BaseException as e:
+            out["error"] = e
+
+    worker = threading.Thread(target=run)
+    worker.start()
+    worker.join()
+    if "error" in out:
+        raise out["error"]
+    return out["value"]
 
 
 def test_print_config_gives_claude_desktop_and_vs_code_the_command_for_this_library(sample_copy):
