@@ -55,9 +55,10 @@ def _ascii_word(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9]", "", t.encode("ascii", "ignore").decode())
 
 
-def bibtex_key(p: Paper, used: set[str]) -> str:
-    """The key it was imported with, else surname + year + first title word; unique in this export."""
-    key = next((i.split(":", 1)[1] for i in p.identifiers if i.startswith("key:")), "")
+def bibtex_key(p: Paper, used: set[str], keys: dict[str, str] | None = None) -> str:
+    """The paper's citation key (`keys`: the library's, store/keys.py), else the key it was imported with, else
+    surname + year + first title word; unique in this export."""
+    key = (keys or {}).get(p.id) or next((i.split(":", 1)[1] for i in p.identifiers if i.startswith("key:")), "")
     if not key or re.search(r"[\s,{}]", key):
         surname = _ascii_word(p.authors[0].split()[-1]) if p.authors else "anon"
         word = next((_ascii_word(w) for w in p.title.split() if len(_ascii_word(w)) > 3), "paper")
@@ -88,7 +89,7 @@ RIS_TYPES = {"article": "JOUR", "inproceedings": "CPAPER", "conference": "CPAPER
              "patent": "PAT", "video": "VIDEO", "online": "ELEC", "misc": "GEN"}
 
 
-def bibtex(papers: Iterable[Paper]) -> Iterator[str]:
+def bibtex(papers: Iterable[Paper], keys: dict[str, str] | None = None) -> Iterator[str]:
     """BibTeX entries with abstract, eprint/archivePrefix for arXiv, doi, keywords = tags."""
     used: set[str] = set()
     for p in papers:
@@ -117,7 +118,7 @@ def bibtex(papers: Iterable[Paper]) -> Iterator[str]:
         if p.tags:
             fields.append(("keywords", _bib_escape(", ".join(p.tags))))
         body = ",\n".join(f"  {k} = {{{v}}}" for k, v in fields)
-        yield f"@{kind}{{{bibtex_key(p, used)},\n{body}\n}}\n\n"
+        yield f"@{kind}{{{bibtex_key(p, used, keys)},\n{body}\n}}\n\n"
 
 
 def _split_name(name: str) -> dict:
@@ -134,13 +135,13 @@ def _notes(p: Paper) -> list[str]:
     return [i for i in p.identifiers if not i.startswith(("doi:", "key:"))]
 
 
-def csljson(papers: Iterable[Paper]) -> Iterator[str]:
+def csljson(papers: Iterable[Paper], keys: dict[str, str] | None = None) -> Iterator[str]:
     """A CSL-JSON array (Zotero, Mendeley, pandoc read it); identifiers go to `note`."""
     used: set[str] = set()
     yield "["
     for n, p in enumerate(papers):
         refs = dict(i.split(":", 1) for i in p.identifiers)
-        item = {"id": bibtex_key(p, used), "type": CSL_TYPES.get(p.entry_type, "article-journal" if p.venue else "article"), "title": p.title,
+        item = {"id": bibtex_key(p, used, keys), "type": CSL_TYPES.get(p.entry_type, "article-journal" if p.venue else "article"), "title": p.title,
                 "author": [_split_name(a) for a in p.authors]}
         if p.abstract:
             item["abstract"] = p.abstract
@@ -160,13 +161,13 @@ def csljson(papers: Iterable[Paper]) -> Iterator[str]:
     yield "\n]\n"
 
 
-def ris(papers: Iterable[Paper]) -> Iterator[str]:
+def ris(papers: Iterable[Paper], keys: dict[str, str] | None = None) -> Iterator[str]:
     """RIS records; identifiers without an RIS tag go to N1 lines."""
     used: set[str] = set()
     for p in papers:
         refs = dict(i.split(":", 1) for i in p.identifiers)
         kind = RIS_TYPES.get(p.entry_type) or ("JOUR" if p.venue else "GEN")
-        lines = [("TY", kind), ("ID", bibtex_key(p, used)), ("TI", p.title)]
+        lines = [("TY", kind), ("ID", bibtex_key(p, used, keys)), ("TI", p.title)]
         lines += [("AU", a) for a in p.authors]
         if p.year:
             lines.append(("PY", str(p.year)))
@@ -185,9 +186,11 @@ def ris(papers: Iterable[Paper]) -> Iterator[str]:
         yield "".join(f"{tag}  - {' '.join(str(v).split())}\n" for tag, v in lines) + "\n"
 
 
-def export(papers: Iterable[Paper], fmt: str) -> Iterator[str]:
-    """Chunks of the export in a format."""
+def export(papers: Iterable[Paper], fmt: str, keys: dict[str, str] | None = None) -> Iterator[str]:
+    """Chunks of the export in a format (`keys`: the papers' citation keys, by library id)."""
     writers = {"jsonl": jsonl, "bibtex": bibtex, "csljson": csljson, "ris": ris}
+    if fmt == "jsonl":
+        return jsonl(papers)
     if fmt in writers:
-        return writers[fmt](papers)
+        return writers[fmt](papers, keys)
     raise ValueError(f"unknown export format {fmt!r}; choose one of {', '.join(FORMATS)}")

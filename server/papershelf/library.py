@@ -27,8 +27,10 @@ from .digest import DigestService, mail
 from .enrich import EnrichService
 from .events import EventBus
 from .fulltext import FullTextService
-from .models import (Facets, Filters, ImportFailure, ImportMerge, ImportReport, ImportWarning, Paper, PaperBrief,
-                     PaperFile, PaperQuery, PassageHit, Record, RelatedHit, SearchHit, Stats, UnreadableFile)
+from .export import export as export_as
+from .models import (CitationKey, Facets, Filters, ImportFailure, ImportMerge, ImportReport, ImportWarning, Paper,
+                     PaperBrief, PaperFile, PaperQuery, PassageHit, Record, RelatedHit, SearchHit, Stats,
+                     UnreadableFile)
 from .pairing import default_home, private_home
 from .pdf import files
 from .pdf.intake import PdfIntake
@@ -804,6 +806,25 @@ class Library:
     def facets(self, query: PaperQuery) -> Facets:
         """Counts by year, tag, venue… of the papers a query selects."""
         return self.store.facets(query, self.model_id)
+
+    def export(self, fmt: str, pids: list[str] | None = None) -> Iterator[str]:
+        """The papers (all, or these) in an export format (export.py), each under its citation key. A generator:
+        nothing is read until it is first asked (the API asks from a worker thread)."""
+        keys = self.store.citation_keys.of(pids)
+        yield from export_as(self.iter_papers(pids), fmt, keys)
+
+    def citation_key(self, ref: str) -> CitationKey:
+        """A paper's citation key and its aliases."""
+        pid = self.resolve(ref)
+        return CitationKey(id=pid, key=self.store.citation_keys.of([pid]).get(pid, ""),
+                           aliases=self.store.citation_keys.aliases(pid))
+
+    def set_citation_key(self, ref: str, key: str) -> CitationKey:
+        """The user's key for a paper (ValueError: not a key LaTeX accepts, or another paper's)."""
+        pid = self.resolve(ref)
+        self.store.citation_keys.set(pid, key.strip())
+        self.events.publish("library", change="update", id=pid)
+        return self.citation_key(pid)
 
     def iter_papers(self, pids: list[str] | None = None) -> Iterator[Paper]:
         """Every live paper (or these), in batches: for exports of any size."""

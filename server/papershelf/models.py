@@ -86,6 +86,15 @@ class Paper(msgspec.Struct):
     mirrors: list[str] = []  # the kinds of followed sources that hold it ("zotero"): edited there, not here
 
 
+class CitationKey(msgspec.Struct):
+    """A paper's citation key (what `\\cite{}` uses, given once and kept) and its aliases (its key before the
+    user set this one, the keys of papers merged into it: they still find it)."""
+
+    id: str
+    key: str
+    aliases: list[str] = []
+
+
 class PaperBrief(msgspec.Struct):
     """What a result list shows of a paper."""
 

@@ -20,7 +20,6 @@ from litestar.response import ServerSentEvent, Stream
 
 from ..export import EXTENSIONS as EXPORT_EXTENSIONS
 from ..export import FORMATS as EXPORT_FORMATS
-from ..export import export
 from ..library import Library, sample_path
 from ..models import ImportReport, PaperQuery, Stats
 from .guard import MAX_IMPORT_BODY
@@ -156,7 +155,7 @@ class LibraryController(Controller):
             pids = lib.ids_matching(filters, MAX_BULK)
         else:
             pids = None
-        chunks = export(lib.iter_papers(pids), format)
+        chunks = lib.export(format, pids)
         return Stream(threaded(chunks), media_type=EXPORT_FORMATS[format], headers={
             "content-disposition": f'attachment; filename="papershelf.{EXPORT_EXTENSIONS[format]}"'})
 

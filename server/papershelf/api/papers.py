@@ -5,13 +5,13 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 import msgspec
-from litestar import Controller, delete, get, patch, post
+from litestar import Controller, delete, get, patch, post, put
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.params import Parameter
 
 from ..clean import LIMITS
 from ..library import Library
-from ..models import Facets, Paper, PaperQuery, Record
+from ..models import CitationKey, Facets, Paper, PaperQuery, Record
 from ..store import IdentifierTaken
 from .guard import paper_ref
 from .shapes import FILTERS, MAX_BULK, MAX_PAGE
@@ -159,6 +159,27 @@ class PaperController(Controller):
         if not lib.restore(pid):
             raise HTTPException(status_code=409, detail=f"{paper_id} is not in the trash")
         return lib.paper(pid)
+
+
+    @get("/{paper_id:str}/key", sync_to_thread=True,
+         summary="A paper's citation key (what \\cite{} uses: given once, kept through edits) and its aliases")
+    def citation_key(self, lib: Library, paper_id: str) -> CitationKey:
+        return lib.citation_key(paper_ref(paper_id))
+
+    @put("/{paper_id:str}/key", sync_to_thread=True, status_code=200,
+         summary="Set a paper's citation key: the one it had stays an alias, so an old \\cite{} still finds it")
+    def set_citation_key(self, lib: Library, paper_id: str, data: KeyIn) -> CitationKey:
+        pid = lib.resolve(paper_ref(paper_id))
+        try:
+            return lib.set_citation_key(pid, data.key)
+        except ValueError as e:  # not a key LaTeX accepts, or another paper's
+            raise ValidationException(str(e)) from e
+
+
+class KeyIn(msgspec.Struct, forbid_unknown_fields=True):
+    """A citation key the user chose."""
+
+    key: Annotated[str, msgspec.Meta(min_length=1, max_length=100)]
 
 
 class FacetController(Controller):

@@ -139,6 +139,18 @@ class Backend:
             raise CLIError(str(e)) from e
         return {"paper": saved, "added": added}
 
+    @operation("GET", "/api/papers/{ref}/key", missing="no paper in the library for {!r}")
+    def citation_key(lib, ref: str) -> dict:
+        return lib.citation_key(ref)
+
+    @operation("PUT", "/api/papers/{ref}/key", lambda ref, key: {"json": {"key": key}},
+               missing="no paper in the library for {!r}")
+    def set_citation_key(lib, ref: str, key: str) -> dict:
+        try:
+            return lib.set_citation_key(ref, key)
+        except ValueError as e:  # the server's 400 says the same
+            raise CLIError(str(e)) from e
+
     @operation("GET", "/api/settings/enrich")
     def enrich_state(lib) -> dict:
         return lib.enrich.state()
@@ -314,9 +326,7 @@ class Local(Backend):
         self.lib.start_embedding()
 
     def export(self, fmt: str):
-        from ..export import export
-
-        return export(self.lib.iter_papers(), fmt)
+        return self.lib.export(fmt)
 
 
 class InProcess(Local):

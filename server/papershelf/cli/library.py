@@ -187,6 +187,21 @@ def cmd_passages(args) -> int:
     return 0
 
 
+def cmd_key(args) -> int:
+    be = connect(args)
+    try:
+        got = be.set_citation_key(args.id, args.key) if args.key else be.citation_key(args.id)
+    finally:
+        be.close()
+    if args.json:
+        out.print_json(json.dumps(got))
+        return 0
+    out.print(got["key"], highlight=False)
+    if got["aliases"]:
+        console.print("still found by: " + ", ".join(got["aliases"]), highlight=False)
+    return 0
+
+
 def cmd_show(args) -> int:
     be = connect(args)
     try:
@@ -424,6 +439,11 @@ def add_parsers(sub, parents: Parents) -> None:
     s = sub.add_parser("show", parents=[common, json_opt], help="one paper")
     s.add_argument("id")
     s.set_defaults(func=cmd_show)
+    s = sub.add_parser("key", parents=[common, json_opt],
+                       help="a paper's citation key (given once, kept through edits), or set your own")
+    s.add_argument("id", help="library id, arXiv id, DOI, URL, or a citation key")
+    s.add_argument("key", nargs="?", help="the key to give it (its old one still finds it)")
+    s.set_defaults(func=cmd_key)
     s = sub.add_parser("edit", parents=[common, json_opt],
                        help="correct a paper's metadata; what you edit is yours (no import or sync overwrites it)")
     s.add_argument("id", help="library id, arXiv id, DOI, URL, or the key it was imported with")

@@ -305,6 +305,13 @@ class _BatchMerge:
         if self.queued_refs:
             refs, pids = zip(*self.queued_refs)
             self.c.execute("INSERT INTO identifiers SELECT unnest(?), unnest(?)", [list(refs), list(pids)])
+        if self.queued:
+            keys: dict[str, list[str]] = {}
+            for ref, pid in self.queued_refs:
+                if ref.startswith("key:"):
+                    keys.setdefault(pid, []).append(ref[4:])
+            self.store.citation_keys.give(self.c, [(row[0], row[4], row[5], row[1], keys.get(row[0], []))
+                                                   for row in self.queued])
         self.queued, self.queued_refs, self.queued_ids, self.queued_bytes = [], [], set(), 0
 
 
@@ -339,7 +346,9 @@ class Store:
         self.file_tables = FileTables(self)  # where papers' files are, and the ones that failed (store/files.py)
         self.passage_tables = PassageTables(self)  # the files' full text: passages, vectors (store/passages.py)
         self.registry_answers = RegistryAnswers(self)  # what registries said of identifiers (store/registry.py)
+        self.citation_keys = CitationKeys(self)  # each paper's citation key, given once (store/keys.py)
         self.migrate(before_migrating)
+        self.citation_keys.give_missing()  # a library from before keys were kept: once
 
     # -- plumbing -------------------------------------------------------------------------------------
     def _touch(self, pids) -> None:
@@ -505,6 +514,7 @@ class Store:
                 [pid, rec.title, ids.normalize_title(rec.title), rec.abstract, rec.authors, rec.year, rec.venue,
                  rec.url, rec.tags, rec.source or source, content_hash(rec.title, rec.abstract), t, t, rec.entry_type])
             self._add_identifiers(c, pid, pairs)
+            self.citation_keys.give(c, [(pid, rec.authors, rec.year, rec.title, [v for k, v in pairs if k == "key"])])
             self._unembedded.add(pid)
             return pid, True, False, []
         pid = matches[0]
@@ -595,6 +605,7 @@ class Store:
         c.execute("UPDATE identifiers SET paper_id = ? WHERE paper_id = ?", [into, other])
         c.execute("UPDATE files SET paper_id = ? WHERE paper_id = ?", [into, other])
         c.execute("UPDATE source_items SET paper_id = ? WHERE paper_id = ?", [into, other])
+        self.citation_keys.fold(c, other, into)
         c.execute("INSERT INTO identifiers VALUES (?, ?) ON CONFLICT (ref) DO UPDATE SET paper_id = excluded.paper_id",
                   [ids.format_identifier("id", other), into])
         c.execute("DELETE FROM embeddings WHERE paper_id = ?", [other])
@@ -847,7 +858,9 @@ class Store:
                           "gone_files": [r[0] for r in c.execute("SELECT id FROM files WHERE paper_id = ?",
                                                                  [gone]).fetchall()],
                           "gone_sources": c.execute("SELECT source_id, key FROM source_items WHERE paper_id = ?",
-                                                    [gone]).fetchall()}
+                                                    [gone]).fetchall(),
+                          "gone_keys": c.execute("SELECT key, is_primary FROM citation_keys WHERE paper_id = ?",
+                                                 [gone]).fetchall()}
                 if keep == gone or not before["keep"] or not before["gone"]:
                     raise KeyError(gone if before["keep"] else keep)
                 self._fold(c, gone, keep)
@@ -878,6 +891,8 @@ class Store:
                     c.execute("UPDATE source_items SET paper_id = ? WHERE source_id = ? AND key = ?", [gone, sid, key])
                 for v in before["gone_vectors"]:
                     self._put_row(c, "embeddings", {**v, "vector": base64.b64decode(v["vector"])})
+                for key, primary in before.get("gone_keys", []):
+                    c.execute("UPDATE citation_keys SET paper_id = ?, is_primary = ? WHERE key = ?", [gone, primary, key])
                 cols = [k for k in before["keep"] if k != "id"]
                 c.execute(f"UPDATE papers SET {', '.join(f'{k} = ?' for k in cols)} WHERE id = ?",
                           [before["keep"][k] for k in cols] + [keep])
@@ -1125,6 +1140,9 @@ class Store:
         rows = dict(c.execute("SELECT ref, paper_id FROM identifiers WHERE ref IN (SELECT unnest(?))",
                               [refs]).fetchall())
         for r in refs:  # in the order parse_identifier ranks the readings
+            # A citation key names the paper the library gave it to (or the user, or a merge) first.
+            if r.startswith("key:") and (owner := self.citation_keys.owner(r[4:])):
+                return owner
             if r in rows:
                 return rows[r]
         return None
@@ -1395,4 +1413,5 @@ class Store:
 from .digest import DigestTables  # noqa: E402
 from .files import FileTables  # noqa: E402
 from .passages import PassageTables  # noqa: E402
+from .keys import CitationKeys  # noqa: E402
 from .registry import RegistryAnswers  # noqa: E402

@@ -236,4 +236,14 @@ MIGRATIONS: list[tuple[int, str, str]] = [
             asked_at TIMESTAMP NOT NULL
         );
     """),
+    (11, "citation keys", """
+        -- A paper's citation key (is_primary) and its aliases: the key it had before the user set one, the keys
+        -- of papers merged into it. Given once (store/keys.py); a key names one paper.
+        CREATE TABLE citation_keys (
+            key VARCHAR PRIMARY KEY,
+            paper_id VARCHAR NOT NULL,
+            is_primary BOOLEAN NOT NULL,
+            given_at TIMESTAMP NOT NULL
+        );
+    """),
 ]
