@@ -328,15 +328,16 @@ def chromium(playwright):
     browser.close()
 
 
-# The order `make test` hands whole files to its two workers (it passes --no-loadscope-reorder: xdist would
+# The order `make test` hands whole files to its workers (it passes --no-loadscope-reorder: xdist would
 # otherwise order files by their number of tests, and a long file with few tests would start last and run alone).
-# Longest first, as measured in a whole run (`--durations=0`, summed per file); files not named run last.
-LONGEST_FIRST = ["test_reliability.py", "test_api.py", "test_fulltext.py", "test_chromium.py", "test_cli.py",
-                 "test_library_page.py", "test_digest.py", "test_firefox.py", "test_fulltext_pages.py",
-                 "test_bad_input.py", "test_hostile.py", "test_metadata.py", "test_inbox.py", "test_store.py",
-                 "test_pairing.py", "test_sources.py", "test_related.py", "test_backup.py", "test_embed.py",
-                 "test_pdf.py", "test_pdf_tab.py", "test_enrich.py", "test_release.py", "test_map.py",
-                 "test_origin.py", "test_index.py", "test_service.py"]
+# Longest first, as measured in a whole run (`--durations=0`, summed per file, 2026-12-08); files not named run last.
+LONGEST_FIRST = ["test_reliability.py", "test_chromium.py", "test_library_page.py", "test_fulltext.py", "test_api.py",
+                 "test_cli.py", "test_digest.py", "test_fulltext_pages.py", "test_embed.py", "test_firefox.py",
+                 "test_hostile.py", "test_assistant.py", "test_inbox.py", "test_bad_input.py", "test_index.py",
+                 "test_related.py", "test_enrich.py", "test_store.py", "test_pdf_tab.py", "test_sources.py",
+                 "test_pairing.py", "test_pdf.py", "test_map.py", "test_backup.py", "test_release.py",
+                 "test_metadata.py", "test_origin.py", "test_keys.py", "test_extension_build.py", "test_clean.py",
+                 "test_service.py"]
 
 
 def pytest_collection_modifyitems(items):
