@@ -8,7 +8,7 @@ import contextlib
 import json
 import os
 import sys
-import threading
+from concurrent.futures import ThreadPoolExecutor
 
 import anyio
 import httpx
@@ -64,20 +64,8 @@ def _talk(transport, script) -> object:
             return await script(call, names)
 
     # In a thread of its own: a browser test earlier in this worker may have left Playwright's loop running in this one.
-    out: dict = {}
-
-    def run() -> None:
-        try:
-            out["value"] = anyio.run(main)
-        except BaseException as e:
-            out["error"] = e
-
-    worker = threading.Thread(target=run)
-    worker.start()
-    worker.join()
-    if "error" in out:
-        raise out["error"]
-    return out["value"]
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(anyio.run, main).result()
 
 
 def test_print_config_gives_claude_desktop_and_vs_code_the_command_for_this_library(sample_copy):
