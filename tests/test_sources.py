@@ -53,7 +53,8 @@ def small_library(folder: Path, upgraded: bool = False, zotero6: bool = False) -
     k["thesis"] = z.add_item("thesis", creators=[("Tom", "Student")], title="A thesis about many small things",
                              university="University of Somewhere", date="2020")
     k["preprint"] = z.add_item("preprint", creators=[("Pre", "Print")], title="A preprint that names its archive",
-                               repository="arXiv", archiveID="arXiv:2405.01234", DOI="10.48550/arXiv.2405.01234")
+                               repository="arXiv", archiveID="arXiv:2405.01234", DOI="10.48550/arXiv.2405.01234",
+                               **({} if zotero6 else {"citationKey": "print2024names"}))  # Zotero 7's own field
     k["linked"] = z.add_item("journalArticle", creators=[("Lin", "Ked")], title="A paper whose PDF is linked",
                              url="https://arxiv.org/abs/2402.07777")
     pdf = (PDFS / "twocol-arxiv.pdf").read_bytes()
@@ -107,7 +108,7 @@ def test_a_zotero_library_is_read_field_by_field(tmp_path, monkeypatch, upgraded
     assert a.title == "Attention for <i>sparse</i> graphs &amp; trees"  # markup is cleaned on the way into the store
     assert a.authors == ["Ada Lovelace", "Grace Hopper"]  # editors only when there are no authors
     assert a.year == 2023 and a.venue == "Journal of Graph Learning" and a.url == "https://example.org/jgl/abc"
-    assert set(a.identifiers) == {"doi:10.5555/jgl.2023.abc", "arxiv:2301.04567"}
+    assert set(a.identifiers) == {"doi:10.5555/jgl.2023.abc", "arxiv:2301.04567", "key:lovelace2023"}  # Better BibTeX's
     assert a.tags == ["Neural networks", "reading", "Machine Learning/Transformers"]
     assert by[k["article"]].notes == "Read the proof.\nCompare with B."
     assert [Path(f.path).name for f in a.files] == ["lovelace.pdf"]  # not the trashed or never-downloaded one
@@ -117,7 +118,8 @@ def test_a_zotero_library_is_read_field_by_field(tmp_path, monkeypatch, upgraded
     assert by[k["edited"]].record.authors == ["Eve Editor"] and by[k["edited"]].record.year == 2019
     assert by[k["thesis"]].record.venue == "University of Somewhere"
     assert [Path(f.path).name for f in by[k["thesis"]].record.files] == ["absolute.pdf"]
-    assert by[k["preprint"]].record.identifiers == ["arxiv:2405.01234"] and by[k["preprint"]].record.venue == "arXiv"
+    assert by[k["preprint"]].record.identifiers == ["arxiv:2405.01234"] + ([] if zotero6 else ["key:print2024names"])
+    assert by[k["preprint"]].record.venue == "arXiv"
     assert [Path(f.path).name for f in by[k["linked"]].record.files] == ["linked.pdf"]  # attachments: + base folder
     assert by[k["group"]].record.tags == ["Reading Group"]
     again, none = zotero.read_library(data, tmp_path / "copy", stamps)
@@ -153,6 +155,9 @@ def test_a_zotero_sync_mirrors_every_kind_of_edit_and_keeps_what_the_user_added(
     assert [Path(f.path).name for f in art.files] == ["lovelace.pdf"]
     assert "A paper in Zotero's trash" not in live and "A paper in a Zotero feed" not in live
     assert lib.sources.get(info.id).papers == 7 + FILLERS
+    # Better BibTeX's keys are the papers' citation keys: the user's LaTeX cites them.
+    assert lib.citation_key(art.id).key == "lovelace2023"
+    assert lib.citation_key(live["A preprint that names its archive"].id).key == "print2024names"
 
     lib.update(art.id, tags=art.tags + ["mine"], notes=art.notes + "\n\nMy own thought.")
     z.set_field(k["article"], "title", "Attention for sparse graphs, corrected")
@@ -170,6 +175,7 @@ def test_a_zotero_sync_mirrors_every_kind_of_edit_and_keeps_what_the_user_added(
     art = live["Attention for sparse graphs, corrected"]
     assert art.id == lib.get(art.id).id and "reading" not in art.tags and "mine" in art.tags
     assert art.notes == "Read the proof.\nCompare with B.\n\nMy own thought."
+    assert lib.citation_key(art.id).key == "lovelace2023"  # the title corrected in Zotero: the key stays
     assert "to-read" in live["A conference paper on retrieval"].tags
     assert "A new note" in live["A conference paper on retrieval"].notes
     assert "Retrieval" in live["A thesis about many small things"].tags

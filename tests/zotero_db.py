@@ -69,7 +69,7 @@ ITEM_TYPES = ["annotation", "artwork", "attachment", "book", "bookSection", "com
               "thesis", "webpage"]
 FIELDS = ["title", "abstractNote", "date", "url", "DOI", "extra", "publicationTitle", "proceedingsTitle",
           "bookTitle", "conferenceName", "university", "institution", "repository", "publisher", "archiveID",
-          "websiteTitle", "volume", "pages", "shortTitle", "language", "accessDate"]
+          "websiteTitle", "volume", "pages", "shortTitle", "language", "accessDate", "citationKey"]
 CREATOR_TYPES = ["author", "contributor", "editor", "seriesEditor", "translator", "programmer", "presenter"]
 PRIMARY_CREATOR = {"computerProgram": "programmer", "presentation": "presenter"}
 LINK_MODES = {"imported_file": 0, "imported_url": 1, "linked_file": 2, "linked_url": 3}

@@ -50,6 +50,8 @@ VENUE_FIELDS = ("publicationTitle", "proceedingsTitle", "bookTitle", "encycloped
                 "archive")
 TITLE_FIELDS = ("title", "caseName", "nameOfAct", "subject", "shortTitle")  # case, statute and email call it so
 _EXTRA_LINE = re.compile(r"^\s*(arxiv|doi|pmid)\s*:\s*(\S+)", re.I | re.M)
+# Better BibTeX's pinned key, in Extra (Zotero 6); Zotero 7 has a field of its own, `citationKey`.
+_CITATION_KEY = re.compile(r"^\s*Citation Key\s*:\s*(\S+)\s*$", re.I | re.M)
 _PREF = re.compile(r'^user_pref\("([^"]+)",\s*(.+)\);\s*$', re.M)
 
 
@@ -430,6 +432,10 @@ class ZoteroReader:
             for scheme, value in ([("doi", f.get("DOI", "")), ("arxiv", f.get("archiveID", ""))]
                                   + [(m.group(1).lower(), m.group(2)) for m in _EXTRA_LINE.finditer(f.get("extra", ""))]):
                 if value and (n := ids.normalize(scheme, value)) and ids.format_identifier(*n) not in refs:
+                    refs.append(ids.format_identifier(*n))
+            # Better BibTeX's key: the one a user's LaTeX documents cite, kept as the paper's citation key.
+            for cited in [f.get("citationKey", "")] + _CITATION_KEY.findall(f.get("extra", "")):
+                if cited.strip() and (n := ids.normalize("key", cited.strip())) and ids.format_identifier(*n) not in refs:
                     refs.append(ids.format_identifier(*n))
             tags = list(self._tags.get(item, []))
             if self.collections_as_tags:
