@@ -91,6 +91,22 @@ def test_a_merge_keeps_both_keys_and_an_undo_gives_each_its_own_back(empty_lib):
         "vaswani2017attention"
 
 
+def test_every_export_carries_the_keys_into_another_library(empty_lib, tmp_path):
+    from papershelf.library import Library
+
+    paper, _ = empty_lib.save(ATTENTION)
+    other, _ = empty_lib.save(Record(title="Deep Residual Learning", authors=["Kaiming He"], year=2016))
+    empty_lib.set_citation_key(other.id, "resnet")
+    for fmt in ("jsonl", "bibtex", "csljson", "ris"):
+        (tmp_path / f"lib.{fmt}").write_text("".join(empty_lib.export(fmt)))
+        there = Library(tmp_path / f"home-{fmt}")
+        try:
+            there.import_path(tmp_path / f"lib.{fmt}")
+            assert {there.citation_key(p.id).key for p in there.iter_papers()} == {"vaswani2017attention", "resnet"}, fmt
+        finally:
+            there.close()
+
+
 def test_a_library_from_before_keys_gets_them_once_oldest_first(tmp_path):
     from papershelf.library import Library
 

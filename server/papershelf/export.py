@@ -14,10 +14,12 @@ FORMATS = {"jsonl": "application/x-ndjson", "bibtex": "application/x-bibtex", "c
 EXTENSIONS = {"jsonl": "jsonl", "bibtex": "bib", "csljson": "json", "ris": "ris"}
 
 
-def to_json(p: Paper) -> dict:
-    """Our JSON shape of a paper (what the JSONL importer reads back)."""
+def to_json(p: Paper, key: str = "") -> dict:
+    """Our JSON shape of a paper (what the JSONL importer reads back), with its citation key when given."""
     d = {"id": p.id, "title": p.title, "abstract": p.abstract, "authors": p.authors, "year": p.year,
          "venue": p.venue, "url": p.url, "tags": p.tags, "identifiers": p.identifiers}
+    if key:
+        d["citation_key"] = key
     if p.entry_type:
         d["entry_type"] = p.entry_type
     if p.notes:
@@ -28,10 +30,10 @@ def to_json(p: Paper) -> dict:
     return d
 
 
-def jsonl(papers: Iterable[Paper]) -> Iterator[str]:
+def jsonl(papers: Iterable[Paper], keys: dict[str, str] | None = None) -> Iterator[str]:
     """One JSON object per line."""
     for p in papers:
-        yield json.dumps(to_json(p), ensure_ascii=False) + "\n"
+        yield json.dumps(to_json(p, (keys or {}).get(p.id, "")), ensure_ascii=False) + "\n"
 
 
 _BIB_SPECIAL = {"\\": r"\textbackslash{}", "{": r"\{", "}": r"\}", "%": r"\%", "&": r"\&", "$": r"\$",
@@ -189,8 +191,6 @@ def ris(papers: Iterable[Paper], keys: dict[str, str] | None = None) -> Iterator
 def export(papers: Iterable[Paper], fmt: str, keys: dict[str, str] | None = None) -> Iterator[str]:
     """Chunks of the export in a format (`keys`: the papers' citation keys, by library id)."""
     writers = {"jsonl": jsonl, "bibtex": bibtex, "csljson": csljson, "ris": ris}
-    if fmt == "jsonl":
-        return jsonl(papers)
     if fmt in writers:
         return writers[fmt](papers, keys)
     raise ValueError(f"unknown export format {fmt!r}; choose one of {', '.join(FORMATS)}")

@@ -158,6 +158,8 @@ def to_record(obj: dict) -> Record | str:
                         ("openreview_id", "openreview"), ("acl_id", "acl"), ("s2_id", "s2")):
         if obj.get(key):
             identifiers.append(f"{scheme}:{obj[key]}")
+    if isinstance(obj.get("citation_key"), str) and obj["citation_key"].strip():  # ours: the paper's \cite key
+        identifiers.insert(0, f"key:{obj['citation_key'].strip()}")
     if obj.get("id") not in (None, ""):
         identifiers.append(f"key:{obj['id']}")
     warnings: list[FieldWarning] = []

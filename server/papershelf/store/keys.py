@@ -67,10 +67,10 @@ class CitationKeys:
             [[f"key:{k}" for k in wanted], new]).fetchall()}
         rows, t, strays = [], now(), []
         for pid, _, _, _, keys in papers:
-            own = [k for k in dict.fromkeys(keys) if valid(k) and k not in taken]
             # A key it came with that another paper has is not its name here: kept, it would make a re-import
             # of that other paper match this one.
-            strays += [(f"key:{k}", pid) for k in keys if k not in own]
+            strays += [(f"key:{k}", pid) for k in dict.fromkeys(keys) if k in taken]
+            own = [k for k in dict.fromkeys(keys) if valid(k) and k not in taken]
             n = 0
             while not own and _suffixed(bases[pid], n) in taken:
                 n += 1
