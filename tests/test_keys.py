@@ -102,7 +102,8 @@ def test_every_export_carries_the_keys_into_another_library(empty_lib, tmp_path)
         there = Library(tmp_path / f"home-{fmt}")
         try:
             there.import_path(tmp_path / f"lib.{fmt}")
-            assert {there.citation_key(p.id).key for p in there.iter_papers()} == {"vaswani2017attention", "resnet"}, fmt
+            keys = {there.citation_key(p.id).key for p in there.iter_papers()}
+            assert keys == {"vaswani2017attention", "resnet"}, fmt
         finally:
             there.close()
 
