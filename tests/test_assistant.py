@@ -145,6 +145,11 @@ def test_the_server_offers_the_same_tools_at_mcp_behind_the_token(sample_copy):
         body = {"jsonrpc": "2.0", "id": 1, "method": "tools/list"}
         assert httpx.post(f"{srv.url}/mcp", json=body).status_code == 401
         assert httpx.post(f"{srv.url}/mcp/", json=body, headers={"Authorization": "Bearer wrong"}).status_code == 401
+        for spelled in ("//mcp", "/%6Dcp", "/%6dcp/"):  # routed to the same mount: still the token
+            with httpx.Client() as raw:  # (the path as written: no client-side normalising)
+                request = raw.build_request("POST", srv.url, json=body)
+                request.url = request.url.copy_with(raw_path=spelled.encode())
+                assert raw.send(request).status_code == 401, spelled
         assert httpx.post(f"{srv.url}/mcp", json=body, headers={**srv.auth, "Host": "evil.example"}).status_code == 421
         assert not any(p.startswith("/mcp") for p in httpx.get(f"{srv.url}/schema/openapi.json").json()["paths"])
         http_session(srv, script)

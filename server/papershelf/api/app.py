@@ -64,7 +64,7 @@ def _nested_too_deep(_: Request, exc: RecursionError) -> Response:
 def create_app(library: Library, token: str, port: int, allowed_hosts: list[str] | None = None,
                lifespan: list | None = None, assistant: Callable[[], Any] | None = None) -> Litestar:
     """The Litestar app around one Library; `assistant` makes the MCP server /mcp answers with (none: 404)."""
-    endpoint = AssistantEndpoint(assistant) if assistant else None
+    endpoint = AssistantEndpoint(assistant, token) if assistant else None
     web = create_static_files_router(path="/", directories=[WEB_DIR], html_mode=True, name="web",
                                      include_in_schema=False)
     return Litestar(

@@ -6,6 +6,7 @@ request: a server no assistant talks to pays nothing for them."""
 from __future__ import annotations
 
 import asyncio
+import hmac
 import logging
 from collections.abc import Callable
 from typing import Any
@@ -17,16 +18,22 @@ from .guard import MAX_BODY
 
 
 class AssistantEndpoint:
-    """The MCP server from `make_server` (assistant.make_server's), answering over streamable HTTP once asked."""
+    """The MCP server from `make_server` (assistant.make_server's), answering over streamable HTTP once asked, to
+    requests that carry the token. (The guard checks it too, by path; but a mounted app is routed to from other
+    spellings of its path, `//mcp` or `/%6Dcp`, which the guard sees as the mount's rest, `/`: so here as well.)"""
 
-    def __init__(self, make_server: Callable[[], Any]):
+    def __init__(self, make_server: Callable[[], Any], token: str):
         self.make_server = make_server
+        self.token = token.encode()
         self._manager = None  # its session manager, once the first request came
         self._lock = asyncio.Lock()
         self._stop = asyncio.Event()
         self._task: asyncio.Task | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        auth = dict(scope["headers"]).get(b"authorization", b"")
+        if not hmac.compare_digest(auth[7:].strip() if auth[:7].lower() == b"bearer " else b"", self.token):
+            return await _plain(send, 401, b"missing or wrong token: send `Authorization: Bearer <token>`")
         manager = self._manager or await self._start()
         await manager.handle_request(scope, receive, send)
 
@@ -66,8 +73,11 @@ async def assistant_endpoint(scope: Scope, receive: Receive, send: Send) -> None
     """MCP over streamable HTTP (not in the OpenAPI schema: its own protocol); 404 when the server offers none."""
     endpoint = scope["app"].state.get("assistant")
     if endpoint is None:
-        await send({"type": "http.response.start", "status": 404,
-                    "headers": [(b"content-type", b"text/plain; charset=utf-8")]})
-        await send({"type": "http.response.body", "body": b"this server offers no MCP endpoint"})
-        return
+        return await _plain(send, 404, b"this server offers no MCP endpoint")
     await endpoint(scope, receive, send)
+
+
+async def _plain(send: Send, status: int, text: bytes) -> None:
+    await send({"type": "http.response.start", "status": status,
+                "headers": [(b"content-type", b"text/plain; charset=utf-8")]})
+    await send({"type": "http.response.body", "body": text})

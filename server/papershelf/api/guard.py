@@ -62,7 +62,8 @@ class Guard(ASGIMiddleware):
         if len(scope.get("query_string", b"")) > MAX_QUERY_STRING:
             return await _reply(send, 414, f"query string longer than {MAX_QUERY_STRING} bytes")
         path = scope["path"]
-        # A mounted app (/mcp) sees only the rest of its path by the time this runs: its own is in raw_path.
+        # A mounted app (/mcp) sees only the rest of its path by the time this runs: its own is in raw_path (not
+        # in every spelling: the endpoint checks the token itself too, api/assistant.py).
         raw = (scope.get("raw_path") or b"").split(b"?")[0]
         guarded = ((path.startswith("/api/") and path != "/api/health") or raw == b"/mcp" or raw.startswith(b"/mcp/")
                    or path == "/mcp" or path.startswith("/mcp/"))
