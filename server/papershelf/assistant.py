@@ -3,10 +3,11 @@ search, related papers with their reasons, passages with their page, a paper by 
 and today's digest, as tools. Read-only unless the user allows writes (`add_paper`, `tag_paper`). No tool takes a
 file path: an assistant's words never name a file papershelf reads or writes.
 
-The tools run on a backend (cli/client.py's Backend: the running server's API, or the library file) that `connect`
-opens for each call and closes after it. An assistant keeps its MCP server running for hours, and one holding the
-library file would keep `papershelf serve` from starting (DuckDB allows one writing process). Calls are taken one
-at a time: two open on the same library file in one process would be two libraries."""
+The tools run on a backend (cli/client.py's Backend: the running server's API, or the library file; at the
+server's /mcp, its own library) that `connect` opens for each call and closes after it. An assistant keeps its MCP
+server running for hours, and one holding the library file would keep `papershelf serve` from starting (DuckDB
+allows one writing process). Calls are taken one at a time: two open on the same library file in one process
+would be two libraries."""
 
 from __future__ import annotations
 
@@ -20,7 +21,8 @@ NAME = "papershelf"
 INSTRUCTIONS = ("The user's own library of research papers, kept on their machine: search it, find the papers "
                 "related to a paper or a text (with why), find passages in the papers' full text (with their page), "
                 "read a paper's record, list what was added lately and today's digest of new papers. A paper is "
-                "named by its library id or any identifier the user would paste (arxiv:2105.05233, a DOI, a URL).")
+                "named by its library id or any identifier the user would paste (arxiv:2105.05233, a DOI, a URL, "
+                "a citation key).")
 MAX_K = 50
 BRIEF = ("id", "title", "authors", "year", "venue", "identifiers", "tags", "added_at")
 
