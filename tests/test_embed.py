@@ -106,6 +106,27 @@ def test_a_text_given_twice_is_embedded_once(tmp_path, monkeypatch):
     assert v.shape == (3, 384) and np.array_equal(v[0], v[2]) and not np.array_equal(v[0], v[1])
 
 
+def test_one_library_after_another_in_a_process_loads_the_lookups_model_once(tmp_path):
+    """`papershelf mcp` without a server opens the library for each call: its lookups' model is loaded once in the
+    process, not at every call (0.4 s of CPU and more each). The background's sessions stay each its own."""
+    first, second = Embedder(tmp_path, threads=1), Embedder(tmp_path, threads=1)
+    first.embed_one("loaded once")
+    assert not second.loaded
+    second.embed_one("and used again")
+    assert second._model is first._model
+    other_threads, bulk = Embedder(tmp_path, threads=2), Embedder(tmp_path, threads=1, bulk=True)
+    other_threads.embed_one("a session of its own")
+    bulk.embed_one("a session of its own")
+    assert other_threads._model is not first._model and bulk._model is not first._model
+    first.unload()  # let go: the next library loads it again
+    third = Embedder(tmp_path, threads=1)
+    third.embed_one("loaded again")
+    assert third._model is not second._model
+    bulk.unload()
+    other_threads.unload()
+    third.unload()
+
+
 def test_damaged_weights_are_refused_with_a_clear_message(tmp_path, monkeypatch):
     monkeypatch.setattr(embed, "DEFAULT_WEIGHTS_SHA256", "0" * 64)
     e = Embedder(tmp_path)

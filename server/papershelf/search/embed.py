@@ -28,6 +28,12 @@ BATCH_SIZE = 32  # measured: 13-16 abstracts/s at 16-32 on 2 cores; 64+ is no fa
 
 
 _ASSEMBLING = threading.Lock()
+# The lookups' loaded models, by (weights, tokenizer folder, threads), for the whole process: one that opens one
+# library after another (`papershelf mcp` without a server opens the library for each call) loads a model once,
+# where each load costs 0.4 s of CPU and more. The background's (bulk) sessions are each their own: their runs
+# are interrupted with their library.
+_LOOKUP_MODELS: dict[tuple[str, str, int], object] = {}
+_LOOKUP_MODELS_LOCK = threading.Lock()
 
 
 class ModelError(Exception):
@@ -257,11 +263,16 @@ class Embedder:
         return self.spec.model_id
 
     def _load(self):
-        """Verify and load the model (once)."""
+        """Verify and load the model (once; a lookups' model once in this process)."""
         with self._lock:
             if self._model is not None:
                 return self._model
-            self.spec.verify()
+            self.spec.verify()  # (every time: weights damaged since a load are refused all the same)
+            if not self.bulk:
+                with _LOOKUP_MODELS_LOCK:
+                    self._model = _LOOKUP_MODELS.get(self._lookup_key())
+                if self._model is not None:
+                    return self._model
             folder = self.spec.assemble(self.cache_dir)
             from fastembed import TextEmbedding  # imported here: half a second we only pay when embedding
 
@@ -279,7 +290,13 @@ class Embedder:
                 raise ModelError(f"Could not load the embedding model from {folder}: {e}") from e
             if self.bulk:
                 self._make_interruptible(self._model)
+            else:
+                with _LOOKUP_MODELS_LOCK:
+                    _LOOKUP_MODELS.setdefault(self._lookup_key(), self._model)
             return self._model
+
+    def _lookup_key(self) -> tuple[str, str, int]:
+        return str(self.spec.onnx), str(self.spec.files_dir), self.threads
 
     def _make_interruptible(self, model) -> None:
         """The session fastembed runs (TextEmbedding.model.model) runs with our RunOptions, so that interrupt()
@@ -319,6 +336,10 @@ class Embedder:
     def unload(self) -> None:
         """Let the model's session go (the next embed loads it again, in about a second)."""
         with self._lock:
+            if not self.bulk:
+                with _LOOKUP_MODELS_LOCK:
+                    if _LOOKUP_MODELS.get(self._lookup_key()) is self._model:
+                        del _LOOKUP_MODELS[self._lookup_key()]
             self._model = None
         import gc
 
