@@ -108,13 +108,29 @@ def test_every_export_carries_the_keys_into_another_library(empty_lib, tmp_path)
             there.close()
 
 
+def test_undoing_a_merge_made_before_keys_were_kept_gives_the_paper_back_a_key(empty_lib):
+    import msgspec
+
+    keep, _ = empty_lib.save(ATTENTION)
+    gone, _ = empty_lib.save(Record(title="Attention Heads Disagree", authors=["Ashish Vaswani"], year=2017))
+    merge = empty_lib.merge(keep.id, gone.id)
+    c = empty_lib.store._cur()  # the merge as an earlier papershelf recorded it: nothing about keys
+    before = msgspec.json.decode(c.execute("SELECT before FROM merges WHERE id = ?", [merge]).fetchone()[0])
+    del before["gone_keys"]
+    c.execute("UPDATE merges SET before = ? WHERE id = ?", [msgspec.json.encode(before), merge])
+    empty_lib.undo_merge(merge)
+    assert key_of(empty_lib, gone.id) == "vaswani2017attentionb"  # its old key stays the kept paper's alias
+
+
 def test_a_library_from_before_keys_gets_them_once_oldest_first(tmp_path):
     from papershelf.library import Library
 
     lib = Library(tmp_path / "home")
     first, _ = lib.save(Record(title="Attention Is All You Need", authors=["Ashish Vaswani"], year=2017))
     second, _ = lib.save(Record(title="Attention Heads Disagree", authors=["Ashish Vaswani"], year=2017))
-    lib.store._cur().execute("DELETE FROM citation_keys")  # as a library written before keys were kept
+    c = lib.store._cur()  # as a library written before keys were kept: no table, its migration not applied
+    c.execute("DROP TABLE citation_keys")
+    c.execute("DELETE FROM schema_migrations WHERE version = 11")
     lib.close()
     lib = Library(tmp_path / "home")
     try:

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import json
-import re
-import unicodedata
 from collections.abc import Iterable, Iterator
 
+from .ids import citation_key_base, valid_citation_key
 from .models import Paper
 
 FORMATS = {"jsonl": "application/x-ndjson", "bibtex": "application/x-bibtex", "csljson": "application/vnd.citationstyles.csl+json",
@@ -52,19 +51,12 @@ def _bib_escape(text: str) -> str:
     return out
 
 
-def _ascii_word(text: str) -> str:
-    t = unicodedata.normalize("NFKD", text)
-    return re.sub(r"[^A-Za-z0-9]", "", t.encode("ascii", "ignore").decode())
-
-
 def bibtex_key(p: Paper, used: set[str], keys: dict[str, str] | None = None) -> str:
     """The paper's citation key (`keys`: the library's, store/keys.py), else the key it was imported with, else
-    surname + year + first title word; unique in this export."""
+    one made by the library's rule (ids.citation_key_base); unique in this export."""
     key = (keys or {}).get(p.id) or next((i.split(":", 1)[1] for i in p.identifiers if i.startswith("key:")), "")
-    if not key or re.search(r"[\s,{}]", key):
-        surname = _ascii_word(p.authors[0].split()[-1]) if p.authors else "anon"
-        word = next((_ascii_word(w) for w in p.title.split() if len(_ascii_word(w)) > 3), "paper")
-        key = f"{surname.lower()}{p.year or ''}{word.lower()}"
+    if not valid_citation_key(key):
+        key = citation_key_base(p.authors, p.year, p.title)
     base, n = key, 1
     while key in used:
         n += 1

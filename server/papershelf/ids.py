@@ -262,3 +262,26 @@ def author_key(name: str) -> str:
     surname = unicodedata.normalize("NFKD", surname)
     surname = "".join(c for c in surname if not unicodedata.combining(c))
     return re.sub(r"[^a-z]", "", surname.casefold())
+
+
+# Citation keys (store/keys.py gives them; export.py falls back to the same rule for a paper without one).
+CITATION_KEY = re.compile(r"[A-Za-z0-9][A-Za-z0-9_:.+/-]{0,99}")  # what BibTeX, biber and LaTeX's \cite all accept
+_KEY_TITLE_STOP = frozenset("a an the on of in for and or to with from towards toward into via using is are do does "
+                            "what when why how can be by at as its our we".split())
+
+
+def _ascii(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9]", "", unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode())
+
+
+def citation_key_base(authors: list[str], year: int | None, title: str) -> str:
+    """`vaswani2017attention`: surname, year, first title word of three letters or more that is not a stop word."""
+    first = authors[0] if authors else ""
+    surname = first.split(",")[0] if "," in first else (first.split() or [""])[-1]
+    word = next((w for w in (_ascii(t).lower() for t in re.split(r"[\s\-–—:/]+", title))
+                 if len(w) >= 3 and w not in _KEY_TITLE_STOP), "paper")
+    return f"{_ascii(surname).lower()[:20] or 'anon'}{year if year and 0 < year < 10000 else ''}{word[:20]}"
+
+
+def valid_citation_key(key: str) -> bool:
+    return bool(CITATION_KEY.fullmatch(key))

@@ -1,7 +1,7 @@
-"""/mcp: the assistant's tools (assistant.py) over MCP's streamable HTTP, behind the token as every /api/ route is
-(guard.py). The tools come from whoever starts the server (cli/serve.py gives the same ones `papershelf mcp`
-offers, on the server's own library). The SDK is imported and its sessions' task group started at the first
-request: a server no assistant talks to pays nothing for them."""
+"""/mcp: the assistant's tools (assistant.py) over MCP's streamable HTTP, behind the token as every /api/ route is.
+The tools come from whoever starts the server (cli/serve.py gives the same ones `papershelf mcp` offers, on the
+server's own library). The SDK is imported and its sessions' task group started at the first request: a server no
+assistant talks to pays nothing for them."""
 
 from __future__ import annotations
 
@@ -19,8 +19,8 @@ from .guard import MAX_BODY
 
 class AssistantEndpoint:
     """The MCP server from `make_server` (assistant.make_server's), answering over streamable HTTP once asked, to
-    requests that carry the token. (The guard checks it too, by path; but a mounted app is routed to from other
-    spellings of its path, `//mcp` or `/%6Dcp`, which the guard sees as the mount's rest, `/`: so here as well.)"""
+    requests that carry the token. Checked here, not by the guard's path (guard.py): a mounted app is routed to from
+    other spellings of its path too (`//mcp`, `/%6Dcp`), and the guard sees only the mount's rest, `/`."""
 
     def __init__(self, make_server: Callable[[], Any], token: str):
         self.make_server = make_server

@@ -62,12 +62,8 @@ class Guard(ASGIMiddleware):
         if len(scope.get("query_string", b"")) > MAX_QUERY_STRING:
             return await _reply(send, 414, f"query string longer than {MAX_QUERY_STRING} bytes")
         path = scope["path"]
-        # A mounted app (/mcp) sees only the rest of its path by the time this runs: its own is in raw_path (not
-        # in every spelling: the endpoint checks the token itself too, api/assistant.py).
-        raw = (scope.get("raw_path") or b"").split(b"?")[0]
-        guarded = ((path.startswith("/api/") and path != "/api/health") or raw == b"/mcp" or raw.startswith(b"/mcp/")
-                   or path == "/mcp" or path.startswith("/mcp/"))
-        if guarded and scope["method"] != "OPTIONS":
+        # (/mcp checks the token itself, api/assistant.py: a mounted app's own path is not what this sees.)
+        if path.startswith("/api/") and path != "/api/health" and scope["method"] != "OPTIONS":
             auth = headers.get(b"authorization", b"")
             given = auth[7:].strip() if auth[:7].lower() == b"bearer " else b""
             if not given and path.startswith("/api/files/") and scope["method"] == "GET":

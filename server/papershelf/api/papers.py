@@ -160,7 +160,6 @@ class PaperController(Controller):
             raise HTTPException(status_code=409, detail=f"{paper_id} is not in the trash")
         return lib.paper(pid)
 
-
     @get("/{paper_id:str}/key", sync_to_thread=True,
          summary="A paper's citation key (what \\cite{} uses: given once, kept through edits) and its aliases")
     def citation_key(self, lib: Library, paper_id: str) -> CitationKey:
@@ -169,9 +168,8 @@ class PaperController(Controller):
     @put("/{paper_id:str}/key", sync_to_thread=True, status_code=200,
          summary="Set a paper's citation key: the one it had stays an alias, so an old \\cite{} still finds it")
     def set_citation_key(self, lib: Library, paper_id: str, data: KeyIn) -> CitationKey:
-        pid = lib.resolve(paper_ref(paper_id))
         try:
-            return lib.set_citation_key(pid, data.key)
+            return lib.set_citation_key(paper_ref(paper_id), data.key)
         except ValueError as e:  # not a key LaTeX accepts, or another paper's
             raise ValidationException(str(e)) from e
 

@@ -429,13 +429,12 @@ class ZoteroReader:
             main = primary.get(kind.get(item, ""), "author")
             authors = [n for t, n in people if t == main] or [n for t, n in people if t == "editor"]
             refs: list[str] = []
+            # Better BibTeX's key is the one a user's LaTeX documents cite: kept as the paper's citation key.
+            cited = [f.get("citationKey", "").strip()] + _CITATION_KEY.findall(f.get("extra", ""))
             for scheme, value in ([("doi", f.get("DOI", "")), ("arxiv", f.get("archiveID", ""))]
-                                  + [(m.group(1).lower(), m.group(2)) for m in _EXTRA_LINE.finditer(f.get("extra", ""))]):
+                                  + [(m.group(1).lower(), m.group(2)) for m in _EXTRA_LINE.finditer(f.get("extra", ""))]
+                                  + [("key", k) for k in cited]):
                 if value and (n := ids.normalize(scheme, value)) and ids.format_identifier(*n) not in refs:
-                    refs.append(ids.format_identifier(*n))
-            # Better BibTeX's key: the one a user's LaTeX documents cite, kept as the paper's citation key.
-            for cited in [f.get("citationKey", "")] + _CITATION_KEY.findall(f.get("extra", "")):
-                if cited.strip() and (n := ids.normalize("key", cited.strip())) and ids.format_identifier(*n) not in refs:
                     refs.append(ids.format_identifier(*n))
             tags = list(self._tags.get(item, []))
             if self.collections_as_tags:

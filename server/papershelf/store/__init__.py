@@ -347,8 +347,8 @@ class Store:
         self.passage_tables = PassageTables(self)  # the files' full text: passages, vectors (store/passages.py)
         self.registry_answers = RegistryAnswers(self)  # what registries said of identifiers (store/registry.py)
         self.citation_keys = CitationKeys(self)  # each paper's citation key, given once (store/keys.py)
-        self.migrate(before_migrating)
-        self.citation_keys.give_missing()  # a library from before keys were kept: once
+        if CITATION_KEYS_MIGRATION in self.migrate(before_migrating):
+            self.citation_keys.give_missing()  # a library from before keys were kept: once, as it gets their table
 
     # -- plumbing -------------------------------------------------------------------------------------
     def _touch(self, pids) -> None:
@@ -893,6 +893,10 @@ class Store:
                     self._put_row(c, "embeddings", {**v, "vector": base64.b64decode(v["vector"])})
                 for key, primary in before.get("gone_keys", []):
                     c.execute("UPDATE citation_keys SET paper_id = ?, is_primary = ? WHERE key = ?", [gone, primary, key])
+                if "gone_keys" not in before:  # merged before keys were kept: the paper back gets its own now
+                    row = before["gone"]
+                    self.citation_keys.give(c, [(gone, list(row["authors"]), row["year"], row["title"],
+                                                 [r[4:] for r in before["gone_refs"] if r.startswith("key:")])])
                 cols = [k for k in before["keep"] if k != "id"]
                 c.execute(f"UPDATE papers SET {', '.join(f'{k} = ?' for k in cols)} WHERE id = ?",
                           [before["keep"][k] for k in cols] + [keep])
@@ -1413,5 +1417,5 @@ class Store:
 from .digest import DigestTables  # noqa: E402
 from .files import FileTables  # noqa: E402
 from .passages import PassageTables  # noqa: E402
-from .keys import CitationKeys  # noqa: E402
+from .keys import CITATION_KEYS_MIGRATION, CitationKeys  # noqa: E402
 from .registry import RegistryAnswers  # noqa: E402

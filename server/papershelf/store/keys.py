@@ -10,34 +10,11 @@ arrives and kept when its title or year is corrected, so a LaTeX document's cita
 
 from __future__ import annotations
 
-import re
-import unicodedata
-
+from ..ids import citation_key_base, valid_citation_key
 from . import now, transaction  # (the package imports this module once it is defined)
 
+CITATION_KEYS_MIGRATION = 11  # store/migrations.py: the one that makes the table
 SUFFIXES = 27  # a base and its 26 letters, looked up at once; beyond them, numbers
-KEY = re.compile(r"[A-Za-z0-9][A-Za-z0-9_:.+/-]{0,99}")  # what BibTeX, biber and LaTeX's \cite all accept
-TITLE_STOP = frozenset("a an the on of in for and or to with from towards toward into via using is are do does "
-                       "what when why how can be by at as its our we".split())
-
-
-def _ascii(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9]", "", unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode())
-
-
-def default_base(authors: list[str], year: int | None, title: str) -> str:
-    """`vaswani2017attention`: surname, year, first title word of three letters or more that is not a stop word."""
-    first = authors[0] if authors else ""
-    surname = first.split(",")[0] if "," in first else (first.split() or [""])[-1]
-    word = next((w for w in (_ascii(t).lower() for t in re.split(r"[\s\-–—:/]+", title))
-                 if len(w) >= 3 and w not in TITLE_STOP), "paper")
-    return f"{_ascii(surname).lower()[:20] or 'anon'}{year if year and 0 < year < 10000 else ''}{word[:20]}"
-
-
-def valid(key: str) -> bool:
-    return bool(KEY.fullmatch(key))
-
-
 def _suffixed(base: str, n: int) -> str:
     """The n-th key on a base: base, basea, baseb … basez, then base27, base28 …"""
     return base if n == 0 else f"{base}{chr(ord('a') + n - 1)}" if n <= 26 else f"{base}{n}"
@@ -57,7 +34,7 @@ class CitationKeys:
         if not papers:
             return
         new = [pid for pid, *_ in papers]
-        bases = {pid: default_base(a, y, t) for pid, a, y, t, _ in papers}
+        bases = {pid: citation_key_base(a, y, t) for pid, a, y, t, _ in papers}
         wanted = list({k for *_, keys in papers for k in keys} | {_suffixed(b, n) for b in bases.values()
                                                                      for n in range(SUFFIXES)})
         taken = {r[0] for r in c.execute("SELECT key FROM citation_keys WHERE key IN (SELECT unnest(?))",
@@ -70,7 +47,7 @@ class CitationKeys:
             # A key it came with that another paper has is not its name here: kept, it would make a re-import
             # of that other paper match this one.
             strays += [(f"key:{k}", pid) for k in dict.fromkeys(keys) if k in taken]
-            own = [k for k in dict.fromkeys(keys) if valid(k) and k not in taken]
+            own = [k for k in dict.fromkeys(keys) if valid_citation_key(k) and k not in taken]
             n = 0
             while not own and _suffixed(bases[pid], n) in taken:
                 n += 1
@@ -94,12 +71,9 @@ class CitationKeys:
         return n
 
     def give_missing(self) -> int:
-        """Keys for every paper without one (a library from before keys were kept), oldest first; how many. A
-        library whose papers all have keys costs one anti-join (milliseconds at 100,000 papers)."""
+        """Keys for every paper without one (a library from before keys were kept), oldest first; how many. Run
+        when the table is made: every paper added since gets its key as it arrives."""
         c = self._cur()
-        if not c.execute("SELECT 1 FROM papers p ANTI JOIN (SELECT paper_id FROM citation_keys WHERE is_primary) k "
-                         "ON k.paper_id = p.id LIMIT 1").fetchone():
-            return 0
         missing = c.execute(
             "SELECT p.id, p.authors, p.year, p.title, list(i.ref ORDER BY i.ref) FILTER (WHERE i.ref LIKE 'key:%') "
             "FROM papers p LEFT JOIN identifiers i ON i.paper_id = p.id "
@@ -131,7 +105,7 @@ class CitationKeys:
     def set(self, pid: str, key: str) -> None:
         """The user's key for a paper: it becomes the paper's key, and the one before an alias. ValueError if it
         is not a key LaTeX accepts or another paper has it."""
-        if not valid(key):
+        if not valid_citation_key(key):
             raise ValueError(f"{key!r} is not a citation key LaTeX accepts: letters, digits and _:.+/- only, "
                              "starting with a letter or digit, at most 100 characters")
         c = self._cur()
