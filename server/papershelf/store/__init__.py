@@ -1416,6 +1416,6 @@ class Store:
 # The tables' owners beside Store, in modules of their own (they use the helpers above).
 from .digest import DigestTables  # noqa: E402
 from .files import FileTables  # noqa: E402
-from .passages import PassageTables  # noqa: E402
 from .keys import CITATION_KEYS_MIGRATION, CitationKeys  # noqa: E402
+from .passages import PassageTables  # noqa: E402
 from .registry import RegistryAnswers  # noqa: E402
